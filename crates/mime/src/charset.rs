@@ -1,0 +1,152 @@
+//! Bytes in a declared charset to text, never to nothing.
+//!
+//! Every WHATWG label is decoded by `encoding_rs` (with BOM sniffing, so
+//! `utf-16` works whichever byte order the BOM says). UTF-7 (RFC 2152), which
+//! old Outlook versions still send and WHATWG does not define, is decoded
+//! here. A missing, `us-ascii` or unknown label decodes as UTF-8 when the
+//! bytes are valid UTF-8 and as windows-1252 otherwise: real mail mislabels
+//! its charset often, and a DLP scan that drops a part because of a label is
+//! a hole.
+
+use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
+
+/// Decodes `bytes` declared as `label` (a MIME charset name, any case).
+///
+/// ```
+/// use sluice_mime::charset::decode;
+/// assert_eq!(decode(b"\xe9t\xe9", Some("ISO-8859-1")), "été");
+/// assert_eq!(decode(b"Hi Mom -+Jjo--!", Some("utf-7")), "Hi Mom -☺-!");
+/// assert_eq!(decode("日本".as_bytes(), Some("x-unknown")), "日本");
+/// assert_eq!(decode(b"caf\xe9", Some("x-unknown")), "café");
+/// ```
+pub fn decode(bytes: &[u8], label: Option<&str>) -> String {
+    let label = label.map(|l| l.trim().trim_matches('"').trim()).unwrap_or("");
+    // RFC 2231 language suffix (`utf-8*en`) is not part of the charset name.
+    let label = label.split('*').next().unwrap_or("");
+    if label.eq_ignore_ascii_case("utf-7") || label.eq_ignore_ascii_case("unicode-1-1-utf-7") {
+        return decode_utf7(bytes);
+    }
+    let is_ascii_label = label.is_empty()
+        || label.eq_ignore_ascii_case("us-ascii")
+        || label.eq_ignore_ascii_case("ascii")
+        || label.eq_ignore_ascii_case("default");
+    match Encoding::for_label(label.as_bytes()) {
+        Some(encoding) if !is_ascii_label => {
+            // WHATWG maps some labels (e.g. "iso-2022-kr") to the replacement
+            // encoding, which yields only U+FFFD: treat those as unknown.
+            if encoding == encoding_rs::REPLACEMENT {
+                return decode_unlabelled(bytes);
+            }
+            let (text, _, _) = encoding.decode(bytes);
+            text.into_owned()
+        }
+        _ => decode_unlabelled(bytes),
+    }
+}
+
+/// UTF-8 when the bytes are valid UTF-8, else windows-1252.
+pub fn decode_unlabelled(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.strip_prefix('\u{feff}').unwrap_or(s).to_owned(),
+        Err(_) => {
+            // A UTF-16 BOM is a reliable signal even without a label.
+            if let Some((enc, _)) = Encoding::for_bom(bytes) {
+                if enc != UTF_8 {
+                    return enc.decode(bytes).0.into_owned();
+                }
+            }
+            WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned()
+        }
+    }
+}
+
+/// Whether `label` names a charset we can decode other than by fallback.
+pub fn is_known(label: &str) -> bool {
+    let label = label.trim().trim_matches('"');
+    label.eq_ignore_ascii_case("utf-7") || Encoding::for_label(label.as_bytes()).is_some()
+}
+
+/// RFC 2152 UTF-7: `+` starts a modified-base64 run of UTF-16 code units,
+/// `-` (or any non-base64 byte) ends it, `+-` is a literal `+`.
+fn decode_utf7(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    let mut units: Vec<u16> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b != b'+' {
+            out.push(if b.is_ascii() { b as char } else { char::REPLACEMENT_CHARACTER });
+            i += 1;
+            continue;
+        }
+        i += 1;
+        if bytes.get(i) == Some(&b'-') {
+            out.push('+');
+            i += 1;
+            continue;
+        }
+        let (mut acc, mut bits) = (0u32, 0u32);
+        units.clear();
+        while let Some(v) = bytes.get(i).and_then(|&c| base64_value(c)) {
+            acc = (acc << 6) | v as u32;
+            bits += 6;
+            if bits >= 16 {
+                bits -= 16;
+                units.push((acc >> bits) as u16);
+                acc &= (1 << bits) - 1;
+            }
+            i += 1;
+        }
+        out.extend(char::decode_utf16(units.iter().copied()).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)));
+        // An explicit `-` terminator is absorbed; any other byte is literal.
+        if bytes.get(i) == Some(&b'-') {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn base64_value(c: u8) -> Option<u8> {
+    match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whatwg_labels_decode() {
+        assert_eq!(decode(b"\xf0\xd2\xc9\xd7\xc5\xd4", Some("koi8-r")), "Привет");
+        assert_eq!(decode(b"\x93quoted\x94", Some("windows-1252")), "\u{201c}quoted\u{201d}");
+        assert_eq!(
+            decode(b"\x1b$B$3$s$K$A$O\x1b(B", Some("ISO-2022-JP")),
+            "こんにちは"
+        );
+        assert_eq!(decode(b"\xff\xfeH\0i\0", Some("utf-16")), "Hi");
+        assert_eq!(decode(b"\xfe\xff\0H\0i", Some("utf-16")), "Hi");
+        assert_eq!(decode(b"\xc4\xe3\xba\xc3", Some("gb2312")), "你好");
+    }
+
+    #[test]
+    fn utf7_runs_and_literals() {
+        assert_eq!(decode(b"A+ImIDkQ.", Some("UTF-7")), "A\u{2262}\u{391}.");
+        assert_eq!(decode(b"1 +- 1", Some("utf-7")), "1 + 1");
+        assert_eq!(decode(b"+ZeVnLIqe-", Some("utf-7")), "日本語");
+    }
+
+    #[test]
+    fn unknown_and_missing_labels_fall_back() {
+        assert_eq!(decode("naïve".as_bytes(), Some("fakescii")), "naïve");
+        assert_eq!(decode(b"na\xefve", Some("fakescii")), "naïve");
+        assert_eq!(decode(b"na\xefve", None), "naïve");
+        assert_eq!(decode(b"plain", Some("us-ascii")), "plain");
+        assert_eq!(decode(b"x", Some("iso-2022-kr")), "x");
+    }
+}

@@ -1,0 +1,110 @@
+//! Running third-party parsers so that their failures stay theirs.
+//!
+//! PDF, Office and archive parsers are large, written for well-formed files,
+//! and known to panic, recurse without bound or loop on crafted input. One
+//! such attachment must become one unscannable part, not a dead proxy or a
+//! stuck scan. [`contain`] runs a parser on its own thread with a large
+//! stack, catches its panic, and stops waiting at a deadline.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Stack for extractor threads: deep recursion in a parser fits where the
+/// caller's 2–8 MiB would overflow (an overflow aborts the process). Only the
+/// pages actually touched are committed.
+pub const EXTRACTOR_STACK: usize = 256 << 20;
+
+/// Why a contained job produced no result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The job panicked; the payload's message if it was a string.
+    Panicked(String),
+    /// The job ran past its time limit; its thread is abandoned.
+    TimedOut(Duration),
+    /// The OS refused a thread.
+    NoThread(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Panicked(m) => write!(f, "extractor panicked: {m}"),
+            Failure::TimedOut(d) => write!(f, "extractor timed out after {:.1}s", d.as_secs_f64()),
+            Failure::NoThread(e) => write!(f, "could not start extractor thread: {e}"),
+        }
+    }
+}
+
+/// Runs `job` on a worker thread with [`EXTRACTOR_STACK`], returning its
+/// result, or why there is none, within `limit`.
+///
+/// ```
+/// use std::time::Duration;
+/// use sluice_mime::containment::{contain, Failure};
+///
+/// assert_eq!(contain("sum", Duration::from_secs(5), || 2 + 2), Ok(4));
+/// let r: Result<(), _> = contain("bad", Duration::from_secs(5), || panic!("corrupt xref"));
+/// assert!(matches!(r, Err(Failure::Panicked(m)) if m.contains("corrupt xref")));
+/// ```
+pub fn contain<T, F>(name: &str, limit: Duration, job: F) -> Result<T, Failure>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let (tx, rx) = mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name(format!("sluice-extract-{name}"))
+        .stack_size(EXTRACTOR_STACK)
+        .spawn(move || {
+            let result = catch_unwind(AssertUnwindSafe(job)).map_err(|payload| {
+                payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-string panic payload".to_owned())
+            });
+            // The receiver is gone if the caller timed out; nothing to do.
+            let _ = tx.send(result);
+        });
+    if let Err(e) = spawned {
+        return Err(Failure::NoThread(e.to_string()));
+    }
+    match rx.recv_timeout(limit) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(message)) => Err(Failure::Panicked(message)),
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(Failure::TimedOut(limit)),
+        // The sender dropped without sending: only possible if the thread
+        // died without unwinding normally.
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Err(Failure::Panicked("extractor thread ended without a result".into()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runaway_loop_times_out() {
+        let r: Result<(), _> = contain("loop", Duration::from_millis(50), || loop {
+            std::thread::sleep(Duration::from_millis(10));
+        });
+        assert_eq!(r, Err(Failure::TimedOut(Duration::from_millis(50))));
+    }
+
+    #[test]
+    fn deep_recursion_fits_the_worker_stack() {
+        fn depth(n: u64) -> u64 {
+            let pad = [n; 16];
+            if n == 0 {
+                0
+            } else {
+                1 + depth(std::hint::black_box(pad)[0] - 1)
+            }
+        }
+        // ~200k frames of ~200 bytes: far beyond a default 8 MiB stack.
+        assert_eq!(contain("deep", Duration::from_secs(30), || depth(200_000)), Ok(200_000));
+    }
+}
