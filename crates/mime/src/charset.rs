@@ -37,11 +37,40 @@ pub fn decode(bytes: &[u8], label: Option<&str>) -> String {
             if encoding == encoding_rs::REPLACEMENT {
                 return decode_unlabelled(bytes);
             }
-            let (text, _, _) = encoding.decode(bytes);
+            let (text, _, had_errors) = encoding.decode(bytes);
+            if had_errors {
+                if let Some(better) = decode_mislabelled(bytes, encoding) {
+                    return better;
+                }
+            }
             text.into_owned()
         }
         _ => decode_unlabelled(bytes),
     }
+}
+
+/// Mail is often labelled with the wrong member of a charset family (EUC-JP
+/// sent as ISO-2022-JP, GBK as GB2312, UTF-8 as anything). When the label's
+/// decoder meets invalid bytes, the first family member (or UTF-8) that
+/// decodes the bytes cleanly is used instead.
+fn decode_mislabelled(bytes: &[u8], labelled: &'static Encoding) -> Option<String> {
+    use encoding_rs::*;
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return Some(s.to_owned());
+    }
+    let family: &[&'static Encoding] = if [ISO_2022_JP, SHIFT_JIS, EUC_JP].contains(&labelled) {
+        &[EUC_JP, SHIFT_JIS, ISO_2022_JP]
+    } else if [GBK, GB18030, BIG5].contains(&labelled) {
+        &[GB18030, BIG5]
+    } else if labelled == EUC_KR {
+        &[EUC_KR]
+    } else {
+        &[]
+    };
+    family
+        .iter()
+        .filter(|&&e| e != labelled)
+        .find_map(|e| e.decode_without_bom_handling_and_without_replacement(bytes).map(|c| c.into_owned()))
 }
 
 /// UTF-8 when the bytes are valid UTF-8, else windows-1252.
@@ -132,6 +161,13 @@ mod tests {
         assert_eq!(decode(b"\xff\xfeH\0i\0", Some("utf-16")), "Hi");
         assert_eq!(decode(b"\xfe\xff\0H\0i", Some("utf-16")), "Hi");
         assert_eq!(decode(b"\xc4\xe3\xba\xc3", Some("gb2312")), "你好");
+    }
+
+    #[test]
+    fn mislabelled_family_members_are_recovered() {
+        // EUC-JP bytes labelled ISO-2022-JP, as found in real Japanese mail.
+        assert_eq!(decode(b"\xc4\xb4\xa4\xd9\xa4\xde\xa4\xb9", Some("iso-2022-jp")), "調べます");
+        assert_eq!(decode("süß".as_bytes(), Some("iso-2022-jp")), "süß");
     }
 
     #[test]

@@ -58,8 +58,10 @@ impl<'a> Headers<'a> {
                     pos = next;
                     continue;
                 }
-                // A continuation with nothing to continue: not a header block.
-                return (Headers { fields }, pos);
+                // A continuation with nothing to continue (seen as a line of
+                // blanks before the first field): ignore it, as MUAs do.
+                pos = next;
+                continue;
             }
             match header_name_end(line_trimmed) {
                 Some(colon) => {

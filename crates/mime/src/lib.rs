@@ -62,6 +62,7 @@ pub mod header;
 mod html;
 mod limits;
 mod location;
+pub mod mailbox;
 mod message;
 pub mod transfer;
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 pub struct Limits {
     /// Nesting of multiparts, forwarded messages and archives. The message
     /// itself is depth 0; a part nested deeper than this is unscannable.
+    /// Values above [`Limits::DEPTH_CEILING`] act as the ceiling.
     pub max_depth: usize,
     /// Expanded (decoded, decompressed) size of one part or archive entry.
     pub max_part_bytes: u64,
@@ -20,6 +21,17 @@ pub struct Limits {
     pub max_parts: usize,
     /// Wall-clock time for one message; past it what is left is unscannable.
     pub max_scan_time: Duration,
+}
+
+impl Limits {
+    /// The deepest nesting extraction will follow whatever `max_depth` says:
+    /// each level is a stack frame of the caller's thread, and a stack
+    /// overflow would abort the process.
+    pub const DEPTH_CEILING: usize = 100;
+
+    fn effective_depth(&self) -> usize {
+        self.max_depth.min(Self::DEPTH_CEILING)
+    }
 }
 
 impl Default for Limits {
@@ -97,8 +109,8 @@ impl<'a> Budget<'a> {
     }
 
     pub fn check_depth(&self, depth: usize) -> Result<(), Exceeded> {
-        if depth > self.limits.max_depth {
-            Err(Exceeded::Depth(self.limits.max_depth))
+        if depth > self.limits.effective_depth() {
+            Err(Exceeded::Depth(self.limits.effective_depth()))
         } else {
             Ok(())
         }

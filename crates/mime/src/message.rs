@@ -234,7 +234,8 @@ impl Walker<'_> {
             "application/pkcs7-signature" | "application/x-pkcs7-signature" | "application/pgp-signature" => {
                 self.unsupported(info.location(None), "signature");
             }
-            "message/rfc822" | "message/global" => self.embedded_message(&data, &info, ctx),
+            // message/partial: the first fragment carries the headers.
+            "message/rfc822" | "message/global" | "message/partial" => self.embedded_message(&data, &info, ctx),
             "text/plain" if !is_attachment => self.plain_text(&data, charset.as_deref(), &info, &ctx),
             "text/html" if !is_attachment => {
                 let text = html_to_text(&charset::decode(&data, charset.as_deref()));
@@ -269,6 +270,9 @@ impl Walker<'_> {
         let parts = ctype
             .params
             .get("boundary")
+            // Trailing blanks cannot end a boundary (RFC 2046 bcharsnospace);
+            // mail clients and Python's email strip them.
+            .map(|b| b.trim_end())
             .filter(|b| !b.is_empty())
             .and_then(|b| split_multipart(body, b.as_bytes()));
         let Some(parts) = parts else {
@@ -475,6 +479,18 @@ impl Walker<'_> {
             None => {}
         }
         let nested = Context { depth, ..ctx.clone() };
+        if format == Format::Gzip {
+            // .tgz / .tar.gz: the tar inside is the archive the user sees;
+            // do not add a level for the decompressed stream.
+            if let [entry] = &listing.entries[..] {
+                if document::sniff(&entry.data, "application/octet-stream", Some(&entry.path)) == Format::Tar {
+                    let entry = listing.entries.into_iter().next().expect("one entry");
+                    self.budget.charge(entry.data.len() as u64);
+                    self.archive(Format::Tar, entry.data, info, archive_path, ctx);
+                    return;
+                }
+            }
+        }
         for entry in listing.entries {
             let path = join(&entry.path);
             if let Err(e) = self.budget.take_part() {
@@ -499,7 +515,7 @@ impl Walker<'_> {
             return;
         }
         let limits = Limits {
-            max_depth: self.budget.limits.max_depth - depth,
+            max_depth: self.budget.limits.max_depth.min(Limits::DEPTH_CEILING) - depth,
             max_expanded_bytes: self.budget.remaining_expanded(),
             max_scan_time: self.budget.remaining_time(),
             ..self.budget.limits.clone()

@@ -204,7 +204,7 @@ fn trim_eol(line: &[u8]) -> &[u8] {
 
 fn parse_begin_line(line: &[u8]) -> Option<String> {
     let rest = line.strip_prefix(b"begin ")?;
-    let s = std::str::from_utf8(rest).ok()?;
+    let s = crate::charset::decode_unlabelled(rest);
     let (mode, name) = s.trim_start().split_once(' ')?;
     if mode.len() < 3 || mode.len() > 4 || !mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
         return None;

@@ -104,7 +104,7 @@ pub(crate) fn sniff(data: &[u8], content_type: &str, filename: Option<&str>) -> 
     if matches!(ext.as_str(), "mp3" | "wav" | "ogg" | "m4a" | "mp4" | "mov" | "avi" | "mkv") {
         return Format::Unsupported("audio or video");
     }
-    if matches!(ext.as_str(), "exe" | "dll" | "msi" | "so" | "dylib" | "bin" | "class" | "jar") {
+    if matches!(ext.as_str(), "exe" | "dll" | "msi" | "so" | "dylib" | "class" | "jar") {
         return Format::Unsupported("executable");
     }
     if ct == "text/html" || matches!(ext.as_str(), "html" | "htm" | "xhtml") {
