@@ -56,10 +56,22 @@ pub fn run(paths: &[String], format: Format) -> ExitCode {
     ExitCode::from(if failed { 2 } else { 0 })
 }
 
-fn write_json(out: &mut impl Write, path: &str, x: &Extraction, error: Option<&str>) -> io::Result<()> {
+fn write_json(
+    out: &mut impl Write,
+    path: &str,
+    x: &Extraction,
+    error: Option<&str>,
+) -> io::Result<()> {
     let message = MessageOut {
         path,
-        parts: x.parts.iter().map(|p| PartOut { location: &p.location, text: &p.text }).collect(),
+        parts: x
+            .parts
+            .iter()
+            .map(|p| PartOut {
+                location: &p.location,
+                text: &p.text,
+            })
+            .collect(),
         unscannable: &x.unscannable,
         unsupported: &x.unsupported,
         error,
@@ -68,7 +80,12 @@ fn write_json(out: &mut impl Write, path: &str, x: &Extraction, error: Option<&s
     writeln!(out)
 }
 
-fn write_human(out: &mut impl Write, path: &str, x: &Extraction, error: Option<&str>) -> io::Result<()> {
+fn write_human(
+    out: &mut impl Write,
+    path: &str,
+    x: &Extraction,
+    error: Option<&str>,
+) -> io::Result<()> {
     writeln!(out, "== {path}")?;
     if let Some(e) = error {
         writeln!(out, "  error: {e}")?;

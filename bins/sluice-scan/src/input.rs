@@ -23,7 +23,10 @@ pub fn expand(paths: &[String]) -> Vec<Input> {
             let mut bytes = Vec::new();
             match std::io::stdin().lock().read_to_end(&mut bytes) {
                 Ok(_) => push_file(&mut out, "-".to_owned(), bytes, false),
-                Err(e) => out.push(Input { name: "-".into(), bytes: Err(format!("cannot read standard input: {e}")) }),
+                Err(e) => out.push(Input {
+                    name: "-".into(),
+                    bytes: Err(format!("cannot read standard input: {e}")),
+                }),
             }
             continue;
         }
@@ -31,7 +34,10 @@ pub fn expand(paths: &[String]) -> Vec<Input> {
         match fs::metadata(path) {
             Ok(m) if m.is_dir() => walk_dir(path, &mut out),
             Ok(_) => read_file(path, &mut out, true),
-            Err(e) => out.push(Input { name: p.clone(), bytes: Err(format!("cannot read {p}: {e}")) }),
+            Err(e) => out.push(Input {
+                name: p.clone(),
+                bytes: Err(format!("cannot read {p}: {e}")),
+            }),
         }
     }
     out
@@ -41,7 +47,9 @@ fn read_file(path: &Path, out: &mut Vec<Input>, explicit: bool) {
     let name = path.display().to_string();
     match fs::read(path) {
         Ok(bytes) => {
-            let is_eml = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("eml"));
+            let is_eml = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("eml"));
             let in_maildir = path
                 .parent()
                 .and_then(Path::file_name)
@@ -50,7 +58,10 @@ fn read_file(path: &Path, out: &mut Vec<Input>, explicit: bool) {
                 push_file(out, name, bytes, is_eml || in_maildir);
             }
         }
-        Err(e) => out.push(Input { name: name.clone(), bytes: Err(format!("cannot read {name}: {e}")) }),
+        Err(e) => out.push(Input {
+            name: name.clone(),
+            bytes: Err(format!("cannot read {name}: {e}")),
+        }),
     }
 }
 
@@ -60,10 +71,16 @@ fn read_file(path: &Path, out: &mut Vec<Input>, explicit: bool) {
 fn push_file(out: &mut Vec<Input>, name: String, bytes: Vec<u8>, single: bool) {
     if !single && bytes.starts_with(b"From ") {
         for (i, m) in split_mbox(&bytes).into_iter().enumerate() {
-            out.push(Input { name: format!("{name}#{}", i + 1), bytes: Ok(m) });
+            out.push(Input {
+                name: format!("{name}#{}", i + 1),
+                bytes: Ok(m),
+            });
         }
     } else {
-        out.push(Input { name, bytes: Ok(bytes) });
+        out.push(Input {
+            name,
+            bytes: Ok(bytes),
+        });
     }
 }
 
@@ -72,14 +89,19 @@ fn walk_dir(dir: &Path, out: &mut Vec<Input>) {
         Ok(rd) => rd,
         Err(e) => {
             let name = dir.display().to_string();
-            out.push(Input { name: name.clone(), bytes: Err(format!("cannot read {name}: {e}")) });
+            out.push(Input {
+                name: name.clone(),
+                bytes: Err(format!("cannot read {name}: {e}")),
+            });
             return;
         }
     };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {
-        let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
         // Maildir `tmp` holds messages still being delivered.
         let maildir_tmp = path.file_name().is_some_and(|n| n == "tmp") && dir.join("cur").is_dir();
         if hidden || maildir_tmp {

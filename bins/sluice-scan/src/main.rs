@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "sluice-scan", version, about = "Sluice offline scanner: see what the DLP engine sees in mail")]
+#[command(
+    name = "sluice-scan",
+    version,
+    about = "Sluice offline scanner: see what the DLP engine sees in mail"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -52,7 +56,9 @@ fn main() -> ExitCode {
 fn quiet_extractor_panics() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let contained = std::thread::current().name().is_some_and(|n| n.starts_with("sluice-extract-"));
+        let contained = std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("sluice-extract-"));
         if !contained {
             default(info);
         }

@@ -20,7 +20,9 @@ use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 /// assert_eq!(decode(b"caf\xe9", Some("x-unknown")), "café");
 /// ```
 pub fn decode(bytes: &[u8], label: Option<&str>) -> String {
-    let label = label.map(|l| l.trim().trim_matches('"').trim()).unwrap_or("");
+    let label = label
+        .map(|l| l.trim().trim_matches('"').trim())
+        .unwrap_or("");
     // RFC 2231 language suffix (`utf-8*en`) is not part of the charset name.
     let label = label.split('*').next().unwrap_or("");
     if label.eq_ignore_ascii_case("utf-7") || label.eq_ignore_ascii_case("unicode-1-1-utf-7") {
@@ -67,10 +69,10 @@ fn decode_mislabelled(bytes: &[u8], labelled: &'static Encoding) -> Option<Strin
     } else {
         &[]
     };
-    family
-        .iter()
-        .filter(|&&e| e != labelled)
-        .find_map(|e| e.decode_without_bom_handling_and_without_replacement(bytes).map(|c| c.into_owned()))
+    family.iter().filter(|&&e| e != labelled).find_map(|e| {
+        e.decode_without_bom_handling_and_without_replacement(bytes)
+            .map(|c| c.into_owned())
+    })
 }
 
 /// UTF-8 when the bytes are valid UTF-8, else windows-1252.
@@ -84,7 +86,10 @@ pub fn decode_unlabelled(bytes: &[u8]) -> String {
                     return enc.decode(bytes).0.into_owned();
                 }
             }
-            WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned()
+            WINDOWS_1252
+                .decode_without_bom_handling(bytes)
+                .0
+                .into_owned()
         }
     }
 }
@@ -104,7 +109,11 @@ fn decode_utf7(bytes: &[u8]) -> String {
     while i < bytes.len() {
         let b = bytes[i];
         if b != b'+' {
-            out.push(if b.is_ascii() { b as char } else { char::REPLACEMENT_CHARACTER });
+            out.push(if b.is_ascii() {
+                b as char
+            } else {
+                char::REPLACEMENT_CHARACTER
+            });
             i += 1;
             continue;
         }
@@ -126,7 +135,10 @@ fn decode_utf7(bytes: &[u8]) -> String {
             }
             i += 1;
         }
-        out.extend(char::decode_utf16(units.iter().copied()).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)));
+        out.extend(
+            char::decode_utf16(units.iter().copied())
+                .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)),
+        );
         // An explicit `-` terminator is absorbed; any other byte is literal.
         if bytes.get(i) == Some(&b'-') {
             i += 1;
@@ -152,8 +164,14 @@ mod tests {
 
     #[test]
     fn whatwg_labels_decode() {
-        assert_eq!(decode(b"\xf0\xd2\xc9\xd7\xc5\xd4", Some("koi8-r")), "Привет");
-        assert_eq!(decode(b"\x93quoted\x94", Some("windows-1252")), "\u{201c}quoted\u{201d}");
+        assert_eq!(
+            decode(b"\xf0\xd2\xc9\xd7\xc5\xd4", Some("koi8-r")),
+            "Привет"
+        );
+        assert_eq!(
+            decode(b"\x93quoted\x94", Some("windows-1252")),
+            "\u{201c}quoted\u{201d}"
+        );
         assert_eq!(
             decode(b"\x1b$B$3$s$K$A$O\x1b(B", Some("ISO-2022-JP")),
             "こんにちは"
@@ -166,7 +184,10 @@ mod tests {
     #[test]
     fn mislabelled_family_members_are_recovered() {
         // EUC-JP bytes labelled ISO-2022-JP, as found in real Japanese mail.
-        assert_eq!(decode(b"\xc4\xb4\xa4\xd9\xa4\xde\xa4\xb9", Some("iso-2022-jp")), "調べます");
+        assert_eq!(
+            decode(b"\xc4\xb4\xa4\xd9\xa4\xde\xa4\xb9", Some("iso-2022-jp")),
+            "調べます"
+        );
         assert_eq!(decode("süß".as_bytes(), Some("iso-2022-jp")), "süß");
     }
 

@@ -76,9 +76,9 @@ where
         Err(mpsc::RecvTimeoutError::Timeout) => Err(Failure::TimedOut(limit)),
         // The sender dropped without sending: only possible if the thread
         // died without unwinding normally.
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            Err(Failure::Panicked("extractor thread ended without a result".into()))
-        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(Failure::Panicked(
+            "extractor thread ended without a result".into(),
+        )),
     }
 }
 
@@ -105,6 +105,9 @@ mod tests {
             }
         }
         // ~200k frames of ~200 bytes: far beyond a default 8 MiB stack.
-        assert_eq!(contain("deep", Duration::from_secs(30), || depth(200_000)), Ok(200_000));
+        assert_eq!(
+            contain("deep", Duration::from_secs(30), || depth(200_000)),
+            Ok(200_000)
+        );
     }
 }

@@ -31,14 +31,19 @@ impl<'a> Headers<'a> {
         let mut current: Option<(usize, usize, usize)> = None; // name end, value start, value end
         let mut field_start = 0;
         let mut first = true;
-        let push = |fields: &mut Vec<(&'a [u8], &'a [u8])>, start: usize, cur: Option<(usize, usize, usize)>| {
+        let push = |fields: &mut Vec<(&'a [u8], &'a [u8])>,
+                    start: usize,
+                    cur: Option<(usize, usize, usize)>| {
             if let Some((name_end, vs, ve)) = cur {
                 let name = trim_ascii(&raw[start..name_end]);
                 fields.push((name, &raw[vs..ve.max(vs)]));
             }
         };
         while pos < raw.len() {
-            let end = raw[pos..].iter().position(|&b| b == b'\n').map_or(raw.len(), |i| pos + i);
+            let end = raw[pos..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(raw.len(), |i| pos + i);
             let line = &raw[pos..end];
             let line_trimmed = line.strip_suffix(b"\r").unwrap_or(line);
             let next = (end + 1).min(raw.len());
@@ -107,7 +112,8 @@ impl<'a> Headers<'a> {
     /// The first field `name` unfolded but with encoded words left alone:
     /// for structured fields whose parameters must be parsed first.
     pub fn unfolded(&self, name: &str) -> Option<String> {
-        self.raw(name).map(|v| unfold(&charset::decode_unlabelled(v)))
+        self.raw(name)
+            .map(|v| unfold(&charset::decode_unlabelled(v)))
     }
 
     /// Number of fields.
@@ -122,8 +128,14 @@ impl<'a> Headers<'a> {
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |i| i + 1);
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
     &b[start..end]
 }
 
@@ -173,27 +185,20 @@ pub fn decode_encoded_words(value: &str) -> String {
     let mut rest = value;
     // Bytes of the pending run of adjacent encoded words, with their charset.
     let mut pending: Option<(String, Vec<u8>)> = None;
-    let mut gap = String::new();
-    loop {
-        let Some(start) = rest.find("=?") else { break };
+    while let Some(start) = rest.find("=?") {
         let Some((charset, bytes, len)) = parse_encoded_word(&rest[start..]) else {
             flush(&mut out, &mut pending);
-            out.push_str(&gap);
-            gap.clear();
             out.push_str(&rest[..start + 2]);
             rest = &rest[start + 2..];
             continue;
         };
         let between = &rest[..start];
-        if pending.is_some() && between.chars().all(char::is_whitespace) {
-            // RFC 2047 §6.2: whitespace between adjacent encoded words is
-            // not displayed.
-        } else {
+        // RFC 2047 §6.2: whitespace between adjacent encoded words is not
+        // displayed.
+        if pending.is_none() || !between.chars().all(char::is_whitespace) {
             flush(&mut out, &mut pending);
-            out.push_str(&gap);
             out.push_str(between);
         }
-        gap.clear();
         match pending.as_mut() {
             Some((cs, buf)) if cs.eq_ignore_ascii_case(&charset) => buf.extend_from_slice(&bytes),
             _ => {
@@ -275,11 +280,20 @@ mod tests {
 
     #[test]
     fn encoded_words_mixed_with_text() {
-        assert_eq!(decode_encoded_words("Re: =?iso-8859-1?Q?Caf=E9?= now"), "Re: Café now");
+        assert_eq!(
+            decode_encoded_words("Re: =?iso-8859-1?Q?Caf=E9?= now"),
+            "Re: Café now"
+        );
         assert_eq!(decode_encoded_words("=?utf-8*en?q?Hi?="), "Hi");
         assert_eq!(decode_encoded_words("a =?bad"), "a =?bad");
-        assert_eq!(decode_encoded_words("=?utf-8?q?a?= b =?utf-8?q?c?="), "a b c");
+        assert_eq!(
+            decode_encoded_words("=?utf-8?q?a?= b =?utf-8?q?c?="),
+            "a b c"
+        );
         // A UTF-8 character split across two words.
-        assert_eq!(decode_encoded_words("=?utf-8?q?=E6=97?= =?utf-8?q?=A5?="), "日");
+        assert_eq!(
+            decode_encoded_words("=?utf-8?q?=E6=97?= =?utf-8?q?=A5?="),
+            "日"
+        );
     }
 }

@@ -8,10 +8,49 @@
 
 /// Elements that end a line of text when they open or close.
 const BREAKING: &[&str] = &[
-    "address", "article", "aside", "blockquote", "body", "br", "caption", "dd", "div", "dl", "dt",
-    "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
-    "head", "header", "hr", "html", "li", "main", "nav", "ol", "option", "p", "pre", "section",
-    "table", "tbody", "td", "tfoot", "th", "thead", "title", "tr", "ul",
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "body",
+    "br",
+    "caption",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "header",
+    "hr",
+    "html",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "option",
+    "p",
+    "pre",
+    "section",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "title",
+    "tr",
+    "ul",
 ];
 
 /// Elements whose content is not text a reader sees.
@@ -74,7 +113,10 @@ fn push_text(out: &mut String, text: &str) {
 }
 
 fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    hay.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| from + p)
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| from + p)
 }
 
 /// End of a tag starting at `from` (just past its name): the `>` outside
@@ -112,21 +154,32 @@ mod tests {
 
     #[test]
     fn inline_markup_joins_words() {
-        assert_eq!(html_to_text("Cus<b>tomer</b> <span class=\"x\">Man<i>a</i>ger</span>"), "Customer Manager");
+        assert_eq!(
+            html_to_text("Cus<b>tomer</b> <span class=\"x\">Man<i>a</i>ger</span>"),
+            "Customer Manager"
+        );
     }
 
     #[test]
     fn block_elements_separate_words() {
-        let t = html_to_text("<table><tr><td>Customer</td><td>Sales</td></tr></table><div>one</div>two");
+        let t = html_to_text(
+            "<table><tr><td>Customer</td><td>Sales</td></tr></table><div>one</div>two",
+        );
         let words: Vec<&str> = t.split_whitespace().collect();
         assert_eq!(words, ["Customer", "Sales", "one", "two"]);
     }
 
     #[test]
     fn attributes_with_angle_brackets_and_style_blocks() {
-        assert_eq!(html_to_text("<a title=\"a>b\">link</a><STYLE>p{}</style >x"), "linkx");
+        assert_eq!(
+            html_to_text("<a title=\"a>b\">link</a><STYLE>p{}</style >x"),
+            "linkx"
+        );
         assert_eq!(html_to_text("1 < 2 and 3 > 2"), "1 < 2 and 3 > 2");
-        assert_eq!(html_to_text("&lt;b&gt; &eacute;&#x263A;&bogus;"), "<b> é☺&bogus;");
+        assert_eq!(
+            html_to_text("&lt;b&gt; &eacute;&#x263A;&bogus;"),
+            "<b> é☺&bogus;"
+        );
     }
 
     #[test]

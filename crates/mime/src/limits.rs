@@ -75,10 +75,16 @@ impl std::fmt::Display for Exceeded {
                 write!(f, "limit exceeded: part larger than max_part_bytes {n}; only the first {n} bytes scanned")
             }
             Exceeded::ExpandedBytes(n) => {
-                write!(f, "limit exceeded: message expands past max_expanded_bytes {n}")
+                write!(
+                    f,
+                    "limit exceeded: message expands past max_expanded_bytes {n}"
+                )
             }
             Exceeded::ArchiveEntries(n) => {
-                write!(f, "limit exceeded: archive has more than max_archive_entries {n}")
+                write!(
+                    f,
+                    "limit exceeded: archive has more than max_archive_entries {n}"
+                )
             }
             Exceeded::Parts(n) => write!(f, "limit exceeded: more than max_parts {n}"),
             Exceeded::ScanTime(d) => {
@@ -134,7 +140,9 @@ impl<'a> Budget<'a> {
 
     /// The reason to give when a part hit [`Budget::part_allowance`].
     pub fn allowance_reason(&self) -> Exceeded {
-        if self.limits.max_part_bytes <= self.limits.max_expanded_bytes.saturating_sub(self.expanded) {
+        if self.limits.max_part_bytes
+            <= self.limits.max_expanded_bytes.saturating_sub(self.expanded)
+        {
             Exceeded::PartBytes(self.limits.max_part_bytes)
         } else {
             Exceeded::ExpandedBytes(self.limits.max_expanded_bytes)

@@ -21,7 +21,10 @@ pub fn split_mbox(data: &[u8]) -> Vec<Vec<u8>> {
     let mut previous_blank = true;
     let mut pos = 0;
     while pos < data.len() {
-        let end = data[pos..].iter().position(|&b| b == b'\n').map_or(data.len(), |i| pos + i + 1);
+        let end = data[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(data.len(), |i| pos + i + 1);
         let line = &data[pos..end];
         pos = end;
         if previous_blank && line.starts_with(b"From ") {
@@ -35,7 +38,10 @@ pub fn split_mbox(data: &[u8]) -> Vec<Vec<u8>> {
         let content = line.strip_suffix(b"\n").unwrap_or(line);
         previous_blank = content.is_empty() || content == b"\r";
         let buf = current.get_or_insert_with(Vec::new);
-        let quoted = line.iter().position(|&b| b != b'>').is_some_and(|n| n > 0 && line[n..].starts_with(b"From "));
+        let quoted = line
+            .iter()
+            .position(|&b| b != b'>')
+            .is_some_and(|n| n > 0 && line[n..].starts_with(b"From "));
         buf.extend_from_slice(if quoted { &line[1..] } else { line });
     }
     if let Some(m) = current {

@@ -85,7 +85,10 @@ pub struct Extraction {
 /// Never fails and never panics on malformed input: what cannot be decoded
 /// is in [`Extraction::unscannable`].
 pub fn extract(raw: &[u8], limits: &Limits) -> Extraction {
-    let mut walker = Walker { budget: Budget::new(limits), out: Extraction::default() };
+    let mut walker = Walker {
+        budget: Budget::new(limits),
+        out: Extraction::default(),
+    };
     let (headers, body_start) = Headers::parse(raw);
     walker.out.subject = headers.text("subject");
     walker.out.message_id = headers.text("message-id");
@@ -93,7 +96,12 @@ pub fn extract(raw: &[u8], limits: &Limits) -> Extraction {
     for name in ["to", "cc", "bcc"] {
         walker.out.recipients.extend(headers.all_text(name));
     }
-    let ctx = Context { depth: 0, section: Section::Body, alternative: None, in_digest: false };
+    let ctx = Context {
+        depth: 0,
+        section: Section::Body,
+        alternative: None,
+        in_digest: false,
+    };
     walker.message(&headers, &raw[body_start..], "", ctx);
     walker.out
 }
@@ -143,18 +151,29 @@ struct Walker<'l> {
 
 impl Walker<'_> {
     fn unscannable(&mut self, location: Location, reason: impl ToString) {
-        self.out.unscannable.push(SkippedPart { location, reason: reason.to_string() });
+        self.out.unscannable.push(SkippedPart {
+            location,
+            reason: reason.to_string(),
+        });
     }
 
     fn unsupported(&mut self, location: Location, reason: impl ToString) {
-        self.out.unsupported.push(SkippedPart { location, reason: reason.to_string() });
+        self.out.unsupported.push(SkippedPart {
+            location,
+            reason: reason.to_string(),
+        });
     }
 
     fn text(&mut self, location: Location, text: String, ctx: &Context) {
         if text.trim().is_empty() {
             return;
         }
-        self.out.parts.push(TextPart { location, text, section: ctx.section, alternative: ctx.alternative.clone() });
+        self.out.parts.push(TextPart {
+            location,
+            text,
+            section: ctx.section,
+            alternative: ctx.alternative.clone(),
+        });
     }
 
     /// A message (top-level, or the body of a `message/rfc822` part
@@ -168,8 +187,19 @@ impl Walker<'_> {
                 archive_path: None,
                 field: Some(Field::Subject),
             };
-            let section = if number.is_empty() { Section::Subject } else { ctx.section };
-            self.text(location, subject, &Context { section, ..ctx.clone() });
+            let section = if number.is_empty() {
+                Section::Subject
+            } else {
+                ctx.section
+            };
+            self.text(
+                location,
+                subject,
+                &Context {
+                    section,
+                    ..ctx.clone()
+                },
+            );
         }
         let ctype = content_type(headers, false);
         let body_number = if ctype.mimetype.starts_with("multipart/") {
@@ -183,7 +213,9 @@ impl Walker<'_> {
     /// One MIME entity (part) with its headers and raw body.
     fn entity(&mut self, headers: &Headers, body: &[u8], number: String, ctx: Context) {
         let ctype = content_type(headers, ctx.in_digest);
-        let disposition = headers.unfolded("content-disposition").map(|d| mailparse::parse_content_disposition(&d));
+        let disposition = headers
+            .unfolded("content-disposition")
+            .map(|d| mailparse::parse_content_disposition(&d));
         let filename = disposition
             .as_ref()
             .and_then(|d| d.params.get("filename"))
@@ -191,9 +223,15 @@ impl Walker<'_> {
             .map(|f| decode_encoded_words(f))
             .filter(|f| !f.trim().is_empty());
         let is_attachment = filename.is_some()
-            || disposition.as_ref().is_some_and(|d| d.disposition == mailparse::DispositionType::Attachment);
+            || disposition
+                .as_ref()
+                .is_some_and(|d| d.disposition == mailparse::DispositionType::Attachment);
         let mimetype = ctype.mimetype.clone();
-        let info = PartInfo { number: number.clone(), content_type: mimetype.clone(), filename: filename.clone() };
+        let info = PartInfo {
+            number: number.clone(),
+            content_type: mimetype.clone(),
+            filename: filename.clone(),
+        };
 
         if let Err(e) = self.budget.take_part() {
             self.unscannable(info.location(None), e);
@@ -204,15 +242,29 @@ impl Walker<'_> {
             ctx.section = Section::Attachments;
         }
         if let Some(name) = &filename {
-            let location = Location { field: Some(Field::Filename), ..info.location(None) };
-            self.text(location, name.clone(), &Context { section: Section::Attachments, ..ctx.clone() });
+            let location = Location {
+                field: Some(Field::Filename),
+                ..info.location(None)
+            };
+            self.text(
+                location,
+                name.clone(),
+                &Context {
+                    section: Section::Attachments,
+                    ..ctx.clone()
+                },
+            );
         }
 
         if mimetype.starts_with("multipart/") {
             self.multipart(&ctype, body, &info, ctx);
             return;
         }
-        let encoding = TransferEncoding::from_header(&headers.text("content-transfer-encoding").unwrap_or_default());
+        let encoding = TransferEncoding::from_header(
+            &headers
+                .text("content-transfer-encoding")
+                .unwrap_or_default(),
+        );
         let data = match self.decode_body(encoding, body, &info) {
             Some(d) => d,
             None => return,
@@ -220,7 +272,10 @@ impl Walker<'_> {
         let charset = ctype.params.get("charset").cloned();
         match mimetype.as_str() {
             "application/pkcs7-mime" | "application/x-pkcs7-mime" => {
-                let smime_type = ctype.params.get("smime-type").map(|s| s.to_ascii_lowercase());
+                let smime_type = ctype
+                    .params
+                    .get("smime-type")
+                    .map(|s| s.to_ascii_lowercase());
                 let reason = match smime_type.as_deref() {
                     Some("signed-data") => "S/MIME opaque-signed content (not extracted)",
                     Some("compressed-data") => "S/MIME compressed content (not extracted)",
@@ -231,12 +286,18 @@ impl Walker<'_> {
             "application/pgp-encrypted" => {
                 self.unscannable(info.location(None), "PGP encrypted part");
             }
-            "application/pkcs7-signature" | "application/x-pkcs7-signature" | "application/pgp-signature" => {
+            "application/pkcs7-signature"
+            | "application/x-pkcs7-signature"
+            | "application/pgp-signature" => {
                 self.unsupported(info.location(None), "signature");
             }
             // message/partial: the first fragment carries the headers.
-            "message/rfc822" | "message/global" | "message/partial" => self.embedded_message(&data, &info, ctx),
-            "text/plain" if !is_attachment => self.plain_text(&data, charset.as_deref(), &info, &ctx),
+            "message/rfc822" | "message/global" | "message/partial" => {
+                self.embedded_message(&data, &info, ctx)
+            }
+            "text/plain" if !is_attachment => {
+                self.plain_text(&data, charset.as_deref(), &info, &ctx)
+            }
             "text/html" if !is_attachment => {
                 let text = html_to_text(&charset::decode(&data, charset.as_deref()));
                 self.text(info.location(None), text, &ctx);
@@ -245,7 +306,12 @@ impl Walker<'_> {
         }
     }
 
-    fn decode_body(&mut self, encoding: TransferEncoding, body: &[u8], info: &PartInfo) -> Option<Vec<u8>> {
+    fn decode_body(
+        &mut self,
+        encoding: TransferEncoding,
+        body: &[u8],
+        info: &PartInfo,
+    ) -> Option<Vec<u8>> {
         let allowance = self.budget.part_allowance();
         let mut data = encoding.decode(body);
         if data.len() as u64 > allowance {
@@ -256,7 +322,13 @@ impl Walker<'_> {
         Some(data)
     }
 
-    fn multipart(&mut self, ctype: &mailparse::ParsedContentType, body: &[u8], info: &PartInfo, ctx: Context) {
+    fn multipart(
+        &mut self,
+        ctype: &mailparse::ParsedContentType,
+        body: &[u8],
+        info: &PartInfo,
+        ctx: Context,
+    ) {
         let mimetype = ctype.mimetype.as_str();
         if mimetype == "multipart/encrypted" {
             self.unscannable(info.location(None), "PGP/MIME encrypted part");
@@ -278,25 +350,50 @@ impl Walker<'_> {
         let Some(parts) = parts else {
             // No boundary, or the opening boundary is missing: the body is
             // still text a reader might see. Scan it as plain text.
-            let fallback = PartInfo { content_type: "text/plain".into(), ..info.clone() };
-            let number = if info.number.is_empty() { "1".to_owned() } else { info.number.clone() };
+            let fallback = PartInfo {
+                content_type: "text/plain".into(),
+                ..info.clone()
+            };
+            let number = if info.number.is_empty() {
+                "1".to_owned()
+            } else {
+                info.number.clone()
+            };
             self.plain_text(body, None, &PartInfo { number, ..fallback }, &ctx);
             return;
         };
         let alternative = mimetype == "multipart/alternative";
         let signed = mimetype == "multipart/signed";
         for (i, part) in parts.into_iter().enumerate() {
-            let mut child = Context { depth, in_digest: mimetype == "multipart/digest", ..ctx.clone() };
+            let mut child = Context {
+                depth,
+                in_digest: mimetype == "multipart/digest",
+                ..ctx.clone()
+            };
             if alternative {
-                child.alternative = Some(AlternativeBranch { group: info.number.clone(), branch: i });
+                child.alternative = Some(AlternativeBranch {
+                    group: info.number.clone(),
+                    branch: i,
+                });
             }
             let number = child_number(&info.number, i + 1);
             if signed && i > 0 {
                 // The signature of multipart/signed: no content of its own.
-                let loc = PartInfo { number, content_type: "application/signature".into(), filename: None };
+                let loc = PartInfo {
+                    number,
+                    content_type: "application/signature".into(),
+                    filename: None,
+                };
                 let (h, _) = Headers::parse(part);
                 let ct = content_type(&h, false);
-                self.unsupported(PartInfo { content_type: ct.mimetype, ..loc }.location(None), "signature");
+                self.unsupported(
+                    PartInfo {
+                        content_type: ct.mimetype,
+                        ..loc
+                    }
+                    .location(None),
+                    "signature",
+                );
                 continue;
             }
             if part.iter().all(|b| b.is_ascii_whitespace()) {
@@ -314,14 +411,23 @@ impl Walker<'_> {
             return;
         }
         let (headers, body_start) = Headers::parse(data);
-        let child = Context { depth, section: Section::Attachments, alternative: None, in_digest: false };
+        let child = Context {
+            depth,
+            section: Section::Attachments,
+            alternative: None,
+            in_digest: false,
+        };
         self.message(&headers, &data[body_start..], &info.number, child);
     }
 
     /// A text/plain body: uuencoded files inside it are cut out and
     /// extracted as attachments; inline PGP blocks are reported.
     fn plain_text(&mut self, data: &[u8], charset: Option<&str>, info: &PartInfo, ctx: &Context) {
-        let uu = if memmem::find(data, b"begin ").is_some() { find_uuencoded(data) } else { Vec::new() };
+        let uu = if memmem::find(data, b"begin ").is_some() {
+            find_uuencoded(data)
+        } else {
+            Vec::new()
+        };
         let mut text_bytes: Vec<u8>;
         let data = if uu.is_empty() {
             data
@@ -345,26 +451,56 @@ impl Walker<'_> {
                 content_type: "application/octet-stream".into(),
                 filename: Some(file.name.clone()),
             };
-            let attach_ctx = Context { section: Section::Attachments, ..ctx.clone() };
-            let location = Location { field: Some(Field::Filename), ..attached.location(None) };
+            let attach_ctx = Context {
+                section: Section::Attachments,
+                ..ctx.clone()
+            };
+            let location = Location {
+                field: Some(Field::Filename),
+                ..attached.location(None)
+            };
             self.text(location, file.name.clone(), &attach_ctx);
             self.document(file.data, &attached, None, None, &attach_ctx);
         }
     }
 
     /// An attachment or archive entry: detect its format and extract.
-    fn document(&mut self, data: Vec<u8>, info: &PartInfo, archive_path: Option<&str>, charset: Option<&str>, ctx: &Context) {
+    fn document(
+        &mut self,
+        data: Vec<u8>,
+        info: &PartInfo,
+        archive_path: Option<&str>,
+        charset: Option<&str>,
+        ctx: &Context,
+    ) {
         let location = info.location(archive_path);
         if let Err(e) = self.budget.check_time() {
             self.unscannable(location, e);
             return;
         }
-        let name = archive_path.and_then(|p| p.rsplit('/').next()).or(info.filename.as_deref());
-        let declared = if archive_path.is_some() { "application/octet-stream" } else { info.content_type.as_str() };
-        let ctx = &Context { section: if ctx.section == Section::Body && info.filename.is_some() { Section::Attachments } else { ctx.section }, ..ctx.clone() };
+        let name = archive_path
+            .and_then(|p| p.rsplit('/').next())
+            .or(info.filename.as_deref());
+        let declared = if archive_path.is_some() {
+            "application/octet-stream"
+        } else {
+            info.content_type.as_str()
+        };
+        let ctx = &Context {
+            section: if ctx.section == Section::Body && info.filename.is_some() {
+                Section::Attachments
+            } else {
+                ctx.section
+            },
+            ..ctx.clone()
+        };
         match document::sniff(&data, declared, name) {
             Format::Text => self.text(location, charset::decode(&data, charset), ctx),
-            Format::Html => self.text(location, html_to_text(&charset::decode(&data, charset)), ctx),
+            Format::Html => self.text(
+                location,
+                html_to_text(&charset::decode(&data, charset)),
+                ctx,
+            ),
             Format::Rtf => {
                 let result = self.contained("rtf", data, |d| Ok(document::rtf::to_text(&d)));
                 self.leaf_text(location, result, ctx);
@@ -375,18 +511,28 @@ impl Walker<'_> {
             }
             format @ (Format::Docx | Format::Pptx | Format::OpenDocumentText) => {
                 let allowance = self.budget.part_allowance();
-                let result = self.contained("office", data, move |d| office::extract(&d, format, allowance));
+                let result = self.contained("office", data, move |d| {
+                    office::extract(&d, format, allowance)
+                });
                 self.leaf_document(location, result, ctx);
             }
             Format::Spreadsheet => {
                 let allowance = self.budget.part_allowance();
-                let result = self.contained("sheet", data, move |d| document::sheet::extract(d, allowance));
+                let result = self.contained("sheet", data, move |d| {
+                    document::sheet::extract(d, allowance)
+                });
                 self.leaf_document(location, result, ctx);
             }
-            Format::EncryptedOffice => self.unscannable(location, "password-protected Office document"),
-            Format::Message if archive_path.is_some() => self.archived_message(&data, location, ctx),
+            Format::EncryptedOffice => {
+                self.unscannable(location, "password-protected Office document")
+            }
+            Format::Message if archive_path.is_some() => {
+                self.archived_message(&data, location, ctx)
+            }
             Format::Message => self.embedded_message(&data, info, ctx.clone()),
-            format @ (Format::Zip | Format::Gzip | Format::Tar) => self.archive(format, data, info, archive_path, ctx),
+            format @ (Format::Zip | Format::Gzip | Format::Tar) => {
+                self.archive(format, data, info, archive_path, ctx)
+            }
             Format::Unsupported(reason) => self.unsupported(location, reason),
         }
     }
@@ -401,7 +547,9 @@ impl Walker<'_> {
         let limit = self.budget.remaining_time();
         match contain(name, limit, move || job(data)) {
             Ok(r) => r,
-            Err(crate::containment::Failure::TimedOut(_)) => Err(Exceeded::ScanTime(self.budget.limits.max_scan_time).to_string()),
+            Err(crate::containment::Failure::TimedOut(_)) => {
+                Err(Exceeded::ScanTime(self.budget.limits.max_scan_time).to_string())
+            }
             Err(failure) => Err(failure.to_string()),
         }
     }
@@ -416,7 +564,12 @@ impl Walker<'_> {
         }
     }
 
-    fn leaf_document(&mut self, location: Location, result: Result<office::DocumentText, String>, ctx: &Context) {
+    fn leaf_document(
+        &mut self,
+        location: Location,
+        result: Result<office::DocumentText, String>,
+        ctx: &Context,
+    ) {
         match result {
             Ok(doc) => {
                 self.budget.charge(doc.expanded);
@@ -429,7 +582,14 @@ impl Walker<'_> {
         }
     }
 
-    fn archive(&mut self, format: Format, data: Vec<u8>, info: &PartInfo, archive_path: Option<&str>, ctx: &Context) {
+    fn archive(
+        &mut self,
+        format: Format,
+        data: Vec<u8>,
+        info: &PartInfo,
+        archive_path: Option<&str>,
+        ctx: &Context,
+    ) {
         let location = info.location(archive_path);
         let depth = ctx.depth + 1;
         if let Err(e) = self.budget.check_depth(depth) {
@@ -442,7 +602,10 @@ impl Walker<'_> {
             total: self.budget.remaining_expanded(),
         };
         let inner_name = {
-            let name = archive_path.and_then(|p| p.rsplit('/').next()).or(info.filename.as_deref()).unwrap_or("data.gz");
+            let name = archive_path
+                .and_then(|p| p.rsplit('/').next())
+                .or(info.filename.as_deref())
+                .unwrap_or("data.gz");
             let lower = name.to_ascii_lowercase();
             if lower.ends_with(".tgz") {
                 format!("{}.tar", &name[..name.len() - 4])
@@ -452,11 +615,12 @@ impl Walker<'_> {
                 name.to_owned()
             }
         };
-        let result: Result<Listing, String> = self.contained("archive", data, move |d| match format {
-            Format::Zip => archive::read_zip(&d, allowance),
-            Format::Gzip => archive::read_gzip(&d, inner_name, allowance),
-            _ => archive::read_tar(&d, allowance),
-        });
+        let result: Result<Listing, String> =
+            self.contained("archive", data, move |d| match format {
+                Format::Zip => archive::read_zip(&d, allowance),
+                Format::Gzip => archive::read_gzip(&d, inner_name, allowance),
+                _ => archive::read_tar(&d, allowance),
+            });
         let listing = match result {
             Ok(l) => l,
             Err(reason) => {
@@ -473,17 +637,28 @@ impl Walker<'_> {
         }
         match listing.stopped {
             Some(Stop::TooManyEntries) => {
-                self.unscannable(location.clone(), Exceeded::ArchiveEntries(self.budget.limits.max_archive_entries));
+                self.unscannable(
+                    location.clone(),
+                    Exceeded::ArchiveEntries(self.budget.limits.max_archive_entries),
+                );
             }
-            Some(Stop::OutOfBytes) => self.unscannable(location.clone(), Exceeded::ExpandedBytes(self.budget.limits.max_expanded_bytes)),
+            Some(Stop::OutOfBytes) => self.unscannable(
+                location.clone(),
+                Exceeded::ExpandedBytes(self.budget.limits.max_expanded_bytes),
+            ),
             None => {}
         }
-        let nested = Context { depth, ..ctx.clone() };
+        let nested = Context {
+            depth,
+            ..ctx.clone()
+        };
         if format == Format::Gzip {
             // .tgz / .tar.gz: the tar inside is the archive the user sees;
             // do not add a level for the decompressed stream.
             if let [entry] = &listing.entries[..] {
-                if document::sniff(&entry.data, "application/octet-stream", Some(&entry.path)) == Format::Tar {
+                if document::sniff(&entry.data, "application/octet-stream", Some(&entry.path))
+                    == Format::Tar
+                {
                     let entry = listing.entries.into_iter().next().expect("one entry");
                     self.budget.charge(entry.data.len() as u64);
                     self.archive(Format::Tar, entry.data, info, archive_path, ctx);
@@ -498,7 +673,10 @@ impl Walker<'_> {
                 break;
             }
             if entry.truncated {
-                self.unscannable(info.location(Some(&path)), Exceeded::PartBytes(self.budget.limits.max_part_bytes));
+                self.unscannable(
+                    info.location(Some(&path)),
+                    Exceeded::PartBytes(self.budget.limits.max_part_bytes),
+                );
             }
             self.budget.charge(entry.data.len() as u64);
             self.document(entry.data, info, Some(&path), None, &nested);
@@ -521,11 +699,23 @@ impl Walker<'_> {
             ..self.budget.limits.clone()
         };
         let inner = extract(data, &limits);
-        let nested = Context { depth, section: Section::Attachments, alternative: None, in_digest: false };
+        let nested = Context {
+            depth,
+            section: Section::Attachments,
+            alternative: None,
+            in_digest: false,
+        };
         for part in inner.parts {
             self.budget.charge(part.text.len() as u64);
             let field = part.location.field.filter(|f| *f == Field::Subject);
-            self.text(Location { field, ..location.clone() }, part.text, &nested);
+            self.text(
+                Location {
+                    field,
+                    ..location.clone()
+                },
+                part.text,
+                &nested,
+            );
         }
         for skipped in inner.unscannable {
             self.unscannable(location.clone(), skipped.reason);
@@ -578,7 +768,10 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &[u8]) -> Option<Vec<&'a [u8]>>
         if !tail.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
-        let end = p + delimiter.len() + (rest.len() - after.len()) + line_end.map_or(after.len(), |e| e + 1);
+        let end = p
+            + delimiter.len()
+            + (rest.len() - after.len())
+            + line_end.map_or(after.len(), |e| e + 1);
         delimiters.push((p, end, closing));
         if closing {
             break;
@@ -594,7 +787,11 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &[u8]) -> Option<Vec<&'a [u8]>>
         if closing {
             break;
         }
-        let stop = delimiters.get(i + 1).map_or(body.len(), |&(next_start, _, _)| strip_line_break(body, end, next_start));
+        let stop = delimiters
+            .get(i + 1)
+            .map_or(body.len(), |&(next_start, _, _)| {
+                strip_line_break(body, end, next_start)
+            });
         parts.push(&body[end..stop.max(end)]);
     }
     Some(parts)
@@ -620,19 +817,28 @@ mod tests {
         let parts = split_multipart(body, b"b").unwrap();
         assert_eq!(parts, vec![&b"A: 1\r\n\r\none"[..], &b"\r\ntwo"[..]]);
         // Missing closing delimiter: last part runs to the end.
-        assert_eq!(split_multipart(b"--b\n\nx\n", b"b").unwrap(), vec![&b"\nx\n"[..]]);
+        assert_eq!(
+            split_multipart(b"--b\n\nx\n", b"b").unwrap(),
+            vec![&b"\nx\n"[..]]
+        );
         // Boundary prefix of a longer one is not a delimiter.
         assert_eq!(split_multipart(b"--bb\n\nx", b"b"), None);
         // Duplicated delimiter: an empty part.
-        assert_eq!(split_multipart(b"--b\n--b\n\nx", b"b").unwrap(), vec![&b""[..], &b"\nx"[..]]);
+        assert_eq!(
+            split_multipart(b"--b\n--b\n\nx", b"b").unwrap(),
+            vec![&b""[..], &b"\nx"[..]]
+        );
     }
 
     #[test]
     fn part_numbers_follow_rfc3501() {
         let raw = b"Subject: s\nContent-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/alternative; boundary=i\n\n--i\n\nplain\n--i\nContent-Type: text/html\n\n<b>html</b>\n--i--\n--o\nContent-Type: message/rfc822\n\nSubject: inner\n\ninner body\n--o--\n";
         let x = extract(raw, &Limits::default());
-        let got: Vec<(Option<&str>, &str, Section)> =
-            x.parts.iter().map(|p| (p.location.part.as_deref(), p.text.trim(), p.section)).collect();
+        let got: Vec<(Option<&str>, &str, Section)> = x
+            .parts
+            .iter()
+            .map(|p| (p.location.part.as_deref(), p.text.trim(), p.section))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -643,7 +849,19 @@ mod tests {
                 (Some("2.1"), "inner body", Section::Attachments),
             ]
         );
-        assert_eq!(x.parts[1].alternative, Some(AlternativeBranch { group: "1".into(), branch: 0 }));
-        assert_eq!(x.parts[2].alternative, Some(AlternativeBranch { group: "1".into(), branch: 1 }));
+        assert_eq!(
+            x.parts[1].alternative,
+            Some(AlternativeBranch {
+                group: "1".into(),
+                branch: 0
+            })
+        );
+        assert_eq!(
+            x.parts[2].alternative,
+            Some(AlternativeBranch {
+                group: "1".into(),
+                branch: 1
+            })
+        );
     }
 }

@@ -184,7 +184,11 @@ pub fn find_uuencoded(text: &[u8]) -> Vec<UuencodedFile> {
                 decode_uu_line(l, &mut data);
             }
             if ended || !data.is_empty() {
-                files.push(UuencodedFile { name, data, span: start..p });
+                files.push(UuencodedFile {
+                    name,
+                    data,
+                    span: start..p,
+                });
             }
             pos = p;
         } else {
@@ -195,7 +199,10 @@ pub fn find_uuencoded(text: &[u8]) -> Vec<UuencodedFile> {
 }
 
 fn memchr_nl(text: &[u8], from: usize) -> usize {
-    text[from..].iter().position(|&b| b == b'\n').map_or(text.len(), |i| from + i)
+    text[from..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(text.len(), |i| from + i)
 }
 
 fn trim_eol(line: &[u8]) -> &[u8] {
@@ -251,7 +258,10 @@ mod tests {
 
     #[test]
     fn quoted_printable_soft_breaks_and_bad_escapes() {
-        assert_eq!(decode_quoted_printable(b"Account Man=\nager"), b"Account Manager");
+        assert_eq!(
+            decode_quoted_printable(b"Account Man=\nager"),
+            b"Account Manager"
+        );
         assert_eq!(decode_quoted_printable(b"a= \t\r\nb"), b"ab");
         assert_eq!(decode_quoted_printable(b"100=% =ZZ"), b"100=% =ZZ");
         assert_eq!(decode_quoted_printable(b"end="), b"end");
@@ -259,10 +269,22 @@ mod tests {
 
     #[test]
     fn transfer_encoding_labels() {
-        assert_eq!(TransferEncoding::from_header(" BASE64 "), TransferEncoding::Base64);
-        assert_eq!(TransferEncoding::from_header("x-uue"), TransferEncoding::Uuencode);
-        assert_eq!(TransferEncoding::from_header("8bit"), TransferEncoding::Identity);
-        assert_eq!(TransferEncoding::from_header("bogus"), TransferEncoding::Identity);
+        assert_eq!(
+            TransferEncoding::from_header(" BASE64 "),
+            TransferEncoding::Base64
+        );
+        assert_eq!(
+            TransferEncoding::from_header("x-uue"),
+            TransferEncoding::Uuencode
+        );
+        assert_eq!(
+            TransferEncoding::from_header("8bit"),
+            TransferEncoding::Identity
+        );
+        assert_eq!(
+            TransferEncoding::from_header("bogus"),
+            TransferEncoding::Identity
+        );
     }
 
     #[test]

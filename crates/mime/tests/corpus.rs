@@ -15,7 +15,10 @@ fn corpus_dir() -> Option<PathBuf> {
 }
 
 fn eml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -46,5 +49,9 @@ fn every_corpus_message_extracts() {
     }
     // Three corpus messages have no text at all (an empty body, a digest of
     // empty parts); every other one yields some.
-    assert!(with_text + 3 >= files.len(), "{with_text} of {} messages yielded text", files.len());
+    assert!(
+        with_text + 3 >= files.len(),
+        "{with_text} of {} messages yielded text",
+        files.len()
+    );
 }

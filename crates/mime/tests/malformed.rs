@@ -50,10 +50,19 @@ fn truncated_base64_and_bad_quoted_printable() {
 fn uuencoded_attachment_inside_a_plain_body() {
     let raw = b"Subject: uu\n\nSee file.\nbegin 644 list.txt\n>0W5S=&]M97(@;&ES=#H@06-C;W5N=\"!-86YA9V5R\n`\nend\nBye\n";
     let x = extract(raw, &Limits::default());
-    let t: Vec<(&str, Option<&str>)> = x.parts.iter().map(|p| (p.text.trim(), p.location.filename.as_deref())).collect();
+    let t: Vec<(&str, Option<&str>)> = x
+        .parts
+        .iter()
+        .map(|p| (p.text.trim(), p.location.filename.as_deref()))
+        .collect();
     assert_eq!(
         t,
-        [("uu", None), ("See file.\nBye", None), ("list.txt", Some("list.txt")), ("Customer list: Account Manager", Some("list.txt"))]
+        [
+            ("uu", None),
+            ("See file.\nBye", None),
+            ("list.txt", Some("list.txt")),
+            ("Customer list: Account Manager", Some("list.txt"))
+        ]
     );
 }
 
@@ -68,33 +77,80 @@ fn encrypted_mail_is_unscannable() {
     assert_eq!(x.unscannable[0].reason, "S/MIME encrypted part");
     assert_eq!(x.unscannable[0].location.part.as_deref(), Some("1"));
     let inline = b"Subject: x\n\n-----BEGIN PGP MESSAGE-----\nhQEMA\n-----END PGP MESSAGE-----\n";
-    assert_eq!(extract(inline, &Limits::default()).unscannable[0].reason, "PGP encrypted body (inline)");
+    assert_eq!(
+        extract(inline, &Limits::default()).unscannable[0].reason,
+        "PGP encrypted body (inline)"
+    );
 }
 
 #[test]
 fn multipart_digest_parts_default_to_messages() {
     let raw = b"Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: one\n\nfirst digest body\n--d\n\nSubject: two\n\nsecond\n--d--\n";
     let x = extract(raw, &Limits::default());
-    let got: Vec<(Option<&str>, &str)> = x.parts.iter().map(|p| (p.location.part.as_deref(), p.text.trim())).collect();
-    assert_eq!(got, [(Some("1"), "one"), (Some("1.1"), "first digest body"), (Some("2"), "two"), (Some("2.1"), "second")]);
+    let got: Vec<(Option<&str>, &str)> = x
+        .parts
+        .iter()
+        .map(|p| (p.location.part.as_deref(), p.text.trim()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some("1"), "one"),
+            (Some("1.1"), "first digest body"),
+            (Some("2"), "two"),
+            (Some("2.1"), "second")
+        ]
+    );
 }
 
 #[test]
 fn endless_nesting_is_cut_at_max_depth() {
     let mut raw = Vec::new();
     for i in 0..5000 {
-        raw.extend_from_slice(format!("Content-Type: multipart/mixed; boundary=b{i}\n\n--b{i}\n").as_bytes());
+        raw.extend_from_slice(
+            format!("Content-Type: multipart/mixed; boundary=b{i}\n\n--b{i}\n").as_bytes(),
+        );
     }
     raw.extend_from_slice(b"\ndeep text\n");
     let x = extract(&raw, &Limits::default());
-    assert!(x.unscannable.iter().any(|u| u.reason.contains("max_depth 10")));
+    assert!(x
+        .unscannable
+        .iter()
+        .any(|u| u.reason.contains("max_depth 10")));
     // A configured depth beyond the supported ceiling is clamped, not a
     // stack overflow.
-    let x = extract(&raw, &Limits { max_depth: 10_000, ..Limits::default() });
-    assert!(x.unscannable.iter().any(|u| u.reason.contains("max_depth 100")), "{:?}", x.unscannable);
-    let shallow: Vec<u8> = raw.split(|&b| b == b'\n').skip(5000 * 3 - 60 * 3).flat_map(|l| l.iter().chain(b"\n")).copied().collect();
-    let x = extract(&shallow, &Limits { max_depth: 100, ..Limits::default() });
-    assert!(x.parts.iter().any(|p| p.text.contains("deep text")), "{:?}", x);
+    let x = extract(
+        &raw,
+        &Limits {
+            max_depth: 10_000,
+            ..Limits::default()
+        },
+    );
+    assert!(
+        x.unscannable
+            .iter()
+            .any(|u| u.reason.contains("max_depth 100")),
+        "{:?}",
+        x.unscannable
+    );
+    let shallow: Vec<u8> = raw
+        .split(|&b| b == b'\n')
+        .skip(5000 * 3 - 60 * 3)
+        .flat_map(|l| l.iter().chain(b"\n"))
+        .copied()
+        .collect();
+    let x = extract(
+        &shallow,
+        &Limits {
+            max_depth: 100,
+            ..Limits::default()
+        },
+    );
+    assert!(
+        x.parts.iter().any(|p| p.text.contains("deep text")),
+        "{:?}",
+        x
+    );
 }
 
 #[test]
@@ -110,11 +166,31 @@ fn corrupt_documents_are_unscannable_not_fatal() {
     };
     let x = attach("application/pdf", "broken.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 9 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF");
     assert_eq!(x.unscannable.len(), 1, "{:?}", x);
-    assert!(x.unscannable[0].reason.contains("PDF"), "{:?}", x.unscannable);
-    let x = attach("application/zip", "broken.zip", b"PK\x03\x04garbage that is not a zip");
-    assert!(x.unscannable[0].reason.contains("zip archive unreadable"), "{:?}", x.unscannable);
-    let x = attach("application/octet-stream", "broken.docx", b"PK\x03\x04\x14\0\0\0\0\0");
-    assert!(x.unscannable[0].reason.contains("unreadable"), "{:?}", x.unscannable);
+    assert!(
+        x.unscannable[0].reason.contains("PDF"),
+        "{:?}",
+        x.unscannable
+    );
+    let x = attach(
+        "application/zip",
+        "broken.zip",
+        b"PK\x03\x04garbage that is not a zip",
+    );
+    assert!(
+        x.unscannable[0].reason.contains("zip archive unreadable"),
+        "{:?}",
+        x.unscannable
+    );
+    let x = attach(
+        "application/octet-stream",
+        "broken.docx",
+        b"PK\x03\x04\x14\0\0\0\0\0",
+    );
+    assert!(
+        x.unscannable[0].reason.contains("unreadable"),
+        "{:?}",
+        x.unscannable
+    );
     assert!(x.parts.iter().any(|p| p.text.trim() == "body"));
 }
 

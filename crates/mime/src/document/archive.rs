@@ -57,7 +57,8 @@ impl Listing {
         let read = reader.take(cap + 1).read_to_end(&mut data);
         if let Err(e) = &read {
             // Damaged data: keep what decoded before the damage.
-            self.problems.push((path.clone(), format!("archive entry damaged: {e}")));
+            self.problems
+                .push((path.clone(), format!("archive entry damaged: {e}")));
             if data.is_empty() {
                 return true;
             }
@@ -67,14 +68,19 @@ impl Listing {
         if truncated && cap < allowance.per_entry {
             self.stopped = Some(Stop::OutOfBytes);
         }
-        self.entries.push(Entry { path, data, truncated });
+        self.entries.push(Entry {
+            path,
+            data,
+            truncated,
+        });
         true
     }
 }
 
 /// Reads the entries of a zip archive.
 pub(crate) fn read_zip(data: &[u8], allowance: Allowance) -> Result<Listing, String> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(data)).map_err(|e| format!("zip archive unreadable: {e}"))?;
+    let mut zip = zip::ZipArchive::new(Cursor::new(data))
+        .map_err(|e| format!("zip archive unreadable: {e}"))?;
     let mut listing = Listing::default();
     let count = zip.len();
     if count > allowance.max_entries {
@@ -82,9 +88,16 @@ pub(crate) fn read_zip(data: &[u8], allowance: Allowance) -> Result<Listing, Str
     }
     for i in 0..count.min(allowance.max_entries) {
         let (path, encrypted, is_dir) = match zip.by_index_raw(i) {
-            Ok(f) => (String::from_utf8_lossy(f.name_raw()).into_owned(), f.encrypted(), f.is_dir()),
+            Ok(f) => (
+                String::from_utf8_lossy(f.name_raw()).into_owned(),
+                f.encrypted(),
+                f.is_dir(),
+            ),
             Err(e) => {
-                listing.problems.push((format!("#{}", i + 1), format!("archive entry unreadable: {e}")));
+                listing.problems.push((
+                    format!("#{}", i + 1),
+                    format!("archive entry unreadable: {e}"),
+                ));
                 continue;
             }
         };
@@ -92,13 +105,17 @@ pub(crate) fn read_zip(data: &[u8], allowance: Allowance) -> Result<Listing, Str
             continue;
         }
         if encrypted {
-            listing.problems.push((path, "encrypted archive entry".into()));
+            listing
+                .problems
+                .push((path, "encrypted archive entry".into()));
             continue;
         }
         let mut file = match zip.by_index(i) {
             Ok(f) => f,
             Err(e) => {
-                listing.problems.push((path, format!("archive entry unreadable: {e}")));
+                listing
+                    .problems
+                    .push((path, format!("archive entry unreadable: {e}")));
                 continue;
             }
         };
@@ -110,7 +127,11 @@ pub(crate) fn read_zip(data: &[u8], allowance: Allowance) -> Result<Listing, Str
 }
 
 /// Decompresses a gzip stream (all members) as one entry named `inner`.
-pub(crate) fn read_gzip(data: &[u8], inner: String, allowance: Allowance) -> Result<Listing, String> {
+pub(crate) fn read_gzip(
+    data: &[u8],
+    inner: String,
+    allowance: Allowance,
+) -> Result<Listing, String> {
     let mut listing = Listing::default();
     let mut decoder = flate2::read::MultiGzDecoder::new(data);
     listing.read_entry(inner, &mut decoder, allowance);
@@ -120,14 +141,19 @@ pub(crate) fn read_gzip(data: &[u8], inner: String, allowance: Allowance) -> Res
 /// Reads the regular files of a tar archive.
 pub(crate) fn read_tar(data: &[u8], allowance: Allowance) -> Result<Listing, String> {
     let mut archive = tar::Archive::new(Cursor::new(data));
-    let entries = archive.entries().map_err(|e| format!("tar archive unreadable: {e}"))?;
+    let entries = archive
+        .entries()
+        .map_err(|e| format!("tar archive unreadable: {e}"))?;
     let mut listing = Listing::default();
     let mut seen = 0usize;
     for entry in entries {
         let mut entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                listing.problems.push((format!("#{}", seen + 1), format!("tar archive damaged: {e}")));
+                listing.problems.push((
+                    format!("#{}", seen + 1),
+                    format!("tar archive damaged: {e}"),
+                ));
                 break;
             }
         };
@@ -139,7 +165,10 @@ pub(crate) fn read_tar(data: &[u8], allowance: Allowance) -> Result<Listing, Str
             listing.stopped = Some(Stop::TooManyEntries);
             break;
         }
-        let path = entry.path().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| format!("#{seen}"));
+        let path = entry
+            .path()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| format!("#{seen}"));
         if !listing.read_entry(path, &mut entry, allowance) {
             break;
         }

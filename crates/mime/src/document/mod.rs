@@ -67,16 +67,25 @@ pub(crate) fn sniff(data: &[u8], content_type: &str, filename: Option<&str>) -> 
         return Format::Tar;
     }
     if data.starts_with(&[0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]) {
-        let encrypted_marker: Vec<u8> = "EncryptionInfo".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let encrypted_marker: Vec<u8> = "EncryptionInfo"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
         if memmem::find(data, &encrypted_marker).is_some() {
             return Format::EncryptedOffice;
         }
         return Format::Unsupported("legacy binary Office (OLE) document");
     }
-    if data.starts_with(b"MZ") || data.starts_with(b"\x7fELF") || data.starts_with(&[0xcf, 0xfa, 0xed, 0xfe]) {
+    if data.starts_with(b"MZ")
+        || data.starts_with(b"\x7fELF")
+        || data.starts_with(&[0xcf, 0xfa, 0xed, 0xfe])
+    {
         return Format::Unsupported("executable");
     }
-    if ct == "application/ms-tnef" || ct == "application/vnd.ms-tnef" || ext == "dat" && data.starts_with(&[0x78, 0x9f, 0x3e, 0x22]) {
+    if ct == "application/ms-tnef"
+        || ct == "application/vnd.ms-tnef"
+        || ext == "dat" && data.starts_with(&[0x78, 0x9f, 0x3e, 0x22])
+    {
         return Format::Unsupported("TNEF (winmail.dat)");
     }
     match ext.as_str() {
@@ -101,10 +110,16 @@ pub(crate) fn sniff(data: &[u8], content_type: &str, filename: Option<&str>) -> 
     ) {
         return Format::Unsupported("image");
     }
-    if matches!(ext.as_str(), "mp3" | "wav" | "ogg" | "m4a" | "mp4" | "mov" | "avi" | "mkv") {
+    if matches!(
+        ext.as_str(),
+        "mp3" | "wav" | "ogg" | "m4a" | "mp4" | "mov" | "avi" | "mkv"
+    ) {
         return Format::Unsupported("audio or video");
     }
-    if matches!(ext.as_str(), "exe" | "dll" | "msi" | "so" | "dylib" | "class" | "jar") {
+    if matches!(
+        ext.as_str(),
+        "exe" | "dll" | "msi" | "so" | "dylib" | "class" | "jar"
+    ) {
         return Format::Unsupported("executable");
     }
     if ct == "text/html" || matches!(ext.as_str(), "html" | "htm" | "xhtml") {
@@ -117,8 +132,14 @@ pub(crate) fn sniff(data: &[u8], content_type: &str, filename: Option<&str>) -> 
         return Format::Message;
     }
     if ct.starts_with("text/")
-        || matches!(ct, "application/json" | "application/xml" | "application/csv" | "application/x-sh")
-        || matches!(ext.as_str(), "txt" | "csv" | "tsv" | "json" | "xml" | "log" | "md" | "ini" | "yaml" | "yml")
+        || matches!(
+            ct,
+            "application/json" | "application/xml" | "application/csv" | "application/x-sh"
+        )
+        || matches!(
+            ext.as_str(),
+            "txt" | "csv" | "tsv" | "json" | "xml" | "log" | "md" | "ini" | "yaml" | "yml"
+        )
     {
         return Format::Text;
     }
@@ -174,18 +195,45 @@ mod tests {
 
     #[test]
     fn magic_beats_labels() {
-        assert_eq!(sniff(b"%PDF-1.4 ...", "application/octet-stream", Some("a.bin")), Format::Pdf);
-        assert_eq!(sniff(b"\x1f\x8b\x08\x00", "text/plain", Some("x.txt")), Format::Gzip);
-        assert_eq!(sniff(b"{\\rtf1 hi}", "application/octet-stream", None), Format::Rtf);
-        assert_eq!(sniff(b"MZ\x90\0", "application/pdf", Some("x.pdf")), Format::Unsupported("executable"));
+        assert_eq!(
+            sniff(b"%PDF-1.4 ...", "application/octet-stream", Some("a.bin")),
+            Format::Pdf
+        );
+        assert_eq!(
+            sniff(b"\x1f\x8b\x08\x00", "text/plain", Some("x.txt")),
+            Format::Gzip
+        );
+        assert_eq!(
+            sniff(b"{\\rtf1 hi}", "application/octet-stream", None),
+            Format::Rtf
+        );
+        assert_eq!(
+            sniff(b"MZ\x90\0", "application/pdf", Some("x.pdf")),
+            Format::Unsupported("executable")
+        );
     }
 
     #[test]
     fn labels_and_text_fallback() {
-        assert_eq!(sniff(b"a,b\n1,2", "application/octet-stream", Some("data.csv")), Format::Text);
-        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0", "image/png", Some("a.png")), Format::Unsupported("image"));
-        assert_eq!(sniff(b"plain words", "application/octet-stream", None), Format::Text);
-        assert_eq!(sniff(b"\0\x01\x02", "application/octet-stream", None), Format::Unsupported("binary data of unknown format"));
-        assert_eq!(sniff(b"<p>x</p>", "application/octet-stream", Some("a.htm")), Format::Html);
+        assert_eq!(
+            sniff(b"a,b\n1,2", "application/octet-stream", Some("data.csv")),
+            Format::Text
+        );
+        assert_eq!(
+            sniff(b"\x89PNG\r\n\x1a\n\0\0", "image/png", Some("a.png")),
+            Format::Unsupported("image")
+        );
+        assert_eq!(
+            sniff(b"plain words", "application/octet-stream", None),
+            Format::Text
+        );
+        assert_eq!(
+            sniff(b"\0\x01\x02", "application/octet-stream", None),
+            Format::Unsupported("binary data of unknown format")
+        );
+        assert_eq!(
+            sniff(b"<p>x</p>", "application/octet-stream", Some("a.htm")),
+            Format::Html
+        );
     }
 }

@@ -24,15 +24,25 @@ pub(crate) struct DocumentText {
 /// Extracts the text of a .docx, .pptx, .odt or .odp held in `data`,
 /// reading at most `allowance` bytes of XML.
 pub(crate) fn extract(data: &[u8], format: Format, allowance: u64) -> Result<DocumentText, String> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(data)).map_err(|e| format!("document container unreadable: {e}"))?;
-    let mut names: Vec<String> = zip.file_names_raw().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
+    let mut zip = zip::ZipArchive::new(Cursor::new(data))
+        .map_err(|e| format!("document container unreadable: {e}"))?;
+    let mut names: Vec<String> = zip
+        .file_names_raw()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect();
     let dialect = match format {
         Format::Docx => {
             names.retain(|n| {
                 n == "word/document.xml"
-                    || ["word/header", "word/footer", "word/footnotes", "word/endnotes", "word/comments"]
-                        .iter()
-                        .any(|p| n.starts_with(p) && n.ends_with(".xml"))
+                    || [
+                        "word/header",
+                        "word/footer",
+                        "word/footnotes",
+                        "word/endnotes",
+                        "word/comments",
+                    ]
+                    .iter()
+                    .any(|p| n.starts_with(p) && n.ends_with(".xml"))
             });
             // Body first, then the rest in a stable order.
             names.sort_by_key(|n| (n != "word/document.xml", n.clone()));
@@ -40,7 +50,8 @@ pub(crate) fn extract(data: &[u8], format: Format, allowance: u64) -> Result<Doc
         }
         Format::Pptx => {
             names.retain(|n| {
-                (n.starts_with("ppt/slides/slide") || n.starts_with("ppt/notesSlides/notesSlide")) && n.ends_with(".xml")
+                (n.starts_with("ppt/slides/slide") || n.starts_with("ppt/notesSlides/notesSlide"))
+                    && n.ends_with(".xml")
             });
             // slide2 before slide10: order by the number in the name.
             names.sort_by_key(|n| {
@@ -58,7 +69,11 @@ pub(crate) fn extract(data: &[u8], format: Format, allowance: u64) -> Result<Doc
     if names.is_empty() {
         return Err("document has no text content part".into());
     }
-    let mut out = DocumentText { text: String::new(), expanded: 0, truncated: false };
+    let mut out = DocumentText {
+        text: String::new(),
+        expanded: 0,
+        truncated: false,
+    };
     for name in names {
         let mut entry = zip.by_name(&name).map_err(|e| format!("{name}: {e}"))?;
         if entry.encrypted() {
@@ -66,7 +81,10 @@ pub(crate) fn extract(data: &[u8], format: Format, allowance: u64) -> Result<Doc
         }
         let left = allowance.saturating_sub(out.expanded);
         let mut xml = Vec::new();
-        (&mut entry).take(left + 1).read_to_end(&mut xml).map_err(|e| format!("{name}: {e}"))?;
+        (&mut entry)
+            .take(left + 1)
+            .read_to_end(&mut xml)
+            .map_err(|e| format!("{name}: {e}"))?;
         if xml.len() as u64 > left {
             xml.truncate(left as usize);
             out.truncated = true;

@@ -10,10 +10,35 @@
 use encoding_rs::{Encoding, WINDOWS_1252};
 
 const SKIPPED_DESTINATIONS: &[&str] = &[
-    "fonttbl", "colortbl", "stylesheet", "info", "pict", "object", "objdata", "themedata",
-    "colorschememapping", "datastore", "latentstyles", "listtable", "listoverridetable",
-    "rsidtbl", "generator", "xmlnstbl", "mmathpr", "fldinst", "filetbl", "revtbl", "pgdsctbl",
-    "docvar", "wgrffmtfilter", "nonshppict", "blipuid", "falt", "panose", "bkmkstart", "bkmkend",
+    "fonttbl",
+    "colortbl",
+    "stylesheet",
+    "info",
+    "pict",
+    "object",
+    "objdata",
+    "themedata",
+    "colorschememapping",
+    "datastore",
+    "latentstyles",
+    "listtable",
+    "listoverridetable",
+    "rsidtbl",
+    "generator",
+    "xmlnstbl",
+    "mmathpr",
+    "fldinst",
+    "filetbl",
+    "revtbl",
+    "pgdsctbl",
+    "docvar",
+    "wgrffmtfilter",
+    "nonshppict",
+    "blipuid",
+    "falt",
+    "panose",
+    "bkmkstart",
+    "bkmkend",
 ];
 
 #[derive(Clone, Copy)]
@@ -64,7 +89,9 @@ pub(crate) fn to_text(rtf: &[u8]) -> String {
                     while j < rtf.len() && rtf[j].is_ascii_alphabetic() {
                         j += 1;
                     }
-                    let word = std::str::from_utf8(&rtf[start..j]).unwrap_or("").to_ascii_lowercase();
+                    let word = std::str::from_utf8(&rtf[start..j])
+                        .unwrap_or("")
+                        .to_ascii_lowercase();
                     let num_start = j;
                     if j < rtf.len() && rtf[j] == b'-' {
                         j += 1;
@@ -72,13 +99,17 @@ pub(crate) fn to_text(rtf: &[u8]) -> String {
                     while j < rtf.len() && rtf[j].is_ascii_digit() && j - num_start < 10 {
                         j += 1;
                     }
-                    let param: Option<i64> = std::str::from_utf8(&rtf[num_start..j]).ok().and_then(|s| s.parse().ok());
+                    let param: Option<i64> = std::str::from_utf8(&rtf[num_start..j])
+                        .ok()
+                        .and_then(|s| s.parse().ok());
                     if j < rtf.len() && rtf[j] == b' ' {
                         j += 1;
                     }
                     i = j;
                     if word == "bin" {
-                        i = i.saturating_add(param.unwrap_or(0).max(0) as usize).min(rtf.len());
+                        i = i
+                            .saturating_add(param.unwrap_or(0).max(0) as usize)
+                            .min(rtf.len());
                         continue;
                     }
                     if SKIPPED_DESTINATIONS.contains(&word.as_str()) {
@@ -104,7 +135,9 @@ pub(crate) fn to_text(rtf: &[u8]) -> String {
                             if n < 0 {
                                 n += 65536;
                             }
-                            out.push(char::from_u32(n as u32).unwrap_or(char::REPLACEMENT_CHARACTER));
+                            out.push(
+                                char::from_u32(n as u32).unwrap_or(char::REPLACEMENT_CHARACTER),
+                            );
                             to_skip = state.uc;
                         }
                         "ansicpg" => {
@@ -126,7 +159,10 @@ pub(crate) fn to_text(rtf: &[u8]) -> String {
                 match next {
                     b'*' => state.skip = true,
                     b'\'' => {
-                        let hex = rtf.get(i..i + 2).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+                        let hex = rtf
+                            .get(i..i + 2)
+                            .and_then(|h| std::str::from_utf8(h).ok())
+                            .and_then(|h| u8::from_str_radix(h, 16).ok());
                         if let Some(b) = hex {
                             i += 2;
                             if to_skip > 0 {

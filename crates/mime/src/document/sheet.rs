@@ -14,9 +14,12 @@ use super::office::DocumentText;
 pub(crate) fn extract(data: Vec<u8>, allowance: u64) -> Result<DocumentText, String> {
     let declared = declared_size(&data)?;
     if declared > allowance {
-        return Err(format!("limit exceeded: workbook expands to {declared} bytes, over the {allowance} allowed"));
+        return Err(format!(
+            "limit exceeded: workbook expands to {declared} bytes, over the {allowance} allowed"
+        ));
     }
-    let mut book = open_workbook_auto_from_rs(Cursor::new(data)).map_err(|e| format!("workbook unreadable: {e}"))?;
+    let mut book = open_workbook_auto_from_rs(Cursor::new(data))
+        .map_err(|e| format!("workbook unreadable: {e}"))?;
     let mut text = String::new();
     for name in book.sheet_names() {
         let range = match book.worksheet_range(&name) {
@@ -44,14 +47,21 @@ pub(crate) fn extract(data: Vec<u8>, allowance: u64) -> Result<DocumentText, Str
             text.push('\n');
         }
     }
-    Ok(DocumentText { text, expanded: declared, truncated: false })
+    Ok(DocumentText {
+        text,
+        expanded: declared,
+        truncated: false,
+    })
 }
 
 fn declared_size(data: &[u8]) -> Result<u64, String> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(data)).map_err(|e| format!("workbook container unreadable: {e}"))?;
+    let mut zip = zip::ZipArchive::new(Cursor::new(data))
+        .map_err(|e| format!("workbook container unreadable: {e}"))?;
     let mut total = 0u64;
     for i in 0..zip.len() {
-        let entry = zip.by_index_raw(i).map_err(|e| format!("workbook container unreadable: {e}"))?;
+        let entry = zip
+            .by_index_raw(i)
+            .map_err(|e| format!("workbook container unreadable: {e}"))?;
         if entry.encrypted() {
             return Err("password-protected document".into());
         }
