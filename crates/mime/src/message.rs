@@ -1,5 +1,7 @@
 //! The MIME tree walk: message → [`Extraction`].
 
+use std::borrow::Cow;
+
 use memchr::memmem;
 use serde::Serialize;
 
@@ -216,11 +218,10 @@ impl Walker<'_> {
         let disposition = headers
             .unfolded("content-disposition")
             .map(|d| mailparse::parse_content_disposition(&d));
-        let filename = disposition
-            .as_ref()
-            .and_then(|d| d.params.get("filename"))
-            .or_else(|| ctype.params.get("name"))
-            .map(|f| decode_encoded_words(f))
+        let dparams = disposition.as_ref().map(|d| &d.params);
+        let filename = dparams
+            .and_then(|p| param_value(p, "filename"))
+            .or_else(|| param_value(&ctype.params, "name"))
             .filter(|f| !f.trim().is_empty());
         let is_attachment = filename.is_some()
             || disposition
@@ -265,10 +266,7 @@ impl Walker<'_> {
                 .text("content-transfer-encoding")
                 .unwrap_or_default(),
         );
-        let data = match self.decode_body(encoding, body, &info) {
-            Some(d) => d,
-            None => return,
-        };
+        let data = self.decode_body(encoding, body, &info);
         let charset = ctype.params.get("charset").cloned();
         match mimetype.as_str() {
             "application/pkcs7-mime" | "application/x-pkcs7-mime" => {
@@ -302,24 +300,30 @@ impl Walker<'_> {
                 let text = html_to_text(&charset::decode(&data, charset.as_deref()));
                 self.text(info.location(None), text, &ctx);
             }
-            _ => self.document(data, &info, None, charset.as_deref(), &ctx),
+            _ => self.document(data.into_owned(), &info, None, charset.as_deref(), &ctx),
         }
     }
 
-    fn decode_body(
+    /// Decodes a body within the part allowance; a 7bit/8bit/binary body is
+    /// borrowed, not copied (nested forwards would copy the rest of the
+    /// message at every level).
+    fn decode_body<'b>(
         &mut self,
         encoding: TransferEncoding,
-        body: &[u8],
+        body: &'b [u8],
         info: &PartInfo,
-    ) -> Option<Vec<u8>> {
+    ) -> Cow<'b, [u8]> {
         let allowance = self.budget.part_allowance();
         let mut data = encoding.decode(body);
         if data.len() as u64 > allowance {
             self.unscannable(info.location(None), self.budget.allowance_reason());
-            data.truncate(allowance as usize);
+            match &mut data {
+                Cow::Borrowed(b) => *b = &b[..allowance as usize],
+                Cow::Owned(v) => v.truncate(allowance as usize),
+            }
         }
         self.budget.charge(data.len() as u64);
-        Some(data)
+        data
     }
 
     fn multipart(
@@ -364,7 +368,9 @@ impl Walker<'_> {
         };
         let alternative = mimetype == "multipart/alternative";
         let signed = mimetype == "multipart/signed";
-        for (i, part) in parts.into_iter().enumerate() {
+        // A repeated delimiter leaves an empty section; like Python's email
+        // and MUAs, it is not a part and takes no number.
+        for (i, part) in parts.into_iter().filter(|p| !p.is_empty()).enumerate() {
             let mut child = Context {
                 depth,
                 in_digest: mimetype == "multipart/digest",
@@ -724,6 +730,21 @@ impl Walker<'_> {
             self.unsupported(location.clone(), skipped.reason);
         }
     }
+}
+
+/// A decoded parameter value: RFC 2231 (already joined and decoded by
+/// `mailparse` for charsets it knows; `name*` with an unknown charset is
+/// decoded here with the charset fallback), then RFC 2047 encoded words,
+/// which many clients put in file names.
+fn param_value(params: &std::collections::BTreeMap<String, String>, name: &str) -> Option<String> {
+    if let Some(v) = params.get(name) {
+        return Some(decode_encoded_words(v));
+    }
+    let extended = params.get(&format!("{name}*"))?;
+    let mut pieces = extended.splitn(3, '\'');
+    let (charset, _lang, encoded) = (pieces.next()?, pieces.next()?, pieces.next()?);
+    let bytes = crate::transfer::decode_percent(encoded);
+    Some(charset::decode(&bytes, Some(charset)))
 }
 
 fn content_type(headers: &Headers, in_digest: bool) -> mailparse::ParsedContentType {

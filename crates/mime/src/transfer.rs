@@ -6,6 +6,8 @@
 //! the bytes it could recover instead of an error: a DLP scan must see what
 //! the recipient's mail client will show.
 
+use std::borrow::Cow;
+
 /// A body's transfer encoding, from its `Content-Transfer-Encoding` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransferEncoding {
@@ -32,15 +34,16 @@ impl TransferEncoding {
         }
     }
 
-    /// Decodes `raw` (a body as it stands in the message).
-    pub fn decode(self, raw: &[u8]) -> Vec<u8> {
+    /// Decodes `raw` (a body as it stands in the message); identity
+    /// encodings borrow.
+    pub fn decode(self, raw: &[u8]) -> Cow<'_, [u8]> {
         match self {
-            TransferEncoding::Identity => raw.to_vec(),
-            TransferEncoding::Base64 => decode_base64(raw),
-            TransferEncoding::QuotedPrintable => decode_quoted_printable(raw),
+            TransferEncoding::Identity => Cow::Borrowed(raw),
+            TransferEncoding::Base64 => Cow::Owned(decode_base64(raw)),
+            TransferEncoding::QuotedPrintable => Cow::Owned(decode_quoted_printable(raw)),
             TransferEncoding::Uuencode => match find_uuencoded(raw).into_iter().next() {
-                Some(file) => file.data,
-                None => raw.to_vec(),
+                Some(file) => Cow::Owned(file.data),
+                None => Cow::Borrowed(raw),
             },
         }
     }
@@ -138,6 +141,26 @@ pub fn decode_quoted_printable(raw: &[u8]) -> Vec<u8> {
             out.push(b'=');
             i += 1;
         }
+    }
+    out
+}
+
+/// `%XX` escapes (RFC 2231 extended parameter values); other bytes as is.
+pub fn decode_percent(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
     }
     out
 }

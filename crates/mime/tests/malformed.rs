@@ -28,6 +28,12 @@ fn missing_opening_boundary_scans_body_as_text() {
 fn duplicated_and_unclosed_boundaries() {
     let raw = b"Content-Type: multipart/mixed; boundary=b\n\n--b\n--b\nContent-Type: text/plain\n\nfirst\n--b\n\nsecond";
     assert_eq!(texts(raw), ["first", "second"]);
+    let numbers: Vec<Option<String>> = extract(raw, &Limits::default())
+        .parts
+        .into_iter()
+        .map(|p| p.location.part)
+        .collect();
+    assert_eq!(numbers, [Some("1".to_owned()), Some("2".to_owned())]);
 }
 
 #[test]
@@ -205,4 +211,17 @@ fn garbage_and_empty_input() {
     }
     let _ = extract(&noise, &Limits::default());
     let _ = extract(b"\r\r\r\n\n--\n--\r\n: \n=?=?=?\n", &Limits::default());
+}
+
+#[test]
+fn rfc2231_name_in_an_unknown_charset_still_decodes() {
+    let raw = b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\nContent-Disposition: attachment; filename*=x-unknown''Kunden%C3%BCbersicht.txt\n\nx\n--b\nContent-Type: text/plain\nContent-Disposition: attachment;\n filename*0*=utf-8''Pr%C3%BCf; filename*1=ung.txt\n\ny\n--b--\n";
+    let x = extract(raw, &Limits::default());
+    let names: Vec<&str> = x
+        .parts
+        .iter()
+        .filter_map(|p| p.location.filename.as_deref())
+        .collect();
+    assert_eq!(names[0], "Kundenübersicht.txt");
+    assert!(names.contains(&"Prüfung.txt"), "{names:?}");
 }
