@@ -1,0 +1,216 @@
+//! Document fingerprints (SPEC §3.5): winnowed word k-grams.
+//!
+//! A document's normalized, lowercased text is split into words; every run
+//! of [`K`] consecutive words is hashed (SHA-256, first 8 bytes); winnowing
+//! keeps the minimum hash of every window of [`WINDOW`] consecutive k-gram
+//! hashes. Any passage shared by a document and a message that is at least
+//! `K + WINDOW - 1` words long therefore shares at least one kept hash,
+//! however it was reflowed, re-cased or wrapped in HTML or a .docx. A
+//! message is hashed at every k-gram (not winnowed) so that every kept
+//! document hash inside a pasted excerpt is found: the similarity of a
+//! document to a message is the share of its kept hashes found. With
+//! `K = 5`, a 30% excerpt of a document of a few hundred words scores
+//! close to 30%, while unrelated text in the same vocabulary shares almost
+//! no 5-word sequence.
+//!
+//! The fingerprint file is JSON, holding hashes and names only, never text:
+//! `{"format": "sluice-fingerprints", "version": 1, "k": 5, "window": 4,
+//! "documents": [{"name": "board.docx", "hashes": ["9f86d081884c7d65", ...]}]}`.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::normalize::{lower_str, Normalized};
+use crate::Error;
+
+/// Words per k-gram.
+pub const K: usize = 5;
+/// k-gram hashes per winnowing window.
+pub const WINDOW: usize = 4;
+
+const FORMAT: &str = "sluice-fingerprints";
+const VERSION: u32 = 1;
+
+/// The fingerprint of one document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentFingerprint {
+    /// The document's name (as given when fingerprinting).
+    pub name: String,
+    /// Winnowed k-gram hashes, sorted, distinct.
+    pub hashes: Vec<u64>,
+}
+
+/// A set of fingerprinted documents: the content of one fingerprint file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FingerprintSet {
+    /// The documents.
+    pub documents: Vec<DocumentFingerprint>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDocument {
+    name: String,
+    hashes: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    format: String,
+    version: u32,
+    k: usize,
+    window: usize,
+    documents: Vec<FileDocument>,
+}
+
+/// Hashes of every word k-gram of `text`, in order.
+pub(crate) fn kgram_hashes(text: &str) -> Vec<u64> {
+    let normalized = Normalized::new(text);
+    let lower = lower_str(&normalized.text);
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    if words.len() < K {
+        return Vec::new();
+    }
+    words
+        .windows(K)
+        .map(|gram| {
+            let mut h = Sha256::new();
+            for (i, w) in gram.iter().enumerate() {
+                if i > 0 {
+                    h.update(b" ");
+                }
+                h.update(w.as_bytes());
+            }
+            let digest = h.finalize();
+            u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+        })
+        .collect()
+}
+
+/// Winnowing: the minimum of every window of [`WINDOW`] hashes (the
+/// rightmost on ties), each kept once.
+fn winnow(hashes: &[u64]) -> Vec<u64> {
+    if hashes.len() <= WINDOW {
+        let mut all = hashes.to_vec();
+        all.sort_unstable();
+        all.dedup();
+        return all;
+    }
+    let mut kept = HashSet::new();
+    for window in hashes.windows(WINDOW) {
+        let min = window.iter().copied().min().expect("non-empty window");
+        kept.insert(min);
+    }
+    let mut out: Vec<u64> = kept.into_iter().collect();
+    out.sort_unstable();
+    out
+}
+
+impl DocumentFingerprint {
+    /// Fingerprints a document's text.
+    pub fn new(name: impl Into<String>, text: &str) -> Self {
+        DocumentFingerprint { name: name.into(), hashes: winnow(&kgram_hashes(text)) }
+    }
+
+    /// Percentage (0–100) of this document's hashes among `message`'s.
+    pub fn similarity(&self, message: &HashSet<u64>) -> u32 {
+        if self.hashes.is_empty() {
+            return 0;
+        }
+        let found = self.hashes.iter().filter(|h| message.contains(h)).count();
+        (found * 100 / self.hashes.len()) as u32
+    }
+}
+
+impl FingerprintSet {
+    /// Writes the set as the versioned JSON file format.
+    pub fn to_json(&self) -> String {
+        let file = File {
+            format: FORMAT.into(),
+            version: VERSION,
+            k: K,
+            window: WINDOW,
+            documents: self
+                .documents
+                .iter()
+                .map(|d| FileDocument { name: d.name.clone(), hashes: d.hashes.iter().map(|h| format!("{h:016x}")).collect() })
+                .collect(),
+        };
+        serde_json::to_string_pretty(&file).expect("serializable")
+    }
+
+    /// Reads a fingerprint file; a corrupt or foreign file is an error that
+    /// says what is wrong.
+    ///
+    /// ```
+    /// use sluice_dlp::{DocumentFingerprint, FingerprintSet};
+    /// let set = FingerprintSet { documents: vec![DocumentFingerprint::new("memo", "one two three four five six seven")] };
+    /// assert_eq!(FingerprintSet::from_json(&set.to_json()).unwrap(), set);
+    /// assert!(FingerprintSet::from_json("{\"format\": \"other\"}").is_err());
+    /// ```
+    pub fn from_json(json: &str) -> Result<Self, Error> {
+        let bad = |m: String| Error::Fingerprint(m);
+        let file: File = serde_json::from_str(json).map_err(|e| bad(format!("not a fingerprint file: {e}")))?;
+        if file.format != FORMAT {
+            return Err(bad(format!("format is {:?}, expected {FORMAT:?}", file.format)));
+        }
+        if file.version != VERSION || file.k != K || file.window != WINDOW {
+            return Err(bad(format!(
+                "version {} with k={} window={} is not supported (expected version {VERSION}, k={K}, window={WINDOW}); rebuild it with `sluice-scan fingerprint`",
+                file.version, file.k, file.window
+            )));
+        }
+        let mut documents = Vec::with_capacity(file.documents.len());
+        for d in file.documents {
+            let mut hashes = Vec::with_capacity(d.hashes.len());
+            for h in &d.hashes {
+                let v = u64::from_str_radix(h, 16).map_err(|_| bad(format!("document {:?}: bad hash {h:?}", d.name)))?;
+                hashes.push(v);
+            }
+            hashes.sort_unstable();
+            hashes.dedup();
+            documents.push(DocumentFingerprint { name: d.name, hashes });
+        }
+        Ok(FingerprintSet { documents })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic English-like prose from a fixed vocabulary.
+    pub(crate) fn prose(seed: u64, words: usize) -> String {
+        const VOCAB: &[&str] = &[
+            "the", "board", "approved", "revenue", "forecast", "for", "next", "quarter", "and", "asked", "management", "to",
+            "review", "customer", "contracts", "with", "regional", "partners", "before", "signing", "new", "agreements",
+            "of", "market", "growth", "risk", "plan", "budget", "team", "meeting", "strategy", "sales", "in", "a", "on",
+        ];
+        let mut v = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut out = String::new();
+        for i in 0..words {
+            v = v.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            out.push_str(VOCAB[(v >> 33) as usize % VOCAB.len()]);
+            out.push(if i % 13 == 12 { '.' } else { ' ' });
+            if i % 13 == 12 {
+                out.push(' ');
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn excerpt_found_unrelated_not() {
+        let doc = prose(1, 600);
+        let fp = DocumentFingerprint::new("board", &doc);
+        let words: Vec<&str> = doc.split(' ').collect();
+        let excerpt = words[200..380].join(" ").to_uppercase().replace(". ", ".\r\n");
+        let message: HashSet<u64> = kgram_hashes(&format!("Hi team, see <b>below</b>:\n{excerpt}\nthanks")).into_iter().collect();
+        assert!(fp.similarity(&message) >= 20, "{}", fp.similarity(&message));
+        let unrelated: HashSet<u64> = kgram_hashes(&prose(2, 2000)).into_iter().collect();
+        assert!(fp.similarity(&unrelated) < 5, "{}", fp.similarity(&unrelated));
+    }
+}

@@ -1,0 +1,132 @@
+//! The Sluice DLP engine: finds sensitive content in text and decides how
+//! severe it is.
+//!
+//! `sluice-dlp` knows nothing of MIME, SMTP or policies. It is given texts
+//! ([`Segment`]s, each tagged with the scope section it belongs to) and a
+//! compiled [`Engine`] of entities (keyword [`Dictionary`]s, validated
+//! [`Identifier`]s, regexes, document [`FingerprintSet`]s), rules (entities
+//! counted together, with severity [`Thresholds`]) and profiles (named
+//! sets of rules), and returns, per rule, the count, the severity reached
+//! and every match with its original text and position (SPEC §3.2–§4).
+//!
+//! ```
+//! use sluice_dlp::{Definitions, Dictionary, Engine, EntityDefinition, EntityKind, RuleDefinition, Severity};
+//!
+//! let terms = Dictionary::from_terms([("Customer", 1), ("Account Manager", 1), ("Sales Engineer", 1), ("Purchase date", 1)]);
+//! let engine = Engine::new(Definitions {
+//!     entities: vec![EntityDefinition {
+//!         name: "customer-terms".into(),
+//!         kind: EntityKind::Dictionary { dictionary: terms, case_sensitive: false },
+//!     }],
+//!     // Unique counting with the default threshold: low = ceil(4/2) = 2.
+//!     rules: vec![RuleDefinition::new("Customer entitlement", &["customer-terms"])],
+//!     profiles: vec![],
+//! })
+//! .unwrap();
+//!
+//! let result = engine.scan_str("The CUSTOMER's account\nmanager signed; customers wait.");
+//! let rule = result.rule("Customer entitlement").unwrap();
+//! assert_eq!(rule.count, 2); // "CUSTOMER" and "account manager"; not "customers"
+//! assert_eq!(rule.severity, Some(Severity::Low));
+//! assert_eq!(rule.matches[1].text, "account\nmanager"); // evidence is the original text
+//! assert_eq!(rule.matches[1].value, "account manager");
+//! ```
+//!
+//! # Design decisions
+//!
+//! * **Normalize once, match many.** Every segment is normalized once (NFKC,
+//!   format characters removed, whitespace runs to one space; see
+//!   [`Normalized`]) with a sparse offset map back to the original, so
+//!   evidence shows what the sender wrote. ASCII text takes a fast path
+//!   that only collapses whitespace and is matched case-insensitively
+//!   without a lowercase copy.
+//! * **One automaton for all terms.** All terms of all case-insensitive
+//!   dictionaries are in one Aho-Corasick automaton (overlapping matches:
+//!   `Account Manager` and `Manager` both count), scanned once per
+//!   segment; word boundaries are checked on the hits, except at edges in
+//!   scripts written without spaces (Han, Kana, Thai, Lao, Khmer, Myanmar).
+//! * **Identifiers validate.** Card numbers pass Luhn, issuer prefix and
+//!   length; SSNs the SSA rules; IBANs the registry length and mod-97. Their
+//!   patterns are byte regexes without Unicode (`(?-u)`). Users' regexes are
+//!   compiled as written.
+//! * **Engines are values.** An [`Engine`] is immutable, `Send + Sync`, and
+//!   shared across threads without locks.
+#![deny(missing_docs)]
+
+mod dictionary;
+mod engine;
+mod fingerprint;
+mod identifier;
+mod normalize;
+mod rule;
+
+pub use dictionary::{Dictionary, Term};
+pub use engine::{Engine, Match, RuleResult, ScanResult, Segment};
+pub use fingerprint::{DocumentFingerprint, FingerprintSet, K as FINGERPRINT_K, WINDOW as FINGERPRINT_WINDOW};
+pub use identifier::{Identifier, IdentifierMatch};
+pub use normalize::Normalized;
+pub use rule::{
+    CountMode, Definitions, EntityDefinition, EntityKind, ProfileDefinition, RuleDefinition, Section, Severity, Thresholds,
+};
+
+/// Why definitions, a dictionary or a fingerprint file were refused.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A dictionary CSV record is malformed.
+    #[error("dictionary line {line}: {message}")]
+    Dictionary {
+        /// 1-based record number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// Two entities, rules or profiles share a name.
+    #[error("duplicate {kind} name {name:?}")]
+    Duplicate {
+        /// "entity", "rule" or "profile".
+        kind: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// A rule names an entity that does not exist.
+    #[error("rule {rule:?} names unknown entity {entity:?}")]
+    UnknownEntity {
+        /// The rule.
+        rule: String,
+        /// The missing entity.
+        entity: String,
+    },
+    /// A profile names a rule that does not exist.
+    #[error("profile {profile:?} names unknown rule {rule:?}")]
+    UnknownRule {
+        /// The profile.
+        profile: String,
+        /// The missing rule.
+        rule: String,
+    },
+    /// A regex entity's pattern does not compile.
+    #[error("entity {entity:?}: invalid regex: {message}")]
+    Regex {
+        /// The entity.
+        entity: String,
+        /// The regex crate's explanation.
+        message: String,
+    },
+    /// A rule's thresholds are not positive and rising.
+    #[error("rule {rule:?}: severity: {message}")]
+    Threshold {
+        /// The rule.
+        rule: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A fingerprint file is corrupt or of another version.
+    #[error("fingerprint file: {0}")]
+    Fingerprint(String),
+}
+
+#[cfg(test)]
+fn _engine_is_send_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Engine>();
+}
