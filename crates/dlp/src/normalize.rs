@@ -69,7 +69,7 @@ impl Normalized {
     /// use sluice_dlp::Normalized;
     /// let n = Normalized::new("Account\r\n  Man\u{00AD}ager ﬁle");
     /// assert_eq!(n.text, "Account Manager file");
-    /// assert_eq!(n.original_span("Account Manager file", 8..15), 11..21);
+    /// assert_eq!(n.original_span("Account\r\n  Man\u{00AD}ager ﬁle", 8..15), 11..20);
     /// ```
     pub fn new(original: &str) -> Self {
         let mut text = String::with_capacity(original.len());
