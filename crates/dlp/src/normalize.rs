@@ -47,9 +47,9 @@ pub struct Normalized {
     /// The normalized text (case preserved).
     pub text: String,
     map: OffsetMap,
-    /// `text` lowercased, when it is not ASCII (ASCII text is matched
-    /// case-insensitively without a copy).
-    lower: Option<(String, OffsetMap)>,
+    /// `text` lowercased (char-wise, as terms are), with a map to `text`
+    /// (empty for ASCII, where lengths never change).
+    lower: (String, OffsetMap),
 }
 
 /// Characters of general category Cf, which render as nothing and are used
@@ -72,38 +72,8 @@ impl Normalized {
     /// assert_eq!(n.original_span("Account\r\n  Man\u{00AD}ager ﬁle", 8..15), 11..20);
     /// ```
     pub fn new(original: &str) -> Self {
-        let mut text = String::with_capacity(original.len());
-        let mut map = OffsetMap::default();
-        if original.is_ascii() {
-            collapse_ascii(original.as_bytes(), &mut text, &mut map);
-            return Normalized { text, map, lower: None };
-        }
-        let mut rest = original;
-        let mut pos = 0;
-        while !rest.is_empty() {
-            let ws_end = rest.find(|c: char| !c.is_whitespace()).unwrap_or(rest.len());
-            if ws_end > 0 {
-                text.push(' ');
-                if ws_end != 1 {
-                    map.push(text.len(), pos + ws_end);
-                }
-                pos += ws_end;
-                rest = &rest[ws_end..];
-                continue;
-            }
-            let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-            let word = &rest[..word_end];
-            if word.is_ascii() || (is_nfkc_quick(word.chars()) == IsNormalized::Yes && !word.chars().any(is_format)) {
-                text.push_str(word);
-            } else {
-                map.push(text.len(), pos);
-                text.extend(word.chars().filter(|&c| !is_format(c)).nfkc());
-                map.push(text.len(), pos + word_end);
-            }
-            pos += word_end;
-            rest = &rest[word_end..];
-        }
-        let lower = (!text.is_ascii()).then(|| lowercase(&text));
+        let (text, map) = normalize_text(original);
+        let lower = if text.is_ascii() { (text.to_ascii_lowercase(), OffsetMap::default()) } else { lowercase(&text) };
         Normalized { text, map, lower }
     }
 
@@ -121,52 +91,89 @@ impl Normalized {
         start..end
     }
 
-    /// The lowercase text to run case-insensitive matchers on, and whether
-    /// positions in it need [`Normalized::from_lower`].
+    /// The lowercase text case-insensitive dictionaries are matched on.
     pub(crate) fn lower(&self) -> &str {
-        self.lower.as_ref().map_or(&self.text, |(t, _)| t)
-    }
-
-    /// Whether [`Normalized::lower`] is a real lowercase copy (non-ASCII
-    /// text) rather than the text itself.
-    pub(crate) fn has_lower_copy(&self) -> bool {
-        self.lower.is_some()
+        &self.lower.0
     }
 
     /// Position in `text` of position `p` in [`Normalized::lower`].
     pub(crate) fn from_lower(&self, p: usize) -> usize {
-        self.lower.as_ref().map_or(p, |(_, m)| m.map(p))
+        self.lower.1.map(p)
     }
 }
 
-/// Collapses ASCII whitespace runs to one space.
-fn collapse_ascii(bytes: &[u8], out: &mut String, map: &mut OffsetMap) {
-    let mut buf = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if is_ascii_space(b) {
-            let start = i;
-            i += 1;
-            while i < bytes.len() && is_ascii_space(bytes[i]) {
-                i += 1;
+/// NFKC, format characters removed, whitespace runs to one space; with
+/// the map back to `original`.
+fn normalize_text(original: &str) -> (String, OffsetMap) {
+    let mut map = OffsetMap::default();
+    if original.is_ascii() {
+        let text = collapse_ascii(original.as_bytes(), &mut map);
+        return (text, map);
+    }
+    let mut text = String::with_capacity(original.len());
+    let mut rest = original;
+    let mut pos = 0;
+    while !rest.is_empty() {
+        let ws_end = rest.find(|c: char| !c.is_whitespace()).unwrap_or(rest.len());
+        if ws_end > 0 {
+            text.push(' ');
+            if ws_end != 1 {
+                map.push(text.len(), pos + ws_end);
             }
-            buf.push(b' ');
-            if i - start != 1 {
-                map.push(buf.len(), i);
-            }
-        } else {
-            buf.push(b);
-            i += 1;
+            pos += ws_end;
+            rest = &rest[ws_end..];
+            continue;
         }
+        let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let word = &rest[..word_end];
+        if word.is_ascii() || (is_nfkc_quick(word.chars()) == IsNormalized::Yes && !word.chars().any(is_format)) {
+            text.push_str(word);
+        } else {
+            map.push(text.len(), pos);
+            text.extend(word.chars().filter(|&c| !is_format(c)).nfkc());
+            map.push(text.len(), pos + word_end);
+        }
+        pos += word_end;
+        rest = &rest[word_end..];
     }
-    // Only ASCII bytes were pushed.
-    out.push_str(std::str::from_utf8(&buf).expect("ASCII is UTF-8"));
+    (text, map)
 }
 
-#[inline]
-fn is_ascii_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+/// Collapses ASCII whitespace runs to one space. Three fast passes
+/// rather than one byte-at-a-time loop: copy, turn every whitespace byte
+/// into a space (a branch-free loop the compiler vectorizes), then close
+/// the gaps left by runs of spaces, found with a SIMD substring search.
+/// Text without runs (most of it) is only copied and rewritten.
+fn collapse_ascii(bytes: &[u8], map: &mut OffsetMap) -> String {
+    let mut buf = bytes.to_vec();
+    for b in buf.iter_mut() {
+        // \t \n \x0b \x0c \r are the five bytes from 0x09.
+        *b = if b.wrapping_sub(b'\t') < 5 { b' ' } else { *b };
+    }
+    let n = buf.len();
+    let finder = memchr::memmem::Finder::new(b"  ");
+    let (mut r, mut w) = (0, 0);
+    // Invariant: w <= r, and buf[r..] is still unmodified input.
+    while let Some(p) = finder.find(&buf[r..]).map(|p| p + r) {
+        let keep_end = p + 1;
+        if w != r {
+            buf.copy_within(r..keep_end, w);
+        }
+        w += keep_end - r;
+        let mut q = keep_end;
+        while q < n && buf[q] == b' ' {
+            q += 1;
+        }
+        map.push(w, q);
+        r = q;
+    }
+    if w != r {
+        buf.copy_within(r..n, w);
+    }
+    w += n - r;
+    buf.truncate(w);
+    // Only ASCII bytes were written.
+    String::from_utf8(buf).expect("ASCII is UTF-8")
 }
 
 /// Char-wise Unicode lowercase (the same function terms go through), with
@@ -191,7 +198,11 @@ pub(crate) fn lowercase(text: &str) -> (String, OffsetMap) {
 
 /// Normalizes a dictionary term or other needle: as text, then trimmed.
 pub(crate) fn normalize_term(term: &str) -> String {
-    Normalized::new(term).text.trim().to_owned()
+    let (text, _) = normalize_text(term);
+    match text.trim() {
+        trimmed if trimmed.len() == text.len() => text,
+        trimmed => trimmed.to_owned(),
+    }
 }
 
 /// Char-wise lowercase of a string (see [`lowercase`]).
@@ -228,7 +239,6 @@ mod tests {
     #[test]
     fn lowercase_map_survives_length_changes() {
         let n = Normalized::new("İstanbul Customer");
-        assert!(n.has_lower_copy());
         let lower = n.lower();
         let at = lower.find("customer").unwrap();
         assert_eq!(&n.text[n.from_lower(at)..n.from_lower(at + 8)], "Customer");
