@@ -10,19 +10,25 @@ pub struct Lcg(u64);
 impl Lcg {
     /// A generator from `seed`.
     pub fn new(seed: u64) -> Self {
-        Lcg(seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407))
+        Lcg(seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407))
     }
 
     /// The next 31 random bits.
-    pub fn next(&mut self) -> u32 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    pub fn next_u31(&mut self) -> u32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) as u32
     }
 }
 
 const SYLLABLES: &[&str] = &[
-    "an", "ber", "con", "da", "el", "for", "gen", "ho", "in", "ja", "ker", "lo", "man", "ne", "or", "pro", "qua", "re",
-    "sa", "ter", "un", "ver", "wa", "xi", "yo", "zen", "ti", "ca", "mi", "sto", "ple", "ment", "tion", "al", "ry", "ing",
+    "an", "ber", "con", "da", "el", "for", "gen", "ho", "in", "ja", "ker", "lo", "man", "ne", "or",
+    "pro", "qua", "re", "sa", "ter", "un", "ver", "wa", "xi", "yo", "zen", "ti", "ca", "mi", "sto",
+    "ple", "ment", "tion", "al", "ry", "ing",
 ];
 
 /// The vocabulary: `n` distinct pseudo-English words, most frequent first.
@@ -30,14 +36,19 @@ pub fn vocabulary(n: usize) -> Vec<String> {
     let mut rng = Lcg::new(7);
     let mut seen = std::collections::HashSet::new();
     let mut words = Vec::with_capacity(n);
-    let common = ["the", "of", "and", "to", "a", "in", "is", "for", "that", "on", "with", "as", "by", "at", "from"];
+    let common = [
+        "the", "of", "and", "to", "a", "in", "is", "for", "that", "on", "with", "as", "by", "at",
+        "from",
+    ];
     for w in common {
         seen.insert(w.to_owned());
         words.push(w.to_owned());
     }
     while words.len() < n {
-        let len = 1 + rng.next() as usize % 4;
-        let w: String = (0..len).map(|_| SYLLABLES[rng.next() as usize % SYLLABLES.len()]).collect();
+        let len = 1 + rng.next_u31() as usize % 4;
+        let w: String = (0..len)
+            .map(|_| SYLLABLES[rng.next_u31() as usize % SYLLABLES.len()])
+            .collect();
         if seen.insert(w.clone()) {
             words.push(w);
         }
@@ -61,10 +72,12 @@ pub fn english_like(vocabulary: &[String], bytes: usize, seed: u64) -> String {
     let mut out = String::with_capacity(bytes + 200);
     let mut line = 0usize;
     while out.len() < bytes {
-        let words = 6 + rng.next() as usize % 14;
+        let words = 6 + rng.next_u31() as usize % 14;
         for i in 0..words {
-            let u = rng.next() as f64 / (1u64 << 31) as f64;
-            let idx = cumulative.partition_point(|&c| c < u).min(vocabulary.len() - 1);
+            let u = rng.next_u31() as f64 / (1u64 << 31) as f64;
+            let idx = cumulative
+                .partition_point(|&c| c < u)
+                .min(vocabulary.len() - 1);
             let w = &vocabulary[idx];
             if i == 0 {
                 let mut c = w.chars();
@@ -75,10 +88,16 @@ pub fn english_like(vocabulary: &[String], bytes: usize, seed: u64) -> String {
             } else {
                 out.push_str(w);
             }
-            if rng.next() % 40 == 0 {
-                out.push_str(&format!(" {}", rng.next() % 10_000));
+            if rng.next_u31().is_multiple_of(40) {
+                out.push_str(&format!(" {}", rng.next_u31() % 10_000));
             }
-            out.push(if i + 1 == words { '.' } else if rng.next() % 12 == 0 { ',' } else { ' ' });
+            out.push(if i + 1 == words {
+                '.'
+            } else if rng.next_u31().is_multiple_of(12) {
+                ','
+            } else {
+                ' '
+            });
             if i + 1 != words && out.as_bytes()[out.len() - 1] == b',' {
                 out.push(' ');
             }
@@ -103,8 +122,13 @@ pub fn dictionary_terms(vocabulary: &[String], n: usize, seed: u64) -> Vec<Strin
     let mut seen = std::collections::HashSet::new();
     let mut terms = Vec::with_capacity(n);
     while terms.len() < n {
-        let pick = |rng: &mut Lcg| &vocabulary[lo + rng.next() as usize % (vocabulary.len() - lo)];
-        let t = if rng.next() % 4 == 0 { format!("{} {}", pick(&mut rng), pick(&mut rng)) } else { pick(&mut rng).clone() };
+        let pick =
+            |rng: &mut Lcg| &vocabulary[lo + rng.next_u31() as usize % (vocabulary.len() - lo)];
+        let t = if rng.next_u31().is_multiple_of(4) {
+            format!("{} {}", pick(&mut rng), pick(&mut rng))
+        } else {
+            pick(&mut rng).clone()
+        };
         if seen.insert(t.clone()) {
             terms.push(t);
         }

@@ -9,7 +9,10 @@
 use std::time::Instant;
 
 use sluice_benches::{dictionary_terms, english_like, vocabulary};
-use sluice_dlp::{CountMode, Definitions, Dictionary, Engine, EntityDefinition, EntityKind, Identifier, RuleDefinition};
+use sluice_dlp::{
+    CountMode, Definitions, Dictionary, Engine, EntityDefinition, EntityKind, Identifier,
+    RuleDefinition,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -21,25 +24,46 @@ fn main() {
             let vocab = vocabulary(20_000);
             let terms = dictionary_terms(&vocab, 1000, 11);
             std::fs::write(dir.join("terms.txt"), terms.join("\n") + "\n").unwrap();
-            std::fs::write(dir.join("terms.csv"), terms.iter().map(|t| format!("\"{t}\"\n")).collect::<String>()).unwrap();
+            std::fs::write(
+                dir.join("terms.csv"),
+                terms
+                    .iter()
+                    .map(|t| format!("\"{t}\"\n"))
+                    .collect::<String>(),
+            )
+            .unwrap();
             std::fs::write(dir.join("text.txt"), english_like(&vocab, mb << 20, 3)).unwrap();
         }
         Some("scan") => {
             let identifiers = args.iter().any(|a| a == "--identifiers");
             let t0 = Instant::now();
             let dictionary = Dictionary::from_csv(std::fs::File::open(&args[2]).unwrap()).unwrap();
-            let mut entities = vec![EntityDefinition { name: "terms".into(), kind: EntityKind::Dictionary { dictionary, case_sensitive: false } }];
+            let mut entities = vec![EntityDefinition {
+                name: "terms".into(),
+                kind: EntityKind::Dictionary {
+                    dictionary,
+                    case_sensitive: false,
+                },
+            }];
             let mut names = vec!["terms".to_owned()];
             if identifiers {
                 for id in Identifier::ALL {
-                    entities.push(EntityDefinition { name: id.name().into(), kind: EntityKind::Identifier(id) });
+                    entities.push(EntityDefinition {
+                        name: id.name().into(),
+                        kind: EntityKind::Identifier(id),
+                    });
                     names.push(id.name().into());
                 }
             }
             let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
             let mut rule = RuleDefinition::new("r", &name_refs);
             rule.count = CountMode::Total;
-            let engine = Engine::new(Definitions { entities, rules: vec![rule], profiles: vec![] }).unwrap();
+            let engine = Engine::new(Definitions {
+                entities,
+                rules: vec![rule],
+                profiles: vec![],
+            })
+            .unwrap();
             let built = t0.elapsed();
             let text = std::fs::read_to_string(&args[3]).unwrap();
             let t1 = Instant::now();
@@ -62,13 +86,23 @@ fn main() {
             let t0 = Instant::now();
             let dictionary = Dictionary::from_terms(terms.iter().map(|t| (t.as_str(), 1)));
             let engine = Engine::new(Definitions {
-                entities: vec![EntityDefinition { name: "terms".into(), kind: EntityKind::Dictionary { dictionary, case_sensitive: false } }],
+                entities: vec![EntityDefinition {
+                    name: "terms".into(),
+                    kind: EntityKind::Dictionary {
+                        dictionary,
+                        case_sensitive: false,
+                    },
+                }],
                 rules: vec![RuleDefinition::new("r", &["terms"])],
                 profiles: vec![],
             })
             .unwrap();
             let built = t0.elapsed();
-            let probe = engine.scan_str(&terms[..50].join(" ")).rule("r").unwrap().count;
+            let probe = engine
+                .scan_str(&terms[..50].join(" "))
+                .rule("r")
+                .unwrap()
+                .count;
             println!(
                 "terms={n} build_ms={:.0} peak_rss_mb={:.0} (before build {:.0}) probe_matches={probe}",
                 built.as_secs_f64() * 1e3,
@@ -87,6 +121,10 @@ fn main() {
 fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }

@@ -1,9 +1,10 @@
 //! `sluice-scan`: the offline scanner and tooling CLI (SPEC §7).
 //!
 //! Thin by design: argument parsing, reading inputs, printing. Extraction
-//! lives in `sluice-mime`.
+//! lives in `sluice-mime`, matching in `sluice-dlp`.
 
 mod extract;
+mod fingerprint;
 mod input;
 
 use std::process::ExitCode;
@@ -32,6 +33,15 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<String>,
     },
+    /// Fingerprint confidential documents for `type = "fingerprint"` entities.
+    Fingerprint {
+        /// The fingerprint file to write (hashes and document names only).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Documents: any format extraction reads (.txt, .eml, .docx, .pdf, ...).
+        #[arg(required = true)]
+        docs: Vec<String>,
+    },
 }
 
 /// Output format of a command.
@@ -48,6 +58,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Extract { format, paths } => extract::run(&paths, format),
+        Command::Fingerprint { out, docs } => fingerprint::run(&out, &docs),
     }
 }
 

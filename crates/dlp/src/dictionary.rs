@@ -38,14 +38,23 @@ impl Dictionary {
     /// assert_eq!(terms, [("Customer", 1), ("Account Manager", 3), ("customer", 1)]);
     /// ```
     pub fn from_csv(reader: impl Read) -> Result<Self, Error> {
-        let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(reader);
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(reader);
         let mut entries = Vec::new();
         for (i, record) in csv.byte_records().enumerate() {
             let line = i + 1;
-            let record = record.map_err(|e| Error::Dictionary { line, message: e.to_string() })?;
+            let record = record.map_err(|e| Error::Dictionary {
+                line,
+                message: e.to_string(),
+            })?;
             let Some(raw) = record.get(0) else { continue };
             let raw = String::from_utf8_lossy(raw);
-            let weight = match record.get(1).map(|w| String::from_utf8_lossy(w).trim().to_owned()) {
+            let weight = match record
+                .get(1)
+                .map(|w| String::from_utf8_lossy(w).trim().to_owned())
+            {
                 None => 1,
                 Some(w) if w.is_empty() => 1,
                 Some(w) => match w.parse::<u32>() {
@@ -69,12 +78,17 @@ impl Dictionary {
         let mut out: Vec<Term> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for (raw, weight) in terms {
-            let stripped = raw.as_ref().trim_matches(|c: char| c.is_whitespace() || QUOTES.contains(&c));
+            let stripped = raw
+                .as_ref()
+                .trim_matches(|c: char| c.is_whitespace() || QUOTES.contains(&c));
             let text = normalize_term(stripped);
             if text.is_empty() || !seen.insert(text.clone()) {
                 continue;
             }
-            out.push(Term { text, weight: weight.max(1) });
+            out.push(Term {
+                text,
+                weight: weight.max(1),
+            });
         }
         Dictionary { terms: out }
     }
@@ -101,7 +115,10 @@ impl Dictionary {
                 }
                 None => {
                     index.insert(text.clone(), out.len());
-                    out.push(Term { text, weight: t.weight });
+                    out.push(Term {
+                        text,
+                        weight: t.weight,
+                    });
                 }
             }
         }
@@ -117,22 +134,44 @@ mod tests {
     fn csv_cleaning_rules() {
         let csv = "\"Customer\"\n‘Sales Engineer’,2,ignored\n\n  \nPurchase  date\n”Account Manager“\nbad\"\n";
         let d = Dictionary::from_csv(csv.as_bytes()).unwrap();
-        let t: Vec<(&str, u32)> = d.terms().iter().map(|t| (t.text.as_str(), t.weight)).collect();
-        assert_eq!(t, [("Customer", 1), ("Sales Engineer", 2), ("Purchase date", 1), ("Account Manager", 1), ("bad", 1)]);
+        let t: Vec<(&str, u32)> = d
+            .terms()
+            .iter()
+            .map(|t| (t.text.as_str(), t.weight))
+            .collect();
+        assert_eq!(
+            t,
+            [
+                ("Customer", 1),
+                ("Sales Engineer", 2),
+                ("Purchase date", 1),
+                ("Account Manager", 1),
+                ("bad", 1)
+            ]
+        );
     }
 
     #[test]
     fn case_insensitive_duplicates_count_once() {
         let d = Dictionary::from_terms([("Customer", 1), ("CUSTOMER", 4), ("customer ", 1)]);
         assert_eq!(d.terms().len(), 3);
-        assert_eq!(d.distinct(false), [Term { text: "customer".into(), weight: 4 }]);
+        assert_eq!(
+            d.distinct(false),
+            [Term {
+                text: "customer".into(),
+                weight: 4
+            }]
+        );
         assert_eq!(d.distinct(true).len(), 3);
     }
 
     #[test]
     fn bad_weights_name_the_line() {
         let err = Dictionary::from_csv("a,1\nb,0\n".as_bytes()).unwrap_err();
-        assert_eq!(err.to_string(), "dictionary line 2: weight \"0\" is not a positive integer");
+        assert_eq!(
+            err.to_string(),
+            "dictionary line 2: weight \"0\" is not a positive integer"
+        );
         assert!(Dictionary::from_csv("a,x\n".as_bytes()).is_err());
     }
 }

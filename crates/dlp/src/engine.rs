@@ -27,7 +27,11 @@ pub struct Segment<'a> {
 impl<'a> Segment<'a> {
     /// A body text outside any alternative.
     pub fn body(text: &'a str) -> Self {
-        Segment { text, section: Section::Body, alternative: None }
+        Segment {
+            text,
+            section: Section::Body,
+            alternative: None,
+        }
     }
 }
 
@@ -85,7 +89,9 @@ impl ScanResult {
 
 #[derive(Debug)]
 enum Matcher {
-    Dictionary { terms: Vec<(Arc<str>, u32)> },
+    Dictionary {
+        terms: Vec<(Arc<str>, u32)>,
+    },
     /// Runs through `Engine::identifiers`, shared by entities of one type.
     Identifier,
     Regex(Regex, bool),
@@ -182,7 +188,7 @@ fn spaceless_script(c: char) -> bool {
         | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF // Han
         | 0xA9E0..=0xA9FF | 0xAA60..=0xAA7F // Myanmar
         | 0xFF66..=0xFF9F          // halfwidth Katakana
-        | 0x20000..=0x3134F)       // Han
+        | 0x20000..=0x3134F) // Han
 }
 
 fn is_word_char(c: char) -> bool {
@@ -227,7 +233,10 @@ impl Automaton {
                     scope.spawn(move || self.find_range(haystack, from, to))
                 })
                 .collect();
-            workers.into_iter().flat_map(|h| h.join().expect("search thread panicked")).collect()
+            workers
+                .into_iter()
+                .flat_map(|h| h.join().expect("search thread panicked"))
+                .collect()
         })
     }
 
@@ -248,13 +257,21 @@ impl Automaton {
                 let p = self.patterns[id as usize];
                 let e = s + self.lengths[id as usize];
                 if !p.free_start && s > 0 {
-                    let before = if bytes[s - 1].is_ascii() { bytes[s - 1] as char } else { haystack[..s].chars().next_back().unwrap_or(' ') };
+                    let before = if bytes[s - 1].is_ascii() {
+                        bytes[s - 1] as char
+                    } else {
+                        haystack[..s].chars().next_back().unwrap_or(' ')
+                    };
                     if is_word_char(before) {
                         continue;
                     }
                 }
                 if !p.free_end && e < bytes.len() {
-                    let after = if bytes[e].is_ascii() { bytes[e] as char } else { haystack[e..].chars().next().unwrap_or(' ') };
+                    let after = if bytes[e].is_ascii() {
+                        bytes[e] as char
+                    } else {
+                        haystack[e..].chars().next().unwrap_or(' ')
+                    };
                     if is_word_char(after) {
                         continue;
                     }
@@ -279,11 +296,18 @@ impl Engine {
         let mut names = HashSet::new();
         for e in &definitions.entities {
             if !names.insert(e.name.as_str()) {
-                return Err(Error::Duplicate { kind: "entity", name: e.name.clone() });
+                return Err(Error::Duplicate {
+                    kind: "entity",
+                    name: e.name.clone(),
+                });
             }
         }
-        let entity_index: HashMap<&str, usize> =
-            definitions.entities.iter().enumerate().map(|(i, e)| (e.name.as_str(), i)).collect();
+        let entity_index: HashMap<&str, usize> = definitions
+            .entities
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.name.as_str(), i))
+            .collect();
 
         let mut entities = Vec::with_capacity(definitions.entities.len());
         let mut insensitive_patterns: Vec<(String, Pattern)> = Vec::new();
@@ -292,15 +316,35 @@ impl Engine {
         let mut uses_fingerprints = false;
         for (i, def) in definitions.entities.iter().enumerate() {
             let matcher = match &def.kind {
-                EntityKind::Dictionary { dictionary, case_sensitive } => {
+                EntityKind::Dictionary {
+                    dictionary,
+                    case_sensitive,
+                } => {
                     let terms = dictionary.distinct(*case_sensitive);
-                    let target = if *case_sensitive { &mut sensitive_patterns } else { &mut insensitive_patterns };
+                    let target = if *case_sensitive {
+                        &mut sensitive_patterns
+                    } else {
+                        &mut insensitive_patterns
+                    };
                     for (t, term) in terms.iter().enumerate() {
                         let free_start = term.text.chars().next().is_some_and(spaceless_script);
                         let free_end = term.text.chars().next_back().is_some_and(spaceless_script);
-                        target.push((term.text.clone(), Pattern { entity: i, term: t, free_start, free_end }));
+                        target.push((
+                            term.text.clone(),
+                            Pattern {
+                                entity: i,
+                                term: t,
+                                free_start,
+                                free_end,
+                            },
+                        ));
                     }
-                    Matcher::Dictionary { terms: terms.into_iter().map(|t| (Arc::from(t.text.as_str()), t.weight)).collect() }
+                    Matcher::Dictionary {
+                        terms: terms
+                            .into_iter()
+                            .map(|t| (Arc::from(t.text.as_str()), t.weight))
+                            .collect(),
+                    }
                 }
                 EntityKind::Identifier(id) => {
                     match identifiers.iter_mut().find(|(x, _)| x == id) {
@@ -309,38 +353,62 @@ impl Engine {
                     }
                     Matcher::Identifier
                 }
-                EntityKind::Regex { pattern, case_sensitive } => {
+                EntityKind::Regex {
+                    pattern,
+                    case_sensitive,
+                } => {
                     let re = RegexBuilder::new(pattern)
                         .case_insensitive(!case_sensitive)
                         .build()
-                        .map_err(|e| Error::Regex { entity: def.name.clone(), message: e.to_string() })?;
+                        .map_err(|e| Error::Regex {
+                            entity: def.name.clone(),
+                            message: e.to_string(),
+                        })?;
                     Matcher::Regex(re, *case_sensitive)
                 }
-                EntityKind::Fingerprint { documents, similarity } => {
+                EntityKind::Fingerprint {
+                    documents,
+                    similarity,
+                } => {
                     uses_fingerprints = true;
                     Matcher::Fingerprint(documents.clone(), *similarity)
                 }
             };
-            entities.push(Entity { name: def.name.clone(), matcher });
+            entities.push(Entity {
+                name: def.name.clone(),
+                matcher,
+            });
         }
 
         let mut rule_names = HashSet::new();
         let mut rules = Vec::with_capacity(definitions.rules.len());
         for def in &definitions.rules {
             if !rule_names.insert(def.name.as_str()) {
-                return Err(Error::Duplicate { kind: "rule", name: def.name.clone() });
+                return Err(Error::Duplicate {
+                    kind: "rule",
+                    name: def.name.clone(),
+                });
             }
             let resolve = |names: &[String]| -> Result<Vec<usize>, Error> {
                 names
                     .iter()
                     .map(|n| {
-                        entity_index.get(n.as_str()).copied().ok_or_else(|| Error::UnknownEntity { rule: def.name.clone(), entity: n.clone() })
+                        entity_index
+                            .get(n.as_str())
+                            .copied()
+                            .ok_or_else(|| Error::UnknownEntity {
+                                rule: def.name.clone(),
+                                entity: n.clone(),
+                            })
                     })
                     .collect()
             };
             let rule_entities = resolve(&def.entities)?;
             if rule_entities.is_empty() {
-                return Err(Error::Threshold { rule: def.name.clone(), message: "a rule needs at least one entity".into() });
+                return Err(Error::Threshold {
+                    rule: def.name.clone(),
+                    message: "a rule needs at least one entity".into(),
+                });
             }
             let require = resolve(&def.require)?;
             let thresholds = match def.severity {
@@ -348,7 +416,10 @@ impl Engine {
                     check_thresholds(&def.name, &t)?;
                     t
                 }
-                None => Thresholds { low: Some(default_low(&rule_entities, &entities)), ..Thresholds::default() },
+                None => Thresholds {
+                    low: Some(default_low(&rule_entities, &entities)),
+                    ..Thresholds::default()
+                },
             };
             let mut scope = [def.scope.is_empty(); 3];
             for s in &def.scope {
@@ -369,13 +440,22 @@ impl Engine {
         let mut profile_names = HashSet::new();
         for p in &definitions.profiles {
             if !profile_names.insert(p.name.as_str()) {
-                return Err(Error::Duplicate { kind: "profile", name: p.name.clone() });
+                return Err(Error::Duplicate {
+                    kind: "profile",
+                    name: p.name.clone(),
+                });
             }
             let indices = p
                 .rules
                 .iter()
                 .map(|r| {
-                    rules.iter().position(|x| &x.name == r).ok_or_else(|| Error::UnknownRule { profile: p.name.clone(), rule: r.clone() })
+                    rules
+                        .iter()
+                        .position(|x| &x.name == r)
+                        .ok_or_else(|| Error::UnknownRule {
+                            profile: p.name.clone(),
+                            rule: r.clone(),
+                        })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             profiles.push((p.name.clone(), indices));
@@ -394,7 +474,10 @@ impl Engine {
 
     /// Rule names of profile `name`, in profile order.
     pub fn profile(&self, name: &str) -> Option<Vec<&str>> {
-        self.profiles.iter().find(|(n, _)| n == name).map(|(_, rules)| rules.iter().map(|&i| self.rules[i].name.as_str()).collect())
+        self.profiles
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, rules)| rules.iter().map(|&i| self.rules[i].name.as_str()).collect())
     }
 
     /// Profile names, in definition order.
@@ -404,7 +487,10 @@ impl Engine {
 
     /// The thresholds a rule uses (the default ones filled in).
     pub fn thresholds(&self, rule: &str) -> Option<Thresholds> {
-        self.rules.iter().find(|r| r.name == rule).map(|r| r.thresholds)
+        self.rules
+            .iter()
+            .find(|r| r.name == rule)
+            .map(|r| r.thresholds)
     }
 
     /// Scans one plain text as a message body.
@@ -415,7 +501,8 @@ impl Engine {
     /// Scans the texts of one message. Counting is over all segments in
     /// each rule's scope.
     pub fn scan(&self, segments: &[Segment]) -> ScanResult {
-        let normalized: Vec<Normalized> = segments.iter().map(|s| Normalized::new(s.text)).collect();
+        let normalized: Vec<Normalized> =
+            segments.iter().map(|s| Normalized::new(s.text)).collect();
         let mut hits: Vec<Hit> = Vec::new();
         let mut kgrams: Vec<Vec<u64>> = Vec::new();
         for (si, norm) in normalized.iter().enumerate() {
@@ -423,19 +510,37 @@ impl Engine {
             let text = norm.text.as_str();
             // Each identifier type is an independent pass over the text: on a
             // large text they run on all cores.
-            let found: Vec<Vec<crate::IdentifierMatch>> = if text.len() >= PARALLEL_MIN_BYTES && self.identifiers.len() > 1 {
-                std::thread::scope(|scope| {
-                    let workers: Vec<_> = self.identifiers.iter().map(|(id, _)| scope.spawn(move || id.find(text))).collect();
-                    workers.into_iter().map(|w| w.join().expect("identifier thread panicked")).collect()
-                })
-            } else {
-                self.identifiers.iter().map(|(id, _)| id.find(text)).collect()
-            };
+            let found: Vec<Vec<crate::IdentifierMatch>> =
+                if text.len() >= PARALLEL_MIN_BYTES && self.identifiers.len() > 1 {
+                    std::thread::scope(|scope| {
+                        let workers: Vec<_> = self
+                            .identifiers
+                            .iter()
+                            .map(|(id, _)| scope.spawn(move || id.find(text)))
+                            .collect();
+                        workers
+                            .into_iter()
+                            .map(|w| w.join().expect("identifier thread panicked"))
+                            .collect()
+                    })
+                } else {
+                    self.identifiers
+                        .iter()
+                        .map(|(id, _)| id.find(text))
+                        .collect()
+                };
             for ((_, users), matches) in self.identifiers.iter().zip(found) {
                 for m in matches {
                     let value: Arc<str> = Arc::from(m.value.as_str());
                     for &entity in users {
-                        hits.push(Hit { entity, segment: si, span: m.span.clone(), value: value.clone(), weight: 1, similarity: None });
+                        hits.push(Hit {
+                            entity,
+                            segment: si,
+                            span: m.span.clone(),
+                            value: value.clone(),
+                            weight: 1,
+                            similarity: None,
+                        });
                     }
                 }
             }
@@ -445,8 +550,19 @@ impl Engine {
                         if m.is_empty() {
                             continue;
                         }
-                        let value = if *case_sensitive { m.as_str().to_owned() } else { lower_str(m.as_str()) };
-                        hits.push(Hit { entity, segment: si, span: m.range(), value: value.into(), weight: 1, similarity: None });
+                        let value = if *case_sensitive {
+                            m.as_str().to_owned()
+                        } else {
+                            lower_str(m.as_str())
+                        };
+                        hits.push(Hit {
+                            entity,
+                            segment: si,
+                            span: m.range(),
+                            value: value.into(),
+                            weight: 1,
+                            similarity: None,
+                        });
                     }
                 }
             }
@@ -471,45 +587,90 @@ impl Engine {
     /// match's precomputed prefixes. Together that is every match at every
     /// position, as an overlapping search would report.
     fn dictionary_hits(&self, segment: usize, norm: &Normalized, hits: &mut Vec<Hit>) {
-        let runs = [(self.insensitive.as_ref(), true), (self.sensitive.as_ref(), false)];
+        let runs = [
+            (self.insensitive.as_ref(), true),
+            (self.sensitive.as_ref(), false),
+        ];
         for (automaton, insensitive) in runs {
             let Some(automaton) = automaton else { continue };
-            let haystack = if insensitive { norm.lower() } else { &norm.text };
+            let haystack = if insensitive {
+                norm.lower()
+            } else {
+                &norm.text
+            };
             let found = automaton.find_all(haystack);
             for (start, id) in found {
                 let p = automaton.patterns[id as usize];
                 let end = start + automaton.lengths[id as usize];
-                let span = if insensitive { norm.from_lower(start)..norm.from_lower(end) } else { start..end };
-                let Matcher::Dictionary { terms } = &self.entities[p.entity].matcher else { unreachable!("dictionary pattern") };
+                let span = if insensitive {
+                    norm.text_position_of_lower(start)..norm.text_position_of_lower(end)
+                } else {
+                    start..end
+                };
+                let Matcher::Dictionary { terms } = &self.entities[p.entity].matcher else {
+                    unreachable!("dictionary pattern")
+                };
                 let (value, weight) = &terms[p.term];
-                hits.push(Hit { entity: p.entity, segment, span, value: value.clone(), weight: *weight, similarity: None });
+                hits.push(Hit {
+                    entity: p.entity,
+                    segment,
+                    span,
+                    value: value.clone(),
+                    weight: *weight,
+                    similarity: None,
+                });
             }
         }
     }
 
-    fn evaluate(&self, rule: &Rule, segments: &[Segment], normalized: &[Normalized], hits: &[Hit], kgrams: &[Vec<u64>]) -> RuleResult {
+    fn evaluate(
+        &self,
+        rule: &Rule,
+        segments: &[Segment],
+        normalized: &[Normalized],
+        hits: &[Hit],
+        kgrams: &[Vec<u64>],
+    ) -> RuleResult {
         let in_scope = |si: usize| rule.scope[section_index(segments[si].section)];
-        let mut counted: Vec<&Hit> = hits.iter().filter(|h| rule.entities.contains(&h.entity) && in_scope(h.segment)).collect();
+        let mut counted: Vec<&Hit> = hits
+            .iter()
+            .filter(|h| rule.entities.contains(&h.entity) && in_scope(h.segment))
+            .collect();
         let fingerprint_hits = self.fingerprint_hits(rule, kgrams, &in_scope);
         counted.extend(fingerprint_hits.iter());
 
         if !rule.require.is_empty() {
-            let required: Vec<&Hit> = hits.iter().filter(|h| rule.require.contains(&h.entity) && in_scope(h.segment)).collect();
-            let all_present = rule.require.iter().all(|r| required.iter().any(|h| h.entity == *r));
+            let required: Vec<&Hit> = hits
+                .iter()
+                .filter(|h| rule.require.contains(&h.entity) && in_scope(h.segment))
+                .collect();
+            let all_present = rule
+                .require
+                .iter()
+                .all(|r| required.iter().any(|h| h.entity == *r));
             if !all_present {
                 counted.clear();
             } else if let Some(limit) = rule.proximity {
                 counted.retain(|h| {
-                    required.iter().any(|r| r.segment == h.segment && char_distance(&normalized[h.segment].text, &h.span, &r.span) <= limit)
+                    required.iter().any(|r| {
+                        r.segment == h.segment
+                            && char_distance(&normalized[h.segment].text, &h.span, &r.span) <= limit
+                    })
                 });
             }
         }
         // The same text matched by two of the rule's entities is one match.
-        counted.sort_by(|a, b| (a.segment, a.span.start, a.span.end).cmp(&(b.segment, b.span.start, b.span.end)));
+        counted.sort_by(|a, b| {
+            (a.segment, a.span.start, a.span.end).cmp(&(b.segment, b.span.start, b.span.end))
+        });
         counted.dedup_by(|a, b| a.segment == b.segment && a.span == b.span && a.value == b.value);
 
         let count = match rule.count {
-            CountMode::Unique => counted.iter().map(|h| &h.value).collect::<HashSet<_>>().len() as u64,
+            CountMode::Unique => counted
+                .iter()
+                .map(|h| &h.value)
+                .collect::<HashSet<_>>()
+                .len() as u64,
             CountMode::Score => {
                 let mut weights: HashMap<&Arc<str>, u32> = HashMap::new();
                 for h in &counted {
@@ -520,7 +681,11 @@ impl Engine {
             }
             CountMode::Total => total_with_alternatives(&counted, segments),
         };
-        let severity = if count == 0 { None } else { rule.thresholds.severity(count) };
+        let severity = if count == 0 {
+            None
+        } else {
+            rule.thresholds.severity(count)
+        };
         let matches = counted
             .iter()
             .map(|h| {
@@ -536,17 +701,35 @@ impl Engine {
                 }
             })
             .collect();
-        RuleResult { rule: rule.name.clone(), count, severity, thresholds: rule.thresholds, matches }
+        RuleResult {
+            rule: rule.name.clone(),
+            count,
+            severity,
+            thresholds: rule.thresholds,
+            matches,
+        }
     }
 
     /// Documents of the rule's fingerprint entities similar enough to the
     /// rule's in-scope text; each is attributed to the segment holding most
     /// of its hashes.
-    fn fingerprint_hits(&self, rule: &Rule, kgrams: &[Vec<u64>], in_scope: &dyn Fn(usize) -> bool) -> Vec<Hit> {
+    fn fingerprint_hits(
+        &self,
+        rule: &Rule,
+        kgrams: &[Vec<u64>],
+        in_scope: &dyn Fn(usize) -> bool,
+    ) -> Vec<Hit> {
         let mut out = Vec::new();
         for &entity in &rule.entities {
-            let Matcher::Fingerprint(set, threshold) = &self.entities[entity].matcher else { continue };
-            let message: HashSet<u64> = kgrams.iter().enumerate().filter(|(si, _)| in_scope(*si)).flat_map(|(_, h)| h.iter().copied()).collect();
+            let Matcher::Fingerprint(set, threshold) = &self.entities[entity].matcher else {
+                continue;
+            };
+            let message: HashSet<u64> = kgrams
+                .iter()
+                .enumerate()
+                .filter(|(si, _)| in_scope(*si))
+                .flat_map(|(_, h)| h.iter().copied())
+                .collect();
             for doc in &set.documents {
                 let similarity = doc.similarity(&message);
                 if similarity < *threshold || similarity == 0 {
@@ -556,9 +739,20 @@ impl Engine {
                     .iter()
                     .enumerate()
                     .filter(|(si, _)| in_scope(*si))
-                    .max_by_key(|(_, hs)| hs.iter().filter(|h| doc.hashes.binary_search(h).is_ok()).count())
+                    .max_by_key(|(_, hs)| {
+                        hs.iter()
+                            .filter(|h| doc.hashes.binary_search(h).is_ok())
+                            .count()
+                    })
                     .map_or(0, |(si, _)| si);
-                out.push(Hit { entity, segment: best, span: 0..0, value: Arc::from(doc.name.as_str()), weight: 1, similarity: Some(similarity) });
+                out.push(Hit {
+                    entity,
+                    segment: best,
+                    span: 0..0,
+                    value: Arc::from(doc.name.as_str()),
+                    weight: 1,
+                    similarity: Some(similarity),
+                });
             }
         }
         out
@@ -575,12 +769,19 @@ fn build_automaton(patterns: Vec<(String, Pattern)>) -> Result<Option<Automaton>
     // A full DFA is the fastest search, but its memory grows with
     // patterns × alphabet: past a few thousand terms the contiguous NFA keeps
     // a 100,000-term engine small.
-    let kind = if patterns.len() <= DFA_MAX_PATTERNS { Some(AhoCorasickKind::DFA) } else { None };
+    let kind = if patterns.len() <= DFA_MAX_PATTERNS {
+        Some(AhoCorasickKind::DFA)
+    } else {
+        None
+    };
     let ac = AhoCorasick::builder()
         .kind(kind)
         .match_kind(MatchKind::LeftmostLongest)
         .build(patterns.iter().map(|(t, _)| t.as_str()))
-        .map_err(|e| Error::Dictionary { line: 0, message: format!("cannot build the term automaton: {e}") })?;
+        .map_err(|e| Error::Dictionary {
+            line: 0,
+            message: format!("cannot build the term automaton: {e}"),
+        })?;
     let mut by_text: HashMap<&str, Vec<u32>> = HashMap::new();
     for (i, (t, _)) in patterns.iter().enumerate() {
         by_text.entry(t.as_str()).or_default().push(i as u32);
@@ -603,7 +804,13 @@ fn build_automaton(patterns: Vec<(String, Pattern)>) -> Result<Option<Automaton>
         .collect();
     let lengths: Vec<usize> = patterns.iter().map(|(t, _)| t.len()).collect();
     let max_len = lengths.iter().copied().max().unwrap_or(0);
-    Ok(Some(Automaton { ac, patterns: patterns.into_iter().map(|(_, p)| p).collect(), same_start, lengths, max_len }))
+    Ok(Some(Automaton {
+        ac,
+        patterns: patterns.into_iter().map(|(_, p)| p).collect(),
+        same_start,
+        lengths,
+        max_len,
+    }))
 }
 
 /// `ceil(n/2)` with `n` the distinct terms across the rule's dictionary
@@ -628,17 +835,26 @@ fn check_thresholds(rule: &str, t: &Thresholds) -> Result<(), Error> {
     for level in Severity::ALL {
         let Some(v) = t.get(level) else { continue };
         if v == 0 {
-            return Err(Error::Threshold { rule: rule.into(), message: format!("{level} = 0: thresholds must be at least 1") });
+            return Err(Error::Threshold {
+                rule: rule.into(),
+                message: format!("{level} = 0: thresholds must be at least 1"),
+            });
         }
         if let Some((pl, pv)) = previous {
             if v <= pv {
-                return Err(Error::Threshold { rule: rule.into(), message: format!("{level} = {v} must be greater than {pl} = {pv}") });
+                return Err(Error::Threshold {
+                    rule: rule.into(),
+                    message: format!("{level} = {v} must be greater than {pl} = {pv}"),
+                });
             }
         }
         previous = Some((level, v));
     }
     if previous.is_none() {
-        return Err(Error::Threshold { rule: rule.into(), message: "no threshold set".into() });
+        return Err(Error::Threshold {
+            rule: rule.into(),
+            message: "no threshold set".into(),
+        });
     }
     Ok(())
 }
@@ -680,10 +896,26 @@ mod tests {
 
     #[test]
     fn chunked_search_finds_what_one_pass_finds() {
-        let pattern = |entity| Pattern { entity, term: 0, free_start: false, free_end: false };
-        let automaton = build_automaton(vec![("account manager".into(), pattern(0)), ("manager".into(), pattern(1)), ("顧客".into(), Pattern { free_start: true, free_end: true, ..pattern(2) })])
-            .unwrap()
-            .unwrap();
+        let pattern = |entity| Pattern {
+            entity,
+            term: 0,
+            free_start: false,
+            free_end: false,
+        };
+        let automaton = build_automaton(vec![
+            ("account manager".into(), pattern(0)),
+            ("manager".into(), pattern(1)),
+            (
+                "顧客".into(),
+                Pattern {
+                    free_start: true,
+                    free_end: true,
+                    ..pattern(2)
+                },
+            ),
+        ])
+        .unwrap()
+        .unwrap();
         // Long enough for the parallel path; matches straddle every offset
         // around the cut points.
         let unit = "xx account manager 顧客 managers manager ";
@@ -693,6 +925,10 @@ mod tests {
         let chunked = automaton.find_all(&text);
         assert_eq!(one.len(), chunked.len());
         assert_eq!(one, chunked);
-        assert_eq!(one.len() % 4, 0, "account manager, manager, 顧客, manager per unit");
+        assert_eq!(
+            one.len() % 4,
+            0,
+            "account manager, manager, 顧客, manager per unit"
+        );
     }
 }

@@ -70,7 +70,10 @@ struct File {
 pub(crate) fn kgram_hashes(text: &str) -> Vec<u64> {
     let normalized = Normalized::new(text);
     let lower = lower_str(&normalized.text);
-    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
     if words.len() < K {
         return Vec::new();
     }
@@ -112,7 +115,10 @@ fn winnow(hashes: &[u64]) -> Vec<u64> {
 impl DocumentFingerprint {
     /// Fingerprints a document's text.
     pub fn new(name: impl Into<String>, text: &str) -> Self {
-        DocumentFingerprint { name: name.into(), hashes: winnow(&kgram_hashes(text)) }
+        DocumentFingerprint {
+            name: name.into(),
+            hashes: winnow(&kgram_hashes(text)),
+        }
     }
 
     /// Percentage (0–100) of this document's hashes among `message`'s.
@@ -136,7 +142,10 @@ impl FingerprintSet {
             documents: self
                 .documents
                 .iter()
-                .map(|d| FileDocument { name: d.name.clone(), hashes: d.hashes.iter().map(|h| format!("{h:016x}")).collect() })
+                .map(|d| FileDocument {
+                    name: d.name.clone(),
+                    hashes: d.hashes.iter().map(|h| format!("{h:016x}")).collect(),
+                })
                 .collect(),
         };
         serde_json::to_string_pretty(&file).expect("serializable")
@@ -153,9 +162,13 @@ impl FingerprintSet {
     /// ```
     pub fn from_json(json: &str) -> Result<Self, Error> {
         let bad = |m: String| Error::Fingerprint(m);
-        let file: File = serde_json::from_str(json).map_err(|e| bad(format!("not a fingerprint file: {e}")))?;
+        let file: File =
+            serde_json::from_str(json).map_err(|e| bad(format!("not a fingerprint file: {e}")))?;
         if file.format != FORMAT {
-            return Err(bad(format!("format is {:?}, expected {FORMAT:?}", file.format)));
+            return Err(bad(format!(
+                "format is {:?}, expected {FORMAT:?}",
+                file.format
+            )));
         }
         if file.version != VERSION || file.k != K || file.window != WINDOW {
             return Err(bad(format!(
@@ -167,12 +180,16 @@ impl FingerprintSet {
         for d in file.documents {
             let mut hashes = Vec::with_capacity(d.hashes.len());
             for h in &d.hashes {
-                let v = u64::from_str_radix(h, 16).map_err(|_| bad(format!("document {:?}: bad hash {h:?}", d.name)))?;
+                let v = u64::from_str_radix(h, 16)
+                    .map_err(|_| bad(format!("document {:?}: bad hash {h:?}", d.name)))?;
                 hashes.push(v);
             }
             hashes.sort_unstable();
             hashes.dedup();
-            documents.push(DocumentFingerprint { name: d.name, hashes });
+            documents.push(DocumentFingerprint {
+                name: d.name,
+                hashes,
+            });
         }
         Ok(FingerprintSet { documents })
     }
@@ -185,14 +202,50 @@ mod tests {
     /// Deterministic English-like prose from a fixed vocabulary.
     pub(crate) fn prose(seed: u64, words: usize) -> String {
         const VOCAB: &[&str] = &[
-            "the", "board", "approved", "revenue", "forecast", "for", "next", "quarter", "and", "asked", "management", "to",
-            "review", "customer", "contracts", "with", "regional", "partners", "before", "signing", "new", "agreements",
-            "of", "market", "growth", "risk", "plan", "budget", "team", "meeting", "strategy", "sales", "in", "a", "on",
+            "the",
+            "board",
+            "approved",
+            "revenue",
+            "forecast",
+            "for",
+            "next",
+            "quarter",
+            "and",
+            "asked",
+            "management",
+            "to",
+            "review",
+            "customer",
+            "contracts",
+            "with",
+            "regional",
+            "partners",
+            "before",
+            "signing",
+            "new",
+            "agreements",
+            "of",
+            "market",
+            "growth",
+            "risk",
+            "plan",
+            "budget",
+            "team",
+            "meeting",
+            "strategy",
+            "sales",
+            "in",
+            "a",
+            "on",
         ];
-        let mut v = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut v = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let mut out = String::new();
         for i in 0..words {
-            v = v.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            v = v
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             out.push_str(VOCAB[(v >> 33) as usize % VOCAB.len()]);
             out.push(if i % 13 == 12 { '.' } else { ' ' });
             if i % 13 == 12 {
@@ -207,10 +260,20 @@ mod tests {
         let doc = prose(1, 600);
         let fp = DocumentFingerprint::new("board", &doc);
         let words: Vec<&str> = doc.split(' ').collect();
-        let excerpt = words[200..380].join(" ").to_uppercase().replace(". ", ".\r\n");
-        let message: HashSet<u64> = kgram_hashes(&format!("Hi team, see <b>below</b>:\n{excerpt}\nthanks")).into_iter().collect();
+        let excerpt = words[200..380]
+            .join(" ")
+            .to_uppercase()
+            .replace(". ", ".\r\n");
+        let message: HashSet<u64> =
+            kgram_hashes(&format!("Hi team, see <b>below</b>:\n{excerpt}\nthanks"))
+                .into_iter()
+                .collect();
         assert!(fp.similarity(&message) >= 20, "{}", fp.similarity(&message));
         let unrelated: HashSet<u64> = kgram_hashes(&prose(2, 2000)).into_iter().collect();
-        assert!(fp.similarity(&unrelated) < 5, "{}", fp.similarity(&unrelated));
+        assert!(
+            fp.similarity(&unrelated) < 5,
+            "{}",
+            fp.similarity(&unrelated)
+        );
     }
 }

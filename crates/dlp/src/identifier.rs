@@ -98,42 +98,70 @@ impl Identifier {
                 for m in regex(self).find_iter(bytes) {
                     let s = m.as_bytes();
                     if isolated(bytes, m.start(), m.end()) && s[3] == s[6] && valid_ssn(s) {
-                        out.push(IdentifierMatch { span: m.range(), value: format!("{}-{}-{}", ascii(&s[..3]), ascii(&s[4..6]), ascii(&s[7..])) });
+                        out.push(IdentifierMatch {
+                            span: m.range(),
+                            value: format!(
+                                "{}-{}-{}",
+                                ascii(&s[..3]),
+                                ascii(&s[4..6]),
+                                ascii(&s[7..])
+                            ),
+                        });
                     }
                 }
             }
             Identifier::Iban => find_ibans(bytes, &mut out),
             Identifier::Ipv4Address => {
                 for m in regex(self).find_iter(bytes) {
-                    let before_ok = m.start() == 0 || !(bytes[m.start() - 1].is_ascii_alphanumeric() || bytes[m.start() - 1] == b'.');
+                    let before_ok = m.start() == 0
+                        || !(bytes[m.start() - 1].is_ascii_alphanumeric()
+                            || bytes[m.start() - 1] == b'.');
                     let after = bytes.get(m.end()).copied();
                     let after_ok = match after {
                         None => true,
                         Some(b'.') => !bytes.get(m.end() + 1).is_some_and(u8::is_ascii_digit),
                         Some(b) => !b.is_ascii_alphanumeric(),
                     };
-                    let octets_ok = m.as_bytes().split(|&b| b == b'.').all(|o| ascii(o).parse::<u16>().is_ok_and(|v| v <= 255) && (o.len() == 1 || o[0] != b'0'));
+                    let octets_ok = m.as_bytes().split(|&b| b == b'.').all(|o| {
+                        ascii(o).parse::<u16>().is_ok_and(|v| v <= 255)
+                            && (o.len() == 1 || o[0] != b'0')
+                    });
                     if before_ok && after_ok && octets_ok {
-                        out.push(IdentifierMatch { span: m.range(), value: ascii(m.as_bytes()) });
+                        out.push(IdentifierMatch {
+                            span: m.range(),
+                            value: ascii(m.as_bytes()),
+                        });
                     }
                 }
             }
             Identifier::EmailAddress => {
                 for m in regex(self).find_iter(bytes) {
-                    out.push(IdentifierMatch { span: m.range(), value: ascii(m.as_bytes()).to_ascii_lowercase() });
+                    out.push(IdentifierMatch {
+                        span: m.range(),
+                        value: ascii(m.as_bytes()).to_ascii_lowercase(),
+                    });
                 }
             }
             Identifier::Jwt => {
                 for m in regex(self).find_iter(bytes) {
                     if isolated(bytes, m.start(), m.end()) && valid_jwt(m.as_bytes()) {
-                        out.push(IdentifierMatch { span: m.range(), value: ascii(m.as_bytes()) });
+                        out.push(IdentifierMatch {
+                            span: m.range(),
+                            value: ascii(m.as_bytes()),
+                        });
                     }
                 }
             }
-            Identifier::AwsAccessKeyId | Identifier::GithubToken | Identifier::SlackToken | Identifier::PrivateKey => {
+            Identifier::AwsAccessKeyId
+            | Identifier::GithubToken
+            | Identifier::SlackToken
+            | Identifier::PrivateKey => {
                 for m in regex(self).find_iter(bytes) {
                     if isolated(bytes, m.start(), m.end()) {
-                        out.push(IdentifierMatch { span: m.range(), value: ascii(m.as_bytes()) });
+                        out.push(IdentifierMatch {
+                            span: m.range(),
+                            value: ascii(m.as_bytes()),
+                        });
                     }
                 }
             }
@@ -154,7 +182,10 @@ fn isolated(bytes: &[u8], start: usize, end: usize) -> bool {
 
 fn regex(id: Identifier) -> &'static Regex {
     static CELLS: [OnceLock<Regex>; 10] = [const { OnceLock::new() }; 10];
-    let i = Identifier::ALL.iter().position(|&x| x == id).expect("listed");
+    let i = Identifier::ALL
+        .iter()
+        .position(|&x| x == id)
+        .expect("listed");
     CELLS[i].get_or_init(|| {
         let pattern = match id {
             Identifier::CreditCard => r"(?-u)[0-9]+(?:[ -][0-9]+)*",
@@ -180,7 +211,11 @@ fn regex(id: Identifier) -> &'static Regex {
 /// Discover, JCB, Diners, UnionPay).
 fn issuer_accepts(d: &[u8]) -> bool {
     let n = d.len();
-    let prefix = |k: usize| d[..k].iter().fold(0u32, |acc, &b| acc * 10 + (b - b'0') as u32);
+    let prefix = |k: usize| {
+        d[..k]
+            .iter()
+            .fold(0u32, |acc, &b| acc * 10 + (b - b'0') as u32)
+    };
     match d[0] {
         b'4' => matches!(n, 13 | 16 | 19),
         b'5' => (51..=55).contains(&prefix(2)) && n == 16,
@@ -192,11 +227,18 @@ fn issuer_accepts(d: &[u8]) -> bool {
             } else if (3528..=3589).contains(&prefix(4)) {
                 (16..=19).contains(&n)
             } else {
-                ((300..=305).contains(&prefix(3)) || prefix(4) == 3095 || matches!(p2, 36 | 38 | 39)) && (14..=19).contains(&n)
+                ((300..=305).contains(&prefix(3))
+                    || prefix(4) == 3095
+                    || matches!(p2, 36 | 38 | 39))
+                    && (14..=19).contains(&n)
             }
         }
         b'6' => {
-            let ok = prefix(4) == 6011 || (644..=649).contains(&prefix(3)) || prefix(2) == 65 || (622126..=622925).contains(&prefix(6)) || prefix(2) == 62;
+            let ok = prefix(4) == 6011
+                || (644..=649).contains(&prefix(3))
+                || prefix(2) == 65
+                || (622126..=622925).contains(&prefix(6))
+                || prefix(2) == 62;
             ok && (16..=19).contains(&n)
         }
         _ => false,
@@ -215,7 +257,7 @@ fn luhn(d: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn valid_card(digits: &[u8]) -> bool {
@@ -233,12 +275,18 @@ fn find_cards(bytes: &[u8], out: &mut Vec<IdentifierMatch>) {
         // Group boundaries inside the run: (start, end) byte offsets.
         let mut groups: Vec<(usize, usize)> = Vec::new();
         let mut start = m.start();
-        for i in m.start()..=m.end() {
-            if i == m.end() || !bytes[i].is_ascii_digit() {
+        for (i, b) in m
+            .as_bytes()
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (m.start() + i, b))
+        {
+            if !b.is_ascii_digit() {
                 groups.push((start, i));
                 start = i + 1;
             }
         }
+        groups.push((start, m.end()));
         let total: usize = groups.iter().map(|(s, e)| e - s).sum();
         if total < 13 {
             continue;
@@ -247,7 +295,10 @@ fn find_cards(bytes: &[u8], out: &mut Vec<IdentifierMatch>) {
         while i < groups.len() {
             let mut found = None;
             for j in (i + 1..=groups.len()).rev() {
-                let digits: Vec<u8> = groups[i..j].iter().flat_map(|&(s, e)| bytes[s..e].iter().copied()).collect();
+                let digits: Vec<u8> = groups[i..j]
+                    .iter()
+                    .flat_map(|&(s, e)| bytes[s..e].iter().copied())
+                    .collect();
                 if digits.len() > 19 {
                     continue;
                 }
@@ -261,7 +312,10 @@ fn find_cards(bytes: &[u8], out: &mut Vec<IdentifierMatch>) {
             }
             match found {
                 Some((j, digits)) => {
-                    out.push(IdentifierMatch { span: groups[i].0..groups[j - 1].1, value: ascii(&digits) });
+                    out.push(IdentifierMatch {
+                        span: groups[i].0..groups[j - 1].1,
+                        value: ascii(&digits),
+                    });
                     i = j;
                 }
                 None => i += 1,
@@ -283,20 +337,100 @@ fn valid_ssn(s: &[u8]) -> bool {
 /// IBAN lengths by country (ISO 13616 registry).
 fn iban_length(country: &[u8]) -> Option<usize> {
     const TABLE: &[(&[u8; 2], usize)] = &[
-        (b"AD", 24), (b"AE", 23), (b"AL", 28), (b"AT", 20), (b"AZ", 28), (b"BA", 20), (b"BE", 16), (b"BG", 22),
-        (b"BH", 22), (b"BI", 27), (b"BR", 29), (b"BY", 28), (b"CH", 21), (b"CR", 22), (b"CY", 28), (b"CZ", 24),
-        (b"DE", 22), (b"DJ", 27), (b"DK", 18), (b"DO", 28), (b"EE", 20), (b"EG", 29), (b"ES", 24), (b"FI", 18),
-        (b"FK", 18), (b"FO", 18), (b"FR", 27), (b"GB", 22), (b"GE", 22), (b"GI", 23), (b"GL", 18), (b"GR", 27),
-        (b"GT", 28), (b"HN", 28), (b"HR", 21), (b"HU", 28), (b"IE", 22), (b"IL", 23), (b"IQ", 23), (b"IS", 26),
-        (b"IT", 27), (b"JO", 30), (b"KW", 30), (b"KZ", 20), (b"LB", 28), (b"LC", 32), (b"LI", 21), (b"LT", 20),
-        (b"LU", 20), (b"LV", 21), (b"LY", 25), (b"MC", 27), (b"MD", 24), (b"ME", 22), (b"MK", 19), (b"MN", 20),
-        (b"MR", 27), (b"MT", 31), (b"MU", 30), (b"NI", 28), (b"NL", 18), (b"NO", 15), (b"OM", 23), (b"PK", 24),
-        (b"PL", 28), (b"PS", 29), (b"PT", 25), (b"QA", 29), (b"RO", 24), (b"RS", 22), (b"RU", 33), (b"SA", 24),
-        (b"SC", 31), (b"SD", 18), (b"SE", 24), (b"SI", 19), (b"SK", 24), (b"SM", 27), (b"SO", 23), (b"ST", 25),
-        (b"SV", 28), (b"TL", 23), (b"TN", 24), (b"TR", 26), (b"UA", 29), (b"VA", 22), (b"VG", 24), (b"XK", 20),
+        (b"AD", 24),
+        (b"AE", 23),
+        (b"AL", 28),
+        (b"AT", 20),
+        (b"AZ", 28),
+        (b"BA", 20),
+        (b"BE", 16),
+        (b"BG", 22),
+        (b"BH", 22),
+        (b"BI", 27),
+        (b"BR", 29),
+        (b"BY", 28),
+        (b"CH", 21),
+        (b"CR", 22),
+        (b"CY", 28),
+        (b"CZ", 24),
+        (b"DE", 22),
+        (b"DJ", 27),
+        (b"DK", 18),
+        (b"DO", 28),
+        (b"EE", 20),
+        (b"EG", 29),
+        (b"ES", 24),
+        (b"FI", 18),
+        (b"FK", 18),
+        (b"FO", 18),
+        (b"FR", 27),
+        (b"GB", 22),
+        (b"GE", 22),
+        (b"GI", 23),
+        (b"GL", 18),
+        (b"GR", 27),
+        (b"GT", 28),
+        (b"HN", 28),
+        (b"HR", 21),
+        (b"HU", 28),
+        (b"IE", 22),
+        (b"IL", 23),
+        (b"IQ", 23),
+        (b"IS", 26),
+        (b"IT", 27),
+        (b"JO", 30),
+        (b"KW", 30),
+        (b"KZ", 20),
+        (b"LB", 28),
+        (b"LC", 32),
+        (b"LI", 21),
+        (b"LT", 20),
+        (b"LU", 20),
+        (b"LV", 21),
+        (b"LY", 25),
+        (b"MC", 27),
+        (b"MD", 24),
+        (b"ME", 22),
+        (b"MK", 19),
+        (b"MN", 20),
+        (b"MR", 27),
+        (b"MT", 31),
+        (b"MU", 30),
+        (b"NI", 28),
+        (b"NL", 18),
+        (b"NO", 15),
+        (b"OM", 23),
+        (b"PK", 24),
+        (b"PL", 28),
+        (b"PS", 29),
+        (b"PT", 25),
+        (b"QA", 29),
+        (b"RO", 24),
+        (b"RS", 22),
+        (b"RU", 33),
+        (b"SA", 24),
+        (b"SC", 31),
+        (b"SD", 18),
+        (b"SE", 24),
+        (b"SI", 19),
+        (b"SK", 24),
+        (b"SM", 27),
+        (b"SO", 23),
+        (b"ST", 25),
+        (b"SV", 28),
+        (b"TL", 23),
+        (b"TN", 24),
+        (b"TR", 26),
+        (b"UA", 29),
+        (b"VA", 22),
+        (b"VG", 24),
+        (b"XK", 20),
         (b"YE", 30),
     ];
-    let upper = [country[0].to_ascii_uppercase(), country[1].to_ascii_uppercase()];
+    let upper = [
+        country[0].to_ascii_uppercase(),
+        country[1].to_ascii_uppercase(),
+    ];
     TABLE.iter().find(|(c, _)| **c == upper).map(|&(_, n)| n)
 }
 
@@ -304,8 +438,16 @@ fn iban_checksum_ok(iban: &[u8]) -> bool {
     let rearranged = iban[4..].iter().chain(&iban[..4]);
     let mut rem = 0u32;
     for &c in rearranged {
-        let v = if c.is_ascii_digit() { (c - b'0') as u32 } else { (c - b'A') as u32 + 10 };
-        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+        let v = if c.is_ascii_digit() {
+            (c - b'0') as u32
+        } else {
+            (c - b'A') as u32 + 10
+        };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
     }
     rem == 1
 }
@@ -318,7 +460,9 @@ fn find_ibans(bytes: &[u8], out: &mut Vec<IdentifierMatch>) {
         if start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_') {
             continue;
         }
-        let Some(len) = iban_length(&bytes[start..start + 2]) else { continue };
+        let Some(len) = iban_length(&bytes[start..start + 2]) else {
+            continue;
+        };
         let mut value = Vec::with_capacity(len);
         let mut i = start;
         let mut since_space = 0;
@@ -328,7 +472,10 @@ fn find_ibans(bytes: &[u8], out: &mut Vec<IdentifierMatch>) {
                 value.push(b.to_ascii_uppercase());
                 since_space += 1;
                 i += 1;
-            } else if b == b' ' && since_space == 4 && bytes.get(i + 1).is_some_and(u8::is_ascii_alphanumeric) {
+            } else if b == b' '
+                && since_space == 4
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_alphanumeric)
+            {
                 since_space = 0;
                 i += 1;
             } else {
@@ -336,7 +483,10 @@ fn find_ibans(bytes: &[u8], out: &mut Vec<IdentifierMatch>) {
             }
         }
         if value.len() == len && isolated(bytes, start, i) && iban_checksum_ok(&value) {
-            out.push(IdentifierMatch { span: start..i, value: ascii(&value) });
+            out.push(IdentifierMatch {
+                span: start..i,
+                value: ascii(&value),
+            });
         }
     }
 }
@@ -379,51 +529,169 @@ mod tests {
     #[test]
     fn cards_published_test_numbers() {
         // Stripe / PayPal sandbox numbers.
-        for n in ["4242 4242 4242 4242", "4000-0566-5566-5556", "5555555555554444", "2223003122003222", "3782 822463 10005", "6011111111111117", "3056930009020004", "3566002020360505", "6200000000000005", "4222222222222"] {
-            assert_eq!(values(Identifier::CreditCard, &format!("pay {n} now")).len(), 1, "{n}");
+        for n in [
+            "4242 4242 4242 4242",
+            "4000-0566-5566-5556",
+            "5555555555554444",
+            "2223003122003222",
+            "3782 822463 10005",
+            "6011111111111117",
+            "3056930009020004",
+            "3566002020360505",
+            "6200000000000005",
+            "4222222222222",
+        ] {
+            assert_eq!(
+                values(Identifier::CreditCard, &format!("pay {n} now")).len(),
+                1,
+                "{n}"
+            );
         }
-        assert!(values(Identifier::CreditCard, "4242 4242 4242 4241").is_empty(), "Luhn-invalid");
-        assert!(values(Identifier::CreditCard, "1234 5678 9012 3452").is_empty(), "no issuer");
-        assert!(values(Identifier::CreditCard, "ref 942424242424242421").is_empty(), "inside a longer run");
-        assert!(values(Identifier::CreditCard, "x4242424242424242").is_empty(), "glued to letters");
-        assert!(values(Identifier::CreditCard, "4242  4242 4242 4242").is_empty(), "double space is no grouping");
-        assert_eq!(values(Identifier::CreditCard, "4111 1111 1111 1111 12/29"), ["4111111111111111"]);
-        assert_eq!(values(Identifier::CreditCard, "order 12 4111 1111 1111 1111"), ["4111111111111111"]);
-        assert_eq!(values(Identifier::CreditCard, "5555 5555 5555 4444 and 4242-4242-4242-4242").len(), 2);
+        assert!(
+            values(Identifier::CreditCard, "4242 4242 4242 4241").is_empty(),
+            "Luhn-invalid"
+        );
+        assert!(
+            values(Identifier::CreditCard, "1234 5678 9012 3452").is_empty(),
+            "no issuer"
+        );
+        assert!(
+            values(Identifier::CreditCard, "ref 942424242424242421").is_empty(),
+            "inside a longer run"
+        );
+        assert!(
+            values(Identifier::CreditCard, "x4242424242424242").is_empty(),
+            "glued to letters"
+        );
+        assert!(
+            values(Identifier::CreditCard, "4242  4242 4242 4242").is_empty(),
+            "double space is no grouping"
+        );
+        assert_eq!(
+            values(Identifier::CreditCard, "4111 1111 1111 1111 12/29"),
+            ["4111111111111111"]
+        );
+        assert_eq!(
+            values(Identifier::CreditCard, "order 12 4111 1111 1111 1111"),
+            ["4111111111111111"]
+        );
+        assert_eq!(
+            values(
+                Identifier::CreditCard,
+                "5555 5555 5555 4444 and 4242-4242-4242-4242"
+            )
+            .len(),
+            2
+        );
     }
 
     #[test]
     fn ssn_rules() {
-        assert_eq!(values(Identifier::UsSsn, "SSN 123-45-6789."), ["123-45-6789"]);
-        assert_eq!(values(Identifier::UsSsn, "SSN 123 45 6789"), ["123-45-6789"]);
-        for bad in ["000-12-3456", "666-12-3456", "900-12-3456", "999-12-3456", "123-00-4567", "123-45-0000", "078-05-1120", "219-09-9999", "123-45 6789", "1123-45-6789"] {
+        assert_eq!(
+            values(Identifier::UsSsn, "SSN 123-45-6789."),
+            ["123-45-6789"]
+        );
+        assert_eq!(
+            values(Identifier::UsSsn, "SSN 123 45 6789"),
+            ["123-45-6789"]
+        );
+        for bad in [
+            "000-12-3456",
+            "666-12-3456",
+            "900-12-3456",
+            "999-12-3456",
+            "123-00-4567",
+            "123-45-0000",
+            "078-05-1120",
+            "219-09-9999",
+            "123-45 6789",
+            "1123-45-6789",
+        ] {
             assert!(values(Identifier::UsSsn, bad).is_empty(), "{bad}");
         }
     }
 
     #[test]
     fn iban_examples_from_iso_13616() {
-        assert_eq!(values(Identifier::Iban, "IBAN GB82 WEST 1234 5698 7654 32 thanks"), ["GB82WEST12345698765432"]);
-        assert_eq!(values(Identifier::Iban, "de89370400440532013000"), ["DE89370400440532013000"]);
-        assert_eq!(values(Identifier::Iban, "FR14 2004 1010 0505 0001 3M02 606"), ["FR1420041010050500013M02606"]);
-        assert!(values(Identifier::Iban, "GB82 WEST 1234 5698 7654 33").is_empty(), "broken checksum");
-        assert!(values(Identifier::Iban, "GB82WEST1234569876543").is_empty(), "wrong length");
-        assert!(values(Identifier::Iban, "XXGB82WEST12345698765432").is_empty(), "glued");
+        assert_eq!(
+            values(Identifier::Iban, "IBAN GB82 WEST 1234 5698 7654 32 thanks"),
+            ["GB82WEST12345698765432"]
+        );
+        assert_eq!(
+            values(Identifier::Iban, "de89370400440532013000"),
+            ["DE89370400440532013000"]
+        );
+        assert_eq!(
+            values(Identifier::Iban, "FR14 2004 1010 0505 0001 3M02 606"),
+            ["FR1420041010050500013M02606"]
+        );
+        assert!(
+            values(Identifier::Iban, "GB82 WEST 1234 5698 7654 33").is_empty(),
+            "broken checksum"
+        );
+        assert!(
+            values(Identifier::Iban, "GB82WEST1234569876543").is_empty(),
+            "wrong length"
+        );
+        assert!(
+            values(Identifier::Iban, "XXGB82WEST12345698765432").is_empty(),
+            "glued"
+        );
     }
 
     #[test]
     fn network_and_secret_identifiers() {
-        assert_eq!(values(Identifier::EmailAddress, "mail Alice.Example@Partner.ORG now"), ["alice.example@partner.org"]);
-        assert_eq!(values(Identifier::Ipv4Address, "host 192.168.10.1, not 1.2.3.4.5 or 300.1.1.1"), ["192.168.10.1"]);
-        assert_eq!(values(Identifier::AwsAccessKeyId, "key AKIAIOSFODNN7EXAMPLE").len(), 1);
-        assert!(values(Identifier::AwsAccessKeyId, "akiaiosfodnn7example").is_empty(), "case-sensitive");
-        assert_eq!(values(Identifier::GithubToken, "ghp_1234567890abcdefghijklmnopqrstuvwxyz").len(), 1);
-        assert_eq!(values(Identifier::SlackToken, "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx").len(), 1);
+        assert_eq!(
+            values(
+                Identifier::EmailAddress,
+                "mail Alice.Example@Partner.ORG now"
+            ),
+            ["alice.example@partner.org"]
+        );
+        assert_eq!(
+            values(
+                Identifier::Ipv4Address,
+                "host 192.168.10.1, not 1.2.3.4.5 or 300.1.1.1"
+            ),
+            ["192.168.10.1"]
+        );
+        assert_eq!(
+            values(Identifier::AwsAccessKeyId, "key AKIAIOSFODNN7EXAMPLE").len(),
+            1
+        );
+        assert!(
+            values(Identifier::AwsAccessKeyId, "akiaiosfodnn7example").is_empty(),
+            "case-sensitive"
+        );
+        assert_eq!(
+            values(
+                Identifier::GithubToken,
+                "ghp_1234567890abcdefghijklmnopqrstuvwxyz"
+            )
+            .len(),
+            1
+        );
+        assert_eq!(
+            values(
+                Identifier::SlackToken,
+                "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"
+            )
+            .len(),
+            1
+        );
         let pem = "-----BEGIN RSA PRIVATE KEY----- MIIEpAIBAAKCAQEA7bq98+ab/cd== -----END RSA PRIVATE KEY-----";
         assert_eq!(values(Identifier::PrivateKey, pem).len(), 1);
-        assert!(values(Identifier::PrivateKey, "-----BEGIN PUBLIC KEY----- MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A -----END PUBLIC KEY-----").is_empty());
+        assert!(values(
+            Identifier::PrivateKey,
+            "-----BEGIN PUBLIC KEY----- MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A -----END PUBLIC KEY-----"
+        )
+        .is_empty());
         let jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
         assert_eq!(values(Identifier::Jwt, jwt).len(), 1);
-        assert!(values(Identifier::Jwt, "eyJub3RhbGciOjF9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w").is_empty());
+        assert!(values(
+            Identifier::Jwt,
+            "eyJub3RhbGciOjF9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w"
+        )
+        .is_empty());
     }
 }

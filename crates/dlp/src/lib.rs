@@ -62,11 +62,14 @@ mod rule;
 
 pub use dictionary::{Dictionary, Term};
 pub use engine::{Engine, Match, RuleResult, ScanResult, Segment};
-pub use fingerprint::{DocumentFingerprint, FingerprintSet, K as FINGERPRINT_K, WINDOW as FINGERPRINT_WINDOW};
+pub use fingerprint::{
+    DocumentFingerprint, FingerprintSet, K as FINGERPRINT_K, WINDOW as FINGERPRINT_WINDOW,
+};
 pub use identifier::{Identifier, IdentifierMatch};
 pub use normalize::Normalized;
 pub use rule::{
-    CountMode, Definitions, EntityDefinition, EntityKind, ProfileDefinition, RuleDefinition, Section, Severity, Thresholds,
+    CountMode, Definitions, EntityDefinition, EntityKind, ProfileDefinition, RuleDefinition,
+    Section, Severity, Thresholds,
 };
 
 /// Why definitions, a dictionary or a fingerprint file were refused.

@@ -73,13 +73,21 @@ impl Normalized {
     /// ```
     pub fn new(original: &str) -> Self {
         let (text, map) = normalize_text(original);
-        let lower = if text.is_ascii() { (text.to_ascii_lowercase(), OffsetMap::default()) } else { lowercase(&text) };
+        let lower = if text.is_ascii() {
+            (text.to_ascii_lowercase(), OffsetMap::default())
+        } else {
+            lowercase(&text)
+        };
         Normalized { text, map, lower }
     }
 
     /// Byte range in the original text of normalized range `span`, widened to
     /// whole characters of `original` (the text given to [`Normalized::new`]).
-    pub fn original_span(&self, original: &str, span: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    pub fn original_span(
+        &self,
+        original: &str,
+        span: std::ops::Range<usize>,
+    ) -> std::ops::Range<usize> {
         let mut start = self.map.map(span.start).min(original.len());
         let mut end = self.map.map(span.end).min(original.len()).max(start);
         while !original.is_char_boundary(start) {
@@ -97,7 +105,7 @@ impl Normalized {
     }
 
     /// Position in `text` of position `p` in [`Normalized::lower`].
-    pub(crate) fn from_lower(&self, p: usize) -> usize {
+    pub(crate) fn text_position_of_lower(&self, p: usize) -> usize {
         self.lower.1.map(p)
     }
 }
@@ -114,7 +122,9 @@ fn normalize_text(original: &str) -> (String, OffsetMap) {
     let mut rest = original;
     let mut pos = 0;
     while !rest.is_empty() {
-        let ws_end = rest.find(|c: char| !c.is_whitespace()).unwrap_or(rest.len());
+        let ws_end = rest
+            .find(|c: char| !c.is_whitespace())
+            .unwrap_or(rest.len());
         if ws_end > 0 {
             text.push(' ');
             if ws_end != 1 {
@@ -126,7 +136,9 @@ fn normalize_text(original: &str) -> (String, OffsetMap) {
         }
         let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
         let word = &rest[..word_end];
-        if word.is_ascii() || (is_nfkc_quick(word.chars()) == IsNormalized::Yes && !word.chars().any(is_format)) {
+        if word.is_ascii()
+            || (is_nfkc_quick(word.chars()) == IsNormalized::Yes && !word.chars().any(is_format))
+        {
             text.push_str(word);
         } else {
             map.push(text.len(), pos);
@@ -228,7 +240,10 @@ mod tests {
         let original = "Ｃｕｓｔｏｍｅｒ list";
         let n = Normalized::new(original);
         assert_eq!(n.text, "Customer list");
-        assert_eq!(&original[n.original_span(original, 0..8)], "Ｃｕｓｔｏｍｅｒ");
+        assert_eq!(
+            &original[n.original_span(original, 0..8)],
+            "Ｃｕｓｔｏｍｅｒ"
+        );
         assert_eq!(&original[n.original_span(original, 9..13)], "list");
         let original = "cafe\u{301} ok";
         let n = Normalized::new(original);
@@ -241,6 +256,9 @@ mod tests {
         let n = Normalized::new("İstanbul Customer");
         let lower = n.lower();
         let at = lower.find("customer").unwrap();
-        assert_eq!(&n.text[n.from_lower(at)..n.from_lower(at + 8)], "Customer");
+        assert_eq!(
+            &n.text[n.text_position_of_lower(at)..n.text_position_of_lower(at + 8)],
+            "Customer"
+        );
     }
 }

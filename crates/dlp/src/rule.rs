@@ -70,7 +70,12 @@ pub enum Severity {
 
 impl Severity {
     /// All levels, lowest first.
-    pub const ALL: [Severity; 4] = [Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
 
     /// The configuration name (`"low"`, ...).
     pub fn name(self) -> &'static str {
@@ -127,7 +132,10 @@ impl Thresholds {
     /// assert_eq!(t.severity(9), Some(Severity::High));
     /// ```
     pub fn severity(&self, count: u64) -> Option<Severity> {
-        Severity::ALL.into_iter().rev().find(|&l| self.get(l).is_some_and(|t| t <= count))
+        Severity::ALL
+            .into_iter()
+            .rev()
+            .find(|&l| self.get(l).is_some_and(|t| t <= count))
     }
 
     /// The lowest set threshold.

@@ -69,4 +69,6 @@ pub mod transfer;
 pub use html::html_to_text;
 pub use limits::Limits;
 pub use location::{Field, Location};
-pub use message::{extract, AlternativeBranch, Extraction, Section, SkippedPart, TextPart};
+pub use message::{
+    extract, extract_document, AlternativeBranch, Extraction, Section, SkippedPart, TextPart,
+};

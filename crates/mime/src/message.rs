@@ -108,6 +108,36 @@ pub fn extract(raw: &[u8], limits: &Limits) -> Extraction {
     walker.out
 }
 
+/// Extracts the text of one file that is not a mail message: a document,
+/// spreadsheet, PDF, text file or archive named `filename` (the name helps
+/// detect the format; the content decides). An `.eml` file is walked as a
+/// message. Locations are those of a single attachment numbered `"1"`.
+///
+/// ```
+/// use sluice_mime::{extract_document, Limits};
+/// let x = extract_document(b"Customer list", "notes.txt", &Limits::default());
+/// assert_eq!(x.parts[0].text, "Customer list");
+/// ```
+pub fn extract_document(data: &[u8], filename: &str, limits: &Limits) -> Extraction {
+    let mut walker = Walker {
+        budget: Budget::new(limits),
+        out: Extraction::default(),
+    };
+    let info = PartInfo {
+        number: "1".into(),
+        content_type: "application/octet-stream".into(),
+        filename: Some(filename.to_owned()),
+    };
+    let ctx = Context {
+        depth: 0,
+        section: Section::Attachments,
+        alternative: None,
+        in_digest: false,
+    };
+    walker.document(data.to_vec(), &info, None, None, &ctx);
+    walker.out
+}
+
 /// Where in the tree the walk is.
 #[derive(Debug, Clone)]
 struct Context {
