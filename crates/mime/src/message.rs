@@ -73,6 +73,10 @@ pub struct Extraction {
     pub from: Option<String>,
     /// Decoded top-level To, Cc and Bcc fields (each field one entry).
     pub recipients: Vec<String>,
+    /// `Auto-Submitted` (RFC 3834), to recognise auto-replies.
+    pub auto_submitted: Option<String>,
+    /// `Precedence` (bulk, list, junk).
+    pub precedence: Option<String>,
     /// Texts in message order.
     pub parts: Vec<TextPart>,
     /// Content that should have been scanned but could not be.
@@ -95,6 +99,8 @@ pub fn extract(raw: &[u8], limits: &Limits) -> Extraction {
     walker.out.subject = headers.text("subject");
     walker.out.message_id = headers.text("message-id");
     walker.out.from = headers.text("from");
+    walker.out.auto_submitted = headers.text("auto-submitted");
+    walker.out.precedence = headers.text("precedence");
     for name in ["to", "cc", "bcc"] {
         walker.out.recipients.extend(headers.all_text(name));
     }

@@ -1,0 +1,96 @@
+//! `sluice-scan check` warnings (SPEC §4): valid but probably not what the
+//! administrator meant.
+
+use std::collections::HashSet;
+
+use crate::config::{Config, CountModeConfig, PolicyConfig};
+use crate::Inspector;
+
+/// One warning, with the key path it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lint {
+    /// Key path.
+    pub path: String,
+    /// What is odd and what to do.
+    pub message: String,
+}
+
+impl std::fmt::Display for Lint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// The warnings for a loaded configuration.
+pub fn lints(inspector: &Inspector) -> Vec<Lint> {
+    let config = inspector.config();
+    let mut out = Vec::new();
+    let dictionaries: HashSet<&str> = config.entity.iter().filter(|e| e.kind == "dictionary").map(|e| e.name.as_str()).collect();
+    for r in &config.rule {
+        let at = format!("rule {:?}", r.name);
+        let has_dictionary = r.entities.iter().any(|e| dictionaries.contains(e.as_str()));
+        if has_dictionary && r.count == CountModeConfig::Total {
+            out.push(Lint {
+                path: format!("{at}.count"),
+                message: "a dictionary rule counting \"total\" lets one repeated term reach any threshold; \"unique\" counts distinct terms".into(),
+            });
+        }
+        if let (true, Some(low)) = (has_dictionary, r.severity.and_then(|s| s.low)) {
+            let n = distinct_terms(inspector, &r.name);
+            let advised = n.div_ceil(2).max(1);
+            if low < advised {
+                out.push(Lint {
+                    path: format!("{at}.severity.low"),
+                    message: format!("low = {low} is below ceil(n/2) = {advised} for the n = {n} distinct terms of its dictionaries; advised: low = {advised}"),
+                });
+            }
+        }
+    }
+    for (i, p) in config.policy.iter().enumerate() {
+        let at = format!("policy {:?}", p.name);
+        let empty: Vec<&str> = p
+            .profiles
+            .iter()
+            .filter(|name| config.profile.iter().find(|pr| &&pr.name == name).is_some_and(|pr| pr.rules.is_empty()))
+            .map(String::as_str)
+            .collect();
+        if !empty.is_empty() && empty.len() == p.profiles.len() && !p.unscannable {
+            out.push(Lint { path: format!("{at}.profiles"), message: format!("can never trigger: profile(s) {empty:?} have no rules") });
+        }
+        if let Some(earlier) = config.policy[..i].iter().find(|e| shadows(config, e, p)) {
+            out.push(Lint {
+                path: at.clone(),
+                message: format!("can never trigger: earlier policy {:?} has the same from/to, its profiles include all of these, a min_severity no higher and unscannable no narrower", earlier.name),
+            });
+        }
+    }
+    out
+}
+
+/// SPEC §4: an earlier policy with equal from/to, a superset of the
+/// profiles, a min_severity no higher and unscannable no narrower.
+fn shadows(_config: &Config, earlier: &PolicyConfig, later: &PolicyConfig) -> bool {
+    earlier.from == later.from
+        && earlier.to == later.to
+        && later.profiles.iter().all(|p| earlier.profiles.contains(p))
+        && earlier.min_severity <= later.min_severity
+        && (earlier.unscannable || !later.unscannable)
+}
+
+fn distinct_terms(inspector: &Inspector, rule: &str) -> u64 {
+    // The default threshold the engine would use is ceil(n/2): recover n
+    // from a rule compiled without thresholds would be circular, so count
+    // the terms directly.
+    let config = inspector.config();
+    let Some(r) = config.rule.iter().find(|r| r.name == rule) else { return 0 };
+    let mut terms = HashSet::new();
+    for e in config.entity.iter().filter(|e| e.kind == "dictionary" && r.entities.contains(&e.name)) {
+        let Some(path) = &e.path else { continue };
+        let Ok(file) = std::fs::File::open(path) else { continue };
+        let Ok(d) = sluice_dlp::Dictionary::from_csv(file) else { continue };
+        for t in d.distinct(e.case_sensitive.unwrap_or(false)) {
+            terms.insert(t.text);
+        }
+    }
+    terms.len() as u64
+}
