@@ -1,15 +1,23 @@
 //! `sluice-scan`: the offline scanner and tooling CLI (SPEC §7).
 //!
 //! Thin by design: argument parsing, reading inputs, printing. Extraction
-//! lives in `sluice-mime`, matching in `sluice-dlp`.
+//! lives in `sluice-mime`, matching in `sluice-dlp`, decisions in
+//! `sluice-policy`.
 
+mod cases;
+mod check;
 mod extract;
 mod fingerprint;
 mod input;
+mod report;
+mod scan;
 
 use std::process::ExitCode;
 
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand, ValueEnum};
+use sluice_policy::{Config, ConfigErrors, Envelope, Inspector};
 
 #[derive(Parser)]
 #[command(
@@ -24,6 +32,51 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Decide what the policies do with each message, and explain why.
+    Scan {
+        /// The configuration (sluice.toml).
+        #[arg(
+            long,
+            required_unless_present = "dictionary",
+            conflicts_with = "dictionary"
+        )]
+        config: Option<PathBuf>,
+        /// A dictionary CSV alone: one rule counting unique terms, default n/2 threshold.
+        #[arg(long)]
+        dictionary: Option<PathBuf>,
+        /// Evaluate only these profiles (no policy).
+        #[arg(long)]
+        profile: Vec<String>,
+        /// Envelope sender (default: the From header).
+        #[arg(long)]
+        from: Option<String>,
+        /// Envelope recipient, repeatable (default: To, Cc and Bcc headers).
+        #[arg(long)]
+        to: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Messages decided in parallel (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// .eml files, folders (recursive), mbox files, Maildirs, or - for stdin.
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+    /// Validate a configuration: every error with its location, and warnings.
+    Check {
+        /// The configuration (sluice.toml).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Run policy regression cases.
+    Test {
+        /// The configuration (sluice.toml).
+        #[arg(long)]
+        config: PathBuf,
+        /// The cases file.
+        cases: PathBuf,
+    },
     /// Print the text Sluice extracts from each message, with locations.
     Extract {
         /// Output format.
@@ -57,9 +110,54 @@ fn main() -> ExitCode {
     quiet_extractor_panics();
     let cli = Cli::parse();
     match cli.command {
+        Command::Scan {
+            config,
+            dictionary,
+            profile,
+            from,
+            to,
+            format,
+            jobs,
+            paths,
+        } => {
+            let inspector = match (config, dictionary) {
+                (Some(c), _) => Config::load(&c).and_then(Inspector::new),
+                (None, Some(d)) => Inspector::for_dictionary(&d),
+                (None, None) => unreachable!("clap requires one"),
+            };
+            let inspector = match inspector.and_then(|i| {
+                if profile.is_empty() {
+                    Ok(i)
+                } else {
+                    i.with_profiles(&profile)
+                }
+            }) {
+                Ok(i) => i,
+                Err(errors) => return config_errors(&errors),
+            };
+            let envelope = Envelope {
+                sender: from,
+                recipients: (!to.is_empty()).then_some(to),
+            };
+            let jobs =
+                jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+            scan::run(&inspector, &envelope, &paths, format, jobs)
+        }
+        Command::Check { config } => check::run(&config),
+        Command::Test { config, cases } => match Config::load(&config).and_then(Inspector::new) {
+            Ok(inspector) => cases::run(&inspector, &cases),
+            Err(errors) => config_errors(&errors),
+        },
         Command::Extract { format, paths } => extract::run(&paths, format),
         Command::Fingerprint { out, docs } => fingerprint::run(&out, &docs),
     }
+}
+
+fn config_errors(errors: &ConfigErrors) -> ExitCode {
+    for e in &errors.0 {
+        eprintln!("sluice-scan: {e}");
+    }
+    ExitCode::from(2)
 }
 
 /// Panics inside contained extractors are reported as unscannable parts;

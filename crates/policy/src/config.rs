@@ -92,7 +92,10 @@ impl Default for ProxyConfig {
         ProxyConfig {
             listen: "127.0.0.1:2525".into(),
             hostname: machine_hostname(),
-            allowed_clients: vec![Cidr::parse("127.0.0.0/8").expect("valid"), Cidr::parse("::1/128").expect("valid")],
+            allowed_clients: vec![
+                Cidr::parse("127.0.0.0/8").expect("valid"),
+                Cidr::parse("::1/128").expect("valid"),
+            ],
             max_message_size: Size(50 << 20),
             max_recipients: 1000,
             max_connections: 500,
@@ -240,7 +243,11 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { path: "sluice-data/sluice.db".into(), forensics: "excerpts".into(), retention: Duration::from_secs(90 * 86_400) }
+        StoreConfig {
+            path: "sluice-data/sluice.db".into(),
+            forensics: "excerpts".into(),
+            retention: Duration::from_secs(90 * 86_400),
+        }
     }
 }
 
@@ -527,8 +534,13 @@ impl Config {
     /// Reads and checks `path`; every problem is reported.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigErrors(vec![ConfigError { file: file.clone(), path: String::new(), message: format!("cannot read: {e}") }]))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                file: file.clone(),
+                path: String::new(),
+                message: format!("cannot read: {e}"),
+            }])
+        })?;
         let mut config = Config::parse(&text, &file)?;
         config.file = path.to_path_buf();
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -539,9 +551,18 @@ impl Config {
 
     /// Parses TOML text (no path resolution, no validation).
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigErrors> {
-        let err = |path: String, message: String| ConfigErrors(vec![ConfigError { file: file.to_owned(), path, message }]);
-        let raw: toml::Table = text.parse().map_err(|e: toml::de::Error| err(String::new(), one_line(&e.to_string())))?;
-        let de = toml::de::Deserializer::parse(text).map_err(|e| err(String::new(), one_line(&e.to_string())))?;
+        let err = |path: String, message: String| {
+            ConfigErrors(vec![ConfigError {
+                file: file.to_owned(),
+                path,
+                message,
+            }])
+        };
+        let raw: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| err(String::new(), one_line(&e.to_string())))?;
+        let de = toml::de::Deserializer::parse(text)
+            .map_err(|e| err(String::new(), one_line(&e.to_string())))?;
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = named_path(e.path(), &raw);
             err(path, one_line(&e.inner().to_string()))
@@ -567,7 +588,10 @@ impl Config {
             }
         }
         if let Some(u) = self.upstream.as_mut() {
-            for p in [u.password_file.as_mut(), u.maildir.as_mut()].into_iter().flatten() {
+            for p in [u.password_file.as_mut(), u.maildir.as_mut()]
+                .into_iter()
+                .flatten()
+            {
                 fix(p);
             }
         }
@@ -578,7 +602,10 @@ impl Config {
             }
         }
         if let Some(n) = self.notify.as_mut() {
-            for p in [n.template.as_mut(), n.webhook_secret_file.as_mut()].into_iter().flatten() {
+            for p in [n.template.as_mut(), n.webhook_secret_file.as_mut()]
+                .into_iter()
+                .flatten()
+            {
                 fix(p);
             }
         }
@@ -588,50 +615,110 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigErrors> {
         let file = self.file.display().to_string();
         let mut errors = Vec::new();
-        let mut push = |path: String, message: String| errors.push(ConfigError { file: file.clone(), path, message });
+        let mut push = |path: String, message: String| {
+            errors.push(ConfigError {
+                file: file.clone(),
+                path,
+                message,
+            })
+        };
 
         if self.proxy.listen.parse::<SocketAddr>().is_err() {
-            push("proxy.listen".into(), format!("expected an address such as \"127.0.0.1:2525\", found {:?}", self.proxy.listen));
+            push(
+                "proxy.listen".into(),
+                format!(
+                    "expected an address such as \"127.0.0.1:2525\", found {:?}",
+                    self.proxy.listen
+                ),
+            );
         }
         if !matches!(self.proxy.log_format.as_str(), "text" | "json") {
-            push("proxy.log_format".into(), format!("expected \"text\" or \"json\", found {:?}", self.proxy.log_format));
+            push(
+                "proxy.log_format".into(),
+                format!(
+                    "expected \"text\" or \"json\", found {:?}",
+                    self.proxy.log_format
+                ),
+            );
         }
         if self.proxy.max_message_size.0 == 0 {
-            push("proxy.max_message_size".into(), "must be more than 0".into());
+            push(
+                "proxy.max_message_size".into(),
+                "must be more than 0".into(),
+            );
         }
         if let Some(u) = &self.upstream {
             match (&u.address, &u.maildir) {
                 (None, None) => push("upstream".into(), "needs address or maildir".into()),
-                (Some(_), Some(_)) => push("upstream".into(), "address and maildir are exclusive".into()),
+                (Some(_), Some(_)) => push(
+                    "upstream".into(),
+                    "address and maildir are exclusive".into(),
+                ),
                 _ => {}
             }
             if let Some(a) = &u.address {
                 let list = a.to_vec();
                 if list.is_empty() {
-                    push("upstream.address".into(), "needs at least one host:port".into());
+                    push(
+                        "upstream.address".into(),
+                        "needs at least one host:port".into(),
+                    );
                 }
                 for addr in list {
-                    let port_ok = addr.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+                    let port_ok = addr.rsplit_once(':').is_some_and(|(h, p)| {
+                        !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0)
+                    });
                     if !port_ok {
-                        push("upstream.address".into(), format!("expected host:port, found {addr:?}"));
-                    } else if u.starttls == "required" && u.tls_name.is_none() && addr.rsplit_once(':').is_some_and(|(h, _)| h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok()) {
+                        push(
+                            "upstream.address".into(),
+                            format!("expected host:port, found {addr:?}"),
+                        );
+                    } else if u.starttls == "required"
+                        && u.tls_name.is_none()
+                        && addr.rsplit_once(':').is_some_and(|(h, _)| {
+                            h.trim_matches(['[', ']'])
+                                .parse::<std::net::IpAddr>()
+                                .is_ok()
+                        })
+                    {
                         push("upstream.tls_name".into(), format!("needed with starttls = \"required\" when the address is an IP ({addr})"));
                     }
                 }
             }
             if !matches!(u.starttls.as_str(), "off" | "opportunistic" | "required") {
-                push("upstream.starttls".into(), format!("expected \"off\", \"opportunistic\" or \"required\", found {:?}", u.starttls));
+                push(
+                    "upstream.starttls".into(),
+                    format!(
+                        "expected \"off\", \"opportunistic\" or \"required\", found {:?}",
+                        u.starttls
+                    ),
+                );
             }
             if u.username.is_some() != u.password_file.is_some() {
-                push("upstream.username".into(), "username and password_file go together".into());
+                push(
+                    "upstream.username".into(),
+                    "username and password_file go together".into(),
+                );
             }
         }
         if !matches!(self.store.forensics.as_str(), "none" | "excerpts" | "full") {
-            push("store.forensics".into(), format!("expected \"none\", \"excerpts\" or \"full\", found {:?}", self.store.forensics));
+            push(
+                "store.forensics".into(),
+                format!(
+                    "expected \"none\", \"excerpts\" or \"full\", found {:?}",
+                    self.store.forensics
+                ),
+            );
         }
         if let Some(a) = &self.api {
             if a.listen.parse::<SocketAddr>().is_err() {
-                push("api.listen".into(), format!("expected an address such as \"127.0.0.1:8025\", found {:?}", a.listen));
+                push(
+                    "api.listen".into(),
+                    format!(
+                        "expected an address such as \"127.0.0.1:8025\", found {:?}",
+                        a.listen
+                    ),
+                );
             }
             if a.tokens.is_empty() && a.token_file.is_none() {
                 push("api".into(), "needs tokens or token_file".into());
@@ -644,19 +731,32 @@ impl Config {
             if !entity_names.insert(e.name.as_str()) {
                 push(format!("{at}.name"), "duplicate entity name".into());
             }
-            let not_for = |key: &str, set: bool| set.then(|| (format!("{at}.{key}"), format!("{key} does not apply to type = {:?}", e.kind)));
+            let not_for = |key: &str, set: bool| {
+                set.then(|| {
+                    (
+                        format!("{at}.{key}"),
+                        format!("{key} does not apply to type = {:?}", e.kind),
+                    )
+                })
+            };
             let mut extra = Vec::new();
             match e.kind.as_str() {
                 "dictionary" => {
                     if e.path.is_none() {
-                        push(format!("{at}.path"), "a dictionary needs path = \"file.csv\"".into());
+                        push(
+                            format!("{at}.path"),
+                            "a dictionary needs path = \"file.csv\"".into(),
+                        );
                     }
                     extra.extend(not_for("pattern", e.pattern.is_some()));
                     extra.extend(not_for("similarity", e.similarity.is_some()));
                 }
                 "regex" => {
                     match &e.pattern {
-                        None => push(format!("{at}.pattern"), "a regex entity needs pattern".into()),
+                        None => push(
+                            format!("{at}.pattern"),
+                            "a regex entity needs pattern".into(),
+                        ),
                         Some(p) => {
                             if let Err(err) = regex_check(p) {
                                 push(format!("{at}.pattern"), format!("invalid regex: {err}"));
@@ -668,11 +768,18 @@ impl Config {
                 }
                 "fingerprint" => {
                     if e.path.is_none() {
-                        push(format!("{at}.path"), "a fingerprint entity needs path (built by `sluice-scan fingerprint`)".into());
+                        push(
+                            format!("{at}.path"),
+                            "a fingerprint entity needs path (built by `sluice-scan fingerprint`)"
+                                .into(),
+                        );
                     }
                     if let Some(s) = e.similarity {
                         if !(1..=100).contains(&s) {
-                            push(format!("{at}.similarity"), format!("expected a percentage from 1 to 100, found {s}"));
+                            push(
+                                format!("{at}.similarity"),
+                                format!("expected a percentage from 1 to 100, found {s}"),
+                            );
                         }
                     }
                     extra.extend(not_for("pattern", e.pattern.is_some()));
@@ -714,15 +821,26 @@ impl Config {
                 push(format!("{at}.proximity"), "proximity needs require".into());
             }
             if let Some(s) = &r.severity {
-                let levels = [("low", s.low), ("medium", s.medium), ("high", s.high), ("critical", s.critical)];
+                let levels = [
+                    ("low", s.low),
+                    ("medium", s.medium),
+                    ("high", s.high),
+                    ("critical", s.critical),
+                ];
                 if levels.iter().all(|(_, v)| v.is_none()) {
-                    push(format!("{at}.severity"), "set at least one of low, medium, high, critical".into());
+                    push(
+                        format!("{at}.severity"),
+                        "set at least one of low, medium, high, critical".into(),
+                    );
                 }
                 let mut previous: Option<(&str, u64)> = None;
                 for (level, value) in levels {
                     let Some(v) = value else { continue };
                     if v == 0 {
-                        push(format!("{at}.severity.{level}"), "expected a count of at least 1, found 0".into());
+                        push(
+                            format!("{at}.severity.{level}"),
+                            "expected a count of at least 1, found 0".into(),
+                        );
                     } else if let Some((pl, pv)) = previous {
                         if v <= pv {
                             push(format!("{at}.severity.{level}"), format!("thresholds must rise with the level: {level} = {v} is not above {pl} = {pv}"));
@@ -753,7 +871,10 @@ impl Config {
                 push(format!("{at}.name"), "duplicate policy name".into());
             }
             if p.profiles.is_empty() && !p.unscannable {
-                push(format!("{at}.profiles"), "needs at least one profile (or unscannable = true)".into());
+                push(
+                    format!("{at}.profiles"),
+                    "needs at least one profile (or unscannable = true)".into(),
+                );
             }
             for pr in &p.profiles {
                 if !profile_names.contains(pr.as_str()) {
@@ -761,13 +882,22 @@ impl Config {
                 }
             }
             match (&p.action, &p.header) {
-                (Action::AddHeader, None) => push(format!("{at}.header"), "action = \"add-header\" needs header = \"Name: value\"".into()),
+                (Action::AddHeader, None) => push(
+                    format!("{at}.header"),
+                    "action = \"add-header\" needs header = \"Name: value\"".into(),
+                ),
                 (Action::AddHeader, Some(h)) => {
                     if let Err(m) = check_header_line(h) {
                         push(format!("{at}.header"), m);
                     }
                 }
-                (_, Some(_)) => push(format!("{at}.header"), format!("header only applies to action = \"add-header\", not {:?}", p.action.name())),
+                (_, Some(_)) => push(
+                    format!("{at}.header"),
+                    format!(
+                        "header only applies to action = \"add-header\", not {:?}",
+                        p.action.name()
+                    ),
+                ),
                 _ => {}
             }
             if p.reject_message.contains(['\r', '\n']) {
@@ -798,7 +928,10 @@ fn regex_check(pattern: &str) -> Result<(), String> {
     sluice_dlp::Engine::new(sluice_dlp::Definitions {
         entities: vec![sluice_dlp::EntityDefinition {
             name: "check".into(),
-            kind: sluice_dlp::EntityKind::Regex { pattern: pattern.into(), case_sensitive: true },
+            kind: sluice_dlp::EntityKind::Regex {
+                pattern: pattern.into(),
+                case_sensitive: true,
+            },
         }],
         rules: vec![],
         profiles: vec![],
@@ -813,7 +946,11 @@ fn regex_check(pattern: &str) -> Result<(), String> {
 /// Error texts from toml and regex span several lines; a config error is
 /// one line.
 fn one_line(s: &str) -> String {
-    s.lines().map(str::trim).filter(|l| !l.is_empty() && !l.chars().all(|c| c == '|' || c == '^' || c.is_whitespace())).collect::<Vec<_>>().join(" ")
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.chars().all(|c| c == '|' || c == '^' || c.is_whitespace()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `rule[2].severity.medium` → `rule "Cards".severity.medium`.

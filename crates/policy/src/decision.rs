@@ -5,8 +5,8 @@ use std::path::Path;
 
 use serde::Serialize;
 use sluice_dlp::{
-    Definitions, Dictionary, Engine, EntityDefinition, EntityKind, FingerprintSet, Identifier, ProfileDefinition, RuleDefinition,
-    Section, Segment, Severity, Thresholds,
+    Definitions, Dictionary, Engine, EntityDefinition, EntityKind, FingerprintSet, Identifier,
+    ProfileDefinition, RuleDefinition, Section, Segment, Severity, Thresholds,
 };
 use sluice_mime::{extract, Extraction, Limits, Location, SkippedPart};
 
@@ -138,35 +138,61 @@ impl Inspector {
             let kind = match e.kind.as_str() {
                 "dictionary" => {
                     let path = e.path.as_deref().unwrap_or(Path::new(""));
-                    match std::fs::File::open(path).map_err(|err| format!("cannot read {}: {err}", path.display())).and_then(|f| {
-                        Dictionary::from_csv(f).map_err(|err| format!("{}: {err}", path.display()))
-                    }) {
-                        Ok(dictionary) => EntityKind::Dictionary { dictionary, case_sensitive: e.case_sensitive.unwrap_or(false) },
+                    match std::fs::File::open(path)
+                        .map_err(|err| format!("cannot read {}: {err}", path.display()))
+                        .and_then(|f| {
+                            Dictionary::from_csv(f)
+                                .map_err(|err| format!("{}: {err}", path.display()))
+                        }) {
+                        Ok(dictionary) => EntityKind::Dictionary {
+                            dictionary,
+                            case_sensitive: e.case_sensitive.unwrap_or(false),
+                        },
                         Err(message) => {
-                            errors.push(ConfigError { file: file.clone(), path: format!("{at}.path"), message });
+                            errors.push(ConfigError {
+                                file: file.clone(),
+                                path: format!("{at}.path"),
+                                message,
+                            });
                             continue;
                         }
                     }
                 }
                 "fingerprint" => {
                     let path = e.path.as_deref().unwrap_or(Path::new(""));
-                    match std::fs::read_to_string(path).map_err(|err| format!("cannot read {}: {err}", path.display())).and_then(|t| {
-                        FingerprintSet::from_json(&t).map_err(|err| format!("{}: {err}", path.display()))
-                    }) {
-                        Ok(documents) => EntityKind::Fingerprint { documents, similarity: e.similarity.unwrap_or(30) },
+                    match std::fs::read_to_string(path)
+                        .map_err(|err| format!("cannot read {}: {err}", path.display()))
+                        .and_then(|t| {
+                            FingerprintSet::from_json(&t)
+                                .map_err(|err| format!("{}: {err}", path.display()))
+                        }) {
+                        Ok(documents) => EntityKind::Fingerprint {
+                            documents,
+                            similarity: e.similarity.unwrap_or(30),
+                        },
                         Err(message) => {
-                            errors.push(ConfigError { file: file.clone(), path: format!("{at}.path"), message });
+                            errors.push(ConfigError {
+                                file: file.clone(),
+                                path: format!("{at}.path"),
+                                message,
+                            });
                             continue;
                         }
                     }
                 }
-                "regex" => EntityKind::Regex { pattern: e.pattern.clone().unwrap_or_default(), case_sensitive: e.case_sensitive.unwrap_or(false) },
+                "regex" => EntityKind::Regex {
+                    pattern: e.pattern.clone().unwrap_or_default(),
+                    case_sensitive: e.case_sensitive.unwrap_or(false),
+                },
                 other => match Identifier::from_name(other) {
                     Some(id) => EntityKind::Identifier(id),
                     None => continue,
                 },
             };
-            entities.push(EntityDefinition { name: e.name.clone(), kind });
+            entities.push(EntityDefinition {
+                name: e.name.clone(),
+                kind,
+            });
         }
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
@@ -179,23 +205,52 @@ impl Inspector {
                 entities: r.entities.clone(),
                 count: r.count.into(),
                 scope: r.scope.iter().map(|&s| s.into()).collect(),
-                severity: r.severity.map(|s| Thresholds { low: s.low, medium: s.medium, high: s.high, critical: s.critical }),
+                severity: r.severity.map(|s| Thresholds {
+                    low: s.low,
+                    medium: s.medium,
+                    high: s.high,
+                    critical: s.critical,
+                }),
                 require: r.require.clone(),
                 proximity: r.proximity,
             })
             .collect();
-        let profiles = config.profile.iter().map(|p| ProfileDefinition { name: p.name.clone(), rules: p.rules.clone() }).collect();
-        let engine = Engine::new(Definitions { entities, rules, profiles })
-            .map_err(|e| ConfigErrors(vec![ConfigError { file: file.clone(), path: "(definitions)".into(), message: e.to_string() }]))?;
+        let profiles = config
+            .profile
+            .iter()
+            .map(|p| ProfileDefinition {
+                name: p.name.clone(),
+                rules: p.rules.clone(),
+            })
+            .collect();
+        let engine = Engine::new(Definitions {
+            entities,
+            rules,
+            profiles,
+        })
+        .map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                file: file.clone(),
+                path: "(definitions)".into(),
+                message: e.to_string(),
+            }])
+        })?;
         let limits = config.limits.to_limits();
-        Ok(Inspector { config, engine, limits, evaluation: Evaluation::Policies })
+        Ok(Inspector {
+            config,
+            engine,
+            limits,
+            evaluation: Evaluation::Policies,
+        })
     }
 
     /// An inspector for `--dictionary CSV`: one dictionary entity, one rule
     /// counting unique terms with the default `ceil(n/2)` threshold, one
     /// profile, no policy. All three are named after the file.
     pub fn for_dictionary(csv: &Path) -> Result<Inspector, ConfigErrors> {
-        let name = csv.file_stem().map_or_else(|| "dictionary".into(), |s| s.to_string_lossy().into_owned());
+        let name = csv
+            .file_stem()
+            .map_or_else(|| "dictionary".into(), |s| s.to_string_lossy().into_owned());
         let toml = format!(
             "[[entity]]\nname = {n:?}\ntype = \"dictionary\"\npath = {p:?}\n\n[[rule]]\nname = {n:?}\nentities = [{n:?}]\n\n[[profile]]\nname = {n:?}\nrules = [{n:?}]\n",
             n = name,
@@ -264,8 +319,16 @@ impl Inspector {
 
     /// [`Inspector::inspect`] on an extraction already made.
     pub fn decide(&self, envelope: &Envelope, x: &Extraction) -> Decision {
-        let sender = envelope.sender.clone().unwrap_or_else(|| x.from.as_deref().and_then(|f| addresses(f).into_iter().next()).unwrap_or_default());
-        let recipients = envelope.recipients.clone().unwrap_or_else(|| x.recipients.iter().flat_map(|r| addresses(r)).collect());
+        let sender = envelope.sender.clone().unwrap_or_else(|| {
+            x.from
+                .as_deref()
+                .and_then(|f| addresses(f).into_iter().next())
+                .unwrap_or_default()
+        });
+        let recipients = envelope
+            .recipients
+            .clone()
+            .unwrap_or_else(|| x.recipients.iter().flat_map(|r| addresses(r)).collect());
         let segments: Vec<Segment> = x
             .parts
             .iter()
@@ -284,8 +347,12 @@ impl Inspector {
         let mut rules = Vec::new();
         for profile in self.evaluated_profiles() {
             for rule in self.engine.profile(profile).unwrap_or_default() {
-                let Some(result) = scan.rule(rule) else { continue };
-                let Some(severity) = result.severity else { continue };
+                let Some(result) = scan.rule(rule) else {
+                    continue;
+                };
+                let Some(severity) = result.severity else {
+                    continue;
+                };
                 let matches = result
                     .matches
                     .iter()
@@ -336,35 +403,72 @@ impl Inspector {
             let name = &p.name;
             let from = p.from.clone().unwrap_or_default();
             if !from.matches(&d.sender) {
-                d.trace.push(format!("policy {name:?}: does not apply: sender {}", from.explain(sender_label(&d.sender))));
+                d.trace.push(format!(
+                    "policy {name:?}: does not apply: sender {}",
+                    from.explain(sender_label(&d.sender))
+                ));
                 continue;
             }
             let to_reason = match &p.to {
                 None => Some("any recipient (no to constraint)".to_owned()),
-                Some(to) => d.recipients.iter().find(|r| to.matches(r)).map(|r| format!("recipient {}", to.explain(r))),
+                Some(to) => d
+                    .recipients
+                    .iter()
+                    .find(|r| to.matches(r))
+                    .map(|r| format!("recipient {}", to.explain(r))),
             };
             let Some(to_reason) = to_reason else {
                 let why = match &p.to {
-                    Some(to) if !d.recipients.is_empty() => d.recipients.iter().map(|r| to.explain(r)).collect::<Vec<_>>().join("; "),
+                    Some(to) if !d.recipients.is_empty() => d
+                        .recipients
+                        .iter()
+                        .map(|r| to.explain(r))
+                        .collect::<Vec<_>>()
+                        .join("; "),
                     _ => "there are no recipients".into(),
                 };
-                d.trace.push(format!("policy {name:?}: does not apply: no recipient matches to ({why})"));
+                d.trace.push(format!(
+                    "policy {name:?}: does not apply: no recipient matches to ({why})"
+                ));
                 continue;
             };
-            let applies = format!("policy {name:?}: applies (sender {}; {to_reason})", from.explain(sender_label(&d.sender)));
+            let applies = format!(
+                "policy {name:?}: applies (sender {}; {to_reason})",
+                from.explain(sender_label(&d.sender))
+            );
             let min: Severity = p.min_severity.into();
-            let rule_hit = d.rules.iter().find(|r| p.profiles.contains(&r.profile) && r.severity >= min);
+            let rule_hit = d
+                .rules
+                .iter()
+                .find(|r| p.profiles.contains(&r.profile) && r.severity >= min);
             let reason = match rule_hit {
-                Some(r) => Some(format!("rule {:?} (profile {:?}) reached {} (count {}), at least {}", r.rule, r.profile, r.severity, r.count, min)),
-                None if p.unscannable && !x.unscannable.is_empty() => Some(format!("{} part(s) could not be scanned and unscannable = true", x.unscannable.len())),
+                Some(r) => Some(format!(
+                    "rule {:?} (profile {:?}) reached {} (count {}), at least {}",
+                    r.rule, r.profile, r.severity, r.count, min
+                )),
+                None if p.unscannable && !x.unscannable.is_empty() => Some(format!(
+                    "{} part(s) could not be scanned and unscannable = true",
+                    x.unscannable.len()
+                )),
                 None => None,
             };
             let Some(reason) = reason else {
-                d.trace.push(format!("{applies}; not triggered: no rule of profiles {:?} reached {min}", p.profiles));
+                d.trace.push(format!(
+                    "{applies}; not triggered: no rule of profiles {:?} reached {min}",
+                    p.profiles
+                ));
                 continue;
             };
             let monitor = self.config.policy_mode(p) == Mode::Monitor;
-            d.trace.push(format!("{applies}; TRIGGERED: {reason} → {}{}", p.action, if monitor { " (monitor mode: recorded, not applied)" } else { "" }));
+            d.trace.push(format!(
+                "{applies}; TRIGGERED: {reason} → {}{}",
+                p.action,
+                if monitor {
+                    " (monitor mode: recorded, not applied)"
+                } else {
+                    ""
+                }
+            ));
             self.set_action(d, p, monitor, x);
             return;
         }
@@ -392,8 +496,15 @@ impl Inspector {
 /// Whether the message is itself a notification or auto-reply (no sender
 /// notification for it).
 fn is_automatic(x: &Extraction) -> bool {
-    x.auto_submitted.as_deref().is_some_and(|v| !v.trim().eq_ignore_ascii_case("no"))
-        || x.precedence.as_deref().is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "bulk" | "list" | "junk"))
+    x.auto_submitted
+        .as_deref()
+        .is_some_and(|v| !v.trim().eq_ignore_ascii_case("no"))
+        || x.precedence.as_deref().is_some_and(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "bulk" | "list" | "junk"
+            )
+        })
 }
 
 fn sender_label(sender: &str) -> &str {
@@ -415,7 +526,11 @@ pub fn addresses(value: &str) -> Vec<String> {
             })
             .filter(|a| a.contains('@'))
             .collect(),
-        Err(_) => value.split([',', ';', ' ', '<', '>']).filter(|w| w.contains('@')).map(str::to_owned).collect(),
+        Err(_) => value
+            .split([',', ';', ' ', '<', '>'])
+            .filter(|w| w.contains('@'))
+            .map(str::to_owned)
+            .collect(),
     }
 }
 
@@ -423,7 +538,14 @@ pub fn addresses(value: &str) -> Vec<String> {
 pub fn excerpt(text: &str, span: std::ops::Range<usize>) -> String {
     let start = span.start.min(text.len());
     let end = span.end.min(text.len()).max(start);
-    let before: String = text[..start].chars().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect();
+    let before: String = text[..start]
+        .chars()
+        .rev()
+        .take(20)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     let after: String = text[end..].chars().take(20).collect();
     let mut s = String::new();
     if before.len() < start {

@@ -49,8 +49,9 @@ mod pattern;
 mod units;
 
 pub use config::{
-    Action, ApiConfig, Config, ConfigError, ConfigErrors, CountModeConfig, EntityConfig, LimitsConfig, Mode, NotifyConfig, OneOrMany,
-    PolicyConfig, ProfileConfig, ProxyConfig, ProxyTls, RuleConfig, SectionConfig, SeverityConfig, SeverityLevel, StoreConfig,
+    Action, ApiConfig, Config, ConfigError, ConfigErrors, CountModeConfig, EntityConfig,
+    LimitsConfig, Mode, NotifyConfig, OneOrMany, PolicyConfig, ProfileConfig, ProxyConfig,
+    ProxyTls, RuleConfig, SectionConfig, SeverityConfig, SeverityLevel, StoreConfig,
     UpstreamConfig,
 };
 pub use decision::{addresses, excerpt, Decision, Envelope, Evidence, Inspector, RuleOutcome};

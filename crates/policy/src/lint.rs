@@ -25,7 +25,12 @@ impl std::fmt::Display for Lint {
 pub fn lints(inspector: &Inspector) -> Vec<Lint> {
     let config = inspector.config();
     let mut out = Vec::new();
-    let dictionaries: HashSet<&str> = config.entity.iter().filter(|e| e.kind == "dictionary").map(|e| e.name.as_str()).collect();
+    let dictionaries: HashSet<&str> = config
+        .entity
+        .iter()
+        .filter(|e| e.kind == "dictionary")
+        .map(|e| e.name.as_str())
+        .collect();
     for r in &config.rule {
         let at = format!("rule {:?}", r.name);
         let has_dictionary = r.entities.iter().any(|e| dictionaries.contains(e.as_str()));
@@ -51,11 +56,20 @@ pub fn lints(inspector: &Inspector) -> Vec<Lint> {
         let empty: Vec<&str> = p
             .profiles
             .iter()
-            .filter(|name| config.profile.iter().find(|pr| &&pr.name == name).is_some_and(|pr| pr.rules.is_empty()))
+            .filter(|name| {
+                config
+                    .profile
+                    .iter()
+                    .find(|pr| &&pr.name == name)
+                    .is_some_and(|pr| pr.rules.is_empty())
+            })
             .map(String::as_str)
             .collect();
         if !empty.is_empty() && empty.len() == p.profiles.len() && !p.unscannable {
-            out.push(Lint { path: format!("{at}.profiles"), message: format!("can never trigger: profile(s) {empty:?} have no rules") });
+            out.push(Lint {
+                path: format!("{at}.profiles"),
+                message: format!("can never trigger: profile(s) {empty:?} have no rules"),
+            });
         }
         if let Some(earlier) = config.policy[..i].iter().find(|e| shadows(config, e, p)) {
             out.push(Lint {
@@ -82,12 +96,22 @@ fn distinct_terms(inspector: &Inspector, rule: &str) -> u64 {
     // from a rule compiled without thresholds would be circular, so count
     // the terms directly.
     let config = inspector.config();
-    let Some(r) = config.rule.iter().find(|r| r.name == rule) else { return 0 };
+    let Some(r) = config.rule.iter().find(|r| r.name == rule) else {
+        return 0;
+    };
     let mut terms = HashSet::new();
-    for e in config.entity.iter().filter(|e| e.kind == "dictionary" && r.entities.contains(&e.name)) {
+    for e in config
+        .entity
+        .iter()
+        .filter(|e| e.kind == "dictionary" && r.entities.contains(&e.name))
+    {
         let Some(path) = &e.path else { continue };
-        let Ok(file) = std::fs::File::open(path) else { continue };
-        let Ok(d) = sluice_dlp::Dictionary::from_csv(file) else { continue };
+        let Ok(file) = std::fs::File::open(path) else {
+            continue;
+        };
+        let Ok(d) = sluice_dlp::Dictionary::from_csv(file) else {
+            continue;
+        };
         for t in d.distinct(e.case_sensitive.unwrap_or(false)) {
             terms.insert(t.text);
         }

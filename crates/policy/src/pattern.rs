@@ -28,16 +28,27 @@ impl AddressPattern {
     /// ```
     pub fn parse(s: &str) -> Result<AddressPattern, String> {
         let p = s.trim().to_ascii_lowercase();
-        let invalid = || format!("expected \"user@domain\", \"*@domain\", \"*@*.domain\" or \"*\", found {s:?}");
+        let invalid = || {
+            format!("expected \"user@domain\", \"*@domain\", \"*@*.domain\" or \"*\", found {s:?}")
+        };
         if p == "*" {
             return Ok(AddressPattern::Any);
         }
         let (local, domain) = p.rsplit_once('@').ok_or_else(invalid)?;
-        let domain_ok = |d: &str| !d.is_empty() && !d.contains(['*', '@', ' ']) && !d.starts_with('.') && !d.ends_with('.');
+        let domain_ok = |d: &str| {
+            !d.is_empty()
+                && !d.contains(['*', '@', ' '])
+                && !d.starts_with('.')
+                && !d.ends_with('.')
+        };
         match (local, domain.strip_prefix("*.")) {
-            ("*", Some(parent)) if domain_ok(parent) => Ok(AddressPattern::Subdomains(parent.to_owned())),
+            ("*", Some(parent)) if domain_ok(parent) => {
+                Ok(AddressPattern::Subdomains(parent.to_owned()))
+            }
             ("*", None) if domain_ok(domain) => Ok(AddressPattern::Domain(domain.to_owned())),
-            (l, None) if !l.is_empty() && !l.contains(['*', ' ']) && domain_ok(domain) => Ok(AddressPattern::Exact(p.clone())),
+            (l, None) if !l.is_empty() && !l.contains(['*', ' ']) && domain_ok(domain) => {
+                Ok(AddressPattern::Exact(p.clone()))
+            }
             _ => Err(invalid()),
         }
     }
@@ -49,9 +60,11 @@ impl AddressPattern {
             AddressPattern::Any => true,
             AddressPattern::Exact(e) => a == *e,
             AddressPattern::Domain(d) => a.rsplit_once('@').is_some_and(|(_, ad)| ad == d),
-            AddressPattern::Subdomains(d) => {
-                a.rsplit_once('@').is_some_and(|(_, ad)| ad.len() > d.len() + 1 && ad.ends_with(d.as_str()) && ad.as_bytes()[ad.len() - d.len() - 1] == b'.')
-            }
+            AddressPattern::Subdomains(d) => a.rsplit_once('@').is_some_and(|(_, ad)| {
+                ad.len() > d.len() + 1
+                    && ad.ends_with(d.as_str())
+                    && ad.as_bytes()[ad.len() - d.len() - 1] == b'.'
+            }),
         }
     }
 }
@@ -90,7 +103,8 @@ pub struct Constraint {
 impl Constraint {
     /// Whether `address` satisfies the constraint.
     pub fn matches(&self, address: &str) -> bool {
-        (self.include.is_empty() || self.include.iter().any(|p| p.matches(address))) && !self.exclude.iter().any(|p| p.matches(address))
+        (self.include.is_empty() || self.include.iter().any(|p| p.matches(address)))
+            && !self.exclude.iter().any(|p| p.matches(address))
     }
 
     /// The pattern that decides `address`, for explanations.
@@ -100,7 +114,9 @@ impl Constraint {
         }
         match self.include.iter().find(|p| p.matches(address)) {
             Some(p) => format!("{address} matches {p}"),
-            None if self.include.is_empty() => format!("{address} matches * (no include) and no exclude"),
+            None if self.include.is_empty() => {
+                format!("{address} matches * (no include) and no exclude")
+            }
             None => format!("{address} matches no include pattern"),
         }
     }
@@ -123,17 +139,34 @@ mod tests {
         assert!(sub.matches("x@eu.example.com") && sub.matches("x@a.b.example.com"));
         assert!(!sub.matches("x@example.com") && !sub.matches("x@badexample.com"));
         assert!(AddressPattern::Any.matches(""));
-        for bad in ["", "example.com", "a*@example.com", "*@", "*@*.", "*@.example.com", "@example.com"] {
+        for bad in [
+            "",
+            "example.com",
+            "a*@example.com",
+            "*@",
+            "*@*.",
+            "*@.example.com",
+            "@example.com",
+        ] {
             assert!(AddressPattern::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn constraints() {
-        let outside = Constraint { include: vec![], exclude: vec![AddressPattern::parse("*@example.com").unwrap(), AddressPattern::parse("*@*.example.com").unwrap()] };
+        let outside = Constraint {
+            include: vec![],
+            exclude: vec![
+                AddressPattern::parse("*@example.com").unwrap(),
+                AddressPattern::parse("*@*.example.com").unwrap(),
+            ],
+        };
         assert!(outside.matches("bob@partner.org"));
         assert!(!outside.matches("bob@example.com"));
         assert!(!outside.matches("bob@eu.example.com"));
-        assert_eq!(outside.explain("bob@eu.example.com"), "bob@eu.example.com is excluded by *@*.example.com");
+        assert_eq!(
+            outside.explain("bob@eu.example.com"),
+            "bob@eu.example.com is excluded by *@*.example.com"
+        );
     }
 }

@@ -23,7 +23,9 @@ impl Size {
         let t = s.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
-        let n: u64 = num.parse().map_err(|_| format!("expected a size such as \"50MiB\" or a number of bytes, found {s:?}"))?;
+        let n: u64 = num.parse().map_err(|_| {
+            format!("expected a size such as \"50MiB\" or a number of bytes, found {s:?}")
+        })?;
         let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
             "" | "b" => 1,
             "kb" | "k" => 1000,
@@ -32,9 +34,15 @@ impl Size {
             "mib" => 1 << 20,
             "gb" | "g" => 1_000_000_000,
             "gib" => 1 << 30,
-            _ => return Err(format!("unknown size unit {unit:?} in {s:?} (use B, KiB, MiB, GiB, KB, MB, GB)")),
+            _ => {
+                return Err(format!(
+                    "unknown size unit {unit:?} in {s:?} (use B, KiB, MiB, GiB, KB, MB, GB)"
+                ))
+            }
         };
-        n.checked_mul(mult).map(Size).ok_or_else(|| format!("size {s:?} is too large"))
+        n.checked_mul(mult)
+            .map(Size)
+            .ok_or_else(|| format!("size {s:?} is too large"))
     }
 }
 
@@ -46,7 +54,9 @@ impl<'de> Deserialize<'de> for Size {
             Int(u64),
             Text(String),
         }
-        match Raw::deserialize(d).map_err(|_| serde::de::Error::custom("expected a size such as \"50MiB\" or a number of bytes"))? {
+        match Raw::deserialize(d).map_err(|_| {
+            serde::de::Error::custom("expected a size such as \"50MiB\" or a number of bytes")
+        })? {
             Raw::Int(n) => Ok(Size(n)),
             Raw::Text(s) => Size::parse(&s).map_err(serde::de::Error::custom),
         }
@@ -64,14 +74,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("expected a duration such as \"90s\", \"5m\", \"2h\" or \"90d\", found {s:?}"))?;
+    let n: u64 = num.parse().map_err(|_| {
+        format!("expected a duration such as \"90s\", \"5m\", \"2h\" or \"90d\", found {s:?}")
+    })?;
     let secs = match unit.trim() {
         "ms" => return Ok(Duration::from_millis(n)),
         "s" | "" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        other => return Err(format!("unknown duration unit {other:?} in {s:?} (use ms, s, m, h, d)")),
+        other => {
+            return Err(format!(
+                "unknown duration unit {other:?} in {s:?} (use ms, s, m, h, d)"
+            ))
+        }
     };
     Ok(Duration::from_secs(n.saturating_mul(secs)))
 }
@@ -84,7 +100,9 @@ pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::E
         Int(u64),
         Text(String),
     }
-    match Raw::deserialize(d).map_err(|_| serde::de::Error::custom("expected a duration such as \"90s\", \"5m\", \"2h\" or \"90d\""))? {
+    match Raw::deserialize(d).map_err(|_| {
+        serde::de::Error::custom("expected a duration such as \"90s\", \"5m\", \"2h\" or \"90d\"")
+    })? {
         Raw::Int(n) => Ok(Duration::from_secs(n)),
         Raw::Text(s) => parse_duration(&s).map_err(serde::de::Error::custom),
     }
@@ -114,11 +132,19 @@ impl Cidr {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let addr: IpAddr = addr.trim().parse().map_err(|_| format!("expected a network such as \"127.0.0.0/8\", found {s:?}"))?;
+        let addr: IpAddr = addr
+            .trim()
+            .parse()
+            .map_err(|_| format!("expected a network such as \"127.0.0.0/8\", found {s:?}"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => max,
-            Some(p) => p.trim().parse::<u8>().ok().filter(|&p| p <= max).ok_or_else(|| format!("prefix length in {s:?} must be 0 to {max}"))?,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|&p| p <= max)
+                .ok_or_else(|| format!("prefix length in {s:?} must be 0 to {max}"))?,
         };
         Ok(Cidr { addr, prefix })
     }
@@ -158,10 +184,14 @@ impl<'de> Deserialize<'de> for Cidr {
 /// without colon, value without line breaks.
 pub fn check_header_line(line: &str) -> Result<(), String> {
     let Some((name, value)) = line.split_once(':') else {
-        return Err(format!("expected a header line \"Name: value\", found {line:?}"));
+        return Err(format!(
+            "expected a header line \"Name: value\", found {line:?}"
+        ));
     };
     if name.is_empty() || !name.bytes().all(|b| (33..=126).contains(&b)) {
-        return Err(format!("header name {name:?} must be printable ASCII without spaces"));
+        return Err(format!(
+            "header name {name:?} must be printable ASCII without spaces"
+        ));
     }
     if value.trim().is_empty() || value.contains(['\r', '\n']) {
         return Err(format!("header {name:?} needs a value on one line"));

@@ -1,0 +1,191 @@
+//! Decisions as JSON Lines (SPEC §7) and as explained text for people.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use sluice_mime::SkippedPart;
+use sluice_policy::{Decision, Evidence, Inspector};
+
+#[derive(Serialize)]
+struct MatchOut<'a> {
+    entity: &'a str,
+    value: &'a str,
+    location: &'a sluice_mime::Location,
+}
+
+#[derive(Serialize)]
+struct RuleOut<'a> {
+    rule: &'a str,
+    profile: &'a str,
+    severity: &'a str,
+    count: u64,
+    matches: Vec<MatchOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct DecisionOut<'a> {
+    path: &'a str,
+    message_id: Option<&'a str>,
+    subject: Option<&'a str>,
+    from: Option<&'a str>,
+    recipients: &'a [String],
+    policy: Option<&'a str>,
+    action: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    monitor: bool,
+    rules: Vec<RuleOut<'a>>,
+    unscannable: &'a [SkippedPart],
+    unsupported: &'a [SkippedPart],
+    error: Option<&'a str>,
+}
+
+/// One JSON line for a decision, or for a path that could not be read.
+pub fn json_line(
+    out: &mut impl Write,
+    path: &str,
+    decision: Result<&Decision, &str>,
+) -> io::Result<()> {
+    let value = match decision {
+        Ok(d) => DecisionOut {
+            path,
+            message_id: d.message_id.as_deref(),
+            subject: d.subject.as_deref(),
+            from: Some(d.sender.as_str()),
+            recipients: &d.recipients,
+            policy: d.policy.as_deref(),
+            action: d.action.map(|a| a.name()),
+            monitor: d.monitor,
+            rules: d
+                .rules
+                .iter()
+                .map(|r| RuleOut {
+                    rule: &r.rule,
+                    profile: &r.profile,
+                    severity: r.severity.name(),
+                    count: r.count,
+                    matches: r
+                        .matches
+                        .iter()
+                        .map(|m| MatchOut {
+                            entity: &m.entity,
+                            value: &m.value,
+                            location: &m.location,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            unscannable: &d.unscannable,
+            unsupported: &d.unsupported,
+            error: None,
+        },
+        Err(e) => DecisionOut {
+            path,
+            message_id: None,
+            subject: None,
+            from: None,
+            recipients: &[],
+            policy: None,
+            action: None,
+            monitor: false,
+            rules: Vec::new(),
+            unscannable: &[],
+            unsupported: &[],
+            error: Some(e),
+        },
+    };
+    serde_json::to_writer(&mut *out, &value)?;
+    writeln!(out)
+}
+
+/// The explained, human form of a decision.
+pub fn human(
+    out: &mut impl Write,
+    path: &str,
+    decision: Result<&Decision, &str>,
+    inspector: &Inspector,
+) -> io::Result<()> {
+    writeln!(out, "== {path}")?;
+    let d = match decision {
+        Ok(d) => d,
+        Err(e) => {
+            writeln!(out, "  error: {e}")?;
+            return writeln!(out);
+        }
+    };
+    if let Some(s) = &d.subject {
+        writeln!(out, "  subject: {s}")?;
+    }
+    let sender = if d.sender.is_empty() {
+        "<>"
+    } else {
+        d.sender.as_str()
+    };
+    writeln!(
+        out,
+        "  from {sender} to {}",
+        if d.recipients.is_empty() {
+            "(no recipients)".to_owned()
+        } else {
+            d.recipients.join(", ")
+        }
+    )?;
+    if inspector.uses_policies() {
+        match (&d.policy, d.action) {
+            (Some(p), Some(a)) if d.monitor => writeln!(
+                out,
+                "  DECISION: {a} by policy {p:?} (monitor mode: recorded, not applied)"
+            )?,
+            (Some(p), Some(a)) => writeln!(out, "  DECISION: {a} by policy {p:?}")?,
+            _ => writeln!(out, "  DECISION: no policy triggered (allow)")?,
+        }
+        for line in &d.trace {
+            writeln!(out, "    {line}")?;
+        }
+    }
+    if d.rules.is_empty() {
+        writeln!(out, "  no rule reached its lowest threshold")?;
+    }
+    for r in &d.rules {
+        let t = r.thresholds;
+        let levels: Vec<String> = [
+            ("low", t.low),
+            ("medium", t.medium),
+            ("high", t.high),
+            ("critical", t.critical),
+        ]
+        .iter()
+        .filter_map(|(n, v)| v.map(|v| format!("{n} {v}")))
+        .collect();
+        writeln!(
+            out,
+            "  rule {:?} (profile {:?}): count {} -> {} (thresholds: {})",
+            r.rule,
+            r.profile,
+            r.count,
+            r.severity,
+            levels.join(", ")
+        )?;
+        for m in &r.matches {
+            write_match(out, m)?;
+        }
+    }
+    for u in &d.unscannable {
+        writeln!(out, "  UNSCANNABLE [{}]: {}", u.location, u.reason)?;
+    }
+    for u in &d.unsupported {
+        writeln!(out, "  unsupported [{}]: {}", u.location, u.reason)?;
+    }
+    writeln!(out)
+}
+
+fn write_match(out: &mut impl Write, m: &Evidence) -> io::Result<()> {
+    let similarity = m
+        .similarity
+        .map(|s| format!(" ({s}% similar)"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "    {} {:?}{similarity} at [{}]: {}",
+        m.entity, m.value, m.location, m.excerpt
+    )
+}
