@@ -558,14 +558,23 @@ impl Config {
                 message,
             }])
         };
+        let describe = |e: &toml::de::Error| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            match line {
+                Some(l) => format!("{} (line {l})", one_line(e.message())),
+                None => one_line(e.message()),
+            }
+        };
         let raw: toml::Table = text
             .parse()
-            .map_err(|e: toml::de::Error| err(String::new(), one_line(&e.to_string())))?;
-        let de = toml::de::Deserializer::parse(text)
-            .map_err(|e| err(String::new(), one_line(&e.to_string())))?;
+            .map_err(|e: toml::de::Error| err(String::new(), describe(&e)))?;
+        let de =
+            toml::de::Deserializer::parse(text).map_err(|e| err(String::new(), describe(&e)))?;
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = named_path(e.path(), &raw);
-            err(path, one_line(&e.inner().to_string()))
+            err(path, describe(e.inner()))
         })
     }
 
@@ -904,7 +913,6 @@ impl Config {
                 push(format!("{at}.reject_message"), "must be one line".into());
             }
         }
-        drop(push);
         if errors.is_empty() {
             Ok(())
         } else {

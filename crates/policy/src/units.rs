@@ -36,7 +36,8 @@ impl Size {
             "gib" => 1 << 30,
             _ => {
                 return Err(format!(
-                    "unknown size unit {unit:?} in {s:?} (use B, KiB, MiB, GiB, KB, MB, GB)"
+                    "unknown size unit {:?} in {s:?} (use B, KiB, MiB, GiB, KB, MB, GB)",
+                    unit.trim()
                 ))
             }
         };

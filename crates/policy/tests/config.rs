@@ -1,0 +1,240 @@
+//! Configuration errors: each names the file, the key path and what was
+//! expected; every problem of a file is reported.
+
+use std::path::PathBuf;
+
+use sluice_policy::{Config, ConfigErrors, Inspector};
+
+struct Dir(tempfile::TempDir);
+
+impl Dir {
+    fn new() -> Dir {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("terms.csv"),
+            "Customer\nAccount Manager\nSales Engineer\n",
+        )
+        .unwrap();
+        Dir(d)
+    }
+
+    fn load(&self, toml: &str) -> Result<Config, ConfigErrors> {
+        let path = self.file();
+        std::fs::write(&path, toml).unwrap();
+        Config::load(&path)
+    }
+
+    fn file(&self) -> PathBuf {
+        self.0.path().join("sluice.toml")
+    }
+
+    /// The errors, with the file name stripped for readable assertions.
+    fn errors(&self, toml: &str) -> Vec<String> {
+        let prefix = format!("{}: ", self.file().display());
+        let errors = match self.load(toml).and_then(Inspector::new) {
+            Ok(_) => return Vec::new(),
+            Err(e) => e,
+        };
+        errors
+            .0
+            .iter()
+            .map(|e| {
+                e.to_string()
+                    .strip_prefix(&prefix)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| e.to_string())
+            })
+            .collect()
+    }
+}
+
+const BASE: &str = r#"
+[[entity]]
+name = "terms"
+type = "dictionary"
+path = "terms.csv"
+
+[[rule]]
+name = "Cards"
+entities = ["terms"]
+
+[[profile]]
+name = "P"
+rules = ["Cards"]
+"#;
+
+#[test]
+fn a_valid_file_loads_with_paths_relative_to_it() {
+    let d = Dir::new();
+    let c = d
+        .load(&format!(
+            "{BASE}\n[[policy]]\nname = \"x\"\nprofiles = [\"P\"]\naction = \"alert\"\n"
+        ))
+        .unwrap();
+    assert_eq!(
+        c.entity[0].path.as_ref().unwrap(),
+        &d.0.path().join("terms.csv")
+    );
+    assert_eq!(c.limits.max_part_bytes.0, 64 << 20);
+    assert_eq!(c.proxy.command_timeout, std::time::Duration::from_secs(300));
+    assert!(Inspector::new(c).is_ok());
+}
+
+#[test]
+fn unknown_keys_are_rejected_in_every_table() {
+    let d = Dir::new();
+    let e = d.errors(&format!(
+        "{BASE}\n[proxy]\nlisten_addr = \"127.0.0.1:25\"\n"
+    ));
+    assert_eq!(e.len(), 1);
+    assert!(
+        e[0].starts_with(
+            "proxy.listen_addr: unknown field `listen_addr`, expected one of `listen`"
+        ),
+        "{e:?}"
+    );
+    assert!(e[0].ends_with("(line 16)"), "{e:?}");
+    let e = d.errors(&BASE.replace(
+        "entities = [\"terms\"]",
+        "entities = [\"terms\"]\ncout = \"total\"",
+    ));
+    assert!(
+        e[0].starts_with("rule \"Cards\".cout: unknown field `cout`"),
+        "{e:?}"
+    );
+    let e = d.errors(&format!("{BASE}\n[limits]\nmax_dpeth = 3\n"));
+    assert!(
+        e[0].starts_with("limits.max_dpeth: unknown field `max_dpeth`"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn sizes_durations_and_networks() {
+    let d = Dir::new();
+    let c = d.load(&format!("{BASE}\n[proxy]\nmax_message_size = \"10MiB\"\ncommand_timeout = \"90s\"\nallowed_clients = [\"10.0.0.0/8\"]\n[store]\nretention = \"30d\"\n")).unwrap();
+    assert_eq!(c.proxy.max_message_size.0, 10 << 20);
+    assert_eq!(c.store.retention.as_secs(), 30 * 86400);
+    assert_eq!(d.errors(&format!("{BASE}\n[proxy]\nmax_message_size = \"10 lots\"\n")), ["proxy.max_message_size: unknown size unit \"lots\" in \"10 lots\" (use B, KiB, MiB, GiB, KB, MB, GB) (line 16)"]);
+    assert_eq!(d.errors(&format!("{BASE}\n[limits]\nmax_scan_time = \"soon\"\n")), ["limits.max_scan_time: expected a duration such as \"90s\", \"5m\", \"2h\" or \"90d\", found \"soon\" (line 16)"]);
+    assert_eq!(
+        d.errors(&format!(
+            "{BASE}\n[proxy]\nallowed_clients = [\"10.0.0.0/33\"]\n"
+        )),
+        ["proxy.allowed_clients[1]: prefix length in \"10.0.0.0/33\" must be 0 to 32 (line 16)"]
+    );
+}
+
+#[test]
+fn thresholds_must_rise() {
+    let d = Dir::new();
+    let toml = BASE.replace(
+        "entities = [\"terms\"]",
+        "entities = [\"terms\"]\nseverity = { low = 2, medium = 2, high = 1 }",
+    );
+    assert_eq!(
+        d.errors(&toml),
+        [
+            "rule \"Cards\".severity.medium: thresholds must rise with the level: medium = 2 is not above low = 2",
+            "rule \"Cards\".severity.high: thresholds must rise with the level: high = 1 is not above medium = 2",
+        ]
+    );
+    let toml = BASE.replace(
+        "entities = [\"terms\"]",
+        "entities = [\"terms\"]\nseverity = { low = 1, extreme = 9 }",
+    );
+    let e = d.errors(&toml);
+    assert!(
+        e[0].starts_with("rule \"Cards\".severity.extreme: unknown field `extreme`"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn cross_references_and_duplicates() {
+    let d = Dir::new();
+    let toml = format!(
+        "{BASE}\n[[rule]]\nname = \"Cards\"\nentities = [\"nope\"]\n\n[[profile]]\nname = \"Q\"\nrules = [\"Missing\"]\n\n[[policy]]\nname = \"x\"\nprofiles = [\"Nope\"]\naction = \"alert\"\n"
+    );
+    assert_eq!(
+        d.errors(&toml),
+        [
+            "rule \"Cards\".name: duplicate rule name",
+            "rule \"Cards\".entities: no entity named \"nope\"",
+            "profile \"Q\".rules: no rule named \"Missing\"",
+            "policy \"x\".profiles: no profile named \"Nope\"",
+        ]
+    );
+}
+
+#[test]
+fn actions_headers_and_patterns() {
+    let d = Dir::new();
+    let policy =
+        |extra: &str| format!("{BASE}\n[[policy]]\nname = \"Hold\"\nprofiles = [\"P\"]\n{extra}\n");
+    assert_eq!(
+        d.errors(&policy("action = \"add-header\"")),
+        ["policy \"Hold\".header: action = \"add-header\" needs header = \"Name: value\""]
+    );
+    assert_eq!(d.errors(&policy("action = \"add-header\"\nheader = \"X-Hold customer\"")), ["policy \"Hold\".header: expected a header line \"Name: value\", found \"X-Hold customer\""]);
+    let e = d.errors(&policy("action = \"delete\""));
+    assert!(e[0].starts_with("policy \"Hold\".action: unknown variant `delete`, expected one of `allow`, `alert`, `add-header`, `block`, `quarantine`"), "{e:?}");
+    assert_eq!(
+        d.errors(&policy("action = \"alert\"\nto = { exclude = [\"example.com\"] }")),
+        ["policy \"Hold\".to.exclude[1]: expected \"user@domain\", \"*@domain\", \"*@*.domain\" or \"*\", found \"example.com\" (line 19)"]
+    );
+    assert_eq!(
+        d.errors(&policy("action = \"alert\"\nmin_severity = \"severe\""))[0]
+            .split(',')
+            .next()
+            .unwrap(),
+        "policy \"Hold\".min_severity: unknown variant `severe`"
+    );
+}
+
+#[test]
+fn entity_types_and_files() {
+    let d = Dir::new();
+    let e = d.errors("[[entity]]\nname = \"codes\"\ntype = \"regex\"\npattern = \"PRJ-[0-9\"\n");
+    assert_eq!(e.len(), 1);
+    assert!(
+        e[0].starts_with("entity \"codes\".pattern: invalid regex: regex parse error:"),
+        "{e:?}"
+    );
+    let e = d.errors("[[entity]]\nname = \"x\"\ntype = \"passport\"\n");
+    assert!(e[0].starts_with("entity \"x\".type: unknown type \"passport\"; expected dictionary, regex, fingerprint or one of credit-card"), "{e:?}");
+    let e = d.errors("[[entity]]\nname = \"x\"\ntype = \"dictionary\"\npath = \"missing.csv\"\n");
+    assert!(
+        e[0].starts_with("entity \"x\".path: cannot read ") && e[0].contains("missing.csv"),
+        "{e:?}"
+    );
+    std::fs::write(d.0.path().join("bad.fp"), "{\"format\": \"zip\"}").unwrap();
+    let e = d.errors("[[entity]]\nname = \"fp\"\ntype = \"fingerprint\"\npath = \"bad.fp\"\n");
+    assert!(
+        e[0].starts_with("entity \"fp\".path: ") && e[0].contains("not a fingerprint file"),
+        "{e:?}"
+    );
+    assert_eq!(
+        d.errors("[[entity]]\nname = \"c\"\ntype = \"credit-card\"\npattern = \"x\"\n"),
+        ["entity \"c\".pattern: pattern does not apply to type = \"credit-card\""]
+    );
+}
+
+#[test]
+fn upstream_and_syntax_errors() {
+    let d = Dir::new();
+    assert_eq!(
+        d.errors("[upstream]\nstarttls = \"off\"\n"),
+        ["upstream: needs address or maildir"]
+    );
+    assert_eq!(d.errors("[upstream]\naddress = \"10.0.0.1:25\"\nstarttls = \"required\"\n"), ["upstream.tls_name: needed with starttls = \"required\" when the address is an IP (10.0.0.1:25)"]);
+    assert_eq!(
+        d.errors("[upstream]\naddress = [\"mx1:25\", \"mx2\"]\n"),
+        ["upstream.address: expected host:port, found \"mx2\""]
+    );
+    let e = d.errors("[[rule]\nname = 1");
+    assert!(
+        e[0].starts_with(": ") && e[0].ends_with("(line 1)"),
+        "{e:?}"
+    );
+}
