@@ -78,6 +78,12 @@ fn main() {
                 text.len() as f64 / 1e6 / scanned.as_secs_f64()
             );
         }
+        Some("mail") => {
+            let dir = std::path::Path::new(&args[2]);
+            let n: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5000);
+            std::fs::create_dir_all(dir).unwrap();
+            write_mail_folder(dir, n);
+        }
         Some("build") => {
             let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100_000);
             let vocab = vocabulary(60_000);
@@ -111,7 +117,7 @@ fn main() {
             );
         }
         _ => {
-            eprintln!("usage: dlp-bench generate DIR [MB] | dlp-bench scan TERMS.csv FILE [--identifiers] | dlp-bench build [N]");
+            eprintln!("usage: dlp-bench generate DIR [MB] | dlp-bench scan TERMS.csv FILE [--identifiers] | dlp-bench mail DIR [N] | dlp-bench build [N]");
             std::process::exit(2);
         }
     }
@@ -127,4 +133,65 @@ fn peak_rss_kb() -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// `n` messages of 1–15 KB: plain or multipart/alternative with HTML, some
+/// with a base64 CSV or OpenDocument attachment, some mentioning the demo
+/// dictionary's terms or a card number.
+fn write_mail_folder(dir: &std::path::Path, n: usize) {
+    use sluice_benches::Lcg;
+    let vocab = vocabulary(20_000);
+    let demo_terms = ["Customer", "Account Manager", "Sales Engineer", "Purchase date", "Entitlement", "Renewal date"];
+    let docx = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/attachments/memo.odt")).unwrap();
+    let mut rng = Lcg::new(99);
+    for i in 0..n {
+        let size = 1000 + rng.next_u31() as usize % 14_000;
+        let mut body = english_like(&vocab, size * 2 / 3, i as u64);
+        for _ in 0..rng.next_u31() % 4 {
+            let at = body.len() * (rng.next_u31() as usize % 100) / 100;
+            let at = (0..=at).rev().find(|&k| body.is_char_boundary(k) && (k == 0 || body.as_bytes()[k - 1] == b' ')).unwrap_or(0);
+            body.insert_str(at, &format!("{} ", demo_terms[rng.next_u31() as usize % demo_terms.len()]));
+        }
+        if rng.next_u31().is_multiple_of(50) {
+            body.push_str("\nCard: 4111 1111 1111 1111\n");
+        }
+        let to = if rng.next_u31().is_multiple_of(3) { "colleague@example.com" } else { "partner@partner.org" };
+        let mut m = format!("From: alice@example.com\r\nTo: {to}\r\nSubject: Message {i}\r\nMessage-ID: <{i}@bench.example.com>\r\nMIME-Version: 1.0\r\n");
+        let kind = rng.next_u31() % 4;
+        let text_part = |body: &str| format!("Content-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n", body.replace('\n', "\r\n"));
+        let html_part = |body: &str| format!("Content-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>{}</p></body></html>\r\n", body.replace("\n\n", "</p><p>").replace('\n', "<br>\r\n"));
+        match kind {
+            0 => m.push_str(&text_part(&body)),
+            1 => m.push_str(&format!("Content-Type: multipart/alternative; boundary=alt\r\n\r\n--alt\r\n{}--alt\r\n{}--alt--\r\n", text_part(&body), html_part(&body))),
+            _ => {
+                let (name, ctype, data) = if kind == 2 {
+                    ("export.csv", "text/csv", body.lines().take(20).map(|l| l.replace(' ', ",")).collect::<Vec<_>>().join("\n").into_bytes())
+                } else {
+                    ("memo.odt", "application/vnd.oasis.opendocument.text", docx.clone())
+                };
+                m.push_str(&format!(
+                    "Content-Type: multipart/mixed; boundary=mix\r\n\r\n--mix\r\n{}--mix\r\nContent-Type: {ctype}\r\nContent-Disposition: attachment; filename={name}\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--mix--\r\n",
+                    text_part(&body[..body.len() / 2]),
+                    base64_lines(&data)
+                ));
+            }
+        }
+        std::fs::write(dir.join(format!("{i:05}.eml")), m).unwrap();
+    }
+    std::fs::write(dir.join("../terms.txt"), demo_terms.join("\n") + "\n").unwrap();
+}
+
+fn base64_lines(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for (i, c) in data.chunks(3).enumerate() {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for k in 0..4 {
+            out.push(if k <= c.len() { A[(n >> (18 - 6 * k)) as usize & 63] as char } else { '=' });
+        }
+        if i % 19 == 18 {
+            out.push_str("\r\n");
+        }
+    }
+    out
 }

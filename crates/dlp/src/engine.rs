@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder};
 
-use crate::fingerprint::kgram_hashes;
+use crate::fingerprint::kgram_hashes_normalized;
 use crate::normalize::{lower_str, Normalized};
 use crate::rule::{CountMode, Definitions, EntityKind, Section, Severity, Thresholds};
 use crate::{Error, FingerprintSet, Identifier};
@@ -195,6 +195,13 @@ fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
+/// Cores available, read once: `available_parallelism` reads cgroup files
+/// on every call.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
 /// Texts at least this long are searched in parallel chunks.
 const PARALLEL_MIN_BYTES: usize = 8 << 20;
 
@@ -211,8 +218,11 @@ impl Automaton {
     /// split into chunks searched on all cores (a chunk's search runs on
     /// past its end by the longest term, so no match across the cut is lost).
     fn find_all(&self, haystack: &str) -> Vec<(usize, u32)> {
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        if threads == 1 || haystack.len() < PARALLEL_MIN_BYTES {
+        if haystack.len() < PARALLEL_MIN_BYTES {
+            return self.find_range(haystack, 0, haystack.len());
+        }
+        let threads = cores();
+        if threads == 1 {
             return self.find_range(haystack, 0, haystack.len());
         }
         let step = haystack.len().div_ceil(threads);
@@ -567,7 +577,7 @@ impl Engine {
                 }
             }
             if self.uses_fingerprints {
-                kgrams.push(kgram_hashes(&norm.text));
+                kgrams.push(kgram_hashes_normalized(&norm.text));
             }
         }
         let rules = self
@@ -724,12 +734,14 @@ impl Engine {
             let Matcher::Fingerprint(set, threshold) = &self.entities[entity].matcher else {
                 continue;
             };
-            let message: HashSet<u64> = kgrams
+            let mut message: Vec<u64> = kgrams
                 .iter()
                 .enumerate()
                 .filter(|(si, _)| in_scope(*si))
                 .flat_map(|(_, h)| h.iter().copied())
                 .collect();
+            message.sort_unstable();
+            message.dedup();
             for doc in &set.documents {
                 let similarity = doc.similarity(&message);
                 if similarity < *threshold || similarity == 0 {

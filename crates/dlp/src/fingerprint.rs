@@ -66,31 +66,76 @@ struct File {
     documents: Vec<FileDocument>,
 }
 
-/// Hashes of every word k-gram of `text`, in order.
+/// Hashes of every word k-gram of `text` (any text: it is normalized and
+/// lowercased first), in order.
 pub(crate) fn kgram_hashes(text: &str) -> Vec<u64> {
-    let normalized = Normalized::new(text);
-    let lower = lower_str(&normalized.text);
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
+    kgram_hashes_normalized(&Normalized::new(text).text)
+}
+
+/// [`kgram_hashes`] of text already normalized.
+///
+/// Each distinct word is hashed once with SHA-256 (first 8 bytes; words
+/// repeat, so a per-text cache saves most of the hashing), and a k-gram's
+/// hash combines its words' hashes in order with an invertible mix and a
+/// final avalanche. Hashing every k-gram's text with SHA-256 instead costs
+/// five SHA-256 blocks per word and dominated scanning.
+pub(crate) fn kgram_hashes_normalized(normalized: &str) -> Vec<u64> {
+    let lower = lower_str(normalized);
+    let lower = lower.as_str();
+    let mut cache: std::collections::HashMap<&str, u64, BuildWordHasher> = std::collections::HashMap::default();
+    let words: Vec<u64> = if lower.is_ascii() {
+        // Byte split: the char-based split below costs a decode per byte.
+        lower.as_bytes().split(|b| !b.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).map(|w| word_hash(&mut cache, std::str::from_utf8(w).expect("ASCII"))).collect()
+    } else {
+        lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(|w| word_hash(&mut cache, w)).collect()
+    };
     if words.len() < K {
         return Vec::new();
     }
-    words
-        .windows(K)
-        .map(|gram| {
-            let mut h = Sha256::new();
-            for (i, w) in gram.iter().enumerate() {
-                if i > 0 {
-                    h.update(b" ");
-                }
-                h.update(w.as_bytes());
-            }
-            let digest = h.finalize();
-            u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
-        })
-        .collect()
+    words.windows(K).map(combine).collect()
+}
+
+/// SHA-256 of a word (first 8 bytes), cached for the text being hashed.
+fn word_hash<'a>(cache: &mut std::collections::HashMap<&'a str, u64, BuildWordHasher>, w: &'a str) -> u64 {
+    *cache.entry(w).or_insert_with(|| {
+        let digest = Sha256::digest(w.as_bytes());
+        u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+    })
+}
+
+/// FxHash-style hasher for the per-text word cache: SipHash's DoS
+/// resistance is not needed for a map that lives for one text, and it was
+/// a visible share of scanning.
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut v = [0u8; 8];
+            v[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(v)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+}
+
+type BuildWordHasher = std::hash::BuildHasherDefault<WordHasher>;
+
+fn combine(gram: &[u64]) -> u64 {
+    let mut h: u64 = 0;
+    for &w in gram {
+        h = (h.rotate_left(23) ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    // splitmix64 finalizer: every bit of every word affects every bit.
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94D0_49BB_1331_11EB);
+    h ^ (h >> 31)
 }
 
 /// Winnowing: the minimum of every window of [`WINDOW`] hashes (the
@@ -121,12 +166,25 @@ impl DocumentFingerprint {
         }
     }
 
-    /// Percentage (0–100) of this document's hashes among `message`'s.
-    pub fn similarity(&self, message: &HashSet<u64>) -> u32 {
+    /// Percentage (0–100) of this document's hashes among `message`'s
+    /// (sorted, distinct k-gram hashes).
+    pub fn similarity(&self, message: &[u64]) -> u32 {
         if self.hashes.is_empty() {
             return 0;
         }
-        let found = self.hashes.iter().filter(|h| message.contains(h)).count();
+        // Both sorted: a merge, not a hash set.
+        let (mut i, mut j, mut found) = (0, 0, 0);
+        while i < self.hashes.len() && j < message.len() {
+            match self.hashes[i].cmp(&message[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    found += 1;
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
         (found * 100 / self.hashes.len()) as u32
     }
 }
@@ -255,6 +313,12 @@ mod tests {
         out
     }
 
+    fn sorted(mut v: Vec<u64>) -> Vec<u64> {
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
     #[test]
     fn excerpt_found_unrelated_not() {
         let doc = prose(1, 600);
@@ -264,12 +328,9 @@ mod tests {
             .join(" ")
             .to_uppercase()
             .replace(". ", ".\r\n");
-        let message: HashSet<u64> =
-            kgram_hashes(&format!("Hi team, see <b>below</b>:\n{excerpt}\nthanks"))
-                .into_iter()
-                .collect();
+        let message = sorted(kgram_hashes(&format!("Hi team, see <b>below</b>:\n{excerpt}\nthanks")));
         assert!(fp.similarity(&message) >= 20, "{}", fp.similarity(&message));
-        let unrelated: HashSet<u64> = kgram_hashes(&prose(2, 2000)).into_iter().collect();
+        let unrelated = sorted(kgram_hashes(&prose(2, 2000)));
         assert!(
             fp.similarity(&unrelated) < 5,
             "{}",

@@ -219,6 +219,9 @@ pub(crate) fn normalize_term(term: &str) -> String {
 
 /// Char-wise lowercase of a string (see [`lowercase`]).
 pub(crate) fn lower_str(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
     lowercase(s).0
 }
 

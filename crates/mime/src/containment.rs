@@ -7,7 +7,8 @@
 //! stack, catches its panic, and stops waiting at a deadline.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc;
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Stack for extractor threads: deep recursion in a parser fits where the
@@ -36,6 +37,35 @@ impl std::fmt::Display for Failure {
     }
 }
 
+type Task = Box<dyn FnOnce() + Send>;
+
+/// Idle extractor threads. Starting a thread (and mapping its large stack)
+/// for every attachment costs more than extracting a small one, so workers
+/// are reused; a worker whose job timed out is never returned here (it is
+/// still busy) and is replaced by a new one on demand.
+static IDLE: Mutex<Vec<SyncSender<Task>>> = Mutex::new(Vec::new());
+
+/// Idle workers kept at most.
+const MAX_IDLE: usize = 16;
+
+fn worker() -> Result<SyncSender<Task>, Failure> {
+    if let Some(w) = IDLE.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+        return Ok(w);
+    }
+    let (tx, rx) = mpsc::sync_channel::<Task>(1);
+    std::thread::Builder::new()
+        .name("sluice-extract-worker".into())
+        .stack_size(EXTRACTOR_STACK)
+        .spawn(move || {
+            // Ends when its sender is dropped: timed out or too many idle.
+            while let Ok(task) = rx.recv() {
+                task();
+            }
+        })
+        .map_err(|e| Failure::NoThread(e.to_string()))?;
+    Ok(tx)
+}
+
 /// Runs `job` on a worker thread with [`EXTRACTOR_STACK`], returning its
 /// result, or why there is none, within `limit`.
 ///
@@ -43,43 +73,45 @@ impl std::fmt::Display for Failure {
 /// use std::time::Duration;
 /// use sluice_mime::containment::{contain, Failure};
 ///
-/// assert_eq!(contain("sum", Duration::from_secs(5), || 2 + 2), Ok(4));
-/// let r: Result<(), _> = contain("bad", Duration::from_secs(5), || panic!("corrupt xref"));
+/// assert_eq!(contain(Duration::from_secs(5), || 2 + 2), Ok(4));
+/// let r: Result<(), _> = contain(Duration::from_secs(5), || panic!("corrupt xref"));
 /// assert!(matches!(r, Err(Failure::Panicked(m)) if m.contains("corrupt xref")));
 /// ```
-pub fn contain<T, F>(name: &str, limit: Duration, job: F) -> Result<T, Failure>
+pub fn contain<T, F>(limit: Duration, job: F) -> Result<T, Failure>
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
     let (tx, rx) = mpsc::sync_channel(1);
-    let spawned = std::thread::Builder::new()
-        .name(format!("sluice-extract-{name}"))
-        .stack_size(EXTRACTOR_STACK)
-        .spawn(move || {
-            let result = catch_unwind(AssertUnwindSafe(job)).map_err(|payload| {
-                payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "non-string panic payload".to_owned())
-            });
-            // The receiver is gone if the caller timed out; nothing to do.
-            let _ = tx.send(result);
+    let task: Task = Box::new(move || {
+        let result = catch_unwind(AssertUnwindSafe(job)).map_err(|payload| {
+            payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic payload".to_owned())
         });
-    if let Err(e) = spawned {
-        return Err(Failure::NoThread(e.to_string()));
+        // The receiver is gone if the caller timed out; nothing to do.
+        let _ = tx.send(result);
+    });
+    let worker = worker()?;
+    if worker.send(task).is_err() {
+        return Err(Failure::NoThread("extractor worker ended".into()));
     }
-    match rx.recv_timeout(limit) {
+    let outcome = match rx.recv_timeout(limit) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(message)) => Err(Failure::Panicked(message)),
-        Err(mpsc::RecvTimeoutError::Timeout) => Err(Failure::TimedOut(limit)),
-        // The sender dropped without sending: only possible if the thread
-        // died without unwinding normally.
-        Err(mpsc::RecvTimeoutError::Disconnected) => Err(Failure::Panicked(
-            "extractor thread ended without a result".into(),
-        )),
+        // The worker is still running the job: abandon it.
+        Err(mpsc::RecvTimeoutError::Timeout) => return Err(Failure::TimedOut(limit)),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            return Err(Failure::Panicked("extractor thread ended without a result".into()));
+        }
+    };
+    let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+    if idle.len() < MAX_IDLE {
+        idle.push(worker);
     }
+    outcome
 }
 
 #[cfg(test)]
@@ -88,7 +120,7 @@ mod tests {
 
     #[test]
     fn runaway_loop_times_out() {
-        let r: Result<(), _> = contain("loop", Duration::from_millis(50), || loop {
+        let r: Result<(), _> = contain(Duration::from_millis(50), || loop {
             std::thread::sleep(Duration::from_millis(10));
         });
         assert_eq!(r, Err(Failure::TimedOut(Duration::from_millis(50))));
@@ -106,7 +138,7 @@ mod tests {
         }
         // ~200k frames of ~200 bytes: far beyond a default 8 MiB stack.
         assert_eq!(
-            contain("deep", Duration::from_secs(30), || depth(200_000)),
+            contain(Duration::from_secs(30), || depth(200_000)),
             Ok(200_000)
         );
     }

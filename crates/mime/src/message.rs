@@ -587,12 +587,12 @@ impl Walker<'_> {
         job: impl FnOnce(Vec<u8>) -> Result<T, String> + Send + 'static,
     ) -> Result<T, String> {
         let limit = self.budget.remaining_time();
-        match contain(name, limit, move || job(data)) {
+        match contain(limit, move || job(data)) {
             Ok(r) => r,
             Err(crate::containment::Failure::TimedOut(_)) => {
                 Err(Exceeded::ScanTime(self.budget.limits.max_scan_time).to_string())
             }
-            Err(failure) => Err(failure.to_string()),
+            Err(failure) => Err(format!("{name} {failure}")),
         }
     }
 
