@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder};
 
-use crate::fingerprint::kgram_hashes_normalized;
+use crate::fingerprint::{for_each_kgram, BuildWordHasher};
 use crate::normalize::{lower_str, Normalized};
 use crate::rule::{CountMode, Definitions, EntityKind, Section, Severity, Thresholds};
 use crate::{Error, FingerprintSet, Identifier};
@@ -154,7 +154,9 @@ pub struct Engine {
     insensitive: Option<Automaton>,
     sensitive: Option<Automaton>,
     identifiers: Vec<(Identifier, Vec<usize>)>,
-    uses_fingerprints: bool,
+    /// Every hash of every fingerprinted document (`None` without
+    /// fingerprint entities): a message's k-grams are checked against it.
+    fingerprint_index: Option<HashSet<u64, BuildWordHasher>>,
 }
 
 /// A hit in normalized coordinates, before rules filter and count.
@@ -323,7 +325,7 @@ impl Engine {
         let mut insensitive_patterns: Vec<(String, Pattern)> = Vec::new();
         let mut sensitive_patterns: Vec<(String, Pattern)> = Vec::new();
         let mut identifiers: Vec<(Identifier, Vec<usize>)> = Vec::new();
-        let mut uses_fingerprints = false;
+        let mut fingerprint_index: Option<HashSet<u64, BuildWordHasher>> = None;
         for (i, def) in definitions.entities.iter().enumerate() {
             let matcher = match &def.kind {
                 EntityKind::Dictionary {
@@ -380,7 +382,7 @@ impl Engine {
                     documents,
                     similarity,
                 } => {
-                    uses_fingerprints = true;
+                    fingerprint_index.get_or_insert_with(HashSet::default).extend(documents.documents.iter().flat_map(|d| d.hashes.iter().copied()));
                     Matcher::Fingerprint(documents.clone(), *similarity)
                 }
             };
@@ -478,7 +480,7 @@ impl Engine {
             insensitive: build_automaton(insensitive_patterns)?,
             sensitive: build_automaton(sensitive_patterns)?,
             identifiers,
-            uses_fingerprints,
+            fingerprint_index,
         })
     }
 
@@ -576,8 +578,17 @@ impl Engine {
                     }
                 }
             }
-            if self.uses_fingerprints {
-                kgrams.push(kgram_hashes_normalized(&norm.text));
+            if let Some(index) = &self.fingerprint_index {
+                // Only the k-grams some document has are kept, per segment.
+                let mut found = Vec::new();
+                for_each_kgram(norm.lower(), |h| {
+                    if index.contains(&h) {
+                        found.push(h);
+                    }
+                });
+                found.sort_unstable();
+                found.dedup();
+                kgrams.push(found);
             }
         }
         let rules = self

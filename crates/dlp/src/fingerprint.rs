@@ -22,7 +22,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::normalize::{lower_str, Normalized};
+use crate::normalize::Normalized;
 use crate::Error;
 
 /// Words per k-gram.
@@ -69,49 +69,81 @@ struct File {
 /// Hashes of every word k-gram of `text` (any text: it is normalized and
 /// lowercased first), in order.
 pub(crate) fn kgram_hashes(text: &str) -> Vec<u64> {
-    kgram_hashes_normalized(&Normalized::new(text).text)
+    let normalized = Normalized::new(text);
+    let mut out = Vec::new();
+    for_each_kgram(normalized.lower(), |h| out.push(h));
+    out
 }
 
-/// [`kgram_hashes`] of text already normalized.
+/// Calls `f` with the hash of every word k-gram of `lower` (normalized,
+/// lowercased text), in order.
 ///
-/// Each distinct word is hashed once with SHA-256 (first 8 bytes; words
-/// repeat, so a per-text cache saves most of the hashing), and a k-gram's
-/// hash combines its words' hashes in order with an invertible mix and a
-/// final avalanche. Hashing every k-gram's text with SHA-256 instead costs
-/// five SHA-256 blocks per word and dominated scanning.
-pub(crate) fn kgram_hashes_normalized(normalized: &str) -> Vec<u64> {
-    let lower = lower_str(normalized);
-    let lower = lower.as_str();
-    let mut cache: std::collections::HashMap<&str, u64, BuildWordHasher> = std::collections::HashMap::default();
-    let words: Vec<u64> = if lower.is_ascii() {
-        // Byte split: the char-based split below costs a decode per byte.
-        lower.as_bytes().split(|b| !b.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).map(|w| word_hash(&mut cache, std::str::from_utf8(w).expect("ASCII"))).collect()
-    } else {
-        lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(|w| word_hash(&mut cache, w)).collect()
-    };
-    if words.len() < K {
-        return Vec::new();
+/// Each word is hashed with SHA-256 (first 8 bytes) and a k-gram's hash
+/// combines its words' hashes in order with a mix and a final avalanche.
+/// Word hashes are cached per thread across texts (mail vocabulary repeats
+/// heavily), so most words cost a hash-map probe rather than a SHA-256
+/// block; hashing every k-gram's text instead would cost five blocks per
+/// word.
+pub(crate) fn for_each_kgram(lower: &str, mut f: impl FnMut(u64)) {
+    thread_local! {
+        static WORDS: std::cell::RefCell<std::collections::HashMap<u64, u64, BuildWordHasher>> =
+            std::cell::RefCell::new(std::collections::HashMap::default());
     }
-    words.windows(K).map(combine).collect()
+    WORDS.with_borrow_mut(|cache| {
+        // Bound the cache: a flood of distinct words must not grow it forever.
+        if cache.len() > 200_000 {
+            cache.clear();
+        }
+        let mut window = [0u64; K];
+        let mut seen = 0usize;
+        let mut push = |h: u64| {
+            window[seen % K] = h;
+            seen += 1;
+            if seen >= K {
+                let start = seen % K;
+                let gram: [u64; K] = std::array::from_fn(|i| window[(start + i) % K]);
+                f(combine(&gram));
+            }
+        };
+        if lower.is_ascii() {
+            for w in lower.as_bytes().split(|b| !b.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
+                push(word_hash(cache, w));
+            }
+        } else {
+            for w in lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+                push(word_hash(cache, w.as_bytes()));
+            }
+        }
+    });
 }
 
-/// SHA-256 of a word (first 8 bytes), cached for the text being hashed.
-fn word_hash<'a>(cache: &mut std::collections::HashMap<&'a str, u64, BuildWordHasher>, w: &'a str) -> u64 {
-    *cache.entry(w).or_insert_with(|| {
-        let digest = Sha256::digest(w.as_bytes());
+/// SHA-256 of a word (first 8 bytes), cached under a fast 64-bit hash of
+/// the word: a probe compares two integers instead of two strings, and no
+/// key is allocated. (Two words colliding in 64 bits would share a hash:
+/// a 2^-64 chance per pair, far below any similarity threshold's noise.)
+fn word_hash(cache: &mut std::collections::HashMap<u64, u64, BuildWordHasher>, w: &[u8]) -> u64 {
+    let mut key = WordHasher::default();
+    std::hash::Hasher::write(&mut key, w);
+    let key = std::hash::Hasher::finish(&key);
+    *cache.entry(key).or_insert_with(|| {
+        let digest = Sha256::digest(w);
         u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
     })
 }
 
-/// FxHash-style hasher for the per-text word cache: SipHash's DoS
-/// resistance is not needed for a map that lives for one text, and it was
-/// a visible share of scanning.
+/// FxHash-style hasher for word caches and hash sets of already-mixed
+/// hashes: SipHash's DoS resistance is not needed for them, and it was a
+/// visible share of scanning.
 #[derive(Default)]
-struct WordHasher(u64);
+pub(crate) struct WordHasher(u64);
 
 impl std::hash::Hasher for WordHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // Avalanche: hashbrown takes its control bits from the top of the
+        // hash, which the multiply alone leaves poorly mixed for short keys.
+        let mut h = self.0 ^ (self.0 >> 33);
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^ (h >> 33)
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -121,9 +153,13 @@ impl std::hash::Hasher for WordHasher {
             self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(v)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
         }
     }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
 }
 
-type BuildWordHasher = std::hash::BuildHasherDefault<WordHasher>;
+pub(crate) type BuildWordHasher = std::hash::BuildHasherDefault<WordHasher>;
 
 fn combine(gram: &[u64]) -> u64 {
     let mut h: u64 = 0;
