@@ -141,25 +141,56 @@ fn peak_rss_kb() -> u64 {
 fn write_mail_folder(dir: &std::path::Path, n: usize) {
     use sluice_benches::Lcg;
     let vocab = vocabulary(20_000);
-    let demo_terms = ["Customer", "Account Manager", "Sales Engineer", "Purchase date", "Entitlement", "Renewal date"];
-    let docx = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/attachments/memo.odt")).unwrap();
+    let demo_terms = [
+        "Customer",
+        "Account Manager",
+        "Sales Engineer",
+        "Purchase date",
+        "Entitlement",
+        "Renewal date",
+    ];
+    let docx = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/attachments/memo.odt"
+    ))
+    .unwrap();
     let mut rng = Lcg::new(99);
     for i in 0..n {
         let size = 1000 + rng.next_u31() as usize % 14_000;
         let mut body = english_like(&vocab, size * 2 / 3, i as u64);
         for _ in 0..rng.next_u31() % 4 {
             let at = body.len() * (rng.next_u31() as usize % 100) / 100;
-            let at = (0..=at).rev().find(|&k| body.is_char_boundary(k) && (k == 0 || body.as_bytes()[k - 1] == b' ')).unwrap_or(0);
-            body.insert_str(at, &format!("{} ", demo_terms[rng.next_u31() as usize % demo_terms.len()]));
+            let at = (0..=at)
+                .rev()
+                .find(|&k| body.is_char_boundary(k) && (k == 0 || body.as_bytes()[k - 1] == b' '))
+                .unwrap_or(0);
+            body.insert_str(
+                at,
+                &format!(
+                    "{} ",
+                    demo_terms[rng.next_u31() as usize % demo_terms.len()]
+                ),
+            );
         }
         if rng.next_u31().is_multiple_of(50) {
             body.push_str("\nCard: 4111 1111 1111 1111\n");
         }
-        let to = if rng.next_u31().is_multiple_of(3) { "colleague@example.com" } else { "partner@partner.org" };
+        let to = if rng.next_u31().is_multiple_of(3) {
+            "colleague@example.com"
+        } else {
+            "partner@partner.org"
+        };
         let mut m = format!("From: alice@example.com\r\nTo: {to}\r\nSubject: Message {i}\r\nMessage-ID: <{i}@bench.example.com>\r\nMIME-Version: 1.0\r\n");
         let kind = rng.next_u31() % 4;
-        let text_part = |body: &str| format!("Content-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n", body.replace('\n', "\r\n"));
-        let html_part = |body: &str| format!("Content-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>{}</p></body></html>\r\n", body.replace("\n\n", "</p><p>").replace('\n', "<br>\r\n"));
+        let text_part = |body: &str| {
+            format!(
+                "Content-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+                body.replace('\n', "\r\n")
+            )
+        };
+        let html_part = |body: &str| {
+            format!("Content-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>{}</p></body></html>\r\n", body.replace("\n\n", "</p><p>").replace('\n', "<br>\r\n"))
+        };
         match kind {
             0 => m.push_str(&text_part(&body)),
             1 => m.push_str(&format!("Content-Type: multipart/alternative; boundary=alt\r\n\r\n--alt\r\n{}--alt\r\n{}--alt--\r\n", text_part(&body), html_part(&body))),
@@ -185,9 +216,15 @@ fn base64_lines(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for (i, c) in data.chunks(3).enumerate() {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
         for k in 0..4 {
-            out.push(if k <= c.len() { A[(n >> (18 - 6 * k)) as usize & 63] as char } else { '=' });
+            out.push(if k <= c.len() {
+                A[(n >> (18 - 6 * k)) as usize & 63] as char
+            } else {
+                '='
+            });
         }
         if i % 19 == 18 {
             out.push_str("\r\n");

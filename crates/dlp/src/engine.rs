@@ -382,7 +382,14 @@ impl Engine {
                     documents,
                     similarity,
                 } => {
-                    fingerprint_index.get_or_insert_with(HashSet::default).extend(documents.documents.iter().flat_map(|d| d.hashes.iter().copied()));
+                    fingerprint_index
+                        .get_or_insert_with(HashSet::default)
+                        .extend(
+                            documents
+                                .documents
+                                .iter()
+                                .flat_map(|d| d.hashes.iter().copied()),
+                        );
                     Matcher::Fingerprint(documents.clone(), *similarity)
                 }
             };

@@ -106,11 +106,18 @@ pub(crate) fn for_each_kgram(lower: &str, mut f: impl FnMut(u64)) {
             }
         };
         if lower.is_ascii() {
-            for w in lower.as_bytes().split(|b| !b.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
+            for w in lower
+                .as_bytes()
+                .split(|b| !b.is_ascii_alphanumeric())
+                .filter(|w| !w.is_empty())
+            {
                 push(word_hash(cache, w));
             }
         } else {
-            for w in lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+            for w in lower
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+            {
                 push(word_hash(cache, w.as_bytes()));
             }
         }
@@ -125,10 +132,13 @@ fn word_hash(cache: &mut std::collections::HashMap<u64, u64, BuildWordHasher>, w
     let mut key = WordHasher::default();
     std::hash::Hasher::write(&mut key, w);
     let key = std::hash::Hasher::finish(&key);
-    *cache.entry(key).or_insert_with(|| {
-        let digest = Sha256::digest(w);
-        u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
-    })
+    if let Some(&h) = cache.get(&key) {
+        return h;
+    }
+    let digest = Sha256::digest(w);
+    let h = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+    cache.insert(key, h);
+    h
 }
 
 /// FxHash-style hasher for word caches and hash sets of already-mixed
@@ -147,10 +157,18 @@ impl std::hash::Hasher for WordHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let v = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
             let mut v = [0u8; 8];
-            v[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(v)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+            v[..rest.len()].copy_from_slice(rest);
+            // The length keeps "a" and "a\0" apart.
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(v) ^ ((rest.len() as u64) << 59))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
         }
     }
 
@@ -364,7 +382,9 @@ mod tests {
             .join(" ")
             .to_uppercase()
             .replace(". ", ".\r\n");
-        let message = sorted(kgram_hashes(&format!("Hi team, see <b>below</b>:\n{excerpt}\nthanks")));
+        let message = sorted(kgram_hashes(&format!(
+            "Hi team, see <b>below</b>:\n{excerpt}\nthanks"
+        )));
         assert!(fp.similarity(&message) >= 20, "{}", fp.similarity(&message));
         let unrelated = sorted(kgram_hashes(&prose(2, 2000)));
         assert!(

@@ -104,7 +104,9 @@ where
         // The worker is still running the job: abandon it.
         Err(mpsc::RecvTimeoutError::Timeout) => return Err(Failure::TimedOut(limit)),
         Err(mpsc::RecvTimeoutError::Disconnected) => {
-            return Err(Failure::Panicked("extractor thread ended without a result".into()));
+            return Err(Failure::Panicked(
+                "extractor thread ended without a result".into(),
+            ));
         }
     };
     let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
