@@ -187,7 +187,10 @@ fn monitor_mode_adds_the_flag_and_keeps_the_action() {
 #[test]
 fn dictionary_mode_uses_the_half_of_n_default() {
     let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("terms.csv");
+    // A path TOML would need escaping for must not matter.
+    let folder = dir.path().join("dïr \"q\"");
+    std::fs::create_dir(&folder).unwrap();
+    let csv = folder.join("terms.csv");
     std::fs::write(&csv, "alpha\nbravo\ncharlie\ndelta\necho\n").unwrap();
     let two = dir.path().join("two.eml");
     std::fs::write(&two, "Subject: x\n\nalpha bravo\n").unwrap();

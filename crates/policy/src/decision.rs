@@ -10,7 +10,10 @@ use sluice_dlp::{
 };
 use sluice_mime::{extract, Extraction, Limits, Location, SkippedPart};
 
-use crate::config::{Action, Config, ConfigError, ConfigErrors, Mode, PolicyConfig};
+use crate::config::{
+    Action, Config, ConfigError, ConfigErrors, CountModeConfig, EntityConfig, Mode, PolicyConfig,
+    ProfileConfig, RuleConfig,
+};
 
 /// Who sends a message to whom. `None` fields are taken from the message's
 /// headers (From; To, Cc and Bcc), as the offline scanner does without
@@ -251,13 +254,29 @@ impl Inspector {
         let name = csv
             .file_stem()
             .map_or_else(|| "dictionary".into(), |s| s.to_string_lossy().into_owned());
-        let toml = format!(
-            "[[entity]]\nname = {n:?}\ntype = \"dictionary\"\npath = {p:?}\n\n[[rule]]\nname = {n:?}\nentities = [{n:?}]\n\n[[profile]]\nname = {n:?}\nrules = [{n:?}]\n",
-            n = name,
-            p = csv.display().to_string()
-        );
-        let mut config = Config::parse(&toml, &csv.display().to_string())?;
+        let mut config = Config::parse("", &csv.display().to_string())?;
         config.file = csv.to_path_buf();
+        config.entity.push(EntityConfig {
+            name: name.clone(),
+            kind: "dictionary".into(),
+            path: Some(csv.to_path_buf()),
+            case_sensitive: None,
+            pattern: None,
+            similarity: None,
+        });
+        config.rule.push(RuleConfig {
+            name: name.clone(),
+            entities: vec![name.clone()],
+            count: CountModeConfig::Unique,
+            scope: Vec::new(),
+            severity: None,
+            require: Vec::new(),
+            proximity: None,
+        });
+        config.profile.push(ProfileConfig {
+            name: name.clone(),
+            rules: vec![name.clone()],
+        });
         Inspector::new(config)?.with_profiles(&[name])
     }
 
