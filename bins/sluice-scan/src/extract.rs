@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 use sluice_mime::{extract, Extraction, Limits, Location, SkippedPart};
 
-use crate::input::{expand, Input};
+use crate::input::expand;
 use crate::Format;
 
 #[derive(Serialize)]
@@ -29,8 +29,9 @@ pub fn run(paths: &[String], format: Format) -> ExitCode {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut failed = false;
-    for Input { name, bytes } in expand(paths) {
-        let (extraction, error) = match bytes {
+    for input in expand(paths) {
+        let name = &input.name;
+        let (extraction, error) = match input.read() {
             Ok(b) => (extract(&b, &limits), None),
             Err(e) => {
                 eprintln!("sluice-scan: {e}");
@@ -39,8 +40,8 @@ pub fn run(paths: &[String], format: Format) -> ExitCode {
             }
         };
         let written = match format {
-            Format::Json => write_json(&mut out, &name, &extraction, error.as_deref()),
-            Format::Human => write_human(&mut out, &name, &extraction, error.as_deref()),
+            Format::Json => write_json(&mut out, name, &extraction, error.as_deref()),
+            Format::Human => write_human(&mut out, name, &extraction, error.as_deref()),
         };
         if let Err(e) = written {
             // A closed pipe (`| head`) is not an error worth a message.

@@ -1,5 +1,10 @@
 //! PATH arguments to messages: .eml files, folders (recursive), mbox files,
 //! Maildirs and `-` (stdin), in a stable order.
+//!
+//! Single-message files are only listed here and read when their turn
+//! comes ([`Input::read`], on the worker that decides them), so a folder of
+//! any size costs memory for one batch, and reading is as parallel as
+//! scanning. An mbox file is read and split when it is listed.
 
 use std::fs;
 use std::io::Read;
@@ -7,11 +12,37 @@ use std::path::{Path, PathBuf};
 
 use sluice_mime::mailbox::split_mbox;
 
-/// One message to scan, or the reason it could not be read.
+/// One message to scan.
 pub struct Input {
     /// Display name: the file path, `box.mbox#N` for mbox messages, `-`.
     pub name: String,
-    pub bytes: Result<Vec<u8>, String>,
+    source: Source,
+}
+
+enum Source {
+    /// A one-message file, read on demand.
+    File(PathBuf),
+    /// Bytes already read (mbox messages, stdin), or why they could not be.
+    Loaded(Result<Vec<u8>, String>),
+}
+
+impl Input {
+    fn loaded(name: String, bytes: Result<Vec<u8>, String>) -> Input {
+        Input {
+            name,
+            source: Source::Loaded(bytes),
+        }
+    }
+
+    /// The message's bytes, or a one-line reason naming the path.
+    pub fn read(&self) -> Result<Vec<u8>, String> {
+        match &self.source {
+            Source::File(path) => {
+                fs::read(path).map_err(|e| format!("cannot read {}: {e}", self.name))
+            }
+            Source::Loaded(bytes) => bytes.clone(),
+        }
+    }
 }
 
 /// Expands PATH arguments, in argument order; folders are walked in sorted
@@ -22,65 +53,76 @@ pub fn expand(paths: &[String]) -> Vec<Input> {
         if p == "-" {
             let mut bytes = Vec::new();
             match std::io::stdin().lock().read_to_end(&mut bytes) {
-                Ok(_) => push_file(&mut out, "-".to_owned(), bytes, false),
-                Err(e) => out.push(Input {
-                    name: "-".into(),
-                    bytes: Err(format!("cannot read standard input: {e}")),
-                }),
+                Ok(_) => push_bytes(&mut out, "-".to_owned(), bytes),
+                Err(e) => out.push(Input::loaded(
+                    "-".into(),
+                    Err(format!("cannot read standard input: {e}")),
+                )),
             }
             continue;
         }
         let path = Path::new(p);
         match fs::metadata(path) {
             Ok(m) if m.is_dir() => walk_dir(path, &mut out),
-            Ok(_) => read_file(path, &mut out, true),
-            Err(e) => out.push(Input {
-                name: p.clone(),
-                bytes: Err(format!("cannot read {p}: {e}")),
-            }),
+            Ok(_) => list_file(path, &mut out, true),
+            Err(e) => out.push(Input::loaded(
+                p.clone(),
+                Err(format!("cannot read {p}: {e}")),
+            )),
         }
     }
     out
 }
 
-fn read_file(path: &Path, out: &mut Vec<Input>, explicit: bool) {
+/// A file named `*.eml` (or in a Maildir's cur/new) is one message; another
+/// file that starts with `From ` is an mbox; other files inside folders are
+/// not mail and are skipped, while a file named explicitly is one message.
+fn list_file(path: &Path, out: &mut Vec<Input>, explicit: bool) {
     let name = path.display().to_string();
-    match fs::read(path) {
-        Ok(bytes) => {
-            let is_eml = path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("eml"));
-            let in_maildir = path
-                .parent()
-                .and_then(Path::file_name)
-                .is_some_and(|d| d == "cur" || d == "new");
-            if explicit || is_eml || in_maildir || bytes.starts_with(b"From ") {
-                push_file(out, name, bytes, is_eml || in_maildir);
-            }
+    let is_eml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("eml"));
+    let in_maildir = path
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|d| d == "cur" || d == "new");
+    if is_eml || in_maildir {
+        out.push(Input {
+            name,
+            source: Source::File(path.to_path_buf()),
+        });
+        return;
+    }
+    let mut head = [0u8; 5];
+    let starts_with_from = fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head == b"From ";
+    if starts_with_from {
+        match fs::read(path) {
+            Ok(bytes) => push_bytes(out, name, bytes),
+            Err(e) => out.push(Input::loaded(
+                name.clone(),
+                Err(format!("cannot read {name}: {e}")),
+            )),
         }
-        Err(e) => out.push(Input {
-            name: name.clone(),
-            bytes: Err(format!("cannot read {name}: {e}")),
-        }),
+    } else if explicit {
+        out.push(Input {
+            name,
+            source: Source::File(path.to_path_buf()),
+        });
     }
 }
 
-/// A file that starts with `From ` is an mbox unless it is named `*.eml`
-/// (or is a Maildir file): then it is one message with a leading
-/// envelope line, which extraction skips.
-fn push_file(out: &mut Vec<Input>, name: String, bytes: Vec<u8>, single: bool) {
-    if !single && bytes.starts_with(b"From ") {
+/// Bytes that start with `From ` are an mbox (messages `name#N`); others one
+/// message.
+fn push_bytes(out: &mut Vec<Input>, name: String, bytes: Vec<u8>) {
+    if bytes.starts_with(b"From ") {
         for (i, m) in split_mbox(&bytes).into_iter().enumerate() {
-            out.push(Input {
-                name: format!("{name}#{}", i + 1),
-                bytes: Ok(m),
-            });
+            out.push(Input::loaded(format!("{name}#{}", i + 1), Ok(m)));
         }
     } else {
-        out.push(Input {
-            name,
-            bytes: Ok(bytes),
-        });
+        out.push(Input::loaded(name, Ok(bytes)));
     }
 }
 
@@ -89,10 +131,10 @@ fn walk_dir(dir: &Path, out: &mut Vec<Input>) {
         Ok(rd) => rd,
         Err(e) => {
             let name = dir.display().to_string();
-            out.push(Input {
-                name: name.clone(),
-                bytes: Err(format!("cannot read {name}: {e}")),
-            });
+            out.push(Input::loaded(
+                name.clone(),
+                Err(format!("cannot read {name}: {e}")),
+            ));
             return;
         }
     };
@@ -110,7 +152,7 @@ fn walk_dir(dir: &Path, out: &mut Vec<Input>) {
         if path.is_dir() {
             walk_dir(&path, out);
         } else {
-            read_file(&path, out, false);
+            list_file(&path, out, false);
         }
     }
 }

@@ -85,13 +85,7 @@ fn decide_all(
     batch: &[Input],
     jobs: usize,
 ) -> Vec<Result<Decision, String>> {
-    let decide = |input: &Input| {
-        input
-            .bytes
-            .as_ref()
-            .map(|b| inspector.inspect(envelope, b))
-            .map_err(Clone::clone)
-    };
+    let decide = |input: &Input| input.read().map(|b| inspector.inspect(envelope, &b));
     let jobs = jobs.clamp(1, batch.len().max(1));
     if jobs == 1 {
         return batch.iter().map(decide).collect();
