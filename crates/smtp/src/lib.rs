@@ -1,0 +1,37 @@
+//! SMTP for Sluice: the server session, DATA framing and replies, with no
+//! DLP inside.
+//!
+//! The session is a state machine without I/O ([`Session`]): a connection
+//! loop feeds it command lines and carries out the [`Step`] it returns.
+//! MAIL and RCPT are handed to the caller because in a transparent relay
+//! their replies are the upstream's. DATA is read by [`DataReader`], which
+//! ends a message only at `CRLF . CRLF`, undoes dot-stuffing, bounds memory
+//! by the size limit, and refuses (after reading to the real end) any data
+//! with a bare CR or LF: the SMTP smuggling defence.
+//!
+//! ```
+//! use sluice_smtp::{Reply, Session, SessionConfig, Step};
+//!
+//! let mut s = Session::new(SessionConfig {
+//!     hostname: "dlp.example.com".into(),
+//!     max_message_size: 50 << 20,
+//!     max_recipients: 1000,
+//!     starttls: false,
+//!     tls_required: false,
+//! });
+//! s.command(b"EHLO client.example\r\n");
+//! let Step::Mail(mail) = s.command(b"MAIL FROM:<alice@example.com> SIZE=1200\r\n") else { panic!() };
+//! assert_eq!(mail.from, "alice@example.com");
+//! s.mail_answered(&mail, &Reply::new(250, (2, 1, 0), "OK")); // the upstream's reply
+//! ```
+#![deny(missing_docs)]
+
+pub mod data;
+mod reply;
+mod session;
+
+pub use data::{dot_stuff, DataProblem, DataReader, DataStatus};
+pub use reply::Reply;
+pub use session::{
+    MailRequest, RcptRequest, Session, SessionConfig, State, Step, MAX_COMMAND_LINE,
+};

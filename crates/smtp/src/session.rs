@@ -1,0 +1,521 @@
+//! The SMTP server session as a state machine, without I/O.
+//!
+//! The connection loop feeds it one command line at a time and carries out
+//! the [`Step`] it returns: send a reply, ask the handler (for MAIL and
+//! RCPT, whose replies come from the upstream in a transparent proxy), read
+//! DATA, start TLS or close. Keeping the protocol rules here, free of
+//! sockets, makes every rule testable in microseconds.
+
+use std::borrow::Cow;
+
+use smtp_proto::{Error as ParseError, Request};
+
+use crate::Reply;
+
+/// Longest command line accepted, CRLF included (RFC 5321 §4.5.3.1.4).
+pub const MAX_COMMAND_LINE: usize = 512;
+
+/// What the session offers and enforces.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Name in the greeting and EHLO reply.
+    pub hostname: String,
+    /// Largest message, advertised with SIZE and enforced.
+    pub max_message_size: usize,
+    /// Recipients per transaction.
+    pub max_recipients: usize,
+    /// STARTTLS is offered.
+    pub starttls: bool,
+    /// MAIL before STARTTLS is refused with `530 5.7.0`.
+    pub tls_required: bool,
+}
+
+/// Where the session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Before HELO/EHLO.
+    Connected,
+    /// Greeted, no transaction.
+    Ready,
+    /// MAIL accepted.
+    Mail,
+    /// At least one RCPT accepted.
+    Rcpt,
+    /// Between 354 and the end of DATA.
+    Data,
+    /// QUIT answered.
+    Closed,
+}
+
+/// A MAIL command for the handler: the parsed sender and the raw line, so
+/// a transparent relay can forward every parameter as the client wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailRequest {
+    /// Reverse-path, `""` for the null sender.
+    pub from: String,
+    /// The SIZE parameter, 0 if absent.
+    pub size: usize,
+    /// The command line without CRLF.
+    pub line: String,
+}
+
+/// A RCPT command for the handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RcptRequest {
+    /// Forward-path.
+    pub to: String,
+    /// The command line without CRLF.
+    pub line: String,
+}
+
+/// What the connection loop must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Send the reply.
+    Reply(Reply),
+    /// Send the reply and close the connection.
+    Close(Reply),
+    /// Ask the handler, send its reply, then call [`Session::mail_answered`].
+    Mail(MailRequest),
+    /// Ask the handler, send its reply, then call [`Session::rcpt_answered`].
+    Rcpt(RcptRequest),
+    /// Send `354`, then read the message with a [`crate::DataReader`].
+    Data(Reply),
+    /// Tell the handler the transaction is abandoned, and send the reply.
+    Reset(Reply),
+    /// Send the reply (`220`), then start TLS and call [`Session::tls_started`].
+    StartTls(Reply),
+}
+
+/// One client session.
+#[derive(Debug)]
+pub struct Session {
+    config: SessionConfig,
+    state: State,
+    tls: bool,
+    helo: Option<String>,
+    from: Option<String>,
+    recipients: Vec<String>,
+}
+
+fn reply(code: u16, status: (u8, u16, u16), text: &str) -> Reply {
+    Reply::new(code, status, text)
+}
+
+impl Session {
+    /// A new session (plain text until STARTTLS).
+    pub fn new(config: SessionConfig) -> Session {
+        Session {
+            config,
+            state: State::Connected,
+            tls: false,
+            helo: None,
+            from: None,
+            recipients: Vec::new(),
+        }
+    }
+
+    /// The `220` greeting.
+    pub fn greeting(&self) -> Reply {
+        Reply {
+            code: 220,
+            status: None,
+            lines: vec![format!("{} ESMTP Sluice", self.config.hostname)],
+        }
+    }
+
+    /// Where the session is.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The HELO/EHLO name.
+    pub fn helo(&self) -> Option<&str> {
+        self.helo.as_deref()
+    }
+
+    /// The current transaction's sender and accepted recipients.
+    pub fn envelope(&self) -> (Option<&str>, &[String]) {
+        (self.from.as_deref(), &self.recipients)
+    }
+
+    /// Whether TLS is active.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Handles one command line (with or without its CRLF).
+    pub fn command(&mut self, line: &[u8]) -> Step {
+        if line.len() > MAX_COMMAND_LINE {
+            return Step::Reply(reply(500, (5, 5, 2), "Line too long"));
+        }
+        let mut owned = line.to_vec();
+        if !owned.ends_with(b"\n") {
+            owned.extend_from_slice(b"\r\n");
+        }
+        let text = String::from_utf8_lossy(&owned)
+            .trim_end_matches(['\r', '\n'])
+            .to_owned();
+        let parsed = Request::parse(&mut owned.iter());
+        match parsed {
+            Ok(request) => self.request(request, text),
+            Err(e) => Step::Reply(parse_error(e)),
+        }
+    }
+
+    fn request(&mut self, request: Request<Cow<'_, str>>, line: String) -> Step {
+        match request {
+            Request::Ehlo { host } => {
+                self.greeted(host.into_owned());
+                let mut lines = vec![
+                    self.config.hostname.clone(),
+                    "PIPELINING".into(),
+                    format!("SIZE {}", self.config.max_message_size),
+                ];
+                lines.extend([
+                    "8BITMIME".into(),
+                    "SMTPUTF8".into(),
+                    "ENHANCEDSTATUSCODES".into(),
+                ]);
+                if self.config.starttls && !self.tls {
+                    lines.push("STARTTLS".into());
+                }
+                Step::Reset(Reply {
+                    code: 250,
+                    status: None,
+                    lines,
+                })
+            }
+            Request::Helo { host } => {
+                self.greeted(host.into_owned());
+                Step::Reset(Reply {
+                    code: 250,
+                    status: None,
+                    lines: vec![self.config.hostname.clone()],
+                })
+            }
+            Request::Lhlo { .. } => Step::Reply(reply(502, (5, 5, 1), "LHLO is for LMTP")),
+            Request::Mail { from } => {
+                if self.state == State::Connected {
+                    return Step::Reply(reply(503, (5, 5, 1), "Send HELO or EHLO first"));
+                }
+                if self.state != State::Ready {
+                    return Step::Reply(reply(503, (5, 5, 1), "Sender already given"));
+                }
+                if self.config.tls_required && !self.tls {
+                    return Step::Reply(reply(
+                        530,
+                        (5, 7, 0),
+                        "Must issue a STARTTLS command first",
+                    ));
+                }
+                if from.size > self.config.max_message_size {
+                    return Step::Reply(reply(
+                        552,
+                        (5, 3, 4),
+                        "Message size exceeds fixed maximum message size",
+                    ));
+                }
+                Step::Mail(MailRequest {
+                    from: from.address.into_owned(),
+                    size: from.size,
+                    line,
+                })
+            }
+            Request::Rcpt { to } => {
+                if !matches!(self.state, State::Mail | State::Rcpt) {
+                    return Step::Reply(reply(503, (5, 5, 1), "Need MAIL before RCPT"));
+                }
+                if self.recipients.len() >= self.config.max_recipients {
+                    return Step::Reply(reply(452, (4, 5, 3), "Too many recipients"));
+                }
+                Step::Rcpt(RcptRequest {
+                    to: to.address.into_owned(),
+                    line,
+                })
+            }
+            Request::Data => match self.state {
+                State::Rcpt => {
+                    self.state = State::Data;
+                    Step::Data(reply(354, (2, 0, 0), "End data with <CR><LF>.<CR><LF>"))
+                }
+                State::Mail => Step::Reply(reply(554, (5, 5, 1), "No valid recipients")),
+                _ => Step::Reply(reply(503, (5, 5, 1), "Need RCPT before DATA")),
+            },
+            Request::Rset => {
+                self.reset();
+                Step::Reset(reply(250, (2, 0, 0), "OK"))
+            }
+            Request::Noop { .. } => Step::Reply(reply(250, (2, 0, 0), "OK")),
+            Request::Vrfy { .. } => Step::Reply(reply(
+                252,
+                (2, 5, 0),
+                "Cannot VRFY user, but will accept message and attempt delivery",
+            )),
+            Request::Quit => {
+                self.state = State::Closed;
+                Step::Close(reply(221, (2, 0, 0), "Bye"))
+            }
+            Request::StartTls => {
+                if !self.config.starttls {
+                    Step::Reply(reply(502, (5, 5, 1), "STARTTLS not available"))
+                } else if self.tls {
+                    Step::Reply(reply(503, (5, 5, 1), "TLS already active"))
+                } else {
+                    Step::StartTls(reply(220, (2, 0, 0), "Ready to start TLS"))
+                }
+            }
+            Request::Bdat { .. } | Request::Burl { .. } => {
+                Step::Reply(reply(502, (5, 5, 1), "BDAT is not supported, use DATA"))
+            }
+            Request::Auth { .. } => Step::Reply(reply(502, (5, 5, 1), "AUTH is not offered")),
+            Request::Expn { .. }
+            | Request::Help { .. }
+            | Request::Etrn { .. }
+            | Request::Atrn { .. } => Step::Reply(reply(502, (5, 5, 1), "Command not implemented")),
+        }
+    }
+
+    fn greeted(&mut self, host: String) {
+        self.helo = Some(host);
+        self.reset();
+    }
+
+    /// Drops the transaction (RSET, EHLO, end of DATA).
+    pub fn reset(&mut self) {
+        self.from = None;
+        self.recipients.clear();
+        if self.state != State::Connected || self.helo.is_some() {
+            self.state = State::Ready;
+        }
+    }
+
+    /// Records the handler's reply to MAIL.
+    pub fn mail_answered(&mut self, request: &MailRequest, answer: &Reply) {
+        if answer.is_positive() {
+            self.from = Some(request.from.clone());
+            self.state = State::Mail;
+        }
+    }
+
+    /// Records the handler's reply to RCPT.
+    pub fn rcpt_answered(&mut self, request: &RcptRequest, answer: &Reply) {
+        if answer.is_positive() {
+            self.recipients.push(request.to.clone());
+            self.state = State::Rcpt;
+        }
+    }
+
+    /// The message was read and answered: the transaction is over.
+    pub fn data_finished(&mut self) {
+        self.reset();
+    }
+
+    /// TLS is up: the session starts over as RFC 3207 requires (the client
+    /// must greet again; nothing said before counts).
+    pub fn tls_started(&mut self) {
+        self.tls = true;
+        self.helo = None;
+        self.from = None;
+        self.recipients.clear();
+        self.state = State::Connected;
+    }
+}
+
+fn parse_error(e: ParseError) -> Reply {
+    match e {
+        ParseError::UnknownCommand => reply(500, (5, 5, 2), "Syntax error, command unrecognized"),
+        ParseError::InvalidSenderAddress => reply(501, (5, 1, 7), "Bad sender address syntax"),
+        ParseError::InvalidRecipientAddress => {
+            reply(501, (5, 1, 3), "Bad recipient address syntax")
+        }
+        ParseError::SyntaxError { syntax } => reply(501, (5, 5, 4), &format!("Syntax: {syntax}")),
+        ParseError::InvalidParameter { param } => {
+            reply(501, (5, 5, 4), &format!("Invalid parameter {param}"))
+        }
+        ParseError::UnsupportedParameter { param } => {
+            reply(555, (5, 5, 4), &format!("Unsupported parameter {param}"))
+        }
+        ParseError::NeedsMoreData { .. }
+        | ParseError::ResponseTooLong
+        | ParseError::InvalidResponse { .. } => reply(500, (5, 5, 2), "Syntax error"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        Session::new(SessionConfig {
+            hostname: "dlp.example.com".into(),
+            max_message_size: 1000,
+            max_recipients: 2,
+            starttls: true,
+            tls_required: false,
+        })
+    }
+
+    fn code(step: &Step) -> u16 {
+        match step {
+            Step::Reply(r)
+            | Step::Close(r)
+            | Step::Data(r)
+            | Step::Reset(r)
+            | Step::StartTls(r) => r.code,
+            Step::Mail(_) | Step::Rcpt(_) => 0,
+        }
+    }
+
+    fn accept_mail(s: &mut Session, line: &[u8]) {
+        match s.command(line) {
+            Step::Mail(m) => s.mail_answered(&m, &Reply::new(250, (2, 1, 0), "OK")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn accept_rcpt(s: &mut Session, line: &[u8]) {
+        match s.command(line) {
+            Step::Rcpt(r) => s.rcpt_answered(&r, &Reply::new(250, (2, 1, 5), "OK")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ehlo_advertises_extensions() {
+        let mut s = session();
+        let Step::Reset(r) = s.command(b"EHLO client.example\r\n") else {
+            panic!()
+        };
+        let text = String::from_utf8(r.to_bytes()).unwrap();
+        for ext in [
+            "PIPELINING",
+            "SIZE 1000",
+            "8BITMIME",
+            "SMTPUTF8",
+            "ENHANCEDSTATUSCODES",
+            "STARTTLS",
+        ] {
+            assert!(
+                text.contains(&format!("250-{ext}")) || text.contains(&format!("250 {ext}")),
+                "{ext} in {text}"
+            );
+        }
+        assert_eq!(s.helo(), Some("client.example"));
+    }
+
+    #[test]
+    fn transaction_order_is_enforced() {
+        let mut s = session();
+        assert_eq!(code(&s.command(b"MAIL FROM:<a@example.com>")), 503);
+        s.command(b"EHLO c");
+        assert_eq!(code(&s.command(b"RCPT TO:<b@partner.org>")), 503);
+        assert_eq!(code(&s.command(b"DATA")), 503);
+        accept_mail(&mut s, b"MAIL FROM:<a@example.com> SIZE=100 BODY=8BITMIME");
+        assert_eq!(code(&s.command(b"MAIL FROM:<a@example.com>")), 503);
+        assert_eq!(code(&s.command(b"DATA")), 554, "no accepted recipient yet");
+        accept_rcpt(&mut s, b"RCPT TO:<b@partner.org>");
+        assert_eq!(code(&s.command(b"DATA")), 354);
+        assert_eq!(s.state(), State::Data);
+        assert_eq!(
+            s.envelope(),
+            (Some("a@example.com"), &["b@partner.org".to_owned()][..])
+        );
+        s.data_finished();
+        assert_eq!(s.state(), State::Ready);
+    }
+
+    #[test]
+    fn limits_size_and_recipients() {
+        let mut s = session();
+        s.command(b"EHLO c");
+        assert_eq!(
+            code(&s.command(b"MAIL FROM:<a@example.com> SIZE=5000")),
+            552
+        );
+        accept_mail(&mut s, b"MAIL FROM:<>");
+        accept_rcpt(&mut s, b"RCPT TO:<b@partner.org>");
+        accept_rcpt(&mut s, b"RCPT TO:<c@partner.org>");
+        let Step::Reply(r) = s.command(b"RCPT TO:<d@partner.org>") else {
+            panic!()
+        };
+        assert_eq!(r.to_bytes(), b"452 4.5.3 Too many recipients\r\n");
+        let long = [b"NOOP ".as_slice(), &[b'x'; 600]].concat();
+        let Step::Reply(r) = s.command(&long) else {
+            panic!()
+        };
+        assert_eq!((r.code, r.status), (500, Some((5, 5, 2))));
+    }
+
+    #[test]
+    fn rejected_mail_and_rcpt_keep_the_state() {
+        let mut s = session();
+        s.command(b"HELO c");
+        let Step::Mail(m) = s.command(b"MAIL FROM:<a@example.com>") else {
+            panic!()
+        };
+        s.mail_answered(&m, &Reply::new(550, (5, 7, 1), "no"));
+        assert_eq!(s.state(), State::Ready);
+        accept_mail(&mut s, b"MAIL FROM:<a@example.com>");
+        let Step::Rcpt(r) = s.command(b"RCPT TO:<x@nowhere.example>") else {
+            panic!()
+        };
+        s.rcpt_answered(&r, &Reply::new(550, (5, 1, 1), "unknown user"));
+        assert_eq!(s.state(), State::Mail);
+    }
+
+    #[test]
+    fn tls_required_and_restart_after_starttls() {
+        let mut s = Session::new(SessionConfig {
+            tls_required: true,
+            ..session().config
+        });
+        s.command(b"EHLO c");
+        let Step::Reply(r) = s.command(b"MAIL FROM:<a@example.com>") else {
+            panic!()
+        };
+        assert_eq!(
+            r.to_bytes(),
+            b"530 5.7.0 Must issue a STARTTLS command first\r\n"
+        );
+        assert_eq!(code(&s.command(b"STARTTLS")), 220);
+        s.tls_started();
+        assert_eq!(
+            code(&s.command(b"MAIL FROM:<a@example.com>")),
+            503,
+            "must greet again after TLS"
+        );
+        let Step::Reset(r) = s.command(b"EHLO c") else {
+            panic!()
+        };
+        assert!(!String::from_utf8(r.to_bytes())
+            .unwrap()
+            .contains("STARTTLS"));
+        accept_mail(&mut s, b"MAIL FROM:<a@example.com>");
+    }
+
+    #[test]
+    fn other_commands() {
+        let mut s = session();
+        assert_eq!(
+            s.command(b"VRFY bob"),
+            Step::Reply(Reply::new(
+                252,
+                (2, 5, 0),
+                "Cannot VRFY user, but will accept message and attempt delivery"
+            ))
+        );
+        assert_eq!(code(&s.command(b"NOOP")), 250);
+        assert_eq!(code(&s.command(b"FOO bar")), 500);
+        assert_eq!(
+            code(&s.command(b"MAIL FROM:bad")),
+            501,
+            "syntax is checked before order"
+        );
+        s.command(b"EHLO c");
+        assert!(matches!(code(&s.command(b"MAIL FROM:<a@b")), 501));
+        assert_eq!(code(&s.command(b"RSET")), 250);
+        assert!(matches!(s.command(b"QUIT"), Step::Close(_)));
+        assert_eq!(s.state(), State::Closed);
+    }
+}
