@@ -7,7 +7,8 @@
 //! their replies are the upstream's. DATA is read by [`DataReader`], which
 //! ends a message only at `CRLF . CRLF`, undoes dot-stuffing, bounds memory
 //! by the size limit, and refuses (after reading to the real end) any data
-//! with a bare CR or LF: the SMTP smuggling defence.
+//! with a bare CR or LF: the SMTP smuggling defence. [`serve`] runs
+//! sessions on tokio for a [`Handler`] (the proxy's DLP and relay logic).
 //!
 //! ```
 //! use sluice_smtp::{Reply, Session, SessionConfig, Step};
@@ -28,10 +29,12 @@
 
 pub mod data;
 mod reply;
+mod server;
 mod session;
 
 pub use data::{dot_stuff, DataProblem, DataReader, DataStatus};
 pub use reply::Reply;
+pub use server::{serve, Connection, ConnectionHandler, Handler, ServerConfig, Transaction};
 pub use session::{
     MailRequest, RcptRequest, Session, SessionConfig, State, Step, MAX_COMMAND_LINE,
 };

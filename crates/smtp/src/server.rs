@@ -1,0 +1,313 @@
+//! The tokio SMTP server: listener, per-connection loop, limits.
+//!
+//! Structured like tokio's mini-redis: [`serve`] accepts connections under
+//! a semaphore (`max_connections`), each connection runs [`Connection`]'s
+//! loop on its own task, and a shutdown future stops accepting while
+//! transactions in flight finish. What to do with MAIL, RCPT and the
+//! message is the [`Handler`]'s business; this module only speaks SMTP.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+use crate::data::{DataProblem, DataReader, DataStatus};
+use crate::session::{MailRequest, RcptRequest, Session, SessionConfig, Step, MAX_COMMAND_LINE};
+use crate::Reply;
+
+/// One finished DATA transaction.
+#[derive(Debug, Clone)]
+pub struct Transaction {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Its HELO/EHLO name.
+    pub helo: String,
+    /// Reverse-path (`""` for the null sender).
+    pub from: String,
+    /// Accepted recipients.
+    pub recipients: Vec<String>,
+    /// The message, dot-unstuffed, CRLF line ends as received.
+    pub message: Vec<u8>,
+}
+
+/// Decides what happens to each connection's commands and messages.
+pub trait Handler: Send + Sync + 'static {
+    /// Per-connection state (e.g. an upstream session).
+    type Connection: ConnectionHandler;
+
+    /// A client connected; `Err(reply)` refuses it (the reply is sent and
+    /// the connection closed).
+    fn connect(&self, peer: SocketAddr) -> Result<Self::Connection, Reply>;
+}
+
+/// One connection's side of the [`Handler`].
+pub trait ConnectionHandler: Send + 'static {
+    /// MAIL FROM; the reply is the client's.
+    fn mail(&mut self, helo: &str, request: &MailRequest) -> impl Future<Output = Reply> + Send;
+    /// RCPT TO; the reply is the client's.
+    fn rcpt(&mut self, request: &RcptRequest) -> impl Future<Output = Reply> + Send;
+    /// A complete message; the reply answers the end of DATA.
+    fn data(&mut self, transaction: Transaction) -> impl Future<Output = Reply> + Send;
+    /// The transaction was abandoned (RSET, EHLO, refused DATA).
+    fn reset(&mut self) -> impl Future<Output = ()> + Send;
+    /// The client is gone.
+    fn close(&mut self) -> impl Future<Output = ()> + Send;
+}
+
+/// Connection-level limits.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Protocol settings.
+    pub session: SessionConfig,
+    /// Concurrent connections; more get `421 4.3.2`.
+    pub max_connections: usize,
+    /// Idle time per command before `421 4.4.2`.
+    pub command_timeout: Duration,
+}
+
+/// Accepts connections until `shutdown` resolves, then waits for the
+/// connections in flight to finish.
+pub async fn serve<H: Handler>(
+    listener: TcpListener,
+    config: ServerConfig,
+    handler: Arc<H>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let limit = Arc::new(Semaphore::new(config.max_connections));
+    let config = Arc::new(config);
+    let mut tasks = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // Out of file descriptors and the like: back off, keep serving.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let permit = match limit.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                tasks.spawn(async move {
+                    let mut stream = stream;
+                    let _ = stream
+                        .write_all(
+                            &Reply::new(421, (4, 3, 2), "Too many connections, try later")
+                                .to_bytes(),
+                        )
+                        .await;
+                });
+                continue;
+            }
+        };
+        let handler = handler.clone();
+        let config = config.clone();
+        tasks.spawn(async move {
+            // Held for the connection's lifetime.
+            let _permit = permit;
+            match handler.connect(peer) {
+                Ok(conn) => Connection::new(stream, peer, &config, conn).run().await,
+                Err(reply) => {
+                    let mut stream = stream;
+                    let _ = stream.write_all(&reply.to_bytes()).await;
+                }
+            }
+        });
+        // Reap finished connections so the set does not grow.
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// One client connection.
+pub struct Connection<'c, C: ConnectionHandler> {
+    stream: TcpStream,
+    peer: SocketAddr,
+    config: &'c ServerConfig,
+    session: Session,
+    handler: C,
+    /// Received, not yet processed bytes.
+    input: Vec<u8>,
+    /// Replies not yet written (pipelining batches them).
+    output: Vec<u8>,
+}
+
+enum Line {
+    Complete(Vec<u8>),
+    TooLong,
+}
+
+impl<'c, C: ConnectionHandler> Connection<'c, C> {
+    fn new(stream: TcpStream, peer: SocketAddr, config: &'c ServerConfig, handler: C) -> Self {
+        Connection {
+            stream,
+            peer,
+            config,
+            session: Session::new(config.session.clone()),
+            handler,
+            input: Vec::new(),
+            output: Vec::new(),
+        }
+    }
+
+    /// Runs the session to its end; I/O errors end it quietly.
+    pub async fn run(mut self) {
+        let greeting = self.session.greeting();
+        self.output.extend_from_slice(&greeting.to_bytes());
+        let _ = self.serve().await;
+        self.handler.close().await;
+    }
+
+    async fn serve(&mut self) -> std::io::Result<()> {
+        loop {
+            let line = match self.next_line().await? {
+                Some(l) => l,
+                None => return Ok(()),
+            };
+            let step = match line {
+                Line::TooLong => Step::Reply(Reply::new(500, (5, 5, 2), "Line too long")),
+                Line::Complete(l) => self.session.command(&l),
+            };
+            match step {
+                Step::Reply(r) => self.output.extend_from_slice(&r.to_bytes()),
+                Step::Close(r) => {
+                    self.output.extend_from_slice(&r.to_bytes());
+                    self.flush().await?;
+                    return Ok(());
+                }
+                Step::Reset(r) => {
+                    self.handler.reset().await;
+                    self.output.extend_from_slice(&r.to_bytes());
+                }
+                Step::Mail(m) => {
+                    let helo = self.session.helo().unwrap_or_default().to_owned();
+                    let r = self.handler.mail(&helo, &m).await;
+                    self.session.mail_answered(&m, &r);
+                    self.output.extend_from_slice(&r.to_bytes());
+                }
+                Step::Rcpt(rcpt) => {
+                    let r = self.handler.rcpt(&rcpt).await;
+                    self.session.rcpt_answered(&rcpt, &r);
+                    self.output.extend_from_slice(&r.to_bytes());
+                }
+                Step::Data(r) => {
+                    self.output.extend_from_slice(&r.to_bytes());
+                    self.flush().await?;
+                    let reply = self.data().await?;
+                    self.output.extend_from_slice(&reply.to_bytes());
+                    self.session.data_finished();
+                }
+                Step::StartTls(_) => {
+                    // TLS is wired by the proxy's listener; without it the
+                    // session never offers STARTTLS.
+                    self.output.extend_from_slice(
+                        &Reply::new(454, (4, 7, 0), "TLS not available").to_bytes(),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Reads the message after 354 and hands it over.
+    async fn data(&mut self) -> std::io::Result<Reply> {
+        let mut reader = DataReader::new(self.config.session.max_message_size);
+        // Bytes already received after the DATA line belong to the message.
+        let mut pending = std::mem::take(&mut self.input);
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            if let DataStatus::Done { consumed, message } = reader.feed(&pending) {
+                self.input = pending.split_off(consumed);
+                return Ok(match message {
+                    Ok(message) => {
+                        let (from, recipients) = self.session.envelope();
+                        let transaction = Transaction {
+                            peer: self.peer,
+                            helo: self.session.helo().unwrap_or_default().to_owned(),
+                            from: from.unwrap_or_default().to_owned(),
+                            recipients: recipients.to_vec(),
+                            message,
+                        };
+                        self.handler.data(transaction).await
+                    }
+                    Err(problem) => {
+                        self.handler.reset().await;
+                        match problem {
+                            DataProblem::BareLineEnding => Reply::new(
+                                550,
+                                (5, 6, 0),
+                                "Bare CR or LF in message data refused (line ends must be CRLF)",
+                            ),
+                            DataProblem::TooBig => Reply::new(
+                                552,
+                                (5, 3, 4),
+                                "Message size exceeds fixed maximum message size",
+                            ),
+                        }
+                    }
+                });
+            }
+            let n = self.read_some(&mut buf).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            pending.clear();
+            pending.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    /// The next command line; replies are flushed before blocking on input.
+    async fn next_line(&mut self) -> std::io::Result<Option<Line>> {
+        let mut buf = [0u8; 4096];
+        let mut discarding = false;
+        loop {
+            if let Some(pos) = self.input.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.input.drain(..=pos).collect();
+                if discarding || line.len() > MAX_COMMAND_LINE {
+                    return Ok(Some(Line::TooLong));
+                }
+                return Ok(Some(Line::Complete(line)));
+            }
+            if self.input.len() > MAX_COMMAND_LINE {
+                // Keep memory bounded: drop the over-long line, answer once
+                // its end arrives.
+                self.input.clear();
+                discarding = true;
+            }
+            self.flush().await?;
+            let n = self.read_some(&mut buf).await?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.input.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    async fn read_some(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match tokio::time::timeout(self.config.command_timeout, self.stream.read(buf)).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.output.extend_from_slice(
+                    &Reply::new(421, (4, 4, 2), "Idle too long, closing connection").to_bytes(),
+                );
+                self.flush().await?;
+                Err(std::io::ErrorKind::TimedOut.into())
+            }
+        }
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.output.is_empty() {
+            self.stream.write_all(&self.output).await?;
+            self.output.clear();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,276 @@
+//! The server against real clients: Python's smtplib, and raw sockets for
+//! what no polite client sends (smuggling, over-long lines, pipelining).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sluice_smtp::{
+    serve, ConnectionHandler, Handler, MailRequest, RcptRequest, Reply, ServerConfig,
+    SessionConfig, Transaction,
+};
+
+#[derive(Default)]
+struct Recorder {
+    messages: Mutex<Vec<Transaction>>,
+    resets: Mutex<usize>,
+}
+
+struct Conn(Arc<Recorder>);
+
+struct Shared(Arc<Recorder>);
+
+impl Handler for Shared {
+    type Connection = Conn;
+    fn connect(&self, peer: SocketAddr) -> Result<Conn, Reply> {
+        assert!(peer.ip().is_loopback());
+        Ok(Conn(self.0.clone()))
+    }
+}
+
+impl ConnectionHandler for Conn {
+    async fn mail(&mut self, _helo: &str, _m: &MailRequest) -> Reply {
+        Reply::new(250, (2, 1, 0), "Sender OK")
+    }
+    async fn rcpt(&mut self, r: &RcptRequest) -> Reply {
+        if r.to.starts_with("reject@") {
+            Reply::new(550, (5, 1, 1), "No such user")
+        } else {
+            Reply::new(250, (2, 1, 5), "Recipient OK")
+        }
+    }
+    async fn data(&mut self, t: Transaction) -> Reply {
+        self.0.messages.lock().unwrap().push(t);
+        Reply::new(250, (2, 0, 0), "queued as TEST1")
+    }
+    async fn reset(&mut self) {
+        *self.0.resets.lock().unwrap() += 1;
+    }
+    async fn close(&mut self) {}
+}
+
+/// Starts a server on a free loopback port in a background runtime.
+fn start(max_connections: usize, timeout: Duration) -> (SocketAddr, Arc<Recorder>) {
+    let recorder = Arc::new(Recorder::default());
+    let handler = Arc::new(Shared(recorder.clone()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            let config = ServerConfig {
+                session: SessionConfig {
+                    hostname: "dlp.test".into(),
+                    max_message_size: 10_000,
+                    max_recipients: 3,
+                    starttls: false,
+                    tls_required: false,
+                },
+                max_connections,
+                command_timeout: timeout,
+            };
+            serve(listener, config, handler, std::future::pending()).await;
+        });
+    });
+    (rx.recv().unwrap(), recorder)
+}
+
+/// One raw session: sends `input` (after reading the greeting), returns
+/// everything the server said until it closes or goes quiet.
+fn raw(addr: SocketAddr, input: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    let mut greeting = String::new();
+    BufReader::new(s.try_clone().unwrap())
+        .read_line(&mut greeting)
+        .unwrap();
+    s.write_all(input).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn codes(transcript: &str) -> Vec<String> {
+    transcript
+        .lines()
+        .filter(|l| l.as_bytes().get(3) == Some(&b' '))
+        .map(|l| l[..3].to_owned())
+        .collect()
+}
+
+#[test]
+fn python_smtplib_sends_messages_through() {
+    let (addr, recorder) = start(10, Duration::from_secs(10));
+    let script = format!(
+        r#"
+import smtplib
+from email.message import EmailMessage
+m = EmailMessage()
+m["From"] = "alice@example.com"
+m["To"] = "bob@partner.org"
+m["Subject"] = "hello"
+m.set_content(".leading dot\n..two dots\nCustomer list\n")
+with smtplib.SMTP("127.0.0.1", {port}) as s:
+    code, caps = s.ehlo("client.test")
+    assert code == 250 and b"PIPELINING" in caps and b"SIZE 10000" in caps, caps
+    refused = s.send_message(m, to_addrs=["bob@partner.org", "reject@partner.org"])
+    assert refused == {{"reject@partner.org": (550, b"5.1.1 No such user")}}, refused
+    print(s.noop())
+    try:
+        s.sendmail("alice@example.com", ["bob@partner.org"], "Subject: big\r\n\r\n" + "x" * 20000)
+        raise SystemExit("oversized message accepted")
+    except smtplib.SMTPSenderRefused as e:
+        # smtplib declares SIZE=, so MAIL is refused before the data is sent.
+        assert e.smtp_code == 552 and e.smtp_error.startswith(b"5.3.4"), e
+"#,
+        port = addr.port()
+    );
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let messages = recorder.messages.lock().unwrap();
+    assert_eq!(messages.len(), 1);
+    let t = &messages[0];
+    assert_eq!(
+        (t.from.as_str(), t.recipients.as_slice(), t.helo.as_str()),
+        (
+            "alice@example.com",
+            &["bob@partner.org".to_owned()][..],
+            "client.test"
+        )
+    );
+    let text = String::from_utf8(t.message.clone()).unwrap();
+    assert!(
+        text.contains("\r\n.leading dot\r\n..two dots\r\n"),
+        "dot-unstuffed: {text}"
+    );
+}
+
+#[test]
+fn smuggling_is_refused_and_the_session_goes_on() {
+    let (addr, recorder) = start(10, Duration::from_secs(10));
+    let smuggle = b"EHLO c\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@partner.org>\r\nDATA\r\n";
+    for variant in [
+        &b"\n.\n"[..],
+        b"\n.\r\n",
+        b"\r.\r",
+        b"\r\n.\r",
+        b"\r\n.\n",
+        b"\r\n\x00.\r\n",
+    ] {
+        let mut input = smuggle.to_vec();
+        input.extend_from_slice(b"Subject: x\r\n\r\nhi");
+        input.extend_from_slice(variant);
+        input.extend_from_slice(b"MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@partner.org>\r\nDATA\r\nspoofed\r\n.\r\nNOOP\r\nQUIT\r\n");
+        let transcript = raw(addr, &input);
+        let c = codes(&transcript);
+        // The smuggled commands were data: one 550 5.6.0 after the real end,
+        // then the NOOP and QUIT of the same session.
+        assert_eq!(
+            c,
+            ["250", "250", "250", "354", "550", "250", "221"],
+            "{variant:?}: {transcript}"
+        );
+        assert!(transcript.contains("550 5.6.0"), "{transcript}");
+    }
+    assert!(
+        recorder.messages.lock().unwrap().is_empty(),
+        "nothing relayed"
+    );
+}
+
+#[test]
+fn oversized_data_without_size_is_read_and_refused() {
+    let (addr, recorder) = start(10, Duration::from_secs(10));
+    let mut input =
+        b"EHLO c\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@partner.org>\r\nDATA\r\n".to_vec();
+    for _ in 0..500 {
+        input.extend_from_slice(b"0123456789012345678901234567890123456789\r\n");
+    }
+    input.extend_from_slice(b".\r\nQUIT\r\n");
+    let transcript = raw(addr, &input);
+    assert_eq!(
+        codes(&transcript),
+        ["250", "250", "250", "354", "552", "221"],
+        "{transcript}"
+    );
+    assert!(recorder.messages.lock().unwrap().is_empty());
+    assert!(
+        *recorder.resets.lock().unwrap() >= 1,
+        "the upstream transaction is reset"
+    );
+}
+
+#[test]
+fn pipelined_commands_are_answered_in_order() {
+    let (addr, recorder) = start(10, Duration::from_secs(10));
+    let transcript = raw(
+        addr,
+        b"EHLO c\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@partner.org>\r\nRCPT TO:<reject@partner.org>\r\nDATA\r\nSubject: p\r\n\r\nbody\r\n.\r\nRSET\r\nVRFY x\r\nQUIT\r\n",
+    );
+    assert_eq!(
+        codes(&transcript),
+        ["250", "250", "250", "550", "354", "250", "250", "252", "221"],
+        "{transcript}"
+    );
+    assert_eq!(
+        recorder.messages.lock().unwrap()[0].message,
+        b"Subject: p\r\n\r\nbody\r\n"
+    );
+}
+
+#[test]
+fn limits_lines_recipients_connections_and_idle() {
+    let (addr, _recorder) = start(1, Duration::from_millis(300));
+    let long = [
+        b"NOOP ".as_slice(),
+        &[b'x'; 2000],
+        b"\r\nRCPT TO:<x@y.z>\r\nEHLO c\r\nMAIL FROM:<a@b.c>\r\n",
+    ]
+    .concat();
+    let mut input = long;
+    for i in 0..4 {
+        input.extend_from_slice(format!("RCPT TO:<r{i}@partner.org>\r\n").as_bytes());
+    }
+    input.extend_from_slice(b"QUIT\r\n");
+    let transcript = raw(addr, &input);
+    assert_eq!(
+        codes(&transcript),
+        ["500", "503", "250", "250", "250", "250", "250", "452", "221"],
+        "{transcript}"
+    );
+    assert!(transcript.contains("500 5.5.2 Line too long"));
+    assert!(transcript.contains("452 4.5.3"));
+
+    // One connection allowed: a second one is told to come back.
+    let mut first = TcpStream::connect(addr).unwrap();
+    let mut greeting = [0u8; 64];
+    let _ = first.read(&mut greeting).unwrap();
+    let second = raw(addr, b"");
+    assert!(second.is_empty() || second.starts_with("421"), "{second}");
+    // The idle first connection is closed with 421 4.4.2.
+    std::thread::sleep(Duration::from_millis(600));
+    let mut rest = String::new();
+    let _ = first.read_to_string(&mut rest);
+    assert!(rest.contains("421 4.4.2"), "{rest}");
+}
