@@ -27,11 +27,13 @@
 //! ```
 #![deny(missing_docs)]
 
+mod client;
 pub mod data;
 mod reply;
 mod server;
 mod session;
 
+pub use client::{UpstreamClient, UpstreamError};
 pub use data::{dot_stuff, DataProblem, DataReader, DataStatus};
 pub use reply::Reply;
 pub use server::{serve, Connection, ConnectionHandler, Handler, ServerConfig, Transaction};

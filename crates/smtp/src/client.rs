@@ -1,0 +1,175 @@
+//! A small SMTP client for relaying to the upstream MTA.
+//!
+//! Written on our own rather than with `mail-send` because a transparent
+//! relay needs every upstream reply — including the one to the end of
+//! DATA, which `mail-send` 0.6 drops — and must send the message bytes
+//! exactly (dot-stuffed, nothing added), which both `mail-send` 0.6 and 0.7
+//! do not. Commands are forwarded as the client wrote them.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::data::dot_stuff;
+use crate::Reply;
+
+/// Why the upstream could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// No address could be connected to.
+    #[error("cannot connect to upstream: {0}")]
+    Connect(String),
+    /// The upstream did not answer in time.
+    #[error("upstream timed out")]
+    Timeout,
+    /// The connection failed or closed.
+    #[error("upstream connection failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The upstream sent something that is not an SMTP reply.
+    #[error("upstream sent an invalid reply: {0:?}")]
+    Protocol(String),
+    /// The upstream refused the session (greeting or EHLO).
+    #[error("upstream refused the session: {0}")]
+    Refused(Reply),
+}
+
+/// One upstream SMTP session.
+pub struct UpstreamClient {
+    stream: BufReader<TcpStream>,
+    timeout: Duration,
+    /// The upstream's EHLO keywords (uppercase).
+    pub extensions: Vec<String>,
+}
+
+impl UpstreamClient {
+    /// Connects to the first address that answers, reads the greeting and
+    /// says EHLO (HELO if EHLO is refused).
+    pub async fn connect(addresses: &[String], helo: &str, timeout: Duration) -> Result<UpstreamClient, UpstreamError> {
+        let mut last = String::from("no upstream address configured");
+        for address in addresses {
+            let stream = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    last = format!("{address}: {e}");
+                    continue;
+                }
+                Err(_) => {
+                    last = format!("{address}: timed out");
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let mut client = UpstreamClient { stream: BufReader::new(stream), timeout, extensions: Vec::new() };
+            let greeting = client.read_reply().await?;
+            if greeting.code != 220 {
+                return Err(UpstreamError::Refused(greeting));
+            }
+            let ehlo = client.command(&format!("EHLO {helo}")).await?;
+            if ehlo.is_positive() {
+                client.extensions = ehlo.lines.iter().skip(1).map(|l| l.to_ascii_uppercase()).collect();
+            } else {
+                let helo_reply = client.command(&format!("HELO {helo}")).await?;
+                if !helo_reply.is_positive() {
+                    return Err(UpstreamError::Refused(helo_reply));
+                }
+            }
+            return Ok(client);
+        }
+        Err(UpstreamError::Connect(last))
+    }
+
+    /// Sends one command line (without CRLF) and returns the reply.
+    pub async fn command(&mut self, line: &str) -> Result<Reply, UpstreamError> {
+        let mut bytes = Vec::with_capacity(line.len() + 2);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+        self.write(&bytes).await?;
+        self.read_reply().await
+    }
+
+    /// DATA, the dot-stuffed message, and the reply to its end.
+    pub async fn data(&mut self, message: &[u8]) -> Result<Reply, UpstreamError> {
+        let go = self.command("DATA").await?;
+        if go.code != 354 {
+            return Ok(go);
+        }
+        self.write(&dot_stuff(message)).await?;
+        self.read_reply().await
+    }
+
+    /// Ends the session politely.
+    pub async fn quit(mut self) {
+        let _ = self.command("QUIT").await;
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), UpstreamError> {
+        match tokio::time::timeout(self.timeout, self.stream.get_mut().write_all(bytes)).await {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(UpstreamError::Timeout),
+        }
+    }
+
+    /// Reads one (possibly multi-line) reply.
+    async fn read_reply(&mut self) -> Result<Reply, UpstreamError> {
+        let mut lines = Vec::new();
+        let mut code;
+        loop {
+            let mut line = String::new();
+            let n = match tokio::time::timeout(self.timeout, self.stream.read_line(&mut line)).await {
+                Ok(r) => r?,
+                Err(_) => return Err(UpstreamError::Timeout),
+            };
+            if n == 0 {
+                return Err(UpstreamError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+            }
+            let line = line.trim_end_matches(['\r', '\n']);
+            let parsed: Option<u16> = line.get(..3).and_then(|c| c.parse().ok());
+            let Some(c) = parsed.filter(|c| (200..600).contains(c)) else {
+                return Err(UpstreamError::Protocol(line.to_owned()));
+            };
+            code = c;
+            let last = line.as_bytes().get(3) != Some(&b'-');
+            lines.push(line.get(4..).unwrap_or("").to_owned());
+            if last {
+                break;
+            }
+        }
+        Ok(parse_enhanced(code, lines))
+    }
+}
+
+/// Splits an enhanced status code off the reply text when every line has
+/// the same one (`250 2.0.0 Ok: queued as X`).
+fn parse_enhanced(code: u16, lines: Vec<String>) -> Reply {
+    let status = |l: &str| -> Option<(u8, u16, u16)> {
+        let word = l.split(' ').next()?;
+        let mut parts = word.split('.');
+        let (a, b, c) = (parts.next()?.parse().ok()?, parts.next()?.parse().ok()?, parts.next()?.parse().ok()?);
+        (parts.next().is_none() && u16::from(a) == code / 100).then_some((a, b, c))
+    };
+    match lines.first().and_then(|l| status(l)) {
+        Some(s) if lines.iter().all(|l| status(l) == Some(s)) => {
+            let text = lines.iter().map(|l| l.split_once(' ').map_or("", |(_, t)| t).to_owned()).collect();
+            Reply { code, status: Some(s), lines: text }
+        }
+        _ => Reply { code, status: None, lines },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enhanced_codes_are_recognised() {
+        let r = parse_enhanced(250, vec!["2.0.0 Ok: queued as 4F1".into()]);
+        assert_eq!((r.status, r.lines[0].as_str()), (Some((2, 0, 0)), "Ok: queued as 4F1"));
+        assert_eq!(r.to_bytes(), b"250 2.0.0 Ok: queued as 4F1\r\n");
+        let r = parse_enhanced(550, vec!["5.1.1 <x@y>: Recipient address rejected".into()]);
+        assert_eq!(r.status, Some((5, 1, 1)));
+        let r = parse_enhanced(250, vec!["mx.example.com".into(), "PIPELINING".into()]);
+        assert_eq!(r.status, None);
+        assert_eq!(r.to_bytes(), b"250-mx.example.com\r\n250 PIPELINING\r\n");
+    }
+}
