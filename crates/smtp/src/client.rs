@@ -45,7 +45,11 @@ pub struct UpstreamClient {
 impl UpstreamClient {
     /// Connects to the first address that answers, reads the greeting and
     /// says EHLO (HELO if EHLO is refused).
-    pub async fn connect(addresses: &[String], helo: &str, timeout: Duration) -> Result<UpstreamClient, UpstreamError> {
+    pub async fn connect(
+        addresses: &[String],
+        helo: &str,
+        timeout: Duration,
+    ) -> Result<UpstreamClient, UpstreamError> {
         let mut last = String::from("no upstream address configured");
         for address in addresses {
             let stream = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
@@ -60,14 +64,23 @@ impl UpstreamClient {
                 }
             };
             let _ = stream.set_nodelay(true);
-            let mut client = UpstreamClient { stream: BufReader::new(stream), timeout, extensions: Vec::new() };
+            let mut client = UpstreamClient {
+                stream: BufReader::new(stream),
+                timeout,
+                extensions: Vec::new(),
+            };
             let greeting = client.read_reply().await?;
             if greeting.code != 220 {
                 return Err(UpstreamError::Refused(greeting));
             }
             let ehlo = client.command(&format!("EHLO {helo}")).await?;
             if ehlo.is_positive() {
-                client.extensions = ehlo.lines.iter().skip(1).map(|l| l.to_ascii_uppercase()).collect();
+                client.extensions = ehlo
+                    .lines
+                    .iter()
+                    .skip(1)
+                    .map(|l| l.to_ascii_uppercase())
+                    .collect();
             } else {
                 let helo_reply = client.command(&format!("HELO {helo}")).await?;
                 if !helo_reply.is_positive() {
@@ -116,7 +129,8 @@ impl UpstreamClient {
         let mut code;
         loop {
             let mut line = String::new();
-            let n = match tokio::time::timeout(self.timeout, self.stream.read_line(&mut line)).await {
+            let n = match tokio::time::timeout(self.timeout, self.stream.read_line(&mut line)).await
+            {
                 Ok(r) => r?,
                 Err(_) => return Err(UpstreamError::Timeout),
             };
@@ -145,15 +159,30 @@ fn parse_enhanced(code: u16, lines: Vec<String>) -> Reply {
     let status = |l: &str| -> Option<(u8, u16, u16)> {
         let word = l.split(' ').next()?;
         let mut parts = word.split('.');
-        let (a, b, c) = (parts.next()?.parse().ok()?, parts.next()?.parse().ok()?, parts.next()?.parse().ok()?);
+        let (a, b, c) = (
+            parts.next()?.parse().ok()?,
+            parts.next()?.parse().ok()?,
+            parts.next()?.parse().ok()?,
+        );
         (parts.next().is_none() && u16::from(a) == code / 100).then_some((a, b, c))
     };
     match lines.first().and_then(|l| status(l)) {
         Some(s) if lines.iter().all(|l| status(l) == Some(s)) => {
-            let text = lines.iter().map(|l| l.split_once(' ').map_or("", |(_, t)| t).to_owned()).collect();
-            Reply { code, status: Some(s), lines: text }
+            let text = lines
+                .iter()
+                .map(|l| l.split_once(' ').map_or("", |(_, t)| t).to_owned())
+                .collect();
+            Reply {
+                code,
+                status: Some(s),
+                lines: text,
+            }
         }
-        _ => Reply { code, status: None, lines },
+        _ => Reply {
+            code,
+            status: None,
+            lines,
+        },
     }
 }
 
@@ -164,7 +193,10 @@ mod tests {
     #[test]
     fn enhanced_codes_are_recognised() {
         let r = parse_enhanced(250, vec!["2.0.0 Ok: queued as 4F1".into()]);
-        assert_eq!((r.status, r.lines[0].as_str()), (Some((2, 0, 0)), "Ok: queued as 4F1"));
+        assert_eq!(
+            (r.status, r.lines[0].as_str()),
+            (Some((2, 0, 0)), "Ok: queued as 4F1")
+        );
         assert_eq!(r.to_bytes(), b"250 2.0.0 Ok: queued as 4F1\r\n");
         let r = parse_enhanced(550, vec!["5.1.1 <x@y>: Recipient address rejected".into()]);
         assert_eq!(r.status, Some((5, 1, 1)));

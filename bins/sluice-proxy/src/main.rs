@@ -1,0 +1,109 @@
+//! `sluice-proxy`: the SMTP DLP relay (SPEC §6).
+//!
+//! Thin: loads the configuration, wires `sluice-smtp`'s server to the
+//! relay handler, and stops on SIGTERM/SIGINT after the transactions in
+//! flight.
+
+mod relay;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use sluice_policy::{Config, Inspector};
+use sluice_smtp::{serve, ServerConfig, SessionConfig};
+
+use relay::{Destination, Proxy, SharedProxy};
+
+#[derive(Parser)]
+#[command(
+    name = "sluice-proxy",
+    version,
+    about = "Sluice SMTP proxy: outbound-mail DLP in the mail path"
+)]
+struct Cli {
+    /// The configuration (sluice.toml).
+    #[arg(long)]
+    config: PathBuf,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(&cli.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let inspector = Inspector::new(config.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let upstream = config
+        .upstream
+        .clone()
+        .context("[upstream] is needed to run the proxy (address or maildir)")?;
+    let destination = match (&upstream.maildir, &upstream.address) {
+        (Some(dir), _) => Destination::Maildir(dir.clone()),
+        (None, Some(a)) => Destination::Relay {
+            addresses: a.to_vec(),
+            timeout: upstream.timeout,
+        },
+        (None, None) => anyhow::bail!("[upstream] needs address or maildir"),
+    };
+    if config.proxy.tls.is_some() {
+        log("warning: [proxy.tls] is not supported yet; STARTTLS is not offered");
+    }
+    let data_dir = config
+        .store
+        .path
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("sluice-data"));
+    let proxy = Proxy {
+        inspector: Arc::new(inspector),
+        allowed_clients: config.proxy.allowed_clients.clone(),
+        hostname: config.proxy.hostname.clone(),
+        destination,
+        data_dir,
+    };
+    let server_config = ServerConfig {
+        session: SessionConfig {
+            hostname: config.proxy.hostname.clone(),
+            max_message_size: config.proxy.max_message_size.0 as usize,
+            max_recipients: config.proxy.max_recipients as usize,
+            starttls: false,
+            tls_required: false,
+        },
+        max_connections: config.proxy.max_connections as usize,
+        command_timeout: config.proxy.command_timeout,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&config.proxy.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.proxy.listen))?;
+        log(&format!("listening on {}", listener.local_addr()?));
+        serve(
+            listener,
+            server_config,
+            Arc::new(SharedProxy(Arc::new(proxy))),
+            shutdown_signal(),
+        )
+        .await;
+        log("stopped");
+        Ok(())
+    })
+}
+
+/// One log line on stderr. A closed stderr (a daemon whose log pipe went
+/// away) must not take the proxy down, as `eprintln!` would.
+pub fn log(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "sluice-proxy: {line}");
+}
+
+/// SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("signal handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,273 @@
+//! The built proxy between Python's smtplib (client) and a Python smtpd
+//! sink (upstream), with the demo policy.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A Python smtpd sink writing each message to `dir/N.eml`.
+fn sink(dir: &Path) -> (Running, u16) {
+    let port = free_port();
+    let script = format!(
+        r#"
+import asyncore, smtpd, os, sys, warnings
+warnings.simplefilter("ignore")
+class Sink(smtpd.SMTPServer):
+    n = 0
+    def process_message(self, peer, mailfrom, rcpttos, data, **kw):
+        Sink.n += 1
+        with open(os.path.join({dir:?}, "%d.eml" % Sink.n), "wb") as f:
+            f.write(("X-Envelope: %s -> %s\r\n" % (mailfrom, ",".join(rcpttos))).encode() + data)
+        return None
+Sink(("127.0.0.1", {port}), None, decode_data=False)
+print("ready", flush=True)
+asyncore.loop()
+"#,
+        dir = dir.display().to_string(),
+    );
+    let mut child = Command::new("python3")
+        .arg("-W")
+        .arg("ignore")
+        .arg("-c")
+        .arg(script)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    (Running(child), port)
+}
+
+/// Writes a config from the demo one with `upstream` and `proxy` tables
+/// replaced, starts the proxy and waits until it listens.
+fn proxy(dir: &Path, upstream: &str, allowed: &str) -> (Running, u16) {
+    let demo = repo().join("fixtures/demo");
+    std::fs::create_dir_all(dir.join("dictionaries")).unwrap();
+    std::fs::copy(
+        demo.join("dictionaries/customer.csv"),
+        dir.join("dictionaries/customer.csv"),
+    )
+    .unwrap();
+    std::fs::copy(demo.join("board.fp"), dir.join("board.fp")).unwrap();
+    let port = free_port();
+    let text = std::fs::read_to_string(demo.join("sluice.toml")).unwrap();
+    let rules = &text[text.find("[[entity]]").unwrap()..];
+    let config = format!(
+        "[proxy]\nlisten = \"127.0.0.1:{port}\"\nhostname = \"dlp.test\"\nallowed_clients = [{allowed}]\n\n[upstream]\n{upstream}\n\n[store]\npath = \"data/sluice.db\"\n\n{rules}"
+    );
+    std::fs::write(dir.join("sluice.toml"), config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice-proxy"))
+        .arg("--config")
+        .arg(dir.join("sluice.toml"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("listening"), "{line}");
+    (Running(child), port)
+}
+
+/// Sends one fixture message with smtplib; returns "CODE TEXT" of the end of
+/// DATA (or of the refusal).
+fn send(port: u16, message: &Path, to: &str) -> String {
+    let script = format!(
+        r#"
+import smtplib, sys
+data = open({path:?}, "rb").read()
+try:
+    with smtplib.SMTP("127.0.0.1", {port}) as s:
+        s.ehlo("client.test")
+        for code, text in (s.mail("alice@example.com"), s.rcpt({to:?})):
+            if code >= 400:
+                print(code, text.decode())
+                sys.exit(0)
+        code, text = s.data(data)
+        print(code, text.decode())
+except smtplib.SMTPResponseException as e:
+    print(e.smtp_code, e.smtp_error.decode())
+except smtplib.SMTPServerDisconnected as e:
+    print("disconnected", e)
+"#,
+        path = message.display().to_string()
+    );
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn wait_for_files(dir: &Path, n: usize) -> Vec<PathBuf> {
+    let start = Instant::now();
+    loop {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        if files.len() >= n || start.elapsed() > Duration::from_secs(5) {
+            return files;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn decisions_end_to_end_through_a_real_upstream() {
+    let work = tempfile::tempdir().unwrap();
+    let inbox = work.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    let (_sink, sink_port) = sink(&inbox);
+    let (_proxy, port) = proxy(
+        &work.path().join("p"),
+        &format!("address = \"127.0.0.1:{sink_port}\"\nstarttls = \"off\""),
+        "\"127.0.0.0/8\"",
+    );
+    let messages = repo().join("fixtures/demo/messages");
+
+    // add-header: relayed with the hold header, our trace headers, and the
+    // original bytes unchanged after them.
+    let reply = send(port, &messages.join("hold-partner.eml"), "bob@partner.org");
+    assert!(reply.starts_with("250"), "{reply}");
+    let files = wait_for_files(&inbox, 1);
+    // Python's smtpd hands over lines joined with LF: compare line by line.
+    let relayed = String::from_utf8(std::fs::read(&files[0]).unwrap())
+        .unwrap()
+        .replace("\r\n", "\n");
+    assert!(
+        relayed.contains("\nX-Sluice-Hold: customer-entitlement\n"),
+        "{relayed}"
+    );
+    assert!(relayed.contains("\nX-Sluice-Scanned: dlp.test\n"));
+    assert!(relayed.contains("\nReceived: from client.test ([127.0.0.1])"));
+    let original = std::fs::read_to_string(messages.join("hold-partner.eml"))
+        .unwrap()
+        .replace("\r\n", "\n");
+    assert!(
+        relayed.trim_end().ends_with(original.trim_end()),
+        "original kept after the added headers"
+    );
+
+    // block: 550 5.7.1 with the policy's text; nothing relayed.
+    let reply = send(port, &messages.join("card-number.eml"), "shop@partner.org");
+    assert_eq!(
+        reply,
+        "550 5.7.1 Message blocked: it contains a payment card number"
+    );
+
+    // quarantine: 250 with an id, the message on disk, nothing relayed.
+    let reply = send(
+        port,
+        &messages.join("board-excerpt.eml"),
+        "advisor@partner.org",
+    );
+    assert!(reply.starts_with("250 2.0.0 quarantined "), "{reply}");
+    let id = reply.rsplit(' ').next().unwrap();
+    assert!(work
+        .path()
+        .join("p/data/quarantine")
+        .join(format!("{id}.eml"))
+        .exists());
+
+    // Internal mail: relayed without a hold header.
+    let reply = send(
+        port,
+        &messages.join("internal-subdomain.eml"),
+        "carol@eu.example.com",
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    let files = wait_for_files(&inbox, 2);
+    assert_eq!(
+        files.len(),
+        2,
+        "blocked and quarantined mail never reached the upstream"
+    );
+    assert!(!String::from_utf8_lossy(&std::fs::read(&files[1]).unwrap()).contains("X-Sluice-Hold"));
+
+    let incidents = std::fs::read_to_string(work.path().join("p/data/incidents.jsonl")).unwrap();
+    assert_eq!(incidents.lines().count(), 3, "{incidents}");
+}
+
+#[test]
+fn upstream_down_relay_control_and_maildir() {
+    let work = tempfile::tempdir().unwrap();
+    let dead = free_port();
+    let (_p, port) = proxy(
+        &work.path().join("down"),
+        &format!("address = \"127.0.0.1:{dead}\"\nstarttls = \"off\"\ntimeout = \"2s\""),
+        "\"127.0.0.0/8\"",
+    );
+    let reply = send(
+        port,
+        &repo().join("fixtures/demo/messages/hold-partner.eml"),
+        "bob@partner.org",
+    );
+    assert!(reply.starts_with("451 4.4.1"), "{reply}");
+
+    let (_p, port) = proxy(
+        &work.path().join("closed"),
+        "maildir = \"outbox\"",
+        "\"10.0.0.0/8\"",
+    );
+    let reply = send(
+        port,
+        &repo().join("fixtures/demo/messages/hold-partner.eml"),
+        "bob@partner.org",
+    );
+    assert!(
+        reply.starts_with("554") || reply.starts_with("disconnected"),
+        "{reply}"
+    );
+
+    let (mut p, port) = proxy(
+        &work.path().join("maildir"),
+        "maildir = \"outbox\"",
+        "\"127.0.0.0/8\", \"::1/128\"",
+    );
+    let reply = send(
+        port,
+        &repo().join("fixtures/demo/messages/hold-partner.eml"),
+        "bob@partner.org",
+    );
+    assert!(reply.starts_with("250 2.0.0 delivered"), "{reply}");
+    let delivered = wait_for_files(&work.path().join("maildir/outbox/new"), 1);
+    assert_eq!(delivered.len(), 1);
+    // SIGTERM: a clean exit.
+    let pid = p.0.id();
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    let status = p.0.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
