@@ -44,9 +44,16 @@ fn main() -> anyhow::Result<()> {
         },
         (None, None) => anyhow::bail!("[upstream] needs address or maildir"),
     };
-    if config.proxy.tls.is_some() {
-        log("warning: [proxy.tls] is not supported yet; STARTTLS is not offered");
-    }
+    let tls = match &config.proxy.tls {
+        Some(t) => {
+            if t.client_ca.is_some() {
+                log("warning: [proxy.tls] client_ca is not supported yet; client certificates are not verified");
+            }
+            Some(sluice_smtp::tls::server_config(&t.cert, &t.key)?)
+        }
+        None => None,
+    };
+    let tls_required = config.proxy.tls.as_ref().is_some_and(|t| t.required);
     let data_dir = config
         .store
         .path
@@ -65,11 +72,12 @@ fn main() -> anyhow::Result<()> {
             hostname: config.proxy.hostname.clone(),
             max_message_size: config.proxy.max_message_size.0 as usize,
             max_recipients: config.proxy.max_recipients as usize,
-            starttls: false,
-            tls_required: false,
+            starttls: tls.is_some(),
+            tls_required,
         },
         max_connections: config.proxy.max_connections as usize,
         command_timeout: config.proxy.command_timeout,
+        tls,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -32,6 +32,7 @@ pub mod data;
 mod reply;
 mod server;
 mod session;
+pub mod tls;
 
 pub use client::{UpstreamClient, UpstreamError};
 pub use data::{dot_stuff, DataProblem, DataReader, DataStatus};

@@ -11,9 +11,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 
 use crate::data::{DataProblem, DataReader, DataStatus};
 use crate::session::{MailRequest, RcptRequest, Session, SessionConfig, Step, MAX_COMMAND_LINE};
@@ -67,6 +71,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Idle time per command before `421 4.4.2`.
     pub command_timeout: Duration,
+    /// STARTTLS certificate and key (see [`crate::tls::server_config`]);
+    /// `None`: STARTTLS is not offered.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Accepts connections until `shutdown` resolves, then waits for the
@@ -127,9 +134,61 @@ pub async fn serve<H: Handler>(
     while tasks.join_next().await.is_some() {}
 }
 
+/// A client's byte stream: plain until STARTTLS, then TLS.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    /// Only while the handshake runs.
+    Upgrading,
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Upgrading => Poll::Ready(Err(std::io::ErrorKind::NotConnected.into())),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Upgrading => Poll::Ready(Err(std::io::ErrorKind::NotConnected.into())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Upgrading => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Upgrading => Poll::Ready(Ok(())),
+        }
+    }
+}
+
 /// One client connection.
 pub struct Connection<'c, C: ConnectionHandler> {
-    stream: TcpStream,
+    stream: Stream,
     peer: SocketAddr,
     config: &'c ServerConfig,
     session: Session,
@@ -147,11 +206,13 @@ enum Line {
 
 impl<'c, C: ConnectionHandler> Connection<'c, C> {
     fn new(stream: TcpStream, peer: SocketAddr, config: &'c ServerConfig, handler: C) -> Self {
+        let mut session_config = config.session.clone();
+        session_config.starttls = config.tls.is_some();
         Connection {
-            stream,
+            stream: Stream::Plain(stream),
             peer,
             config,
-            session: Session::new(config.session.clone()),
+            session: Session::new(session_config),
             handler,
             input: Vec::new(),
             output: Vec::new(),
@@ -205,12 +266,32 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
                     self.output.extend_from_slice(&reply.to_bytes());
                     self.session.data_finished();
                 }
-                Step::StartTls(_) => {
-                    // TLS is wired by the proxy's listener; without it the
-                    // session never offers STARTTLS.
-                    self.output.extend_from_slice(
-                        &Reply::new(454, (4, 7, 0), "TLS not available").to_bytes(),
-                    );
+                Step::StartTls(r) => {
+                    self.output.extend_from_slice(&r.to_bytes());
+                    self.flush().await?;
+                    // RFC 3207: commands pipelined after STARTTLS are discarded.
+                    self.input.clear();
+                    let Some(tls) = self.config.tls.clone() else {
+                        return Ok(());
+                    };
+                    let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Upgrading)
+                    else {
+                        return Ok(());
+                    };
+                    match tokio::time::timeout(
+                        self.config.command_timeout,
+                        TlsAcceptor::from(tls).accept(tcp),
+                    )
+                    .await
+                    {
+                        Ok(Ok(tls_stream)) => {
+                            self.stream = Stream::Tls(Box::new(tls_stream));
+                            self.handler.reset().await;
+                            self.session.tls_started();
+                        }
+                        // A failed handshake leaves nothing to talk on.
+                        _ => return Ok(()),
+                    }
                 }
             }
         }

@@ -52,6 +52,14 @@ impl ConnectionHandler for Conn {
 
 /// Starts a server on a free loopback port in a background runtime.
 fn start(max_connections: usize, timeout: Duration) -> (SocketAddr, Arc<Recorder>) {
+    start_with(max_connections, timeout, None)
+}
+
+fn start_with(
+    max_connections: usize,
+    timeout: Duration,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> (SocketAddr, Arc<Recorder>) {
     let recorder = Arc::new(Recorder::default());
     let handler = Arc::new(Shared(recorder.clone()));
     let (tx, rx) = std::sync::mpsc::channel();
@@ -74,6 +82,7 @@ fn start(max_connections: usize, timeout: Duration) -> (SocketAddr, Arc<Recorder
                 },
                 max_connections,
                 command_timeout: timeout,
+                tls,
             };
             serve(listener, config, handler, std::future::pending()).await;
         });
@@ -273,4 +282,65 @@ fn limits_lines_recipients_connections_and_idle() {
     let mut rest = String::new();
     let _ = first.read_to_string(&mut rest);
     assert!(rest.contains("421 4.4.2"), "{rest}");
+}
+
+#[test]
+fn starttls_with_a_certificate_made_at_test_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
+    std::fs::write(&key_pem, cert.signing_key.serialize_pem()).unwrap();
+    let tls = sluice_smtp::tls::server_config(&cert_pem, &key_pem).unwrap();
+    let (addr, recorder) = start_with(10, Duration::from_secs(10), Some(tls));
+    let script = format!(
+        r#"
+import smtplib, ssl
+ctx = ssl.create_default_context(cafile={cafile:?})
+with smtplib.SMTP("127.0.0.1", {port}) as s:
+    code, caps = s.ehlo("client.test")
+    assert b"STARTTLS" in caps, caps
+    s.starttls(context=ctx)
+    code, caps = s.ehlo("client.test")
+    assert b"STARTTLS" not in caps, caps
+    s.sendmail("alice@example.com", ["bob@partner.org"], b"Subject: tls\r\n\r\nover TLS\r\n")
+print("ok")
+"#,
+        cafile = cert_pem.display().to_string(),
+        port = addr.port()
+    );
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        recorder.messages.lock().unwrap()[0].message,
+        b"Subject: tls\r\n\r\nover TLS\r\n"
+    );
+
+    // Commands pipelined behind STARTTLS are discarded, never executed.
+    let transcript = raw(
+        addr,
+        b"EHLO c\r\nSTARTTLS\r\nMAIL FROM:<smuggled@example.com>\r\n",
+    );
+    assert!(
+        transcript.contains("220 2.0.0 Ready to start TLS"),
+        "{transcript}"
+    );
+    assert!(!transcript.contains("2.1.0"), "{transcript}");
+    assert!(missing_tls_file_is_a_clear_error(dir.path()));
+}
+
+fn missing_tls_file_is_a_clear_error(dir: &std::path::Path) -> bool {
+    let err =
+        sluice_smtp::tls::server_config(&dir.join("nope.pem"), &dir.join("key.pem")).unwrap_err();
+    err.to_string().contains("nope.pem")
 }
