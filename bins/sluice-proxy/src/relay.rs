@@ -199,17 +199,16 @@ impl ConnectionHandler for ProxyConnection {
                 _ => {}
             }
         }
-        let relayed = with_trace_headers(
+        let headers = trace_headers(
             &self.proxy.hostname,
             &t.helo,
             self.peer,
             &id,
             extra_header.as_deref(),
-            &message,
         );
         self.in_transaction = false;
         match &self.proxy.destination {
-            Destination::Maildir(dir) => match deliver_maildir(dir, &id, &relayed) {
+            Destination::Maildir(dir) => match deliver_maildir(dir, &id, &[&headers, &message]) {
                 Ok(()) => Reply::new(250, (2, 0, 0), format!("delivered {id}")),
                 Err(_) => Reply::new(451, (4, 3, 0), "Local delivery failed, try again later"),
             },
@@ -217,7 +216,7 @@ impl ConnectionHandler for ProxyConnection {
                 let Some(upstream) = self.upstream.as_mut() else {
                     return upstream_unavailable();
                 };
-                match upstream.data(&relayed).await {
+                match upstream.data(&[&headers, &message]).await {
                     Ok(r) => r,
                     Err(_) => {
                         self.upstream = None;
@@ -251,30 +250,27 @@ fn count_received(message: &[u8]) -> usize {
         .count()
 }
 
-/// The message with our `Received:` and `X-Sluice-Scanned:` fields (and
-/// the policy's header) on top; its own bytes follow unchanged, so DKIM
-/// signatures stay valid.
-fn with_trace_headers(
+/// Our `Received:` and `X-Sluice-Scanned:` fields (and the policy's
+/// header), sent before the message; the message's own bytes follow
+/// unchanged, so DKIM signatures stay valid.
+fn trace_headers(
     hostname: &str,
     helo: &str,
     peer: SocketAddr,
     id: &str,
     extra: Option<&str>,
-    message: &[u8],
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len() + 300);
-    let received = format!(
+    let mut out = format!(
         "Received: from {helo} ([{}])\r\n\tby {hostname} (Sluice) with ESMTP id {id};\r\n\t{}\r\n",
         peer.ip(),
         rfc5322_now()
-    );
-    out.extend_from_slice(received.as_bytes());
+    )
+    .into_bytes();
     out.extend_from_slice(format!("X-Sluice-Scanned: {hostname}\r\n").as_bytes());
     if let Some(h) = extra {
         out.extend_from_slice(h.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(message);
     out
 }
 
@@ -358,7 +354,7 @@ fn quarantine(
     Ok(())
 }
 
-fn deliver_maildir(dir: &Path, id: &str, message: &[u8]) -> std::io::Result<()> {
+fn deliver_maildir(dir: &Path, id: &str, parts: &[&[u8]]) -> std::io::Result<()> {
     for sub in ["tmp", "new", "cur"] {
         std::fs::create_dir_all(dir.join(sub))?;
     }
@@ -366,7 +362,9 @@ fn deliver_maildir(dir: &Path, id: &str, message: &[u8]) -> std::io::Result<()> 
     let tmp = dir.join("tmp").join(&name);
     {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(message)?;
+        for part in parts {
+            f.write_all(part)?;
+        }
         f.sync_all()?;
     }
     std::fs::rename(&tmp, dir.join("new").join(&name))?;

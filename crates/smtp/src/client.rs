@@ -11,7 +11,10 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use crate::data::dot_stuff;
+use crate::data::DotStuffer;
+
+/// Bytes stuffed and written at a time.
+const CHUNK: usize = 64 * 1024;
 use crate::Reply;
 
 /// Why the upstream could not be used.
@@ -101,13 +104,25 @@ impl UpstreamClient {
         self.read_reply().await
     }
 
-    /// DATA, the dot-stuffed message, and the reply to its end.
-    pub async fn data(&mut self, message: &[u8]) -> Result<Reply, UpstreamError> {
+    /// DATA, the message (the concatenation of `parts`) dot-stuffed, and
+    /// the reply to its end. The parts are stuffed and sent in 64 KiB
+    /// pieces: a 50 MB message is not copied whole again.
+    pub async fn data(&mut self, parts: &[&[u8]]) -> Result<Reply, UpstreamError> {
         let go = self.command("DATA").await?;
         if go.code != 354 {
             return Ok(go);
         }
-        self.write(&dot_stuff(message)).await?;
+        let mut stuffer = DotStuffer::default();
+        let mut buf = Vec::with_capacity(CHUNK + CHUNK / 16);
+        for part in parts {
+            for piece in part.chunks(CHUNK) {
+                stuffer.push(piece, &mut buf);
+                self.write(&buf).await?;
+                buf.clear();
+            }
+        }
+        stuffer.finish(&mut buf);
+        self.write(&buf).await?;
         self.read_reply().await
     }
 

@@ -155,19 +155,50 @@ impl DataReader {
 /// ```
 pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len() + message.len() / 64 + 5);
-    let mut at_line_start = true;
-    for &b in message {
-        if at_line_start && b == b'.' {
-            out.push(b'.');
-        }
-        out.push(b);
-        at_line_start = b == b'\n';
-    }
-    if !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b".\r\n");
+    let mut stuffer = DotStuffer::default();
+    stuffer.push(message, &mut out);
+    stuffer.finish(&mut out);
     out
+}
+
+/// Incremental dot-stuffing, so a message held in several pieces (added
+/// headers, then the original bytes) is sent without first being copied
+/// into one buffer.
+#[derive(Debug)]
+pub struct DotStuffer {
+    at_line_start: bool,
+    last_two: [u8; 2],
+}
+
+impl Default for DotStuffer {
+    fn default() -> Self {
+        DotStuffer {
+            at_line_start: true,
+            last_two: [0, 0],
+        }
+    }
+}
+
+impl DotStuffer {
+    /// Appends the stuffed form of `bytes` to `out`.
+    pub fn push(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        for &b in bytes {
+            if self.at_line_start && b == b'.' {
+                out.push(b'.');
+            }
+            out.push(b);
+            self.at_line_start = b == b'\n';
+            self.last_two = [self.last_two[1], b];
+        }
+    }
+
+    /// Appends the end of data (a CRLF first if the message lacks one).
+    pub fn finish(self, out: &mut Vec<u8>) {
+        if self.last_two != *b"\r\n" {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+    }
 }
 
 #[cfg(test)]

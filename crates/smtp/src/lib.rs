@@ -35,7 +35,7 @@ mod session;
 pub mod tls;
 
 pub use client::{UpstreamClient, UpstreamError};
-pub use data::{dot_stuff, DataProblem, DataReader, DataStatus};
+pub use data::{dot_stuff, DataProblem, DataReader, DataStatus, DotStuffer};
 pub use reply::Reply;
 pub use server::{serve, Connection, ConnectionHandler, Handler, ServerConfig, Transaction};
 pub use session::{
