@@ -14,7 +14,7 @@ use clap::Parser;
 use sluice_policy::{Config, Inspector};
 use sluice_smtp::{serve, ServerConfig, SessionConfig};
 
-use relay::{Destination, Proxy, SharedProxy};
+use relay::{Destination, Live, Proxy, SharedProxy};
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +30,7 @@ struct Cli {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let cli_config = cli.config.clone();
     let config = Config::load(&cli.config).map_err(|e| anyhow::anyhow!("{e}"))?;
     let inspector = Inspector::new(config.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let upstream = config
@@ -61,8 +62,11 @@ fn main() -> anyhow::Result<()> {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("sluice-data"));
     let proxy = Proxy {
-        inspector: Arc::new(inspector),
-        allowed_clients: config.proxy.allowed_clients.clone(),
+        live: std::sync::RwLock::new(Arc::new(Live {
+            inspector,
+            allowed_clients: config.proxy.allowed_clients.clone(),
+        })),
+        log_json: config.proxy.log_format == "json",
         hostname: config.proxy.hostname.clone(),
         destination,
         data_dir,
@@ -87,10 +91,12 @@ fn main() -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", config.proxy.listen))?;
         log(&format!("listening on {}", listener.local_addr()?));
+        let proxy = Arc::new(proxy);
+        tokio::spawn(reload_on_hangup(cli_config, proxy.clone()));
         serve(
             listener,
             server_config,
-            Arc::new(SharedProxy(Arc::new(proxy))),
+            Arc::new(SharedProxy(proxy)),
             shutdown_signal(),
         )
         .await;
@@ -104,6 +110,37 @@ fn main() -> anyhow::Result<()> {
 pub fn log(line: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "sluice-proxy: {line}");
+}
+
+/// SIGHUP: reload the policies, entities and allowed clients atomically; a
+/// broken configuration is refused and logged and the running one kept.
+/// (Listener, limits and upstream changes need a restart.)
+async fn reload_on_hangup(path: PathBuf, proxy: Arc<Proxy>) {
+    let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        return;
+    };
+    while hangup.recv().await.is_some() {
+        let loaded = tokio::task::spawn_blocking({
+            let path = path.clone();
+            move || Config::load(&path).and_then(|c| Inspector::new(c.clone()).map(|i| (c, i)))
+        })
+        .await;
+        match loaded {
+            Ok(Ok((config, inspector))) => {
+                let live = Arc::new(Live {
+                    inspector,
+                    allowed_clients: config.proxy.allowed_clients.clone(),
+                });
+                *proxy.live.write().unwrap_or_else(|e| e.into_inner()) = live;
+                log(&format!("reloaded {}", path.display()));
+            }
+            Ok(Err(errors)) => log(&format!(
+                "reload refused, keeping the running configuration: {errors}"
+            )),
+            Err(e) => log(&format!("reload failed: {e}")),
+        }
+    }
 }
 
 /// SIGTERM or SIGINT.

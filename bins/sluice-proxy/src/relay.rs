@@ -24,10 +24,18 @@ pub enum Destination {
     Maildir(PathBuf),
 }
 
+/// What SIGHUP reloads: swapped whole, so a connection sees one
+/// configuration or the other, never a mix.
+pub struct Live {
+    pub inspector: Inspector,
+    pub allowed_clients: Vec<Cidr>,
+}
+
 /// State shared by all connections.
 pub struct Proxy {
-    pub inspector: Arc<Inspector>,
-    pub allowed_clients: Vec<Cidr>,
+    pub live: std::sync::RwLock<Arc<Live>>,
+    /// `text` or `json` transaction log lines.
+    pub log_json: bool,
     pub hostname: String,
     pub destination: Destination,
     /// Folder for quarantined messages and the incident log.
@@ -36,6 +44,13 @@ pub struct Proxy {
 
 /// More than this many `Received:` headers is a mail loop (RFC 5321 §6.3).
 const MAX_RECEIVED: usize = 50;
+
+impl Proxy {
+    /// The configuration in force.
+    pub fn live(&self) -> Arc<Live> {
+        self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
 
 /// The handler given to the server: the shared state behind an `Arc`, so
 /// every connection can hold it.
@@ -47,6 +62,7 @@ impl Handler for SharedProxy {
     fn connect(&self, peer: SocketAddr) -> Result<ProxyConnection, Reply> {
         if !self
             .0
+            .live()
             .allowed_clients
             .iter()
             .any(|net| net.contains(peer.ip()))
@@ -134,6 +150,34 @@ impl ConnectionHandler for ProxyConnection {
     }
 
     async fn data(&mut self, t: Transaction) -> Reply {
+        let started = std::time::Instant::now();
+        let mut log = TransactionLog {
+            client: t.peer.ip().to_string(),
+            sender: t.from.clone(),
+            recipients: t.recipients.len(),
+            size: t.message.len(),
+            ..TransactionLog::default()
+        };
+        let reply = self.process(t, &mut log).await;
+        log.reply = reply.to_string();
+        log.total_ms = started.elapsed().as_secs_f64() * 1e3;
+        log.write(self.proxy.log_json);
+        reply
+    }
+
+    async fn reset(&mut self) {
+        self.reset_upstream().await;
+    }
+
+    async fn close(&mut self) {
+        if let Some(u) = self.upstream.take() {
+            u.quit().await;
+        }
+    }
+}
+
+impl ProxyConnection {
+    async fn process(&mut self, t: Transaction, log: &mut TransactionLog) -> Reply {
         let received = count_received(&t.message);
         if received > MAX_RECEIVED {
             self.reset_upstream().await;
@@ -143,7 +187,8 @@ impl ConnectionHandler for ProxyConnection {
                 format!("Mail loop detected ({received} Received headers)"),
             );
         }
-        let inspector = self.proxy.inspector.clone();
+        let live = self.proxy.live();
+        let scan_started = std::time::Instant::now();
         let envelope = Envelope {
             sender: Some(t.from.clone()),
             recipients: Some(t.recipients.clone()),
@@ -153,7 +198,8 @@ impl ConnectionHandler for ProxyConnection {
         // Scanning is CPU work: off the async workers, so other sessions
         // are not stalled behind a large attachment.
         let decision =
-            match tokio::task::spawn_blocking(move || inspector.inspect(&envelope, &scanned)).await
+            match tokio::task::spawn_blocking(move || live.inspector.inspect(&envelope, &scanned))
+                .await
             {
                 Ok(d) => d,
                 Err(_) => {
@@ -165,7 +211,15 @@ impl ConnectionHandler for ProxyConnection {
                     );
                 }
             };
+        log.scan_ms = scan_started.elapsed().as_secs_f64() * 1e3;
         let id = next_id();
+        log.id = id.clone();
+        log.message_id = decision.message_id.clone().unwrap_or_default();
+        log.decision = match (&decision.policy, decision.action) {
+            (Some(p), Some(a)) if decision.monitor => format!("{a} by {p:?} (monitor)"),
+            (Some(p), Some(a)) => format!("{a} by {p:?}"),
+            _ => "allow".into(),
+        };
         if decision.policy.is_some() && decision.action != Some(Action::Allow) {
             record_incident(&self.proxy.data_dir, &id, &t.peer, &decision);
         }
@@ -226,15 +280,39 @@ impl ConnectionHandler for ProxyConnection {
             }
         }
     }
+}
 
-    async fn reset(&mut self) {
-        self.reset_upstream().await;
-    }
+/// One log line per transaction (SPEC §6).
+#[derive(Default)]
+struct TransactionLog {
+    id: String,
+    client: String,
+    sender: String,
+    recipients: usize,
+    size: usize,
+    message_id: String,
+    decision: String,
+    reply: String,
+    scan_ms: f64,
+    total_ms: f64,
+}
 
-    async fn close(&mut self) {
-        if let Some(u) = self.upstream.take() {
-            u.quit().await;
-        }
+impl TransactionLog {
+    fn write(&self, json: bool) {
+        let line = if json {
+            serde_json::json!({
+                "id": self.id, "client": self.client, "sender": self.sender, "recipients": self.recipients,
+                "size": self.size, "message_id": self.message_id, "decision": self.decision,
+                "reply": self.reply, "scan_ms": self.scan_ms, "total_ms": self.total_ms,
+            })
+            .to_string()
+        } else {
+            format!(
+                "tx={} client={} from=<{}> rcpts={} size={} message-id={} decision={} reply=\"{}\" scan_ms={:.1} total_ms={:.1}",
+                self.id, self.client, self.sender, self.recipients, self.size, self.message_id, self.decision, self.reply, self.scan_ms, self.total_ms
+            )
+        };
+        crate::log(&line);
     }
 }
 

@@ -271,3 +271,49 @@ fn upstream_down_relay_control_and_maildir() {
     let status = p.0.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn sighup_reloads_policies_and_refuses_a_broken_config() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("hup");
+    let (p, port) = proxy(&dir, "maildir = \"outbox\"", "\"127.0.0.0/8\"");
+    let card = repo().join("fixtures/demo/messages/card-number.eml");
+    assert!(send(port, &card, "shop@partner.org").starts_with("550 5.7.1"));
+    let hup = || {
+        Command::new("kill")
+            .arg("-HUP")
+            .arg(p.0.id().to_string())
+            .status()
+            .unwrap();
+    };
+    // A broken file is refused: the running policy stays.
+    let config = dir.join("sluice.toml");
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        good.replace("action = \"block\"", "action = \"blok\""),
+    )
+    .unwrap();
+    hup();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(send(port, &card, "shop@partner.org").starts_with("550 5.7.1"));
+    // A good one takes effect.
+    std::fs::write(
+        &config,
+        good.replace("action = \"block\"", "action = \"alert\""),
+    )
+    .unwrap();
+    hup();
+    let start = Instant::now();
+    loop {
+        let reply = send(port, &card, "shop@partner.org");
+        if reply.starts_with("250") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "not reloaded: {reply}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
