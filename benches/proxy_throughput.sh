@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Proxy throughput: smtp-source through sluice-proxy (DLP on, demo policy)
+# to smtp-sink, against smtp-source straight to smtp-sink, alternated in one
+# run; then the proxy's memory with 1,000 idle connections.
+#
+#   apt-get install postfix   # smtp-source, smtp-sink
+#   bash benches/proxy_throughput.sh [MESSAGES] [ROUNDS]
+#
+# Goal (issue 5): proxy throughput >= 0.6 of the direct path; 1,000 idle
+# connections under 100 MB RSS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-2000}
+ROUNDS=${2:-3}
+for tool in smtp-source smtp-sink; do
+    command -v "$tool" > /dev/null || { echo "$tool not found: apt-get install postfix" >&2; exit 2; }
+done
+cargo build --release -q -p sluice-proxy
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2> /dev/null || true; rm -rf "$WORK"' EXIT
+SINK_PORT=25251
+PROXY_PORT=25252
+smtp-sink -u postfix 127.0.0.1:$SINK_PORT 1000 &
+mkdir -p "$WORK/demo"
+cp -r fixtures/demo/dictionaries fixtures/demo/board.fp "$WORK/demo/"
+{
+    printf '[proxy]\nlisten = "127.0.0.1:%s"\nhostname = "dlp.bench"\nmax_connections = 2000\n\n' "$PROXY_PORT"
+    printf '[upstream]\naddress = "127.0.0.1:%s"\nstarttls = "off"\n\n[store]\npath = "data/sluice.db"\n\n' "$SINK_PORT"
+    sed -n '/^\[\[entity\]\]/,$p' fixtures/demo/sluice.toml
+} > "$WORK/demo/sluice.toml"
+target/release/sluice-proxy --config "$WORK/demo/sluice.toml" 2> "$WORK/proxy.log" &
+PROXY_PID=$!
+sleep 1
+
+run_ms() {
+    local s e
+    s=$(date +%s%N)
+    smtp-source -s 20 -m "$N" -l 10240 -f alice@example.com -t bob@partner.org "127.0.0.1:$1"
+    e=$(date +%s%N)
+    echo $(( (e - s) / 1000000 ))
+}
+
+direct=0
+proxied=0
+for _ in $(seq "$ROUNDS"); do
+    d=$(run_ms $SINK_PORT)
+    p=$(run_ms $PROXY_PORT)
+    echo "round: direct ${d} ms, through the proxy ${p} ms"
+    direct=$(( direct + d ))
+    proxied=$(( proxied + p ))
+done
+echo "direct:        $(( N * ROUNDS * 1000 / direct )) messages/s"
+echo "through proxy: $(( N * ROUNDS * 1000 / proxied )) messages/s  ratio $(awk -v a="$direct" -v b="$proxied" 'BEGIN { printf "%.2f", a / b }') (goal >= 0.6)"
+grep -o 'total_ms=[0-9.]*' "$WORK/proxy.log" | cut -d= -f2 | sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "proxy time per message: p50 %.2f ms, p99 %.2f ms (scan + upstream round trip)\n", v[int(NR * 0.5)], v[int(NR * 0.99)] }'
+
+python3 - "$PROXY_PORT" "$PROXY_PID" <<'PY'
+import socket, sys, time
+port, pid = int(sys.argv[1]), sys.argv[2]
+socks = []
+for _ in range(1000):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.recv(100)
+    socks.append(s)
+time.sleep(1)
+rss = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0].split()[1]
+print(f"1,000 idle connections: proxy RSS {int(rss) // 1024} MB (goal < 100 MB)")
+PY
