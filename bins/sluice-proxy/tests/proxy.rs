@@ -317,3 +317,45 @@ fn sighup_reloads_policies_and_refuses_a_broken_config() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn sigterm_lets_a_transaction_in_flight_finish_and_closes_idle_sessions() {
+    use std::io::{Read, Write};
+    let work = tempfile::tempdir().unwrap();
+    let (mut p, port) = proxy(
+        &work.path().join("term"),
+        "maildir = \"outbox\"",
+        "\"127.0.0.0/8\"",
+    );
+    let connect = || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut greeting = [0u8; 100];
+        let _ = s.read(&mut greeting).unwrap();
+        s
+    };
+    let mut idle = connect();
+    let mut busy = connect();
+    busy.write_all(b"EHLO c\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@partner.org>\r\nDATA\r\nSubject: in flight\r\n\r\nhalf").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(p.0.id().to_string())
+        .status()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    busy.write_all(b" done\r\n.\r\nQUIT\r\n").unwrap();
+    let mut transcript = String::new();
+    let _ = busy.read_to_string(&mut transcript);
+    assert!(transcript.contains("250 2.0.0 delivered"), "{transcript}");
+    let mut rest = String::new();
+    let _ = idle.read_to_string(&mut rest);
+    assert!(rest.contains("421 4.3.2"), "{rest}");
+    assert!(p.0.wait().unwrap().success());
+    assert_eq!(
+        std::fs::read_dir(work.path().join("term/outbox/new"))
+            .unwrap()
+            .count(),
+        1
+    );
+}

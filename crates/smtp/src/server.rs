@@ -20,7 +20,9 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use crate::data::{DataProblem, DataReader, DataStatus};
-use crate::session::{MailRequest, RcptRequest, Session, SessionConfig, Step, MAX_COMMAND_LINE};
+use crate::session::{
+    MailRequest, RcptRequest, Session, SessionConfig, State, Step, MAX_COMMAND_LINE,
+};
 use crate::Reply;
 
 /// One finished DATA transaction.
@@ -76,8 +78,9 @@ pub struct ServerConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
-/// Accepts connections until `shutdown` resolves, then waits for the
-/// connections in flight to finish.
+/// Accepts connections until `shutdown` resolves; then idle connections
+/// are told `421 4.3.2` and closed, transactions in flight finish, and it
+/// returns when the last connection is gone.
 pub async fn serve<H: Handler>(
     listener: TcpListener,
     config: ServerConfig,
@@ -87,6 +90,7 @@ pub async fn serve<H: Handler>(
     let limit = Arc::new(Semaphore::new(config.max_connections));
     let config = Arc::new(config);
     let mut tasks = tokio::task::JoinSet::new();
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -117,11 +121,16 @@ pub async fn serve<H: Handler>(
         };
         let handler = handler.clone();
         let config = config.clone();
+        let stopping = stopping.clone();
         tasks.spawn(async move {
             // Held for the connection's lifetime.
             let _permit = permit;
             match handler.connect(peer) {
-                Ok(conn) => Connection::new(stream, peer, &config, conn).run().await,
+                Ok(conn) => {
+                    Connection::new(stream, peer, &config, conn, stopping)
+                        .run()
+                        .await
+                }
                 Err(reply) => {
                     let mut stream = stream;
                     let _ = stream.write_all(&reply.to_bytes()).await;
@@ -131,6 +140,7 @@ pub async fn serve<H: Handler>(
         // Reap finished connections so the set does not grow.
         while tasks.try_join_next().is_some() {}
     }
+    let _ = stop.send(true);
     while tasks.join_next().await.is_some() {}
 }
 
@@ -197,6 +207,8 @@ pub struct Connection<'c, C: ConnectionHandler> {
     input: Vec<u8>,
     /// Replies not yet written (pipelining batches them).
     output: Vec<u8>,
+    /// Becomes true when the server shuts down.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 enum Line {
@@ -205,7 +217,13 @@ enum Line {
 }
 
 impl<'c, C: ConnectionHandler> Connection<'c, C> {
-    fn new(stream: TcpStream, peer: SocketAddr, config: &'c ServerConfig, handler: C) -> Self {
+    fn new(
+        stream: TcpStream,
+        peer: SocketAddr,
+        config: &'c ServerConfig,
+        handler: C,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
         let mut session_config = config.session.clone();
         session_config.starttls = config.tls.is_some();
         Connection {
@@ -216,6 +234,7 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
             handler,
             input: Vec::new(),
             output: Vec::new(),
+            stopping,
         }
     }
 
@@ -363,7 +382,23 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
                 discarding = true;
             }
             self.flush().await?;
-            let n = self.read_some(&mut buf).await?;
+            // Between transactions a shutdown closes the session; inside
+            // one, the client may finish it.
+            let idle = matches!(self.session.state(), State::Connected | State::Ready);
+            let mut stopping = self.stopping.clone();
+            let n = if idle {
+                tokio::select! {
+                    n = self.read_some(&mut buf) => n?,
+                    // The guard `wait_for` returns is dropped inside: it is not `Send`.
+                    _ = async { stopping.wait_for(|s| *s).await.is_ok() } => {
+                        self.output.extend_from_slice(&Reply::new(421, (4, 3, 2), "Service shutting down").to_bytes());
+                        self.flush().await?;
+                        return Ok(None);
+                    }
+                }
+            } else {
+                self.read_some(&mut buf).await?
+            };
             if n == 0 {
                 return Ok(None);
             }
