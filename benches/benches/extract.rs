@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use sluice_benches::base64_lines;
 use sluice_mime::{extract, Limits};
 
 fn large_plain() -> Vec<u8> {
@@ -18,27 +19,6 @@ fn large_plain() -> Vec<u8> {
     m
 }
 
-fn base64_wrapped(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for (i, c) in data.chunks(3).enumerate() {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for k in 0..4 {
-            out.push(if k <= c.len() {
-                A[(n >> (18 - 6 * k)) as usize & 63] as char
-            } else {
-                '='
-            });
-        }
-        if i % 19 == 18 {
-            out.push_str("\r\n");
-        }
-    }
-    out
-}
-
 fn attachment_heavy() -> Vec<u8> {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/attachments");
     let mut m = String::from("From: a@example.com\r\nSubject: attachments\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n");
@@ -48,7 +28,7 @@ fn attachment_heavy() -> Vec<u8> {
     }
     for i in 0..4 {
         m.push_str(&format!("--b\r\nContent-Type: text/csv\r\nContent-Disposition: attachment; filename=export{i}.csv\r\nContent-Transfer-Encoding: base64\r\n\r\n"));
-        m.push_str(&base64_wrapped(csv.as_bytes()));
+        m.push_str(&base64_lines(csv.as_bytes()));
         m.push_str("\r\n");
     }
     for name in [
@@ -59,7 +39,7 @@ fn attachment_heavy() -> Vec<u8> {
     ] {
         let data = std::fs::read(fixtures.join(name)).unwrap();
         m.push_str(&format!("--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename={name}\r\nContent-Transfer-Encoding: base64\r\n\r\n"));
-        m.push_str(&base64_wrapped(&data));
+        m.push_str(&base64_lines(&data));
         m.push_str("\r\n");
     }
     m.push_str("--b--\r\n");

@@ -135,3 +135,25 @@ pub fn dictionary_terms(vocabulary: &[String], n: usize, seed: u64) -> Vec<Strin
     }
     terms
 }
+
+/// Base64 with CRLF every 76 characters, as mail clients send attachments.
+pub fn base64_lines(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len() * 4 / 3 + data.len() / 38 + 4);
+    for (i, c) in data.chunks(3).enumerate() {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for k in 0..4 {
+            out.push(if k <= c.len() {
+                A[(n >> (18 - 6 * k)) as usize & 63] as char
+            } else {
+                '='
+            });
+        }
+        if i % 19 == 18 {
+            out.push_str("\r\n");
+        }
+    }
+    out
+}

@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use sluice_benches::{dictionary_terms, english_like, vocabulary};
+use sluice_benches::{base64_lines, dictionary_terms, english_like, vocabulary};
 use sluice_dlp::{
     CountMode, Definitions, Dictionary, Engine, EntityDefinition, EntityKind, Identifier,
     RuleDefinition,
@@ -210,25 +210,4 @@ fn write_mail_folder(dir: &std::path::Path, n: usize) {
         std::fs::write(dir.join(format!("{i:05}.eml")), m).unwrap();
     }
     std::fs::write(dir.join("../terms.txt"), demo_terms.join("\n") + "\n").unwrap();
-}
-
-fn base64_lines(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for (i, c) in data.chunks(3).enumerate() {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for k in 0..4 {
-            out.push(if k <= c.len() {
-                A[(n >> (18 - 6 * k)) as usize & 63] as char
-            } else {
-                '='
-            });
-        }
-        if i % 19 == 18 {
-            out.push_str("\r\n");
-        }
-    }
-    out
 }

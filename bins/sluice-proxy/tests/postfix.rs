@@ -2,13 +2,12 @@
 //! peers we did not write. Skipped with a notice when they are not
 //! installed (`.ci/run` installs them: `apt-get install postfix swaks`).
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use std::path::Path;
+
+use common::{free_port, proxy, repo, wait_for_files, wait_port, Running};
+use std::process::Command;
 
 fn have(tool: &str) -> bool {
     Command::new("sh")
@@ -16,34 +15,6 @@ fn have(tool: &str) -> bool {
         .arg(format!("command -v {tool}"))
         .output()
         .is_ok_and(|o| o.status.success())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_port(port: u16) {
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "port {port} never opened"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// smtp-sink dumping each message into `dir`; `extra` are more options.
@@ -57,32 +28,6 @@ fn smtp_sink(dir: &Path, extra: &[&str]) -> (Running, u16) {
         .args(extra)
         .arg(format!("127.0.0.1:{port}"))
         .arg("100")
-        .spawn()
-        .unwrap();
-    wait_port(port);
-    (Running(child), port)
-}
-
-fn proxy(dir: &Path, upstream_port: u16) -> (Running, u16) {
-    let demo = repo().join("fixtures/demo");
-    std::fs::create_dir_all(dir.join("dictionaries")).unwrap();
-    std::fs::copy(
-        demo.join("dictionaries/customer.csv"),
-        dir.join("dictionaries/customer.csv"),
-    )
-    .unwrap();
-    std::fs::copy(demo.join("board.fp"), dir.join("board.fp")).unwrap();
-    let port = free_port();
-    let text = std::fs::read_to_string(demo.join("sluice.toml")).unwrap();
-    let rules = &text[text.find("[[entity]]").unwrap()..];
-    let config = format!(
-        "[proxy]\nlisten = \"127.0.0.1:{port}\"\nhostname = \"dlp.test\"\n\n[upstream]\naddress = \"127.0.0.1:{upstream_port}\"\nstarttls = \"off\"\n\n[store]\npath = \"data/sluice.db\"\n\n{rules}"
-    );
-    std::fs::write(dir.join("sluice.toml"), config).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_sluice-proxy"))
-        .arg("--config")
-        .arg(dir.join("sluice.toml"))
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     wait_port(port);
@@ -109,21 +54,6 @@ fn swaks(port: u16, to: &str, data: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn dumps(dir: &Path, n: usize) -> Vec<PathBuf> {
-    let start = Instant::now();
-    loop {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        if files.len() >= n || start.elapsed() > Duration::from_secs(5) {
-            return files;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn swaks_through_the_proxy_to_smtp_sink() {
     if !have("smtp-sink") || !have("swaks") {
@@ -132,7 +62,11 @@ fn swaks_through_the_proxy_to_smtp_sink() {
     }
     let work = tempfile::tempdir().unwrap();
     let (_sink, sink_port) = smtp_sink(&work.path().join("sink"), &[]);
-    let (_proxy, port) = proxy(&work.path().join("proxy"), sink_port);
+    let (_proxy, port) = proxy(
+        &work.path().join("proxy"),
+        &format!("address = \"127.0.0.1:{sink_port}\"\nstarttls = \"off\""),
+        "\"127.0.0.0/8\"",
+    );
     let messages = repo().join("fixtures/demo/messages");
 
     let t = swaks(port, "bob@partner.org", &messages.join("hold-partner.eml"));
@@ -170,7 +104,7 @@ fn swaks_through_the_proxy_to_smtp_sink() {
     std::fs::write(&sent, &crlf).unwrap();
     let t = swaks(port, "colleague@example.com", &sent);
     assert!(t.contains("<-  250"), "{t}");
-    let files = dumps(&work.path().join("sink"), 2);
+    let files = wait_for_files(&work.path().join("sink"), 2);
     assert_eq!(files.len(), 2, "the blocked message never reached the sink");
     // smtp-sink's dump turns CRLF into LF; every other byte must match.
     // (Dump names are random: look in all of them.)
@@ -200,7 +134,11 @@ fn upstream_rcpt_rejections_pass_through() {
     }
     let work = tempfile::tempdir().unwrap();
     let (_sink, sink_port) = smtp_sink(&work.path().join("sink"), &["-f", "RCPT"]);
-    let (_proxy, port) = proxy(&work.path().join("proxy"), sink_port);
+    let (_proxy, port) = proxy(
+        &work.path().join("proxy"),
+        &format!("address = \"127.0.0.1:{sink_port}\"\nstarttls = \"off\""),
+        "\"127.0.0.0/8\"",
+    );
     let t = swaks(
         port,
         "bob@partner.org",

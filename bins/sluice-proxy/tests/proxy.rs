@@ -1,31 +1,14 @@
 //! The built proxy between Python's smtplib (client) and a Python smtpd
 //! sink (upstream), with the demo policy.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+
+use common::{free_port, proxy, repo, wait_for_files, Running};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A Python smtpd sink writing each message to `dir/N.eml`.
 fn sink(dir: &Path) -> (Running, u16) {
@@ -63,38 +46,6 @@ asyncore.loop()
     (Running(child), port)
 }
 
-/// Writes a config from the demo one with `upstream` and `proxy` tables
-/// replaced, starts the proxy and waits until it listens.
-fn proxy(dir: &Path, upstream: &str, allowed: &str) -> (Running, u16) {
-    let demo = repo().join("fixtures/demo");
-    std::fs::create_dir_all(dir.join("dictionaries")).unwrap();
-    std::fs::copy(
-        demo.join("dictionaries/customer.csv"),
-        dir.join("dictionaries/customer.csv"),
-    )
-    .unwrap();
-    std::fs::copy(demo.join("board.fp"), dir.join("board.fp")).unwrap();
-    let port = free_port();
-    let text = std::fs::read_to_string(demo.join("sluice.toml")).unwrap();
-    let rules = &text[text.find("[[entity]]").unwrap()..];
-    let config = format!(
-        "[proxy]\nlisten = \"127.0.0.1:{port}\"\nhostname = \"dlp.test\"\nallowed_clients = [{allowed}]\n\n[upstream]\n{upstream}\n\n[store]\npath = \"data/sluice.db\"\n\n{rules}"
-    );
-    std::fs::write(dir.join("sluice.toml"), config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice-proxy"))
-        .arg("--config")
-        .arg(dir.join("sluice.toml"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains("listening"), "{line}");
-    (Running(child), port)
-}
-
 /// Sends one fixture message with smtplib; returns "CODE TEXT" of the end of
 /// DATA (or of the refusal).
 fn send(port: u16, message: &Path, to: &str) -> String {
@@ -124,21 +75,6 @@ except smtplib.SMTPServerDisconnected as e:
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn wait_for_files(dir: &Path, n: usize) -> Vec<PathBuf> {
-    let start = Instant::now();
-    loop {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        if files.len() >= n || start.elapsed() > Duration::from_secs(5) {
-            return files;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

@@ -6,8 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use sluice_dlp::{
-    Definitions, Engine, EntityDefinition, EntityKind, FingerprintSet, RuleDefinition, Section,
-    Segment,
+    Definitions, Engine, EntityDefinition, EntityKind, FingerprintSet, RuleDefinition,
 };
 use sluice_mime::{extract, Limits};
 
@@ -33,20 +32,11 @@ fn similarity_rule(set: FingerprintSet) -> Engine {
 fn scan_message(engine: &Engine, name: &str) -> u64 {
     let raw = std::fs::read(repo().join("fixtures/messages").join(name)).unwrap();
     let x = extract(&raw, &Limits::default());
-    let segments: Vec<Segment> = x
-        .parts
-        .iter()
-        .map(|p| Segment {
-            text: &p.text,
-            section: match p.section {
-                sluice_mime::Section::Subject => Section::Subject,
-                sluice_mime::Section::Body => Section::Body,
-                sluice_mime::Section::Attachments => Section::Attachments,
-            },
-            alternative: None,
-        })
-        .collect();
-    engine.scan(&segments).rule("board papers").unwrap().count
+    engine
+        .scan(&sluice_policy::segments(&x))
+        .rule("board papers")
+        .unwrap()
+        .count
 }
 
 #[test]

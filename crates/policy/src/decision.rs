@@ -348,20 +348,7 @@ impl Inspector {
             .recipients
             .clone()
             .unwrap_or_else(|| x.recipients.iter().flat_map(|r| addresses(r)).collect());
-        let segments: Vec<Segment> = x
-            .parts
-            .iter()
-            .map(|p| Segment {
-                text: &p.text,
-                section: match p.section {
-                    sluice_mime::Section::Subject => Section::Subject,
-                    sluice_mime::Section::Body => Section::Body,
-                    sluice_mime::Section::Attachments => Section::Attachments,
-                },
-                alternative: p.alternative.as_ref().map(|a| (a.group.as_str(), a.branch)),
-            })
-            .collect();
-        let scan = self.engine.scan(&segments);
+        let scan = self.engine.scan(&segments(x));
 
         let mut rules = Vec::new();
         for profile in self.evaluated_profiles() {
@@ -532,6 +519,24 @@ fn sender_label(sender: &str) -> &str {
     } else {
         sender
     }
+}
+
+/// The engine's view of an extraction: each text part as a [`Segment`]
+/// with its scope section and alternative branch (segment `i` is
+/// `x.parts[i]`).
+pub fn segments(x: &Extraction) -> Vec<Segment<'_>> {
+    x.parts
+        .iter()
+        .map(|p| Segment {
+            text: &p.text,
+            section: match p.section {
+                sluice_mime::Section::Subject => Section::Subject,
+                sluice_mime::Section::Body => Section::Body,
+                sluice_mime::Section::Attachments => Section::Attachments,
+            },
+            alternative: p.alternative.as_ref().map(|a| (a.group.as_str(), a.branch)),
+        })
+        .collect()
 }
 
 /// Bare addresses in a header value (`"A" <a@b>, c@d` → `a@b`, `c@d`).

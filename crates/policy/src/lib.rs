@@ -54,7 +54,9 @@ pub use config::{
     ProxyTls, RuleConfig, SectionConfig, SeverityConfig, SeverityLevel, StoreConfig,
     UpstreamConfig,
 };
-pub use decision::{addresses, excerpt, Decision, Envelope, Evidence, Inspector, RuleOutcome};
+pub use decision::{
+    addresses, excerpt, segments, Decision, Envelope, Evidence, Inspector, RuleOutcome,
+};
 pub use lint::{lints, Lint};
 pub use pattern::{AddressPattern, Constraint};
 pub use units::{check_header_line, parse_duration, Cidr, Size};
