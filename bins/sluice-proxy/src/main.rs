@@ -39,10 +39,19 @@ fn main() -> anyhow::Result<()> {
         .context("[upstream] is needed to run the proxy (address or maildir)")?;
     let destination = match (&upstream.maildir, &upstream.address) {
         (Some(dir), _) => Destination::Maildir(dir.clone()),
-        (None, Some(a)) => Destination::Relay {
-            addresses: a.to_vec(),
-            timeout: upstream.timeout,
-        },
+        (None, Some(a)) => {
+            use sluice_smtp::tls::{UpstreamTls, UpstreamTlsMode};
+            let mode = match upstream.starttls.as_str() {
+                "off" => UpstreamTlsMode::Off,
+                "required" => UpstreamTlsMode::Required,
+                _ => UpstreamTlsMode::Opportunistic,
+            };
+            Destination::Relay {
+                addresses: a.to_vec(),
+                timeout: upstream.timeout,
+                tls: UpstreamTls::new(mode, upstream.tls_name.clone(), None)?,
+            }
+        }
         (None, None) => anyhow::bail!("[upstream] needs address or maildir"),
     };
     let tls = match &config.proxy.tls {

@@ -19,6 +19,8 @@ pub enum Destination {
     Relay {
         addresses: Vec<String>,
         timeout: Duration,
+        /// STARTTLS to the upstream.
+        tls: sluice_smtp::tls::UpstreamTls,
     },
     /// Deliver into this Maildir (written and fsynced).
     Maildir(PathBuf),
@@ -127,12 +129,17 @@ impl ProxyConnection {
 
 impl ConnectionHandler for ProxyConnection {
     async fn mail(&mut self, _helo: &str, request: &MailRequest) -> Reply {
-        let Destination::Relay { addresses, timeout } = &self.proxy.destination else {
+        let Destination::Relay {
+            addresses,
+            timeout,
+            tls,
+        } = &self.proxy.destination
+        else {
             self.in_transaction = true;
             return Reply::new(250, (2, 1, 0), "Sender OK");
         };
         if self.upstream.is_none() {
-            match UpstreamClient::connect(addresses, &self.proxy.hostname, *timeout).await {
+            match UpstreamClient::connect(addresses, &self.proxy.hostname, *timeout, tls).await {
                 Ok(u) => self.upstream = Some(u),
                 Err(_) => return upstream_unavailable(),
             }

@@ -12,6 +12,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use crate::data::DotStuffer;
+use crate::stream::Stream;
+use crate::tls::{UpstreamTls, UpstreamTlsMode};
 
 /// Bytes stuffed and written at a time.
 const CHUNK: usize = 64 * 1024;
@@ -35,23 +37,30 @@ pub enum UpstreamError {
     /// The upstream refused the session (greeting or EHLO).
     #[error("upstream refused the session: {0}")]
     Refused(Reply),
+    /// STARTTLS was required and failed (not offered, refused, or the
+    /// certificate is not valid for the name).
+    #[error("upstream TLS failed: {0}")]
+    Tls(String),
 }
 
 /// One upstream SMTP session.
 pub struct UpstreamClient {
-    stream: BufReader<TcpStream>,
+    stream: BufReader<Stream<tokio_rustls::client::TlsStream<TcpStream>>>,
+    /// The session is encrypted.
+    pub tls: bool,
     timeout: Duration,
     /// The upstream's EHLO keywords (uppercase).
     pub extensions: Vec<String>,
 }
 
 impl UpstreamClient {
-    /// Connects to the first address that answers, reads the greeting and
-    /// says EHLO (HELO if EHLO is refused).
+    /// Connects to the first address that answers, reads the greeting, says
+    /// EHLO (HELO if EHLO is refused) and starts TLS as `tls` says.
     pub async fn connect(
         addresses: &[String],
         helo: &str,
         timeout: Duration,
+        tls: &UpstreamTls,
     ) -> Result<UpstreamClient, UpstreamError> {
         let mut last = String::from("no upstream address configured");
         for address in addresses {
@@ -68,7 +77,8 @@ impl UpstreamClient {
             };
             let _ = stream.set_nodelay(true);
             let mut client = UpstreamClient {
-                stream: BufReader::new(stream),
+                stream: BufReader::new(Stream::Plain(stream)),
+                tls: false,
                 timeout,
                 extensions: Vec::new(),
             };
@@ -76,23 +86,84 @@ impl UpstreamClient {
             if greeting.code != 220 {
                 return Err(UpstreamError::Refused(greeting));
             }
-            let ehlo = client.command(&format!("EHLO {helo}")).await?;
-            if ehlo.is_positive() {
-                client.extensions = ehlo
-                    .lines
-                    .iter()
-                    .skip(1)
-                    .map(|l| l.to_ascii_uppercase())
-                    .collect();
-            } else {
-                let helo_reply = client.command(&format!("HELO {helo}")).await?;
-                if !helo_reply.is_positive() {
-                    return Err(UpstreamError::Refused(helo_reply));
+            client.greet(helo).await?;
+            if tls.mode != UpstreamTlsMode::Off {
+                let host = address
+                    .rsplit_once(':')
+                    .map_or(address.as_str(), |(h, _)| h)
+                    .trim_matches(['[', ']']);
+                client
+                    .start_tls(tls, tls.name.as_deref().unwrap_or(host))
+                    .await?;
+                if client.tls {
+                    client.greet(helo).await?;
                 }
             }
             return Ok(client);
         }
         Err(UpstreamError::Connect(last))
+    }
+
+    async fn greet(&mut self, helo: &str) -> Result<(), UpstreamError> {
+        let ehlo = self.command(&format!("EHLO {helo}")).await?;
+        if ehlo.is_positive() {
+            self.extensions = ehlo
+                .lines
+                .iter()
+                .skip(1)
+                .map(|l| l.to_ascii_uppercase())
+                .collect();
+            return Ok(());
+        }
+        let helo_reply = self.command(&format!("HELO {helo}")).await?;
+        if !helo_reply.is_positive() {
+            return Err(UpstreamError::Refused(helo_reply));
+        }
+        self.extensions.clear();
+        Ok(())
+    }
+
+    /// STARTTLS per `tls.mode`: opportunistic goes on in clear text when the
+    /// upstream does not offer or refuses it; required fails.
+    async fn start_tls(&mut self, tls: &UpstreamTls, name: &str) -> Result<(), UpstreamError> {
+        let required = tls.mode == UpstreamTlsMode::Required;
+        if !self.extensions.iter().any(|e| e == "STARTTLS") {
+            return if required {
+                Err(UpstreamError::Tls(
+                    "the upstream does not offer STARTTLS".into(),
+                ))
+            } else {
+                Ok(())
+            };
+        }
+        let go = self.command("STARTTLS").await?;
+        if go.code != 220 {
+            return if required {
+                Err(UpstreamError::Tls(format!("STARTTLS refused: {go}")))
+            } else {
+                Ok(())
+            };
+        }
+        let server_name = rustls_pki_types::ServerName::try_from(name.to_owned())
+            .map_err(|e| UpstreamError::Tls(format!("{name:?}: {e}")))?;
+        let config = if required {
+            tls.verified.clone()
+        } else {
+            tls.unverified.clone()
+        };
+        let Stream::Plain(tcp) = std::mem::replace(self.stream.get_mut(), Stream::Upgrading) else {
+            return Err(UpstreamError::Tls("TLS already active".into()));
+        };
+        let handshake = tokio_rustls::TlsConnector::from(config).connect(server_name, tcp);
+        match tokio::time::timeout(self.timeout, handshake).await {
+            Ok(Ok(stream)) => {
+                self.stream = BufReader::new(Stream::Tls(Box::new(stream)));
+                self.tls = true;
+                Ok(())
+            }
+            Ok(Err(e)) => Err(UpstreamError::Tls(e.to_string())),
+            Err(_) => Err(UpstreamError::Timeout),
+        }
     }
 
     /// Sends one command line (without CRLF) and returns the reply.

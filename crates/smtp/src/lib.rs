@@ -32,6 +32,7 @@ pub mod data;
 mod reply;
 mod server;
 mod session;
+mod stream;
 pub mod tls;
 
 pub use client::{UpstreamClient, UpstreamError};

@@ -361,3 +361,96 @@ fn missing_tls_file_is_a_clear_error(dir: &std::path::Path) -> bool {
         sluice_smtp::tls::server_config(&dir.join("nope.pem"), &dir.join("key.pem")).unwrap_err();
     err.to_string().contains("nope.pem")
 }
+
+#[test]
+fn upstream_client_starttls_modes() {
+    use sluice_smtp::tls::{UpstreamTls, UpstreamTlsMode};
+    use sluice_smtp::UpstreamClient;
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
+    std::fs::write(&key_pem, cert.signing_key.serialize_pem()).unwrap();
+    let (tls_addr, recorder) = start_with(
+        10,
+        Duration::from_secs(10),
+        Some(sluice_smtp::tls::server_config(&cert_pem, &key_pem).unwrap()),
+    );
+    let (plain_addr, _) = start(10, Duration::from_secs(10));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let t = Duration::from_secs(5);
+        let at = |a: SocketAddr| vec![a.to_string()];
+        // Opportunistic: a self-signed certificate still encrypts.
+        let opportunistic = UpstreamTls::new(UpstreamTlsMode::Opportunistic, None, None).unwrap();
+        let mut c = UpstreamClient::connect(&at(tls_addr), "proxy.test", t, &opportunistic)
+            .await
+            .unwrap();
+        assert!(c.tls);
+        assert!(c
+            .command("MAIL FROM:<a@example.com>")
+            .await
+            .unwrap()
+            .is_positive());
+        assert!(c
+            .command("RCPT TO:<b@partner.org>")
+            .await
+            .unwrap()
+            .is_positive());
+        let reply = c
+            .data(&[b"Subject: via tls\r\n\r\n", b".dot line\r\n"])
+            .await
+            .unwrap();
+        assert_eq!(reply.code, 250);
+        c.quit().await;
+        // Opportunistic against a server without STARTTLS: clear text.
+        let c = UpstreamClient::connect(&at(plain_addr), "proxy.test", t, &opportunistic)
+            .await
+            .unwrap();
+        assert!(!c.tls);
+        // Required: verified against the name.
+        let trusted = UpstreamTls::new(
+            UpstreamTlsMode::Required,
+            Some("localhost".into()),
+            Some(&cert_pem),
+        )
+        .unwrap();
+        assert!(
+            UpstreamClient::connect(&at(tls_addr), "proxy.test", t, &trusted)
+                .await
+                .unwrap()
+                .tls
+        );
+        let wrong_name = UpstreamTls::new(
+            UpstreamTlsMode::Required,
+            Some("mx.elsewhere.example".into()),
+            Some(&cert_pem),
+        )
+        .unwrap();
+        let err = UpstreamClient::connect(&at(tls_addr), "proxy.test", t, &wrong_name)
+            .await
+            .err()
+            .unwrap();
+        assert!(err.to_string().starts_with("upstream TLS failed"), "{err}");
+        let untrusted =
+            UpstreamTls::new(UpstreamTlsMode::Required, Some("localhost".into()), None).unwrap();
+        assert!(
+            UpstreamClient::connect(&at(tls_addr), "proxy.test", t, &untrusted)
+                .await
+                .is_err()
+        );
+        let err = UpstreamClient::connect(&at(plain_addr), "proxy.test", t, &trusted)
+            .await
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("does not offer STARTTLS"), "{err}");
+    });
+    let messages = recorder.messages.lock().unwrap();
+    assert_eq!(
+        messages[0].message,
+        b"Subject: via tls\r\n\r\n.dot line\r\n"
+    );
+}
