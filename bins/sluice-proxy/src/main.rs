@@ -46,10 +46,25 @@ fn main() -> anyhow::Result<()> {
                 "required" => UpstreamTlsMode::Required,
                 _ => UpstreamTlsMode::Opportunistic,
             };
-            Destination::Relay {
-                addresses: a.to_vec(),
-                timeout: upstream.timeout,
-                tls: UpstreamTls::new(mode, upstream.tls_name.clone(), None)?,
+            {
+                let auth = match (&upstream.username, &upstream.password_file) {
+                    (Some(user), Some(file)) => {
+                        let password = std::fs::read_to_string(file).with_context(|| {
+                            format!("upstream.password_file {}", file.display())
+                        })?;
+                        Some((
+                            user.clone(),
+                            password.trim_end_matches(['\r', '\n']).to_owned(),
+                        ))
+                    }
+                    _ => None,
+                };
+                Destination::Relay {
+                    addresses: a.to_vec(),
+                    timeout: upstream.timeout,
+                    tls: UpstreamTls::new(mode, upstream.tls_name.clone(), None)?,
+                    auth,
+                }
             }
         }
         (None, None) => anyhow::bail!("[upstream] needs address or maildir"),

@@ -21,6 +21,8 @@ pub enum Destination {
         timeout: Duration,
         /// STARTTLS to the upstream.
         tls: sluice_smtp::tls::UpstreamTls,
+        /// AUTH user and password, if the upstream wants them.
+        auth: Option<(String, String)>,
     },
     /// Deliver into this Maildir (written and fsynced).
     Maildir(PathBuf),
@@ -133,15 +135,28 @@ impl ConnectionHandler for ProxyConnection {
             addresses,
             timeout,
             tls,
+            auth,
         } = &self.proxy.destination
         else {
             self.in_transaction = true;
             return Reply::new(250, (2, 1, 0), "Sender OK");
         };
         if self.upstream.is_none() {
-            match UpstreamClient::connect(addresses, &self.proxy.hostname, *timeout, tls).await {
+            let connected =
+                match UpstreamClient::connect(addresses, &self.proxy.hostname, *timeout, tls).await
+                {
+                    Ok(mut u) => match auth {
+                        Some((user, password)) => u.authenticate(user, password).await.map(|_| u),
+                        None => Ok(u),
+                    },
+                    Err(e) => Err(e),
+                };
+            match connected {
                 Ok(u) => self.upstream = Some(u),
-                Err(_) => return upstream_unavailable(),
+                Err(e) => {
+                    crate::log(&format!("upstream: {e}"));
+                    return upstream_unavailable();
+                }
             }
         }
         let reply = self.forward(&request.line).await;

@@ -166,6 +166,43 @@ impl UpstreamClient {
         }
     }
 
+    /// AUTH PLAIN (or LOGIN when only that is offered) with `user` and
+    /// `password`; call after [`UpstreamClient::connect`], so over TLS
+    /// when the upstream offers it.
+    pub async fn authenticate(&mut self, user: &str, password: &str) -> Result<(), UpstreamError> {
+        use base64::Engine as _;
+        let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
+        let mechanisms: Vec<String> = self
+            .extensions
+            .iter()
+            .filter_map(|e| e.strip_prefix("AUTH ").or_else(|| e.strip_prefix("AUTH=")))
+            .flat_map(|m| m.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .collect();
+        let reply = if mechanisms.iter().any(|m| m == "PLAIN") {
+            let token = b64(format!("\0{user}\0{password}").as_bytes());
+            self.command(&format!("AUTH PLAIN {token}")).await?
+        } else if mechanisms.iter().any(|m| m == "LOGIN") {
+            let r = self.command("AUTH LOGIN").await?;
+            if r.code != 334 {
+                return Err(UpstreamError::Refused(r));
+            }
+            let r = self.command(&b64(user.as_bytes())).await?;
+            if r.code != 334 {
+                return Err(UpstreamError::Refused(r));
+            }
+            self.command(&b64(password.as_bytes())).await?
+        } else {
+            return Err(UpstreamError::Protocol(
+                "the upstream offers neither AUTH PLAIN nor AUTH LOGIN".into(),
+            ));
+        };
+        if reply.code == 235 {
+            Ok(())
+        } else {
+            Err(UpstreamError::Refused(reply))
+        }
+    }
+
     /// Sends one command line (without CRLF) and returns the reply.
     pub async fn command(&mut self, line: &str) -> Result<Reply, UpstreamError> {
         let mut bytes = Vec::with_capacity(line.len() + 2);

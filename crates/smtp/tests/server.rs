@@ -454,3 +454,88 @@ fn upstream_client_starttls_modes() {
         b"Subject: via tls\r\n\r\n.dot line\r\n"
     );
 }
+
+/// A scripted upstream on a raw socket: it offers `auth`, records the
+/// lines it receives and accepts the credentials `alice` / `s3cret`.
+fn auth_upstream(auth: &'static str) -> (SocketAddr, std::thread::JoinHandle<Vec<String>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = std::thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let mut w = s.try_clone().unwrap();
+        let mut r = BufReader::new(s);
+        let mut seen = Vec::new();
+        w.write_all(b"220 fake ESMTP\r\n").unwrap();
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            let line = line.trim_end().to_owned();
+            seen.push(line.clone());
+            let reply: &[u8] = match line.as_str() {
+                l if l.starts_with("EHLO") => {
+                    format!("250-fake\r\n250 {auth}\r\n").leak().as_bytes()
+                }
+                "AUTH PLAIN AGFsaWNlAHMzY3JldA==" => b"235 2.7.0 Authentication successful\r\n",
+                "AUTH LOGIN" => b"334 VXNlcm5hbWU6\r\n",
+                "YWxpY2U=" => b"334 UGFzc3dvcmQ6\r\n",
+                "czNjcmV0" => b"235 2.7.0 Authentication successful\r\n",
+                "QUIT" => {
+                    w.write_all(b"221 bye\r\n").unwrap();
+                    break;
+                }
+                _ => b"535 5.7.8 Authentication credentials invalid\r\n",
+            };
+            w.write_all(reply).unwrap();
+        }
+        seen
+    });
+    (addr, handle)
+}
+
+#[test]
+fn upstream_auth_plain_and_login() {
+    use sluice_smtp::tls::{UpstreamTls, UpstreamTlsMode};
+    use sluice_smtp::UpstreamClient;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let off = UpstreamTls::new(UpstreamTlsMode::Off, None, None).unwrap();
+    for (auth, expected) in [
+        ("AUTH PLAIN LOGIN", vec!["AUTH PLAIN AGFsaWNlAHMzY3JldA=="]),
+        ("AUTH LOGIN", vec!["AUTH LOGIN", "YWxpY2U=", "czNjcmV0"]),
+    ] {
+        let (addr, handle) = auth_upstream(auth);
+        rt.block_on(async {
+            let mut c = UpstreamClient::connect(
+                &[addr.to_string()],
+                "proxy.test",
+                Duration::from_secs(5),
+                &off,
+            )
+            .await
+            .unwrap();
+            c.authenticate("alice", "s3cret").await.unwrap();
+            c.quit().await;
+        });
+        let seen = handle.join().unwrap();
+        assert_eq!(&seen[1..seen.len() - 1], &expected[..], "{seen:?}");
+    }
+    let (addr, handle) = auth_upstream("AUTH PLAIN");
+    rt.block_on(async {
+        let mut c = UpstreamClient::connect(
+            &[addr.to_string()],
+            "proxy.test",
+            Duration::from_secs(5),
+            &off,
+        )
+        .await
+        .unwrap();
+        let err = c.authenticate("alice", "wrong").await.unwrap_err();
+        assert!(err.to_string().contains("535 5.7.8"), "{err}");
+        c.quit().await;
+    });
+    handle.join().unwrap();
+}
