@@ -14,28 +14,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MB=${1:-100}
 RUNS=${2:-5}
-RG=${RG:-$(command -v rg || true)}
-if [ -z "$RG" ] || ! "$RG" --version | head -1 | grep -q '^ripgrep 15'; then
-    echo "ripgrep 15 not found (RG=$RG): cargo install ripgrep --version 15.2.0" >&2
-    exit 2
-fi
+. benches/common.sh
+require_ripgrep_15
 cargo build --release -q -p sluice-benches --bin dlp-bench
 BIN=target/release/dlp-bench
 DATA=${DATA:-target/dlp-bench-data-$MB}
 [ -f "$DATA/text.txt" ] || "$BIN" generate "$DATA" "$MB"
 BYTES=$(stat -c %s "$DATA/text.txt")
 
-median_ms() {
-    local times=()
-    for _ in $(seq "$RUNS"); do
-        local s e
-        s=$(date +%s%N)
-        "$@" > /dev/null
-        e=$(date +%s%N)
-        times+=($(( (e - s) / 1000000 )))
-    done
-    printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
-}
 
 rg_ms=$(median_ms "$RG" -c -i -w -F -f "$DATA/terms.txt" "$DATA/text.txt")
 dict_ms=$(median_ms "$BIN" scan "$DATA/terms.csv" "$DATA/text.txt")

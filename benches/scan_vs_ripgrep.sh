@@ -14,11 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-5000}
 RUNS=${2:-5}
-RG=${RG:-$(command -v rg || true)}
-if [ -z "$RG" ] || ! "$RG" --version | head -1 | grep -q '^ripgrep 15'; then
-    echo "ripgrep 15 not found (RG=$RG): cargo install ripgrep --version 15.2.0" >&2
-    exit 2
-fi
+. benches/common.sh
+require_ripgrep_15
 cargo build --release -q -p sluice-benches --bin dlp-bench
 cargo build --release -q -p sluice-scan
 DATA=${DATA:-target/scan-bench-$N}
@@ -27,17 +24,6 @@ if [ ! -d "$DATA/mail" ]; then
     target/release/dlp-bench mail "$DATA/mail" "$N"
 fi
 
-median_ms() {
-    local times=()
-    for _ in $(seq "$RUNS"); do
-        local s e
-        s=$(date +%s%N)
-        "$@" > /dev/null || true
-        e=$(date +%s%N)
-        times+=($(( (e - s) / 1000000 )))
-    done
-    printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
-}
 
 rg_ms=$(median_ms "$RG" -c -i -w -F -f "$DATA/terms.txt" "$DATA/mail")
 scan_ms=$(median_ms target/release/sluice-scan scan --config fixtures/demo/sluice.toml --format json "$DATA/mail")

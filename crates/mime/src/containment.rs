@@ -66,7 +66,7 @@ fn worker() -> Result<SyncSender<Task>, Failure> {
     Ok(tx)
 }
 
-/// Runs `job` on a worker thread with [`EXTRACTOR_STACK`], returning its
+/// Runs `job` on an idle (or new) worker thread with [`EXTRACTOR_STACK`], returning its
 /// result, or why there is none, within `limit`.
 ///
 /// ```

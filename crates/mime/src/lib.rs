@@ -43,7 +43,7 @@
 //!   scan goes on with what is left. Decompression reads at most one
 //!   part's budget plus one byte, so a zip bomb costs bounded time and memory.
 //! * **Third-party parsers are contained.** PDF, Office, spreadsheet and
-//!   archive extractors run on a worker thread with a 256 MiB stack, under
+//!   archive extractors run on reused worker threads with 256 MiB stacks, under
 //!   `catch_unwind`, with the message's remaining scan time as a deadline
 //!   (see [`containment`]). A panic, a deep recursion that fits the big stack
 //!   or a runaway loop becomes an unscannable part with a reason.

@@ -47,20 +47,34 @@ impl Size {
     }
 }
 
+/// A value written as a plain number or as text with a unit; `expected`
+/// is the error when it is neither.
+fn number_or_text<'de, D: Deserializer<'de>, T>(
+    d: D,
+    expected: &'static str,
+    number: impl FnOnce(u64) -> T,
+    text: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Int(u64),
+        Text(String),
+    }
+    match Raw::deserialize(d).map_err(|_| serde::de::Error::custom(expected))? {
+        Raw::Int(n) => Ok(number(n)),
+        Raw::Text(s) => text(&s).map_err(serde::de::Error::custom),
+    }
+}
+
 impl<'de> Deserialize<'de> for Size {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(u64),
-            Text(String),
-        }
-        match Raw::deserialize(d).map_err(|_| {
-            serde::de::Error::custom("expected a size such as \"50MiB\" or a number of bytes")
-        })? {
-            Raw::Int(n) => Ok(Size(n)),
-            Raw::Text(s) => Size::parse(&s).map_err(serde::de::Error::custom),
-        }
+        number_or_text(
+            d,
+            "expected a size such as \"50MiB\" or a number of bytes",
+            Size,
+            Size::parse,
+        )
     }
 }
 
@@ -95,18 +109,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Serde adapter for durations written as strings (or plain seconds).
 pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Int(u64),
-        Text(String),
-    }
-    match Raw::deserialize(d).map_err(|_| {
-        serde::de::Error::custom("expected a duration such as \"90s\", \"5m\", \"2h\" or \"90d\"")
-    })? {
-        Raw::Int(n) => Ok(Duration::from_secs(n)),
-        Raw::Text(s) => parse_duration(&s).map_err(serde::de::Error::custom),
-    }
+    number_or_text(
+        d,
+        "expected a duration such as \"90s\", \"5m\", \"2h\" or \"90d\"",
+        Duration::from_secs,
+        parse_duration,
+    )
 }
 
 /// An IP network (`"127.0.0.0/8"`, `"::1/128"`, or one address).

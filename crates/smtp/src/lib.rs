@@ -8,7 +8,10 @@
 //! ends a message only at `CRLF . CRLF`, undoes dot-stuffing, bounds memory
 //! by the size limit, and refuses (after reading to the real end) any data
 //! with a bare CR or LF: the SMTP smuggling defence. [`serve`] runs
-//! sessions on tokio for a [`Handler`] (the proxy's DLP and relay logic).
+//! sessions on tokio for a [`Handler`] (the proxy's DLP and relay logic),
+//! with STARTTLS from [`tls::server_config`]. [`UpstreamClient`] is our own
+//! relay client: `mail-send` drops the reply to the end of DATA and alters
+//! the data, and a transparent relay needs both exact.
 //!
 //! ```
 //! use sluice_smtp::{Reply, Session, SessionConfig, Step};
