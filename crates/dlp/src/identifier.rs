@@ -81,6 +81,51 @@ impl Identifier {
         Identifier::ALL.into_iter().find(|i| i.name() == name)
     }
 
+    /// `text` (a match of this identifier) as evidence may show it: card
+    /// numbers and SSNs keep their last 4 digits, IBANs their country and
+    /// last 4 characters, other identifiers (secrets, addresses) their last
+    /// 4 characters; separators stay so the shape is recognisable. A
+    /// private key shows only its armour line.
+    ///
+    /// ```
+    /// use sluice_dlp::Identifier;
+    /// assert_eq!(Identifier::CreditCard.mask("4111 1111 1111 1234"), "**** **** **** 1234");
+    /// assert_eq!(Identifier::UsSsn.mask("078-05-1120"), "***-**-1120");
+    /// assert_eq!(Identifier::Iban.mask("DE89 3704 0044 0532 0130 00"), "DE** **** **** **** **30 00");
+    /// ```
+    pub fn mask(self, text: &str) -> String {
+        if self == Identifier::PrivateKey {
+            let armour = text.lines().next().unwrap_or_default();
+            return format!("{armour} [key withheld]");
+        }
+        let significant = |c: char| c.is_ascii_alphanumeric();
+        let digits_only = matches!(self, Identifier::CreditCard | Identifier::UsSsn);
+        let shown = |c: char| {
+            if digits_only {
+                c.is_ascii_digit()
+            } else {
+                significant(c)
+            }
+        };
+        let total = text.chars().filter(|&c| shown(c)).count();
+        // Characters counted from the start that stay visible (IBAN country).
+        let lead = if self == Identifier::Iban { 2 } else { 0 };
+        let mut seen = 0;
+        text.chars()
+            .map(|c| {
+                if !shown(c) {
+                    return c;
+                }
+                seen += 1;
+                if seen <= lead || seen + 4 > total {
+                    c
+                } else {
+                    '*'
+                }
+            })
+            .collect()
+    }
+
     /// Finds every valid identifier of this type in `text` (normalized text).
     ///
     /// ```

@@ -38,7 +38,8 @@ pub struct Evidence {
     pub normalized: String,
     /// Where it is.
     pub location: Location,
-    /// About 40 characters around the match, on one line.
+    /// About 40 characters around the match, on one line; a built-in
+    /// identifier's value is masked in it ([`Identifier::mask`]).
     #[serde(skip)]
     pub excerpt: String,
     /// For fingerprint matches, the document's similarity in percent.
@@ -77,6 +78,9 @@ pub struct Decision {
     pub recipients: Vec<String>,
     /// The policy that decided, if any triggered.
     pub policy: Option<String>,
+    /// That policy's profiles (the rules of [`Decision::rules`] that
+    /// count for it are those of these profiles).
+    pub profiles: Vec<String>,
     /// Its action (in monitor mode: the action that would have been taken).
     pub action: Option<Action>,
     /// The action is recorded, not applied.
@@ -99,6 +103,20 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// The rules that count for the deciding policy (those of its
+    /// profiles); empty when no policy triggered or it triggered on
+    /// unscannable content alone.
+    pub fn policy_rules(&self) -> impl Iterator<Item = &RuleOutcome> {
+        self.rules
+            .iter()
+            .filter(|r| self.profiles.contains(&r.profile))
+    }
+
+    /// The highest severity among [`Decision::policy_rules`].
+    pub fn severity(&self) -> Option<Severity> {
+        self.policy_rules().map(|r| r.severity).max()
+    }
+
     /// Whether the message triggered a policy whose action is not `allow`
     /// (or, without policies, matched a rule): the scanner's exit status 1.
     pub fn is_finding(&self, policies: bool) -> bool {
@@ -349,6 +367,13 @@ impl Inspector {
             .clone()
             .unwrap_or_else(|| x.recipients.iter().flat_map(|r| addresses(r)).collect());
         let scan = self.engine.scan(&segments(x));
+        let identifier_of = |entity: &str| {
+            self.config
+                .entity
+                .iter()
+                .find(|e| e.name == entity)
+                .and_then(|e| Identifier::from_name(&e.kind))
+        };
 
         let mut rules = Vec::new();
         for profile in self.evaluated_profiles() {
@@ -367,7 +392,11 @@ impl Inspector {
                         value: m.text.clone(),
                         normalized: m.value.clone(),
                         location: x.parts[m.segment].location.clone(),
-                        excerpt: excerpt(&x.parts[m.segment].text, m.span.clone()),
+                        excerpt: excerpt(
+                            &x.parts[m.segment].text,
+                            m.span.clone(),
+                            identifier_of(&m.entity).map(|i| i.mask(&m.text)).as_deref(),
+                        ),
                         similarity: m.similarity,
                     })
                     .collect();
@@ -388,6 +417,7 @@ impl Inspector {
             sender,
             recipients,
             policy: None,
+            profiles: Vec::new(),
             action: None,
             monitor: false,
             header: None,
@@ -485,6 +515,7 @@ impl Inspector {
 
     fn set_action(&self, d: &mut Decision, p: &PolicyConfig, monitor: bool, x: &Extraction) {
         d.policy = Some(p.name.clone());
+        d.profiles = p.profiles.clone();
         d.action = Some(p.action);
         d.monitor = monitor;
         if monitor {
@@ -558,8 +589,9 @@ pub fn addresses(value: &str) -> Vec<String> {
     }
 }
 
-/// About 40 characters around `span` of `text`, whitespace collapsed.
-pub fn excerpt(text: &str, span: std::ops::Range<usize>) -> String {
+/// About 40 characters around `span` of `text`, whitespace collapsed; the
+/// match itself is shown as `shown` when given (a masked identifier).
+pub fn excerpt(text: &str, span: std::ops::Range<usize>, shown: Option<&str>) -> String {
     let start = span.start.min(text.len());
     let end = span.end.min(text.len()).max(start);
     let before: String = text[..start]
@@ -576,7 +608,7 @@ pub fn excerpt(text: &str, span: std::ops::Range<usize>) -> String {
         s.push('…');
     }
     s.push_str(&before);
-    s.push_str(&text[start..end]);
+    s.push_str(shown.unwrap_or(&text[start..end]));
     s.push_str(&after);
     if end + after.len() < text.len() {
         s.push('…');

@@ -1,0 +1,109 @@
+//! Incidents and held messages as the API and the webhook show them (SPEC §8).
+
+use serde::{Deserialize, Serialize};
+
+/// One incident: a triggered policy (its action taken or, in monitor mode,
+/// recorded), with masked evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    /// ULID.
+    pub id: String,
+    /// RFC 3339, UTC.
+    pub time: String,
+    /// The deciding policy.
+    pub policy: String,
+    /// Its action (in monitor mode: the one that would have been taken).
+    pub action: String,
+    /// Recorded, not applied.
+    pub monitor: bool,
+    /// The highest severity among `rules`.
+    pub severity: String,
+    /// Rules of the policy's profiles that reached a threshold.
+    pub rules: Vec<IncidentRule>,
+    /// Envelope sender (`""` for the null sender).
+    pub sender: String,
+    /// Envelope recipients.
+    pub recipients: Vec<String>,
+    /// Decoded Subject.
+    pub subject: Option<String>,
+    /// Message-ID header.
+    pub message_id: Option<String>,
+    /// The SMTP client's address.
+    pub client_ip: Option<String>,
+    /// The held message, for `quarantine`.
+    pub quarantine_id: Option<String>,
+    /// Matches with masked excerpts; empty with `forensics = "none"`.
+    pub evidence: Vec<EvidenceItem>,
+}
+
+/// A rule's outcome in an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentRule {
+    /// Rule name.
+    pub rule: String,
+    /// Profile it was evaluated in.
+    pub profile: String,
+    /// Level reached.
+    pub severity: String,
+    /// Its count.
+    pub count: u64,
+}
+
+/// One match as evidence. The excerpt never shows an identifier's value
+/// unmasked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceItem {
+    /// The rule it counted for.
+    pub rule: String,
+    /// The entity that matched.
+    pub entity: String,
+    /// Where in the message (part, content type, file name, archive path).
+    pub location: serde_json::Value,
+    /// About 40 characters around the match.
+    pub excerpt: String,
+}
+
+/// A held message, without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    /// Quarantine id (given in the `250 2.0.0 quarantined <id>` reply).
+    pub id: String,
+    /// The incident that holds it.
+    pub incident_id: String,
+    /// When it was held, RFC 3339.
+    pub time: String,
+    /// Envelope sender.
+    pub sender: String,
+    /// Envelope recipients.
+    pub recipients: Vec<String>,
+    /// Decoded Subject.
+    pub subject: Option<String>,
+    /// Message size in bytes.
+    pub size: u64,
+}
+
+impl Incident {
+    /// The values the query language searches, by field, as stored.
+    pub(crate) fn search_values(&self) -> Vec<(crate::Field, String)> {
+        use crate::Field;
+        let mut out = vec![
+            (Field::Policy, self.policy.to_lowercase()),
+            (Field::Action, self.action.to_lowercase()),
+            (Field::Severity, self.severity.to_lowercase()),
+            (Field::Sender, self.sender.to_lowercase()),
+        ];
+        if let Some(s) = &self.subject {
+            out.push((Field::Subject, s.to_lowercase()));
+        }
+        for r in &self.recipients {
+            out.push((Field::Recipient, r.to_lowercase()));
+        }
+        for r in &self.rules {
+            out.push((Field::Rule, r.rule.to_lowercase()));
+            out.push((Field::Profile, r.profile.to_lowercase()));
+        }
+        out.sort_by(|a, b| (a.0.name(), &a.1).cmp(&(b.0.name(), &b.1)));
+        out.dedup();
+        out
+    }
+}

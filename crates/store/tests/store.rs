@@ -1,0 +1,366 @@
+//! The store through its public API: migrations, concurrent writers, the
+//! query language over stored incidents, a full disk, retention.
+
+use std::sync::Arc;
+
+use sluice_store::{
+    ulid, EvidenceItem, Filter, Held, Incident, IncidentQuery, IncidentQueue, IncidentRecord,
+    IncidentRule, Store, Timestamp, SCHEMA_VERSION,
+};
+
+fn incident(
+    policy: &str,
+    severity: &str,
+    sender: &str,
+    recipients: &[&str],
+    rule: &str,
+) -> Incident {
+    Incident {
+        id: ulid(),
+        time: Timestamp::now().rfc3339(),
+        policy: policy.into(),
+        action: "add-header".into(),
+        monitor: false,
+        severity: severity.into(),
+        rules: vec![IncidentRule {
+            rule: rule.into(),
+            profile: "Customer data".into(),
+            severity: severity.into(),
+            count: 3,
+        }],
+        sender: sender.into(),
+        recipients: recipients.iter().map(|r| r.to_string()).collect(),
+        subject: Some("Renewal for Ünïcode Corp".into()),
+        message_id: Some("<m@example.com>".into()),
+        client_ip: Some("127.0.0.1".into()),
+        quarantine_id: None,
+        evidence: vec![EvidenceItem {
+            rule: rule.into(),
+            entity: "customer-terms".into(),
+            location: serde_json::json!({"part": "1"}),
+            excerpt: "…the Account Manager for…".into(),
+        }],
+    }
+}
+
+fn record(i: Incident) -> IncidentRecord {
+    IncidentRecord {
+        incident: i,
+        message: None,
+    }
+}
+
+fn ids(store: &Store, q: &str) -> Vec<String> {
+    let query = IncidentQuery {
+        filter: Filter::parse(q).unwrap(),
+        ..IncidentQuery::default()
+    };
+    store
+        .incidents(&query)
+        .unwrap()
+        .into_iter()
+        .map(|i| i.policy)
+        .collect()
+}
+
+#[test]
+fn a_new_file_gets_the_current_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("sub/sluice.db")).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    // Opening again is a no-op migration.
+    drop(store);
+    let store = Store::open(&dir.path().join("sub/sluice.db")).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+}
+
+#[test]
+fn a_file_of_the_previous_schema_is_migrated_with_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sluice.db");
+    let old = Store::open_at_version(&path, SCHEMA_VERSION - 1).unwrap();
+    assert_eq!(old.schema_version().unwrap(), SCHEMA_VERSION - 1);
+    let kept = incident(
+        "Customer email Hold",
+        "medium",
+        "alice@example.com",
+        &["bob@partner.org"],
+        "Customer entitlement",
+    );
+    old.insert(&[record(kept.clone())]).unwrap();
+    drop(old);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(store.incident(&kept.id).unwrap(), Some(kept.clone()));
+    assert_eq!(
+        ids(&store, "policy eq 'customer email hold'"),
+        ["Customer email Hold"]
+    );
+    // What the new version added works on the migrated file.
+    let full = IncidentRecord {
+        incident: incident(
+            "Card block",
+            "high",
+            "a@example.com",
+            &["x@y.org"],
+            "Card numbers",
+        ),
+        message: Some(Arc::new(b"Subject: kept\r\n\r\nwhole message\r\n".to_vec())),
+    };
+    store.insert(std::slice::from_ref(&full)).unwrap();
+    assert_eq!(
+        store
+            .forensic_message(&full.incident.id)
+            .unwrap()
+            .as_deref(),
+        Some(&b"Subject: kept\r\n\r\nwhole message\r\n"[..])
+    );
+}
+
+#[test]
+fn a_file_from_a_newer_sluice_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sluice.db");
+    // Closing the last connection checkpoints the WAL into the main file.
+    drop(Store::open(&path).unwrap());
+    // SQLite's user_version is the big-endian u32 at offset 60 of the header.
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[60..64].copy_from_slice(&(SCHEMA_VERSION + 7).to_be_bytes());
+    std::fs::write(&path, bytes).unwrap();
+    let err = Store::open(&path).unwrap_err().to_string();
+    assert!(err.contains("newer than this Sluice supports"), "{err}");
+}
+
+#[test]
+fn concurrent_writers_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&dir.path().join("sluice.db")).unwrap());
+    let (queue, writer) =
+        IncidentQueue::start(store.clone(), 10_000, |e, n| panic!("{n}: {e}")).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let queue = queue.clone();
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..100 {
+                    let p = format!("P{t}");
+                    if i % 10 == 0 {
+                        // Synchronous writers (quarantine) interleave with the queue.
+                        let inc = incident(&p, "low", "s@example.com", &["r@partner.org"], "R");
+                        let held = Held {
+                            id: inc.id.clone(),
+                            incident_id: inc.id.clone(),
+                            time: inc.time.clone(),
+                            sender: inc.sender.clone(),
+                            recipients: inc.recipients.clone(),
+                            subject: inc.subject.clone(),
+                            size: 5,
+                        };
+                        store.quarantine(&held, b"hello", &record(inc)).unwrap();
+                    } else {
+                        assert!(queue.submit(record(incident(
+                            &p,
+                            "low",
+                            "s@example.com",
+                            &["r@partner.org"],
+                            "R"
+                        ))));
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    drop(queue);
+    writer.join().unwrap();
+    let all = IncidentQuery {
+        limit: 1000,
+        ..IncidentQuery::default()
+    };
+    assert_eq!(store.incidents(&all).unwrap().len(), 800);
+    assert_eq!(store.held().unwrap().len(), 80);
+    assert_eq!(store.quarantine_size().unwrap(), (80, 400));
+}
+
+#[test]
+fn a_full_queue_drops_and_counts_instead_of_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&dir.path().join("sluice.db")).unwrap());
+    let (queue, writer) = IncidentQueue::start(store.clone(), 2, |_, _| {}).unwrap();
+    let started = std::time::Instant::now();
+    let accepted = (0..1000)
+        .filter(|_| queue.submit(record(incident("P", "low", "s@x.org", &["r@y.org"], "R"))))
+        .count();
+    // 1,000 submissions into a queue of 2 return at once.
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    let dropped = queue
+        .stats()
+        .dropped
+        .load(std::sync::atomic::Ordering::Relaxed) as usize;
+    assert_eq!(accepted + dropped, 1000);
+    assert!(dropped > 0);
+    drop(queue);
+    writer.join().unwrap();
+    let all = IncidentQuery {
+        limit: 1000,
+        ..IncidentQuery::default()
+    };
+    assert_eq!(store.incidents(&all).unwrap().len(), accepted);
+}
+
+#[test]
+fn queries_compare_exactly_but_case_insensitively() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("sluice.db")).unwrap();
+    store
+        .insert(&[
+            record(incident(
+                "Customer email Hold",
+                "medium",
+                "Alice@Example.com",
+                &["bob@partner.org", "carol@other.net"],
+                "Customer entitlement",
+            )),
+            record(incident(
+                "Card block",
+                "high",
+                "dave@example.com",
+                &["eve@partner.org"],
+                "Card numbers",
+            )),
+            record(incident(
+                "Card block",
+                "low",
+                "frank@example.com",
+                &["x@partner.org"],
+                "Card numbers",
+            )),
+        ])
+        .unwrap();
+    let sorted = |q: &str| {
+        let mut v = ids(&store, q);
+        v.sort();
+        v
+    };
+    assert_eq!(
+        sorted("(policy in ['Customer email Hold'])"),
+        ["Customer email Hold"]
+    );
+    assert_eq!(sorted("severity eq 'HIGH'"), ["Card block"]);
+    assert_eq!(sorted("severity eq 'hig'"), Vec::<String>::new());
+    assert_eq!(
+        sorted("severity ne 'high'"),
+        ["Card block", "Customer email Hold"]
+    );
+    assert_eq!(
+        sorted("sender eq 'alice@example.com'"),
+        ["Customer email Hold"]
+    );
+    assert_eq!(
+        sorted("recipient eq 'CAROL@other.net'"),
+        ["Customer email Hold"]
+    );
+    assert_eq!(
+        sorted("recipient like '*@partner.org' and not rule eq 'card numbers'"),
+        ["Customer email Hold"]
+    );
+    assert_eq!(
+        sorted("rule like 'card*' or profile eq 'nothing'"),
+        ["Card block", "Card block"]
+    );
+    assert_eq!(
+        sorted("subject like '*ünïcode*'"),
+        ["Card block", "Card block", "Customer email Hold"]
+    );
+    assert_eq!(sorted("subject eq 'RENEWAL FOR ÜNÏCODE CORP'").len(), 3);
+    assert_eq!(
+        sorted("policy in ['card block', 'x'] and (severity eq 'low' or severity eq 'medium')"),
+        ["Card block"]
+    );
+}
+
+#[test]
+fn newest_first_with_time_windows_and_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("sluice.db")).unwrap();
+    let mut records = Vec::new();
+    for (n, age_s) in [(0, 7200), (1, 1800), (2, 60), (3, 10)] {
+        let mut i = incident(&format!("P{n}"), "low", "s@x.org", &["r@y.org"], "R");
+        i.time = Timestamp(Timestamp::now().0 - age_s * 1000).rfc3339();
+        records.push(record(i));
+    }
+    store.insert(&records).unwrap();
+    let q = |since: Option<i64>, limit: u32, offset: u32| {
+        let query = IncidentQuery {
+            since: since.map(|s| Timestamp(Timestamp::now().0 - s * 1000)),
+            limit,
+            offset,
+            ..IncidentQuery::default()
+        };
+        store
+            .incidents(&query)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.policy)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(q(None, 100, 0), ["P3", "P2", "P1", "P0"]);
+    assert_eq!(q(Some(3600), 100, 0), ["P3", "P2", "P1"]);
+    assert_eq!(q(None, 2, 1), ["P2", "P1"]);
+    assert_eq!(q(None, 2, 4), Vec::<String>::new());
+}
+
+#[test]
+fn a_full_disk_fails_the_quarantine_write_and_keeps_nothing_half_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("sluice.db")).unwrap();
+    store.limit_size(256 * 1024).unwrap();
+    let hold = |size: usize| {
+        let inc = incident(
+            "Board papers quarantine",
+            "low",
+            "s@x.org",
+            &["r@y.org"],
+            "Board papers",
+        );
+        let held = Held {
+            id: inc.id.clone(),
+            incident_id: inc.id.clone(),
+            time: inc.time.clone(),
+            sender: inc.sender.clone(),
+            recipients: inc.recipients.clone(),
+            subject: None,
+            size: size as u64,
+        };
+        store.quarantine(&held, &vec![b'x'; size], &record(inc))
+    };
+    hold(10_000).unwrap();
+    let err = hold(1_000_000).unwrap_err();
+    assert!(err.to_string().contains("full"), "{err}");
+    // The failed transaction left neither the message nor its incident.
+    assert_eq!(store.held().unwrap().len(), 1);
+    let all = IncidentQuery::default();
+    assert_eq!(store.incidents(&all).unwrap().len(), 1);
+}
+
+#[test]
+fn retention_prunes_old_incidents_and_held_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("sluice.db")).unwrap();
+    let mut old = incident("Old", "low", "s@x.org", &["r@y.org"], "R");
+    old.time = Timestamp(Timestamp::now().0 - 100 * 86_400_000).rfc3339();
+    let new = incident("New", "low", "s@x.org", &["r@y.org"], "R");
+    store
+        .insert(&[record(old.clone()), record(new.clone())])
+        .unwrap();
+    let pruned = store
+        .prune(Timestamp(Timestamp::now().0 - 90 * 86_400_000))
+        .unwrap();
+    assert_eq!(pruned.incidents, 1);
+    assert_eq!(store.incident(&old.id).unwrap(), None);
+    assert!(store.incident(&new.id).unwrap().is_some());
+    // The search rows went with it: no query finds the pruned incident.
+    assert_eq!(ids(&store, "policy eq 'old'"), Vec::<String>::new());
+}
