@@ -1,20 +1,36 @@
-//! `sluice-proxy`: the SMTP DLP relay (SPEC §6).
+//! `sluice-proxy`: the SMTP DLP relay (SPEC §6) with its incident store and
+//! HTTP API (§8), plus administration subcommands for the store.
 //!
 //! Thin: loads the configuration, wires `sluice-smtp`'s server to the
-//! relay handler, and stops on SIGTERM/SIGINT after the transactions in
-//! flight.
+//! relay handler and the API to the store, and stops on SIGTERM/SIGINT
+//! after the transactions in flight.
 
+mod api;
+mod delivery;
+mod incident;
+mod metrics;
+mod notify;
 mod relay;
+mod webhook;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use sluice_policy::{Config, Inspector};
+use sluice_smtp::tls::{UpstreamTls, UpstreamTlsMode};
 use sluice_smtp::{serve, ServerConfig, SessionConfig};
+use sluice_store::{IncidentQueue, Store, Timestamp};
 
-use relay::{Destination, Live, Proxy, SharedProxy};
+use api::Api;
+use delivery::Destination;
+use incident::Forensics;
+use metrics::Metrics;
+use notify::Notifier;
+use relay::{Live, Proxy, SharedProxy};
+use webhook::Webhook;
 
 #[derive(Parser)]
 #[command(
@@ -24,51 +40,112 @@ use relay::{Destination, Live, Proxy, SharedProxy};
 )]
 struct Cli {
     /// The configuration (sluice.toml).
-    #[arg(long)]
-    config: PathBuf,
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-fn main() -> anyhow::Result<()> {
+#[derive(Subcommand)]
+enum Command {
+    /// Run the proxy (the default).
+    Run,
+    /// List incidents, newest first (as GET /api/v1/incidents).
+    Incidents {
+        /// Filter, e.g. "(policy in ['Customer email Hold'])".
+        #[arg(long, default_value = "")]
+        query: String,
+        /// Only the last SECONDS.
+        #[arg(long)]
+        timeperiod: Option<u64>,
+        /// At most N (default 100, at most 1000).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Skip the first M.
+        #[arg(long)]
+        offset: Option<u32>,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Held messages: list, release (relay upstream, then remove), delete.
+    Quarantine {
+        #[command(subcommand)]
+        action: QuarantineCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuarantineCommand {
+    /// List held messages.
+    List,
+    /// Relay a held message upstream, then remove it.
+    Release { id: String },
+    /// Remove a held message without relaying it.
+    Delete { id: String },
+}
+
+fn main() {
     let cli = Cli::parse();
-    let cli_config = cli.config.clone();
-    let config = Config::load(&cli.config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let inspector = Inspector::new(config.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Some(config) = cli.config.clone() else {
+        eprintln!("sluice-proxy: --config FILE is required");
+        std::process::exit(2);
+    };
+    let result = match cli.command.unwrap_or(Command::Run) {
+        Command::Run => run(config),
+        command => administer(config, command),
+    };
+    if let Err(e) = result {
+        eprintln!("sluice-proxy: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+fn load(path: &std::path::Path) -> anyhow::Result<Config> {
+    Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// `[upstream]` as a destination.
+fn destination(config: &Config) -> anyhow::Result<Destination> {
     let upstream = config
         .upstream
         .clone()
-        .context("[upstream] is needed to run the proxy (address or maildir)")?;
-    let destination = match (&upstream.maildir, &upstream.address) {
-        (Some(dir), _) => Destination::Maildir(dir.clone()),
+        .context("[upstream] is needed (address or maildir)")?;
+    match (&upstream.maildir, &upstream.address) {
+        (Some(dir), _) => Ok(Destination::Maildir(dir.clone())),
         (None, Some(a)) => {
-            use sluice_smtp::tls::{UpstreamTls, UpstreamTlsMode};
             let mode = match upstream.starttls.as_str() {
                 "off" => UpstreamTlsMode::Off,
                 "required" => UpstreamTlsMode::Required,
                 _ => UpstreamTlsMode::Opportunistic,
             };
-            {
-                let auth = match (&upstream.username, &upstream.password_file) {
-                    (Some(user), Some(file)) => {
-                        let password = std::fs::read_to_string(file).with_context(|| {
-                            format!("upstream.password_file {}", file.display())
-                        })?;
-                        Some((
-                            user.clone(),
-                            password.trim_end_matches(['\r', '\n']).to_owned(),
-                        ))
-                    }
-                    _ => None,
-                };
-                Destination::Relay {
-                    addresses: a.to_vec(),
-                    timeout: upstream.timeout,
-                    tls: UpstreamTls::new(mode, upstream.tls_name.clone(), None)?,
-                    auth,
+            let auth = match (&upstream.username, &upstream.password_file) {
+                (Some(user), Some(file)) => {
+                    let password = std::fs::read_to_string(file)
+                        .with_context(|| format!("upstream.password_file {}", file.display()))?;
+                    Some((
+                        user.clone(),
+                        password.trim_end_matches(['\r', '\n']).to_owned(),
+                    ))
                 }
-            }
+                _ => None,
+            };
+            Ok(Destination::Relay {
+                addresses: a.to_vec(),
+                timeout: upstream.timeout,
+                tls: UpstreamTls::new(mode, upstream.tls_name.clone(), None)?,
+                auth,
+            })
         }
         (None, None) => anyhow::bail!("[upstream] needs address or maildir"),
-    };
+    }
+}
+
+fn run(config_path: PathBuf) -> anyhow::Result<()> {
+    let config = load(&config_path)?;
+    let inspector = Inspector::new(config.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let destination = Arc::new(destination(&config)?);
+    let store = Arc::new(Store::open(&config.store.path)?);
     let tls = match &config.proxy.tls {
         Some(t) => {
             if t.client_ca.is_some() {
@@ -79,21 +156,25 @@ fn main() -> anyhow::Result<()> {
         None => None,
     };
     let tls_required = config.proxy.tls.as_ref().is_some_and(|t| t.required);
-    let data_dir = config
-        .store
-        .path
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("sluice-data"));
-    let proxy = Proxy {
-        live: std::sync::RwLock::new(Arc::new(Live {
-            inspector,
-            allowed_clients: config.proxy.allowed_clients.clone(),
-        })),
-        log_json: config.proxy.log_format == "json",
-        hostname: config.proxy.hostname.clone(),
-        destination,
-        data_dir,
+    let api_tokens = match &config.api {
+        Some(a) => Some(api::load_tokens(&a.tokens, a.token_file.as_ref())?),
+        None => None,
+    };
+    let notify = config.notify.clone().unwrap_or_default();
+    let template = match &notify.template {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("notify.template {}", path.display()))?,
+        None => notify::BUILT_IN_TEMPLATE.to_owned(),
+    };
+    let webhook_secret = match &notify.webhook_secret_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("notify.webhook_secret_file {}", path.display()))?
+                .trim_end_matches(['\r', '\n'])
+                .as_bytes()
+                .to_vec(),
+        ),
+        None => None,
     };
     let server_config = ServerConfig {
         session: SessionConfig {
@@ -107,6 +188,10 @@ fn main() -> anyhow::Result<()> {
         command_timeout: config.proxy.command_timeout,
         tls,
     };
+    let metrics = Arc::new(Metrics::new());
+    let (incidents, writer) = IncidentQueue::start(store.clone(), 10_000, |e, n| {
+        log(&format!("{n} incident(s) not recorded: {e}"))
+    })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -115,18 +200,97 @@ fn main() -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", config.proxy.listen))?;
         log(&format!("listening on {}", listener.local_addr()?));
-        let proxy = Arc::new(proxy);
-        tokio::spawn(reload_on_hangup(cli_config, proxy.clone()));
+        let hostname = config.proxy.hostname.clone();
+        let notifier = Notifier::start(
+            destination.clone(),
+            hostname.clone(),
+            notify
+                .from
+                .clone()
+                .unwrap_or_else(|| format!("Sluice DLP <postmaster@{hostname}>")),
+            template,
+            metrics.clone(),
+        );
+        let webhook = match &notify.webhook {
+            Some(url) => {
+                let roots = UpstreamTls::new(UpstreamTlsMode::Required, None, None)?;
+                Some(Webhook::start(
+                    url,
+                    webhook_secret,
+                    roots.verified_config(),
+                    metrics.clone(),
+                )?)
+            }
+            None => None,
+        };
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let api = match (&config.api, api_tokens) {
+            (Some(a), Some(tokens)) => {
+                let api = Arc::new(Api::new(
+                    store.clone(),
+                    metrics.clone(),
+                    destination.clone(),
+                    hostname.clone(),
+                    tokens,
+                ));
+                let http = tokio::net::TcpListener::bind(&a.listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {} (api)", a.listen))?;
+                log(&format!("API listening on {}", http.local_addr()?));
+                let app = api::router(api.clone());
+                let stop = stopped(stop_rx.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = axum::serve(http, app).with_graceful_shutdown(stop).await {
+                        log(&format!("API server failed: {e}"));
+                    }
+                });
+                Some(api)
+            }
+            _ => None,
+        };
+        tokio::spawn(prune_periodically(
+            store.clone(),
+            config.store.retention,
+            metrics.clone(),
+        ));
+        let proxy = Arc::new(Proxy {
+            live: std::sync::RwLock::new(Arc::new(Live {
+                inspector,
+                allowed_clients: config.proxy.allowed_clients.clone(),
+            })),
+            log_json: config.proxy.log_format == "json",
+            hostname,
+            destination,
+            store,
+            incidents,
+            forensics: Forensics::from_config(&config.store.forensics),
+            notifier,
+            webhook,
+            metrics,
+        });
+        tokio::spawn(reload_on_hangup(config_path, proxy.clone(), api));
         serve(
             listener,
             server_config,
             Arc::new(SharedProxy(proxy)),
-            shutdown_signal(),
+            stopped(stop_rx),
         )
         .await;
-        log("stopped");
-        Ok(())
-    })
+        Ok::<_, anyhow::Error>(())
+    })?;
+    // Every session has ended and dropped its queue handle: the writer
+    // commits what is queued and exits.
+    drop(runtime);
+    let _ = writer.join();
+    log("stopped");
+    Ok(())
 }
 
 /// One log line on stderr. A closed stderr (a daemon whose log pipe went
@@ -136,10 +300,30 @@ pub fn log(line: &str) {
     let _ = writeln!(std::io::stderr(), "sluice-proxy: {line}");
 }
 
-/// SIGHUP: reload the policies, entities and allowed clients atomically; a
-/// broken configuration is refused and logged and the running one kept.
-/// (Listener, limits and upstream changes need a restart.)
-async fn reload_on_hangup(path: PathBuf, proxy: Arc<Proxy>) {
+/// `[store] retention`: prune at start and every hour.
+async fn prune_periodically(store: Arc<Store>, retention: Duration, metrics: Arc<Metrics>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let store = store.clone();
+        let before = Timestamp(Timestamp::now().0 - retention.as_millis() as i64);
+        match tokio::task::spawn_blocking(move || store.prune(before)).await {
+            Ok(Ok(p)) if p.incidents + p.quarantined > 0 => log(&format!(
+                "retention: pruned {} incident(s) and {} held message(s)",
+                p.incidents, p.quarantined
+            )),
+            Ok(Err(e)) => log(&format!("retention: {e}")),
+            _ => {}
+        }
+        let _ = &metrics;
+    }
+}
+
+/// SIGHUP: reload the policies, entities, allowed clients and API tokens
+/// atomically; a broken configuration is refused and logged and the
+/// running one kept. (Listeners, limits, the store and the upstream need a
+/// restart.)
+async fn reload_on_hangup(path: PathBuf, proxy: Arc<Proxy>, api: Option<Arc<Api>>) {
     let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
     else {
         return;
@@ -147,20 +331,32 @@ async fn reload_on_hangup(path: PathBuf, proxy: Arc<Proxy>) {
     while hangup.recv().await.is_some() {
         let loaded = tokio::task::spawn_blocking({
             let path = path.clone();
-            move || Config::load(&path).and_then(|c| Inspector::new(c.clone()).map(|i| (c, i)))
+            move || -> anyhow::Result<_> {
+                let config = load(&path)?;
+                let inspector =
+                    Inspector::new(config.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+                let tokens = match &config.api {
+                    Some(a) => Some(api::load_tokens(&a.tokens, a.token_file.as_ref())?),
+                    None => None,
+                };
+                Ok((config, inspector, tokens))
+            }
         })
         .await;
         match loaded {
-            Ok(Ok((config, inspector))) => {
+            Ok(Ok((config, inspector, tokens))) => {
                 let live = Arc::new(Live {
                     inspector,
                     allowed_clients: config.proxy.allowed_clients.clone(),
                 });
                 *proxy.live.write().unwrap_or_else(|e| e.into_inner()) = live;
+                if let (Some(api), Some(tokens)) = (&api, tokens) {
+                    *api.tokens.write().unwrap_or_else(|e| e.into_inner()) = tokens;
+                }
                 log(&format!("reloaded {}", path.display()));
             }
             Ok(Err(errors)) => log(&format!(
-                "reload refused, keeping the running configuration: {errors}"
+                "reload refused, keeping the running configuration: {errors:#}"
             )),
             Err(e) => log(&format!("reload failed: {e}")),
         }
@@ -175,4 +371,95 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+}
+
+/// The administration subcommands: the store directly, releases through
+/// the configured upstream (the same path as the API's).
+fn administer(config_path: PathBuf, command: Command) -> anyhow::Result<()> {
+    let config = load(&config_path)?;
+    let store = Arc::new(Store::open(&config.store.path)?);
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    use std::io::Write;
+    match command {
+        Command::Run => unreachable!("handled by main"),
+        Command::Incidents {
+            query,
+            timeperiod,
+            limit,
+            offset,
+            json,
+        } => {
+            let mut params = std::collections::HashMap::new();
+            params.insert("query".to_owned(), query);
+            for (k, v) in [
+                ("timeperiod", timeperiod.map(|v| v.to_string())),
+                ("limit", limit.map(|v| v.to_string())),
+                ("offset", offset.map(|v| v.to_string())),
+            ] {
+                if let Some(v) = v {
+                    params.insert(k.to_owned(), v);
+                }
+            }
+            let q = api::incident_query(&params).map_err(|e| anyhow::anyhow!(e.join("; ")))?;
+            for i in store.incidents(&q)? {
+                if json {
+                    writeln!(out, "{}", serde_json::to_string(&i)?)?;
+                } else {
+                    writeln!(
+                        out,
+                        "{}  {}  {:<24} {:<11}{} {:<6} <{}> -> {}  {}",
+                        i.id,
+                        i.time,
+                        i.policy,
+                        i.action,
+                        if i.monitor { " (monitor)" } else { "" },
+                        i.severity,
+                        i.sender,
+                        i.recipients.join(","),
+                        i.subject.as_deref().unwrap_or("")
+                    )?;
+                }
+            }
+        }
+        Command::Quarantine { action } => match action {
+            QuarantineCommand::List => {
+                for h in store.held()? {
+                    writeln!(
+                        out,
+                        "{}  {}  {:>9} B  <{}> -> {}  {}",
+                        h.id,
+                        h.time,
+                        h.size,
+                        h.sender,
+                        h.recipients.join(","),
+                        h.subject.as_deref().unwrap_or("")
+                    )?;
+                }
+            }
+            QuarantineCommand::Delete { id } => {
+                if !store.delete_held(&id)? {
+                    anyhow::bail!("no quarantined message {id}");
+                }
+                writeln!(out, "deleted {id}")?;
+            }
+            QuarantineCommand::Release { id } => {
+                let api = Api::new(
+                    store,
+                    Arc::new(Metrics::new()),
+                    Arc::new(destination(&config)?),
+                    config.proxy.hostname.clone(),
+                    Vec::new(),
+                );
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                let reply = runtime
+                    .block_on(api::release(&api, &id))
+                    .map_err(|(_, why)| anyhow::anyhow!(why))?;
+                writeln!(out, "released {id}: {reply}")?;
+            }
+        },
+    }
+    Ok(())
 }

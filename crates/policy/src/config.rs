@@ -270,7 +270,7 @@ fn default_api_listen() -> String {
 }
 
 /// `[notify]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyConfig {
     /// From address of sender notifications.

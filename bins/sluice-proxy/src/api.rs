@@ -1,0 +1,380 @@
+//! The HTTP API (SPEC §8): incidents, the quarantine, health and metrics.
+//!
+//! Every route but `/healthz` needs a token (`Authorization: Bearer T` or
+//! `?token=T`), compared in constant time. Store calls run on the blocking
+//! pool: SQLite is synchronous.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use sluice_store::{Filter, IncidentQuery, Store, Timestamp};
+
+use crate::delivery::{trace_headers, Destination};
+use crate::metrics::Metrics;
+
+/// Most incidents one request returns.
+const MAX_LIMIT: u32 = 1000;
+
+/// What the API's handlers share.
+pub struct Api {
+    pub store: Arc<Store>,
+    pub metrics: Arc<Metrics>,
+    pub destination: Arc<Destination>,
+    pub hostname: String,
+    /// Accepted tokens (`[api] tokens` and `token_file`), swapped on SIGHUP.
+    pub tokens: RwLock<Vec<String>>,
+    /// Held messages being released now: a second release of the same
+    /// message waits for none, it is refused (no double delivery).
+    releasing: Mutex<HashSet<String>>,
+}
+
+impl Api {
+    pub fn new(
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
+        destination: Arc<Destination>,
+        hostname: String,
+        tokens: Vec<String>,
+    ) -> Api {
+        Api {
+            store,
+            metrics,
+            destination,
+            hostname,
+            tokens: RwLock::new(tokens),
+            releasing: Mutex::new(HashSet::new()),
+        }
+    }
+}
+
+/// `[api] tokens` plus the lines of `token_file` (blank lines and `#`
+/// comments skipped).
+pub fn load_tokens(tokens: &[String], file: Option<&PathBuf>) -> anyhow::Result<Vec<String>> {
+    let mut all: Vec<String> = tokens.iter().filter(|t| !t.is_empty()).cloned().collect();
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| anyhow::anyhow!("api.token_file {}: {e}", file.display()))?;
+        all.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
+    if all.is_empty() {
+        anyhow::bail!("[api] has no token (tokens or token_file)");
+    }
+    Ok(all)
+}
+
+/// The API's routes.
+pub fn router(api: Arc<Api>) -> Router {
+    let protected = Router::new()
+        .route("/api/v1/incidents", get(list_incidents))
+        .route("/api/v1/incidents/{id}", get(one_incident))
+        .route("/api/v1/incidents/{id}/message", get(incident_message))
+        .route("/api/v1/quarantine", get(list_held))
+        .route(
+            "/api/v1/quarantine/{id}",
+            axum::routing::delete(delete_held),
+        )
+        .route("/api/v1/quarantine/{id}/release", post(release_held))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(api.clone(), authorize));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(protected)
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
+        .with_state(api)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(json!({"status": "error", "errors": [message.into()]})),
+    )
+        .into_response()
+}
+
+fn success(data: Value) -> Response {
+    Json(json!({"status": "success", "data": data})).into_response()
+}
+
+/// SHA-256 both sides, then compare every byte: the time taken says
+/// nothing about how much of a guessed token was right, or its length.
+fn token_matches(candidate: &str, token: &str) -> bool {
+    let a = Sha256::digest(candidate.as_bytes());
+    let b = Sha256::digest(token.as_bytes());
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+async fn authorize(State(api): State<Arc<Api>>, request: Request, next: Next) -> Response {
+    let from_header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_owned());
+    let from_query = Query::<HashMap<String, String>>::try_from_uri(request.uri())
+        .ok()
+        .and_then(|Query(mut q)| q.remove("token"));
+    let Some(candidate) = from_header.or(from_query) else {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "missing token (Authorization: Bearer <token> or ?token=<token>)",
+        );
+    };
+    let tokens = api.tokens.read().unwrap_or_else(|e| e.into_inner()).clone();
+    // Every token is compared, so timing does not tell which one matched.
+    let matched = tokens
+        .iter()
+        .fold(false, |acc, t| token_matches(&candidate, t) | acc);
+    if !matched {
+        return error(StatusCode::UNAUTHORIZED, "invalid token");
+    }
+    next.run(request).await
+}
+
+async fn healthz(State(api): State<Arc<Api>>) -> Response {
+    let store = api.store.clone();
+    match tokio::task::spawn_blocking(move || store.schema_version()).await {
+        Ok(Ok(_)) => Json(json!({"status": "ok"})).into_response(),
+        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+async fn metrics(State(api): State<Arc<Api>>) -> Response {
+    let store = api.store.clone();
+    if let Ok(Ok((count, bytes))) =
+        tokio::task::spawn_blocking(move || store.quarantine_size()).await
+    {
+        api.metrics.quarantine_messages.set(count as i64);
+        api.metrics.quarantine_bytes.set(bytes as i64);
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        api.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Runs a store call on the blocking pool; a store error is a 500 naming it.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, sluice_store::StoreError> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}
+
+/// The `GET /api/v1/incidents` parameters, checked.
+pub fn incident_query(params: &HashMap<String, String>) -> Result<IncidentQuery, Vec<String>> {
+    let mut errors = Vec::new();
+    let mut number = |name: &str| -> Option<i64> {
+        let v = params.get(name)?;
+        match v.trim().parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n),
+            _ => {
+                errors.push(format!(
+                    "{name}: expected a non-negative integer, got {v:?}"
+                ));
+                None
+            }
+        }
+    };
+    let timeperiod = number("timeperiod");
+    let starttime = number("starttime");
+    let endtime = number("endtime");
+    let limit = number("limit");
+    let offset = number("offset");
+    let filter = match Filter::parse(params.get("query").map_or("", String::as_str)) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            errors.push(e.to_string());
+            None
+        }
+    };
+    if timeperiod.is_some() && (starttime.is_some() || endtime.is_some()) {
+        errors.push("timeperiod cannot be combined with starttime/endtime".into());
+    }
+    if let (Some(s), Some(e)) = (starttime, endtime) {
+        if e < s {
+            errors.push("endtime is before starttime".into());
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let now = Timestamp::now();
+    Ok(IncidentQuery {
+        filter: filter.unwrap_or(Filter::All),
+        since: timeperiod
+            .map(|p| Timestamp(now.0 - p.saturating_mul(1000)))
+            .or(starttime.map(|s| Timestamp(s.saturating_mul(1000)))),
+        // endtime is inclusive of its whole second.
+        until: endtime.map(|e| Timestamp(e.saturating_add(1).saturating_mul(1000))),
+        limit: limit.map_or(100, |l| l.clamp(0, MAX_LIMIT as i64) as u32),
+        offset: offset.map_or(0, |o| o.min(u32::MAX as i64) as u32),
+    })
+}
+
+async fn list_incidents(
+    State(api): State<Arc<Api>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let query = match incident_query(&params) {
+        Ok(q) => q,
+        Err(errors) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"status": "error", "errors": errors})),
+            )
+                .into_response()
+        }
+    };
+    let store = api.store.clone();
+    match blocking(move || store.incidents(&query)).await {
+        Ok(list) => success(serde_json::to_value(list).unwrap_or_default()),
+        Err(r) => r,
+    }
+}
+
+async fn one_incident(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Response {
+    let store = api.store.clone();
+    let wanted = id.clone();
+    match blocking(move || store.incident(&wanted)).await {
+        Ok(Some(i)) => success(serde_json::to_value(i).unwrap_or_default()),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("no incident {id}")),
+        Err(r) => r,
+    }
+}
+
+/// The whole message kept with an incident (`forensics = "full"`).
+async fn incident_message(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Response {
+    let store = api.store.clone();
+    let wanted = id.clone();
+    match blocking(move || store.forensic_message(&wanted)).await {
+        Ok(Some(m)) => ([(header::CONTENT_TYPE, "message/rfc822")], m).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("no message kept for incident {id} (forensics = \"full\" keeps them)"),
+        ),
+        Err(r) => r,
+    }
+}
+
+async fn list_held(State(api): State<Arc<Api>>) -> Response {
+    let store = api.store.clone();
+    match blocking(move || store.held()).await {
+        Ok(list) => success(serde_json::to_value(list).unwrap_or_default()),
+        Err(r) => r,
+    }
+}
+
+async fn delete_held(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Response {
+    if api
+        .releasing
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&id)
+    {
+        return error(StatusCode::CONFLICT, format!("{id} is being released"));
+    }
+    let store = api.store.clone();
+    let wanted = id.clone();
+    match blocking(move || store.delete_held(&wanted)).await {
+        Ok(true) => success(json!({"id": id, "deleted": true})),
+        Ok(false) => error(
+            StatusCode::NOT_FOUND,
+            format!("no quarantined message {id}"),
+        ),
+        Err(r) => r,
+    }
+}
+
+async fn release_held(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Response {
+    if !api
+        .releasing
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(id.clone())
+    {
+        return error(
+            StatusCode::CONFLICT,
+            format!("{id} is already being released"),
+        );
+    }
+    let response = release(&api, &id).await;
+    api.releasing
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&id);
+    match response {
+        Ok(reply) => success(json!({"id": id, "released": true, "reply": reply})),
+        Err((status, why)) => error(status, why),
+    }
+}
+
+/// Relays a held message upstream and only then removes it.
+pub async fn release(api: &Api, id: &str) -> Result<String, (StatusCode, String)> {
+    let store = api.store.clone();
+    let wanted = id.to_owned();
+    let internal = |e: String| (StatusCode::INTERNAL_SERVER_ERROR, e);
+    let held = match tokio::task::spawn_blocking(move || store.held_message(&wanted)).await {
+        Ok(Ok(Some(h))) => h,
+        Ok(Ok(None)) => {
+            return Err((
+                StatusCode::NOT_FOUND,
+                format!("no quarantined message {id}"),
+            ))
+        }
+        Ok(Err(e)) => return Err(internal(e.to_string())),
+        Err(e) => return Err(internal(e.to_string())),
+    };
+    let (held, message) = held;
+    let headers = trace_headers(&api.hostname, "", None, id, None);
+    let reply = api
+        .destination
+        .send(
+            &api.hostname,
+            id,
+            &held.sender,
+            &held.recipients,
+            &[&headers, &message],
+        )
+        .await
+        .map_err(|e| {
+            api.metrics.upstream_errors.inc();
+            (
+                StatusCode::BAD_GATEWAY,
+                format!("release of {id} failed, the message is kept: {e}"),
+            )
+        })?;
+    let store = api.store.clone();
+    let wanted = id.to_owned();
+    match tokio::task::spawn_blocking(move || store.delete_held(&wanted)).await {
+        Ok(Ok(_)) => Ok(reply.to_string()),
+        Ok(Err(e)) => Err(internal(format!(
+            "{id} was relayed ({reply}) but could not be removed from the quarantine: {e}"
+        ))),
+        Err(e) => Err(internal(e.to_string())),
+    }
+}

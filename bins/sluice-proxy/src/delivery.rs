@@ -1,0 +1,195 @@
+//! Where accepted mail goes, and whole transactions sent on our own behalf
+//! (quarantine releases, sender notifications) through the same upstream
+//! path as relayed mail.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sluice_smtp::{Reply, UpstreamClient};
+use sluice_store::Timestamp;
+
+/// Where accepted mail goes.
+pub enum Destination {
+    /// Relay to these `host:port`s, tried in order.
+    Relay {
+        addresses: Vec<String>,
+        timeout: Duration,
+        /// STARTTLS to the upstream.
+        tls: sluice_smtp::tls::UpstreamTls,
+        /// AUTH user and password, if the upstream wants them.
+        auth: Option<(String, String)>,
+    },
+    /// Deliver into this Maildir (written and fsynced).
+    Maildir(PathBuf),
+}
+
+/// Why a transaction of our own did not go through.
+#[derive(Debug)]
+pub enum DeliveryError {
+    /// Worth retrying: connection trouble or a 4xx reply.
+    Transient(String),
+    /// The upstream refused for good (5xx).
+    Permanent(String),
+}
+
+impl std::fmt::Display for DeliveryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeliveryError::Transient(s) => write!(f, "{s} (temporary)"),
+            DeliveryError::Permanent(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+impl Destination {
+    /// Opens an upstream session (connect, STARTTLS as configured, AUTH).
+    pub async fn open(&self, helo: &str) -> Result<UpstreamClient, sluice_smtp::UpstreamError> {
+        let Destination::Relay {
+            addresses,
+            timeout,
+            tls,
+            auth,
+        } = self
+        else {
+            unreachable!("open is only called for relay destinations");
+        };
+        let mut upstream = UpstreamClient::connect(addresses, helo, *timeout, tls).await?;
+        if let Some((user, password)) = auth {
+            upstream.authenticate(user, password).await?;
+        }
+        Ok(upstream)
+    }
+
+    /// Sends one whole transaction in a session of its own: `sender` (""
+    /// for `MAIL FROM:<>`), every recipient, the message (`parts` joined).
+    /// Succeeds with the upstream's reply to the data when at least one
+    /// recipient was accepted and the data too.
+    pub async fn send(
+        &self,
+        helo: &str,
+        id: &str,
+        sender: &str,
+        recipients: &[String],
+        parts: &[&[u8]],
+    ) -> Result<Reply, DeliveryError> {
+        if let Destination::Maildir(dir) = self {
+            return deliver_maildir(dir, id, parts)
+                .map(|()| Reply::new(250, (2, 0, 0), format!("delivered {id}")))
+                .map_err(|e| DeliveryError::Transient(format!("local delivery: {e}")));
+        }
+        let mut upstream = self
+            .open(helo)
+            .await
+            .map_err(|e| DeliveryError::Transient(e.to_string()))?;
+        let result = transaction(&mut upstream, sender, recipients, parts).await;
+        upstream.quit().await;
+        result
+    }
+}
+
+async fn transaction(
+    upstream: &mut UpstreamClient,
+    sender: &str,
+    recipients: &[String],
+    parts: &[&[u8]],
+) -> Result<Reply, DeliveryError> {
+    let judge = |what: &str, r: Reply| {
+        let text = format!("upstream refused {what}: {r}");
+        if r.is_positive() {
+            Ok(r)
+        } else if r.code >= 500 {
+            Err(DeliveryError::Permanent(text))
+        } else {
+            Err(DeliveryError::Transient(text))
+        }
+    };
+    let io = |e: sluice_smtp::UpstreamError| DeliveryError::Transient(e.to_string());
+    let mut mail = format!("MAIL FROM:<{sender}>");
+    let eight_bit = parts.iter().any(|p| p.iter().any(|&b| b >= 0x80));
+    if eight_bit && upstream.extensions.iter().any(|e| e == "8BITMIME") {
+        mail.push_str(" BODY=8BITMIME");
+    }
+    let utf8 = !sender.is_ascii() || recipients.iter().any(|r| !r.is_ascii());
+    if utf8 && upstream.extensions.iter().any(|e| e == "SMTPUTF8") {
+        mail.push_str(" SMTPUTF8");
+    }
+    judge("the sender", upstream.command(&mail).await.map_err(io)?)?;
+    let mut accepted = 0;
+    let mut refused = Vec::new();
+    let mut transient = false;
+    for r in recipients {
+        let reply = upstream
+            .command(&format!("RCPT TO:<{r}>"))
+            .await
+            .map_err(io)?;
+        if reply.is_positive() {
+            accepted += 1;
+        } else {
+            transient |= reply.code < 500;
+            refused.push(format!("{r}: {reply}"));
+        }
+    }
+    if accepted == 0 {
+        let _ = upstream.command("RSET").await;
+        let text = format!("upstream refused every recipient ({})", refused.join("; "));
+        return Err(if transient {
+            DeliveryError::Transient(text)
+        } else {
+            DeliveryError::Permanent(text)
+        });
+    }
+    let reply = judge("the message", upstream.data(parts).await.map_err(io)?)?;
+    if !refused.is_empty() {
+        let mut r = reply;
+        r.lines
+            .push(format!("not delivered to: {}", refused.join("; ")));
+        return Ok(r);
+    }
+    Ok(reply)
+}
+
+/// Our `Received:` and `X-Sluice-Scanned:` fields (and the policy's
+/// header), sent before the message; the message's own bytes follow
+/// unchanged, so DKIM signatures stay valid.
+pub fn trace_headers(
+    hostname: &str,
+    helo: &str,
+    client: Option<IpAddr>,
+    id: &str,
+    extra: Option<&str>,
+) -> Vec<u8> {
+    let from = match client {
+        Some(ip) => format!("from {helo} ([{ip}])\r\n\t"),
+        None => String::new(),
+    };
+    let mut out = format!(
+        "Received: {from}by {hostname} (Sluice) with ESMTP id {id};\r\n\t{}\r\n",
+        Timestamp::now().rfc5322()
+    )
+    .into_bytes();
+    out.extend_from_slice(format!("X-Sluice-Scanned: {hostname}\r\n").as_bytes());
+    if let Some(h) = extra {
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+pub fn deliver_maildir(dir: &Path, id: &str, parts: &[&[u8]]) -> std::io::Result<()> {
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(dir.join(sub))?;
+    }
+    let name = format!("{id}.{}.sluice", std::process::id());
+    let tmp = dir.join("tmp").join(&name);
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        for part in parts {
+            f.write_all(part)?;
+        }
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, dir.join("new").join(&name))?;
+    std::fs::File::open(dir.join("new"))?.sync_all()
+}
