@@ -104,8 +104,25 @@ fn swaks_through_the_proxy_to_smtp_sink() {
     std::fs::write(&sent, &crlf).unwrap();
     let t = swaks(port, "colleague@example.com", &sent);
     assert!(t.contains("<-  250"), "{t}");
-    let files = wait_for_files(&work.path().join("sink"), 2);
-    assert_eq!(files.len(), 2, "the blocked message never reached the sink");
+    // The hold, the block's sender notification and the sample; never the
+    // blocked message.
+    let files = wait_for_files(&work.path().join("sink"), 3);
+    assert_eq!(files.len(), 3, "the blocked message never reached the sink");
+    let dumps: Vec<String> = files
+        .iter()
+        .map(|f| String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned())
+        .collect();
+    let notification = dumps
+        .iter()
+        .find(|d| d.contains("Subject: Data-loss policy: your message was blocked"))
+        .unwrap_or_else(|| panic!("no notification in {dumps:#?}"));
+    assert!(notification.contains("X-Mail-Args: <>\n"), "{notification}");
+    assert!(notification.contains("X-Rcpt-Args: <alice@example.com>\n"));
+    assert!(notification.contains("\"Card block\""));
+    assert!(
+        !notification.contains("4111"),
+        "no matched value: {notification}"
+    );
     // smtp-sink's dump turns CRLF into LF; every other byte must match.
     // (Dump names are random: look in all of them.)
     let sent_bytes = text.as_bytes();

@@ -3,79 +3,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-
-use common::{free_port, proxy, repo, wait_for_files, Running};
-use std::process::{Command, Stdio};
+use common::{free_port, proxy, repo, send, sink, wait_for_files};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// A Python smtpd sink writing each message to `dir/N.eml`.
-fn sink(dir: &Path) -> (Running, u16) {
-    let port = free_port();
-    let script = format!(
-        r#"
-import asyncore, smtpd, os, sys, warnings
-warnings.simplefilter("ignore")
-class Sink(smtpd.SMTPServer):
-    n = 0
-    def process_message(self, peer, mailfrom, rcpttos, data, **kw):
-        Sink.n += 1
-        with open(os.path.join({dir:?}, "%d.eml" % Sink.n), "wb") as f:
-            f.write(("X-Envelope: %s -> %s\r\n" % (mailfrom, ",".join(rcpttos))).encode() + data)
-        return None
-Sink(("127.0.0.1", {port}), None, decode_data=False)
-print("ready", flush=True)
-asyncore.loop()
-"#,
-        dir = dir.display().to_string(),
-    );
-    let mut child = Command::new("python3")
-        .arg("-W")
-        .arg("ignore")
-        .arg("-c")
-        .arg(script)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
-    (Running(child), port)
-}
-
-/// Sends one fixture message with smtplib; returns "CODE TEXT" of the end of
-/// DATA (or of the refusal).
-fn send(port: u16, message: &Path, to: &str) -> String {
-    let script = format!(
-        r#"
-import smtplib, sys
-data = open({path:?}, "rb").read()
-try:
-    with smtplib.SMTP("127.0.0.1", {port}) as s:
-        s.ehlo("client.test")
-        for code, text in (s.mail("alice@example.com"), s.rcpt({to:?})):
-            if code >= 400:
-                print(code, text.decode())
-                sys.exit(0)
-        code, text = s.data(data)
-        print(code, text.decode())
-except smtplib.SMTPResponseException as e:
-    print(e.smtp_code, e.smtp_error.decode())
-except smtplib.SMTPServerDisconnected as e:
-    print("disconnected", e)
-"#,
-        path = message.display().to_string()
-    );
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 #[test]
 fn decisions_end_to_end_through_a_real_upstream() {

@@ -1,5 +1,7 @@
 //! Helpers shared by the proxy's integration tests.
+#![allow(dead_code)] // each test file uses a different subset
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -40,6 +42,20 @@ pub fn wait_port(port: u16) {
 /// Starts the proxy with the demo policy, the given `[upstream]` body and
 /// allowed clients, in `dir`; returns it once it accepts connections.
 pub fn proxy(dir: &Path, upstream: &str, allowed: &str) -> (Running, u16) {
+    proxy_with(dir, upstream, allowed, "", "", None)
+}
+
+/// [`proxy`] with more `[store]` keys, more tables (`[api]`, `[notify]`)
+/// and optionally a file-size limit (RLIMIT_FSIZE, SIGXFSZ ignored) on the
+/// proxy process, as a full disk.
+pub fn proxy_with(
+    dir: &Path,
+    upstream: &str,
+    allowed: &str,
+    store: &str,
+    tables: &str,
+    file_size_limit: Option<u64>,
+) -> (Running, u16) {
     let demo = repo().join("fixtures/demo");
     std::fs::create_dir_all(dir.join("dictionaries")).unwrap();
     std::fs::copy(
@@ -52,15 +68,34 @@ pub fn proxy(dir: &Path, upstream: &str, allowed: &str) -> (Running, u16) {
     let text = std::fs::read_to_string(demo.join("sluice.toml")).unwrap();
     let rules = &text[text.find("[[entity]]").unwrap()..];
     let config = format!(
-        "[proxy]\nlisten = \"127.0.0.1:{port}\"\nhostname = \"dlp.test\"\nallowed_clients = [{allowed}]\n\n[upstream]\n{upstream}\n\n[store]\npath = \"data/sluice.db\"\n\n{rules}"
+        "[proxy]\nlisten = \"127.0.0.1:{port}\"\nhostname = \"dlp.test\"\nallowed_clients = [{allowed}]\n\n[upstream]\n{upstream}\n\n[store]\npath = \"data/sluice.db\"\n{store}\n\n{tables}\n\n{rules}"
     );
     std::fs::write(dir.join("sluice.toml"), config).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_sluice-proxy"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sluice-proxy"));
+    command
         .arg("--config")
         .arg(dir.join("sluice.toml"))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::null());
+    if let Some(limit) = file_size_limit {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                // An ignored signal stays ignored across exec: writes past
+                // the limit fail with EFBIG instead of killing the process.
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                let rl = libc::rlimit {
+                    rlim_cur: limit,
+                    rlim_max: limit,
+                };
+                if libc::setrlimit(libc::RLIMIT_FSIZE, &rl) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let child = command.spawn().unwrap();
     wait_port(port);
     (Running(child), port)
 }
@@ -78,4 +113,71 @@ pub fn wait_for_files(dir: &Path, n: usize) -> Vec<PathBuf> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A Python smtpd sink writing each message to `dir/N.eml`.
+pub fn sink(dir: &Path) -> (Running, u16) {
+    let port = free_port();
+    let script = format!(
+        r#"
+import asyncore, smtpd, os, sys, warnings
+warnings.simplefilter("ignore")
+class Sink(smtpd.SMTPServer):
+    n = 0
+    def process_message(self, peer, mailfrom, rcpttos, data, **kw):
+        Sink.n += 1
+        with open(os.path.join({dir:?}, "%d.eml" % Sink.n), "wb") as f:
+            f.write(("X-Envelope: %s -> %s\r\n" % (mailfrom, ",".join(rcpttos))).encode() + data)
+        return None
+Sink(("127.0.0.1", {port}), None, decode_data=False)
+print("ready", flush=True)
+asyncore.loop()
+"#,
+        dir = dir.display().to_string(),
+    );
+    let mut child = Command::new("python3")
+        .arg("-W")
+        .arg("ignore")
+        .arg("-c")
+        .arg(script)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    (Running(child), port)
+}
+
+/// Sends one fixture message with smtplib; returns "CODE TEXT" of the end of
+/// DATA (or of the refusal).
+pub fn send(port: u16, message: &Path, to: &str) -> String {
+    let script = format!(
+        r#"
+import smtplib, sys
+data = open({path:?}, "rb").read()
+try:
+    with smtplib.SMTP("127.0.0.1", {port}) as s:
+        s.ehlo("client.test")
+        for code, text in (s.mail("alice@example.com"), s.rcpt({to:?})):
+            if code >= 400:
+                print(code, text.decode())
+                sys.exit(0)
+        code, text = s.data(data)
+        print(code, text.decode())
+except smtplib.SMTPResponseException as e:
+    print(e.smtp_code, e.smtp_error.decode())
+except smtplib.SMTPServerDisconnected as e:
+    print("disconnected", e)
+"#,
+        path = message.display().to_string()
+    );
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }

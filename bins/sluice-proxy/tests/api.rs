@@ -1,0 +1,529 @@
+//! The store and the HTTP API with real peers: Python's smtplib sends,
+//! a Python smtpd sink is the upstream, Python's urllib is the HTTP client,
+//! Python's http.server receives the webhook and checks its signature.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{free_port, proxy_with, repo, send, sink, wait_for_files, wait_port, Running};
+use serde_json::Value;
+
+/// `METHOD url` through urllib; returns the status and the parsed JSON
+/// body (or the text as a JSON string when it is not JSON).
+fn http(method: &str, url: &str, token: Option<&str>) -> (u16, Value) {
+    let script = r#"
+import sys, urllib.request, urllib.error, json
+method, url, token = sys.argv[1], sys.argv[2], sys.argv[3]
+req = urllib.request.Request(url, method=method)
+if token:
+    req.add_header("Authorization", "Bearer " + token)
+try:
+    with urllib.request.urlopen(req, timeout=30) as r:
+        status, body = r.status, r.read()
+except urllib.error.HTTPError as e:
+    status, body = e.code, e.read()
+print(status)
+sys.stdout.write(body.decode("utf-8", "replace"))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, method, url, token.unwrap_or("")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (status, body) = text.split_once('\n').unwrap_or((&text, ""));
+    let status = status
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no status: {text} {out:?}"));
+    let body = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned()));
+    (status, body)
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+const TOKEN: &str = "t0ken-for-tests";
+
+struct Setup {
+    _work: tempfile::TempDir,
+    _proxy: Running,
+    sink: Option<Running>,
+    smtp: u16,
+    api: String,
+    inbox: std::path::PathBuf,
+    config: std::path::PathBuf,
+}
+
+fn setup(store: &str, tables: &str) -> Setup {
+    let work = tempfile::tempdir().unwrap();
+    let inbox = work.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let (sink, upstream) = sink(&inbox);
+    let api_port = free_port();
+    let (proxy, smtp) = proxy_with(
+        &work.path().join("p"),
+        &format!("address = \"127.0.0.1:{upstream}\"\nstarttls = \"off\""),
+        "\"127.0.0.0/8\"",
+        store,
+        &format!("[api]\nlisten = \"127.0.0.1:{api_port}\"\ntokens = [\"{TOKEN}\"]\n\n{tables}"),
+        None,
+    );
+    wait_port(api_port);
+    Setup {
+        config: work.path().join("p/sluice.toml"),
+        _work: work,
+        _proxy: proxy,
+        sink: Some(sink),
+        smtp,
+        api: format!("http://127.0.0.1:{api_port}"),
+        inbox,
+    }
+}
+
+fn demo(name: &str) -> std::path::PathBuf {
+    repo().join("fixtures/demo/messages").join(name)
+}
+
+/// The incidents a query returns (waits for the writer until `n` are there).
+fn incidents(s: &Setup, params: &str, n: usize) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let (status, body) = http(
+            "GET",
+            &format!("{}/api/v1/incidents?{params}", s.api),
+            Some(TOKEN),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["status"], "success");
+        let list = body["data"].as_array().unwrap().clone();
+        if list.len() >= n || started.elapsed() > Duration::from_secs(5) {
+            return list;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn policies(list: &[Value]) -> Vec<&str> {
+    list.iter().map(|i| i["policy"].as_str().unwrap()).collect()
+}
+
+#[test]
+fn incidents_through_the_api_with_auth_queries_windows_and_pages() {
+    let s = setup("forensics = \"full\"", "");
+    for (message, to) in [
+        ("hold-partner.eml", "bob@partner.org"),
+        ("card-number.eml", "shop@partner.org"),
+        ("board-excerpt.eml", "advisor@partner.org"),
+    ] {
+        let reply = send(s.smtp, &demo(message), to);
+        assert!(!reply.starts_with('4'), "{message}: {reply}");
+    }
+    let all = incidents(&s, "", 3);
+    assert_eq!(
+        policies(&all),
+        [
+            "Board papers quarantine",
+            "Card block",
+            "Customer email Hold"
+        ],
+        "newest first"
+    );
+
+    // Auth: no token, a wrong one, the query parameter, the header.
+    let url = format!("{}/api/v1/incidents", s.api);
+    let (status, body) = http("GET", &url, None);
+    assert_eq!(status, 401);
+    assert_eq!(body["status"], "error");
+    assert!(body["errors"][0]
+        .as_str()
+        .unwrap()
+        .contains("missing token"));
+    assert_eq!(http("GET", &url, Some("wrong")).0, 401);
+    assert_eq!(http("GET", &format!("{url}?token=wrong"), None).0, 401);
+    assert_eq!(http("GET", &format!("{url}?token={TOKEN}"), None).0, 200);
+    assert_eq!(http("GET", &format!("{}/metrics", s.api), None).0, 401);
+    assert_eq!(http("GET", &format!("{}/healthz", s.api), None).0, 200);
+
+    // The seed's query.
+    let hold = incidents(
+        &s,
+        &format!(
+            "query={}&timeperiod=3600",
+            url_encode("(policy in ['Customer email Hold'])")
+        ),
+        1,
+    );
+    assert_eq!(policies(&hold), ["Customer email Hold"]);
+    let i = &hold[0];
+    assert_eq!(i["action"], "add-header");
+    assert_eq!(i["severity"], "low");
+    assert_eq!(i["sender"], "alice@example.com");
+    assert_eq!(i["recipients"], serde_json::json!(["bob@partner.org"]));
+    assert_eq!(i["client_ip"], "127.0.0.1");
+    assert_eq!(i["monitor"], false);
+    assert_eq!(i["rules"][0]["rule"], "Customer entitlement");
+    assert_eq!(i["rules"][0]["profile"], "Customer data");
+    assert_eq!(i["id"].as_str().unwrap().len(), 26, "a ULID");
+    let excerpts: Vec<&str> = i["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["excerpt"].as_str().unwrap())
+        .collect();
+    assert!(
+        excerpts.iter().any(|e| e.contains("Account Manager")),
+        "dictionary terms are shown: {excerpts:?}"
+    );
+
+    // Card numbers are masked in the evidence, the last 4 digits kept.
+    let card = incidents(
+        &s,
+        &format!("query={}", url_encode("policy eq 'card block'")),
+        1,
+    );
+    let evidence = card[0]["evidence"].to_string();
+    assert!(evidence.contains("1111"), "{evidence}");
+    assert!(!evidence.contains("4111"), "{evidence}");
+    assert!(evidence.contains('*'), "{evidence}");
+
+    // Each operator, case-insensitive values, exact comparison.
+    let q = |query: &str| {
+        let list = incidents(&s, &format!("query={}", url_encode(query)), 0);
+        let mut p: Vec<String> = policies(&list).iter().map(|s| s.to_string()).collect();
+        p.sort();
+        p
+    };
+    assert_eq!(q("action eq 'BLOCK'"), ["Card block"]);
+    assert_eq!(q("action eq 'bloc'"), Vec::<String>::new());
+    assert_eq!(
+        q("action ne 'block'"),
+        ["Board papers quarantine", "Customer email Hold"]
+    );
+    assert_eq!(
+        q("recipient in ['shop@partner.org', 'advisor@partner.org']"),
+        ["Board papers quarantine", "Card block"]
+    );
+    assert_eq!(q("subject like 'ord*'"), ["Card block"]);
+    assert_eq!(
+        q("rule like '*entitlement' or profile eq 'payment data'"),
+        ["Card block", "Customer email Hold"]
+    );
+    assert_eq!(
+        q("not (sender eq 'alice@example.com') "),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        q("severity eq 'low' and not action in ['block', 'quarantine']"),
+        ["Customer email Hold"]
+    );
+
+    // Syntax errors: 400 naming the position.
+    let (status, body) = http(
+        "GET",
+        &format!("{url}?query={}", url_encode("policy eq 'x' and and")),
+        Some(TOKEN),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(body["status"], "error");
+    assert_eq!(
+        body["errors"][0],
+        "query syntax error at position 19: expected a field (policy, action, severity, sender, recipient, rule, profile, subject) or '(' or 'not', found 'and'"
+    );
+    let (status, body) = http("GET", &format!("{url}?limit=ten"), Some(TOKEN));
+    assert_eq!(status, 400, "{body}");
+
+    // Time windows and pages.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert_eq!(
+        incidents(&s, &format!("starttime={}", now + 60), 0).len(),
+        0
+    );
+    assert_eq!(
+        incidents(
+            &s,
+            &format!("starttime={}&endtime={}", now - 60, now + 60),
+            3
+        )
+        .len(),
+        3
+    );
+    assert_eq!(incidents(&s, &format!("endtime={}", now - 60), 0).len(), 0);
+    assert_eq!(
+        policies(&incidents(&s, "limit=1&offset=1", 1)),
+        ["Card block"]
+    );
+    assert_eq!(incidents(&s, "limit=2", 2).len(), 2);
+    assert_eq!(incidents(&s, "offset=3", 0).len(), 0);
+
+    // One incident; the whole message kept with forensics = "full".
+    let id = all[0]["id"].as_str().unwrap();
+    let (status, one) = http("GET", &format!("{url}/{id}"), Some(TOKEN));
+    assert_eq!(status, 200);
+    assert_eq!(one["data"], all[0]);
+    assert_eq!(
+        http("GET", &format!("{url}/01NOSUCHINCIDENT"), Some(TOKEN)).0,
+        404
+    );
+    let (status, kept) = http("GET", &format!("{url}/{id}/message"), Some(TOKEN));
+    assert_eq!(status, 200);
+    assert!(kept
+        .as_str()
+        .unwrap()
+        .contains("Message-ID: <board-excerpt.eml@demo.example.com>"));
+
+    // Metrics in Prometheus text format.
+    let (status, metrics) = http("GET", &format!("{}/metrics?token={TOKEN}", s.api), None);
+    assert_eq!(status, 200);
+    let metrics = metrics.as_str().unwrap();
+    assert!(metrics.contains("sluice_messages_total 3"), "{metrics}");
+    assert!(
+        metrics.contains(
+            "sluice_decisions_total{action=\"block\",mode=\"enforce\",policy=\"Card block\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sluice_quarantine_messages 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("sluice_scan_seconds_bucket"), "{metrics}");
+    assert!(metrics.contains("sluice_relay_seconds_count"), "{metrics}");
+}
+
+#[test]
+fn quarantine_release_delete_and_a_failed_release() {
+    let mut s = setup("", "");
+    let hold = |s: &Setup| {
+        let reply = send(s.smtp, &demo("board-excerpt.eml"), "advisor@partner.org");
+        assert!(reply.starts_with("250 2.0.0 quarantined "), "{reply}");
+        reply.rsplit(' ').next().unwrap().to_owned()
+    };
+    let first = hold(&s);
+    let second = hold(&s);
+    let (status, list) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
+    assert_eq!(status, 200);
+    let held = list["data"].as_array().unwrap();
+    assert_eq!(held.len(), 2);
+    assert_eq!(held[0]["id"], first.as_str());
+    assert_eq!(held[0]["incident_id"], first.as_str());
+    assert_eq!(held[0]["sender"], "alice@example.com");
+    assert_eq!(
+        held[0]["recipients"],
+        serde_json::json!(["advisor@partner.org"])
+    );
+    assert_eq!(held[0]["subject"], "notes");
+    assert!(held[0]["size"].as_u64().unwrap() > 1000);
+    assert!(held[0]["time"].as_str().unwrap().ends_with('Z'));
+    // The incident points at the held message.
+    let incident = incidents(&s, "", 2);
+    assert_eq!(incident[1]["quarantine_id"], first.as_str());
+    assert!(
+        wait_for_files(&s.inbox, 1).is_empty(),
+        "nothing relayed yet"
+    );
+
+    // Release: relayed to the upstream with the original sender and
+    // recipients, then removed.
+    let (status, body) = http(
+        "POST",
+        &format!("{}/api/v1/quarantine/{first}/release", s.api),
+        Some(TOKEN),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["data"]["reply"].as_str().unwrap().starts_with("250"),
+        "{body}"
+    );
+    let relayed = wait_for_files(&s.inbox, 1);
+    assert_eq!(relayed.len(), 1);
+    let text = std::fs::read_to_string(&relayed[0]).unwrap();
+    assert!(
+        text.starts_with("X-Envelope: alice@example.com -> advisor@partner.org"),
+        "{text}"
+    );
+    assert!(text.contains("X-Sluice-Scanned: dlp.test"));
+    assert!(text.contains("Message-ID: <board-excerpt.eml@demo.example.com>"));
+    let (_, list) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        http(
+            "POST",
+            &format!("{}/api/v1/quarantine/{first}/release", s.api),
+            Some(TOKEN)
+        )
+        .0,
+        404
+    );
+
+    // With the upstream down, a release fails, says why and keeps the message.
+    drop(s.sink.take());
+    let (status, body) = http(
+        "POST",
+        &format!("{}/api/v1/quarantine/{second}/release", s.api),
+        Some(TOKEN),
+    );
+    assert_eq!(status, 502, "{body}");
+    let why = body["errors"][0].as_str().unwrap();
+    assert!(why.contains("the message is kept"), "{why}");
+    let (_, list) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
+    assert_eq!(list["data"][0]["id"], second.as_str());
+
+    // Delete, through the command line this time.
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice-proxy"))
+        .args(["quarantine", "delete", &second, "--config"])
+        .arg(&s.config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let (_, list) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
+    assert_eq!(list["data"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        http(
+            "DELETE",
+            &format!("{}/api/v1/quarantine/{second}", s.api),
+            Some(TOKEN)
+        )
+        .0,
+        404
+    );
+}
+
+/// A Python HTTP listener that checks X-Sluice-Signature and writes each
+/// body to `dir/N.json` with the check's result.
+fn webhook_listener(dir: &Path, secret: &str) -> (Running, u16) {
+    let port = free_port();
+    let script = format!(
+        r#"
+import hmac, hashlib, http.server, json, os
+class H(http.server.BaseHTTPRequestHandler):
+    n = 0
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        expected = hmac.new({secret:?}.encode(), body, hashlib.sha256).hexdigest()
+        H.n += 1
+        with open(os.path.join({dir:?}, "%d.json" % H.n), "w") as f:
+            json.dump({{"valid": hmac.compare_digest(expected, self.headers.get("X-Sluice-Signature", "")),
+                       "content_type": self.headers["Content-Type"], "incident": json.loads(body)}}, f)
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", {port}), H).serve_forever()
+"#,
+        dir = dir.display().to_string()
+    );
+    let child = Command::new("python3")
+        .args(["-c", &script])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_port(port);
+    (Running(child), port)
+}
+
+#[test]
+fn webhook_posts_signed_incidents() {
+    let work = tempfile::tempdir().unwrap();
+    let hooks = work.path().join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let (_listener, port) = webhook_listener(&hooks, "hmac-secret");
+    let p = work.path().join("p");
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(p.join("webhook.secret"), "hmac-secret\n").unwrap();
+    let s = setup(
+        "forensics = \"none\"",
+        &format!(
+            "[notify]\nfrom = \"dlp-noreply@example.com\"\nwebhook = \"http://127.0.0.1:{port}/incidents\"\nwebhook_secret_file = \"{}\"",
+            p.join("webhook.secret").display()
+        ),
+    );
+    let reply = send(s.smtp, &demo("card-number.eml"), "shop@partner.org");
+    assert!(reply.starts_with("550 5.7.1"), "{reply}");
+    let posted = wait_for_files(&hooks, 1);
+    assert_eq!(posted.len(), 1);
+    let hook: Value = serde_json::from_str(&std::fs::read_to_string(&posted[0]).unwrap()).unwrap();
+    assert_eq!(hook["valid"], true, "{hook}");
+    assert_eq!(hook["content_type"], "application/json");
+    assert_eq!(hook["incident"]["policy"], "Card block");
+    assert_eq!(hook["incident"]["action"], "block");
+    assert_eq!(
+        hook["incident"]["evidence"],
+        serde_json::json!([]),
+        "forensics = none"
+    );
+    // The same incident as the API shows.
+    let listed = incidents(&s, "", 1);
+    assert_eq!(listed[0], hook["incident"]);
+
+    // The sender's notification: from <>, [notify] from, no card number.
+    let mail = wait_for_files(&s.inbox, 1);
+    assert_eq!(mail.len(), 1);
+    let text = std::fs::read_to_string(&mail[0]).unwrap();
+    assert!(
+        text.starts_with("X-Envelope: <> -> alice@example.com"),
+        "{text}"
+    );
+    assert!(text.contains("From: dlp-noreply@example.com"), "{text}");
+    assert!(text.contains(listed[0]["id"].as_str().unwrap()), "{text}");
+    assert!(!text.contains("4111"), "{text}");
+}
+
+#[test]
+fn a_full_disk_never_gets_a_250_for_a_quarantine() {
+    let work = tempfile::tempdir().unwrap();
+    let inbox = work.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let (_sink, upstream) = sink(&inbox);
+    // The proxy may write no file past 1 MiB: the store's file can hold a
+    // small message but not a 2 MB one.
+    let (_proxy, smtp) = proxy_with(
+        &work.path().join("p"),
+        &format!("address = \"127.0.0.1:{upstream}\"\nstarttls = \"off\""),
+        "\"127.0.0.0/8\"",
+        "",
+        "",
+        Some(1 << 20),
+    );
+    let original = std::fs::read_to_string(demo("board-excerpt.eml"))
+        .unwrap()
+        .replace("\r\n", "\n");
+    let boundary = "--===============0177061253217551911==";
+    let (head, tail) = original
+        .split_once(&format!("{boundary}\nContent-Type: application/vnd"))
+        .unwrap();
+    let padding: String = (0..30_000).map(|i| format!("{:076}\n", i)).collect();
+    let big = format!(
+        "{head}{boundary}\nContent-Type: text/csv\nContent-Disposition: attachment; filename=\"pad.csv\"\n\n{padding}\n{boundary}\nContent-Type: application/vnd{tail}"
+    );
+    let big_path = work.path().join("big.eml");
+    std::fs::write(&big_path, big.replace('\n', "\r\n")).unwrap();
+
+    let reply = send(smtp, &big_path, "advisor@partner.org");
+    assert!(reply.starts_with("451 4.3.0"), "{reply}");
+    // The session's store still works for what fits.
+    let reply = send(smtp, &demo("board-excerpt.eml"), "advisor@partner.org");
+    assert!(reply.starts_with("250 2.0.0 quarantined"), "{reply}");
+    assert!(wait_for_files(&inbox, 1).is_empty(), "nothing relayed");
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice-proxy"))
+        .args(["quarantine", "list", "--config"])
+        .arg(work.path().join("p/sluice.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        1,
+        "{out:?}"
+    );
+}
