@@ -147,12 +147,11 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
     let destination = Arc::new(destination(&config)?);
     let store = Arc::new(Store::open(&config.store.path)?);
     let tls = match &config.proxy.tls {
-        Some(t) => {
-            if t.client_ca.is_some() {
-                log("warning: [proxy.tls] client_ca is not supported yet; client certificates are not verified");
-            }
-            Some(sluice_smtp::tls::server_config(&t.cert, &t.key)?)
-        }
+        Some(t) => Some(sluice_smtp::tls::server_config(
+            &t.cert,
+            &t.key,
+            t.client_ca.as_deref(),
+        )?),
         None => None,
     };
     let tls_required = config.proxy.tls.as_ref().is_some_and(|t| t.required);
@@ -266,6 +265,11 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
                 allowed_clients: config.proxy.allowed_clients.clone(),
             })),
             log_json: config.proxy.log_format == "json",
+            client_certificates: config
+                .proxy
+                .tls
+                .as_ref()
+                .is_some_and(|t| t.client_ca.is_some()),
             hostname,
             destination,
             store,

@@ -29,6 +29,9 @@ pub struct Proxy {
     pub live: std::sync::RwLock<Arc<Live>>,
     /// `text` or `json` transaction log lines.
     pub log_json: bool,
+    /// `[proxy.tls] client_ca` is set: a client outside `allowed_clients`
+    /// may still relay after STARTTLS with a verified certificate.
+    pub client_certificates: bool,
     pub hostname: String,
     pub destination: Arc<Destination>,
     /// Incidents and the quarantine.
@@ -64,20 +67,23 @@ impl Handler for SharedProxy {
     type Connection = ProxyConnection;
 
     fn connect(&self, peer: SocketAddr) -> Result<ProxyConnection, Reply> {
-        if !self
+        let allowed = self
             .0
             .live()
             .allowed_clients
             .iter()
-            .any(|net| net.contains(peer.ip()))
-        {
-            return Err(Reply::new(554, (5, 7, 1), "Relay access denied"));
+            .any(|net| net.contains(peer.ip()));
+        // Without client certificates there is nothing the client could
+        // still do to be admitted: refuse at once.
+        if !allowed && !self.0.client_certificates {
+            return Err(relay_denied());
         }
         Ok(ProxyConnection {
             proxy: self.0.clone(),
             peer,
             upstream: None,
             in_transaction: false,
+            admitted: allowed,
         })
     }
 }
@@ -89,6 +95,12 @@ pub struct ProxyConnection {
     /// Opened at the first MAIL, reused for later transactions.
     upstream: Option<UpstreamClient>,
     in_transaction: bool,
+    /// From an allowed address, or with a verified client certificate.
+    admitted: bool,
+}
+
+fn relay_denied() -> Reply {
+    Reply::new(554, (5, 7, 1), "Relay access denied")
 }
 
 fn upstream_unavailable() -> Reply {
@@ -130,6 +142,18 @@ impl ProxyConnection {
 }
 
 impl ConnectionHandler for ProxyConnection {
+    fn tls_established(&mut self, verified_certificate: bool) {
+        self.admitted |= verified_certificate;
+    }
+
+    fn admit(&mut self) -> Result<(), Reply> {
+        if self.admitted {
+            Ok(())
+        } else {
+            Err(relay_denied())
+        }
+    }
+
     async fn mail(&mut self, _helo: &str, request: &MailRequest) -> Reply {
         if let Destination::Maildir(_) = *self.proxy.destination {
             self.in_transaction = true;

@@ -60,6 +60,18 @@ pub trait ConnectionHandler: Send + 'static {
     fn reset(&mut self) -> impl Future<Output = ()> + Send;
     /// The client is gone.
     fn close(&mut self) -> impl Future<Output = ()> + Send;
+    /// TLS is up; `verified_certificate`: the client presented a
+    /// certificate that chains to the configured client CAs.
+    fn tls_established(&mut self, verified_certificate: bool) {
+        let _ = verified_certificate;
+    }
+    /// Asked at each MAIL before [`ConnectionHandler::mail`]: `Err(reply)`
+    /// sends the reply and closes the connection (relay control that
+    /// depends on what happened after connect, such as a client
+    /// certificate).
+    fn admit(&mut self) -> Result<(), Reply> {
+        Ok(())
+    }
 }
 
 /// Connection-level limits.
@@ -214,6 +226,11 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
                     self.output.extend_from_slice(&r.to_bytes());
                 }
                 Step::Mail(m) => {
+                    if let Err(r) = self.handler.admit() {
+                        self.output.extend_from_slice(&r.to_bytes());
+                        self.flush().await?;
+                        return Ok(());
+                    }
                     let helo = self.session.helo().unwrap_or_default().to_owned();
                     let r = self.handler.mail(&helo, &m).await;
                     self.session.mail_answered(&m, &r);
@@ -250,6 +267,14 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
                     .await
                     {
                         Ok(Ok(tls_stream)) => {
+                            // With a client verifier, a presented certificate
+                            // that did not verify failed the handshake.
+                            let verified = tls_stream
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .is_some_and(|c| !c.is_empty());
+                            self.handler.tls_established(verified);
                             self.stream = Stream::Tls(Box::new(tls_stream));
                             self.handler.reset().await;
                             self.session.tls_started();

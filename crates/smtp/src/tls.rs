@@ -24,7 +24,14 @@ pub enum TlsError {
 }
 
 /// A STARTTLS server configuration from a certificate chain and a key.
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+/// With `client_ca` (PEM), clients may present a certificate, which must
+/// chain to one of those CAs (a bad one fails the handshake); clients
+/// without one still get TLS, and the handler decides what they may do.
+pub fn server_config(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let pem = |path: &Path, e: &dyn std::fmt::Display| TlsError::Pem {
         path: path.display().to_string(),
         message: e.to_string(),
@@ -38,10 +45,29 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem(key, &e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_file_iter(ca).map_err(|e| pem(ca, &e))? {
+                roots.add(c.map_err(|e| pem(ca, &e))?)?;
+            }
+            if roots.is_empty() {
+                return Err(pem(ca, &"no CA certificate in the file"));
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| pem(ca, &e))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder.with_single_cert(certs, key)?;
     Ok(Arc::new(config))
 }
 

@@ -310,7 +310,7 @@ fn starttls_with_a_certificate_made_at_test_time() {
     let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
     std::fs::write(&key_pem, cert.signing_key.serialize_pem()).unwrap();
-    let tls = sluice_smtp::tls::server_config(&cert_pem, &key_pem).unwrap();
+    let tls = sluice_smtp::tls::server_config(&cert_pem, &key_pem, None).unwrap();
     let (addr, recorder) = start_with(10, Duration::from_secs(10), Some(tls));
     let script = format!(
         r#"
@@ -357,8 +357,8 @@ print("ok")
 }
 
 fn missing_tls_file_is_a_clear_error(dir: &std::path::Path) -> bool {
-    let err =
-        sluice_smtp::tls::server_config(&dir.join("nope.pem"), &dir.join("key.pem")).unwrap_err();
+    let err = sluice_smtp::tls::server_config(&dir.join("nope.pem"), &dir.join("key.pem"), None)
+        .unwrap_err();
     err.to_string().contains("nope.pem")
 }
 
@@ -374,7 +374,7 @@ fn upstream_client_starttls_modes() {
     let (tls_addr, recorder) = start_with(
         10,
         Duration::from_secs(10),
-        Some(sluice_smtp::tls::server_config(&cert_pem, &key_pem).unwrap()),
+        Some(sluice_smtp::tls::server_config(&cert_pem, &key_pem, None).unwrap()),
     );
     let (plain_addr, _) = start(10, Duration::from_secs(10));
     let rt = tokio::runtime::Builder::new_current_thread()
