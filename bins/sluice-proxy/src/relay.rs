@@ -385,9 +385,9 @@ impl ProxyConnection {
                 }
             }
         };
-        metrics
-            .relay_seconds
-            .observe(relay_started.elapsed().as_secs_f64());
+        let relay_time = relay_started.elapsed();
+        metrics.relay_seconds.observe(relay_time.as_secs_f64());
+        log.upstream_ms = relay_time.as_secs_f64() * 1e3;
         reply
     }
 
@@ -414,6 +414,8 @@ struct TransactionLog {
     decision: String,
     reply: String,
     scan_ms: f64,
+    /// Waiting for the upstream's reply to the data (not added by us).
+    upstream_ms: f64,
     total_ms: f64,
 }
 
@@ -423,13 +425,13 @@ impl TransactionLog {
             serde_json::json!({
                 "id": self.id, "client": self.client, "sender": self.sender, "recipients": self.recipients,
                 "size": self.size, "message_id": self.message_id, "decision": self.decision,
-                "reply": self.reply, "scan_ms": self.scan_ms, "total_ms": self.total_ms,
+                "reply": self.reply, "scan_ms": self.scan_ms, "upstream_ms": self.upstream_ms, "total_ms": self.total_ms,
             })
             .to_string()
         } else {
             format!(
-                "tx={} client={} from=<{}> rcpts={} size={} message-id={} decision={} reply=\"{}\" scan_ms={:.1} total_ms={:.1}",
-                self.id, self.client, self.sender, self.recipients, self.size, self.message_id, self.decision, self.reply, self.scan_ms, self.total_ms
+                "tx={} client={} from=<{}> rcpts={} size={} message-id={} decision={} reply=\"{}\" scan_ms={:.2} upstream_ms={:.2} total_ms={:.2}",
+                self.id, self.client, self.sender, self.recipients, self.size, self.message_id, self.decision, self.reply, self.scan_ms, self.upstream_ms, self.total_ms
             )
         };
         crate::log(&line);

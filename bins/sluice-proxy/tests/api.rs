@@ -64,6 +64,10 @@ struct Setup {
 }
 
 fn setup(store: &str, tables: &str) -> Setup {
+    setup_with("", store, tables)
+}
+
+fn setup_with(proxy_keys: &str, store: &str, tables: &str) -> Setup {
     let work = tempfile::tempdir().unwrap();
     let inbox = work.path().join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
@@ -73,6 +77,7 @@ fn setup(store: &str, tables: &str) -> Setup {
         &work.path().join("p"),
         &format!("address = \"127.0.0.1:{upstream}\"\nstarttls = \"off\""),
         "\"127.0.0.0/8\"",
+        proxy_keys,
         store,
         &format!("[api]\nlisten = \"127.0.0.1:{api_port}\"\ntokens = [\"{TOKEN}\"]\n\n{tables}"),
         None,
@@ -494,6 +499,7 @@ fn a_full_disk_never_gets_a_250_for_a_quarantine() {
         "\"127.0.0.0/8\"",
         "",
         "",
+        "",
         Some(1 << 20),
     );
     let original = std::fs::read_to_string(demo("board-excerpt.eml"))
@@ -526,4 +532,48 @@ fn a_full_disk_never_gets_a_250_for_a_quarantine() {
         1,
         "{out:?}"
     );
+}
+
+#[test]
+fn monitor_mode_records_the_would_be_action_and_changes_nothing() {
+    let s = setup_with("mode = \"monitor\"", "", "");
+    for (message, to) in [
+        ("card-number.eml", "shop@partner.org"),
+        ("board-excerpt.eml", "advisor@partner.org"),
+        ("hold-partner.eml", "bob@partner.org"),
+    ] {
+        let reply = send(s.smtp, &demo(message), to);
+        assert!(
+            reply.starts_with("250 ") && !reply.contains("quarantined"),
+            "{message}: {reply}"
+        );
+    }
+    let all = incidents(&s, "", 3);
+    let recorded: Vec<(&str, bool)> = all
+        .iter()
+        .map(|i| {
+            (
+                i["action"].as_str().unwrap(),
+                i["monitor"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        recorded,
+        [("add-header", true), ("quarantine", true), ("block", true)]
+    );
+    assert!(all.iter().all(|i| i["quarantine_id"].is_null()));
+    // All three relayed unchanged (no header added), no notification.
+    let relayed = wait_for_files(&s.inbox, 4);
+    assert_eq!(relayed.len(), 3, "{relayed:?}");
+    for f in &relayed {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(
+            text.starts_with("X-Envelope: alice@example.com -> "),
+            "{text}"
+        );
+        assert!(!text.contains("X-Sluice-Hold"), "{text}");
+    }
+    let (_, held) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
+    assert_eq!(held["data"], serde_json::json!([]));
 }

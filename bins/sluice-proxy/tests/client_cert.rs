@@ -86,6 +86,7 @@ fn only_verified_client_certificates_relay_from_outside_allowed_clients() {
         &format!("maildir = \"{}\"", outbox.display()),
         "",
         "",
+        "",
         &tls,
         None,
     );

@@ -221,12 +221,17 @@ impl UpstreamClient {
             return Ok(go);
         }
         let mut stuffer = DotStuffer::default();
-        let mut buf = Vec::with_capacity(CHUNK + CHUNK / 16);
+        let mut buf = Vec::with_capacity(CHUNK + CHUNK / 8);
         for part in parts {
             for piece in part.chunks(CHUNK) {
                 stuffer.push(piece, &mut buf);
-                self.write(&buf).await?;
-                buf.clear();
+                // Parts are gathered into one write up to a chunk: a small
+                // message (trace headers, message, final dot) is one
+                // segment, not one per part.
+                if buf.len() >= CHUNK {
+                    self.write(&buf).await?;
+                    buf.clear();
+                }
             }
         }
         stuffer.finish(&mut buf);

@@ -42,16 +42,17 @@ pub fn wait_port(port: u16) {
 /// Starts the proxy with the demo policy, the given `[upstream]` body and
 /// allowed clients, in `dir`; returns it once it accepts connections.
 pub fn proxy(dir: &Path, upstream: &str, allowed: &str) -> (Running, u16) {
-    proxy_with(dir, upstream, allowed, "", "", None)
+    proxy_with(dir, upstream, allowed, "", "", "", None)
 }
 
-/// [`proxy`] with more `[store]` keys, more tables (`[api]`, `[notify]`)
+/// [`proxy`] with more `[proxy]` keys, more `[store]` keys, more tables (`[api]`, `[notify]`)
 /// and optionally a file-size limit (RLIMIT_FSIZE, SIGXFSZ ignored) on the
 /// proxy process, as a full disk.
 pub fn proxy_with(
     dir: &Path,
     upstream: &str,
     allowed: &str,
+    proxy_keys: &str,
     store: &str,
     tables: &str,
     file_size_limit: Option<u64>,
@@ -68,7 +69,7 @@ pub fn proxy_with(
     let text = std::fs::read_to_string(demo.join("sluice.toml")).unwrap();
     let rules = &text[text.find("[[entity]]").unwrap()..];
     let config = format!(
-        "[proxy]\nlisten = \"127.0.0.1:{port}\"\nhostname = \"dlp.test\"\nallowed_clients = [{allowed}]\n\n[upstream]\n{upstream}\n\n[store]\npath = \"data/sluice.db\"\n{store}\n\n{tables}\n\n{rules}"
+        "[proxy]\nlisten = \"127.0.0.1:{port}\"\nhostname = \"dlp.test\"\nallowed_clients = [{allowed}]\n{proxy_keys}\n\n[upstream]\n{upstream}\n\n[store]\npath = \"data/sluice.db\"\n{store}\n\n{tables}\n\n{rules}"
     );
     std::fs::write(dir.join("sluice.toml"), config).unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_sluice-proxy"));
