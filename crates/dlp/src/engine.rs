@@ -157,6 +157,9 @@ pub struct Engine {
     /// Every hash of every fingerprinted document (`None` without
     /// fingerprint entities): a message's k-grams are checked against it.
     fingerprint_index: Option<HashSet<u64, BuildWordHasher>>,
+    /// The documents' cheap k-gram hashes, when every fingerprint file has
+    /// them (version 2): k-grams outside it are never SHA-hashed.
+    fingerprint_filter: Option<HashSet<u64, BuildWordHasher>>,
 }
 
 /// A hit in normalized coordinates, before rules filter and count.
@@ -326,6 +329,9 @@ impl Engine {
         let mut sensitive_patterns: Vec<(String, Pattern)> = Vec::new();
         let mut identifiers: Vec<(Identifier, Vec<usize>)> = Vec::new();
         let mut fingerprint_index: Option<HashSet<u64, BuildWordHasher>> = None;
+        let mut fingerprint_filter: Option<HashSet<u64, BuildWordHasher>> = None;
+        // One document without a filter (a version 1 file) disables it.
+        let mut filterable = true;
         for (i, def) in definitions.entities.iter().enumerate() {
             let matcher = match &def.kind {
                 EntityKind::Dictionary {
@@ -389,6 +395,18 @@ impl Engine {
                                 .documents
                                 .iter()
                                 .flat_map(|d| d.hashes.iter().copied()),
+                        );
+                    filterable &= documents
+                        .documents
+                        .iter()
+                        .all(|d| d.hashes.is_empty() || !d.filter.is_empty());
+                    fingerprint_filter
+                        .get_or_insert_with(HashSet::default)
+                        .extend(
+                            documents
+                                .documents
+                                .iter()
+                                .flat_map(|d| d.filter.iter().copied()),
                         );
                     Matcher::Fingerprint(documents.clone(), *similarity)
                 }
@@ -488,6 +506,7 @@ impl Engine {
             sensitive: build_automaton(sensitive_patterns)?,
             identifiers,
             fingerprint_index,
+            fingerprint_filter: fingerprint_filter.filter(|_| filterable),
         })
     }
 
@@ -588,7 +607,7 @@ impl Engine {
             if let Some(index) = &self.fingerprint_index {
                 // Only the k-grams some document has are kept, per segment.
                 let mut found = Vec::new();
-                for_each_kgram(norm.lower(), |h| {
+                for_each_kgram(norm.lower(), self.fingerprint_filter.as_ref(), |h, _| {
                     if index.contains(&h) {
                         found.push(h);
                     }

@@ -14,8 +14,17 @@
 //! no 5-word sequence.
 //!
 //! The fingerprint file is JSON, holding hashes and names only, never text:
-//! `{"format": "sluice-fingerprints", "version": 1, "k": 5, "window": 4,
-//! "documents": [{"name": "board.docx", "hashes": ["9f86d081884c7d65", ...]}]}`.
+//! `{"format": "sluice-fingerprints", "version": 2, "k": 5, "window": 4,
+//! "documents": [{"name": "board.docx", "hashes": ["9f86d081884c7d65", ...],
+//! "filter": ["5c1e…", ...]}]}`.
+//!
+//! `filter` (version 2) holds, for each kept k-gram, a second, cheap hash
+//! of the same words ([`WordHasher`] per word, combined the same way). A
+//! message's k-grams are checked against the filter first and only the few
+//! that pass are hashed with SHA-256 and compared with `hashes`: unrelated
+//! mail costs no SHA-256 at all. The filter reveals no more than `hashes`
+//! does (both are 64-bit hashes of the same 5-word sequences). Version 1
+//! files (no filter) are still read; messages are then SHA-hashed in full.
 
 use std::collections::HashSet;
 
@@ -31,7 +40,7 @@ pub const K: usize = 5;
 pub const WINDOW: usize = 4;
 
 const FORMAT: &str = "sluice-fingerprints";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// The fingerprint of one document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +49,9 @@ pub struct DocumentFingerprint {
     pub name: String,
     /// Winnowed k-gram hashes, sorted, distinct.
     pub hashes: Vec<u64>,
+    /// Cheap hashes of the same k-grams, sorted, distinct; empty for a
+    /// version 1 file (see the module doc).
+    pub filter: Vec<u64>,
 }
 
 /// A set of fingerprinted documents: the content of one fingerprint file.
@@ -54,6 +66,8 @@ pub struct FingerprintSet {
 struct FileDocument {
     name: String,
     hashes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    filter: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -67,16 +81,18 @@ struct File {
 }
 
 /// Hashes of every word k-gram of `text` (any text: it is normalized and
-/// lowercased first), in order.
-pub(crate) fn kgram_hashes(text: &str) -> Vec<u64> {
+/// lowercased first), in order: (SHA-based hash, cheap filter hash).
+pub(crate) fn kgram_hashes(text: &str) -> Vec<(u64, u64)> {
     let normalized = Normalized::new(text);
     let mut out = Vec::new();
-    for_each_kgram(normalized.lower(), |h| out.push(h));
+    for_each_kgram(normalized.lower(), None, |h, cheap| out.push((h, cheap)));
     out
 }
 
-/// Calls `f` with the hash of every word k-gram of `lower` (normalized,
-/// lowercased text), in order.
+/// Calls `f` with the hashes of every word k-gram of `lower` (normalized,
+/// lowercased text), in order: the SHA-based hash and the cheap one. With
+/// a `filter`, only k-grams whose cheap hash is in it are reported (and
+/// only they cost SHA-256).
 ///
 /// Each word is hashed with SHA-256 (first 8 bytes) and a k-gram's hash
 /// combines its words' hashes in order with a mix and a final avalanche.
@@ -84,7 +100,11 @@ pub(crate) fn kgram_hashes(text: &str) -> Vec<u64> {
 /// heavily), so most words cost a hash-map probe rather than a SHA-256
 /// block; hashing every k-gram's text instead would cost five blocks per
 /// word.
-pub(crate) fn for_each_kgram(lower: &str, mut f: impl FnMut(u64)) {
+pub(crate) fn for_each_kgram(
+    lower: &str,
+    filter: Option<&HashSet<u64, BuildWordHasher>>,
+    mut f: impl FnMut(u64, u64),
+) {
     thread_local! {
         static WORDS: std::cell::RefCell<std::collections::HashMap<u64, u64, BuildWordHasher>> =
             std::cell::RefCell::new(std::collections::HashMap::default());
@@ -94,44 +114,59 @@ pub(crate) fn for_each_kgram(lower: &str, mut f: impl FnMut(u64)) {
         if cache.len() > 200_000 {
             cache.clear();
         }
-        let mut window = [0u64; K];
-        let mut seen = 0usize;
-        let mut push = |h: u64| {
-            window[seen % K] = h;
-            seen += 1;
-            if seen >= K {
-                let start = seen % K;
-                let gram: [u64; K] = std::array::from_fn(|i| window[(start + i) % K]);
-                f(combine(&gram));
-            }
-        };
-        if lower.is_ascii() {
-            for w in lower
-                .as_bytes()
-                .split(|b| !b.is_ascii_alphanumeric())
-                .filter(|w| !w.is_empty())
-            {
-                push(word_hash(cache, w));
-            }
+        let mut words: [&[u8]; K] = [&[]; K];
+        let mut cheap = [0u64; K];
+        let split: Box<dyn Iterator<Item = &[u8]>> = if lower.is_ascii() {
+            Box::new(
+                lower
+                    .as_bytes()
+                    .split(|b| !b.is_ascii_alphanumeric())
+                    .filter(|w| !w.is_empty()),
+            )
         } else {
-            for w in lower
-                .split(|c: char| !c.is_alphanumeric())
-                .filter(|w| !w.is_empty())
-            {
-                push(word_hash(cache, w.as_bytes()));
+            Box::new(
+                lower
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .map(str::as_bytes),
+            )
+        };
+        for (seen, w) in split.enumerate() {
+            words[seen % K] = w;
+            cheap[seen % K] = cheap_word_hash(w);
+            if seen + 1 < K {
+                continue;
             }
+            let start = (seen + 1) % K;
+            let at = |i: usize| (start + i) % K;
+            let cheap_gram = combine(&std::array::from_fn::<u64, K, _>(|i| cheap[at(i)]));
+            if filter.is_some_and(|set| !set.contains(&cheap_gram)) {
+                continue;
+            }
+            let gram: [u64; K] =
+                std::array::from_fn(|i| word_hash(cache, cheap[at(i)], words[at(i)]));
+            f(combine(&gram), cheap_gram);
         }
     });
 }
 
-/// SHA-256 of a word (first 8 bytes), cached under a fast 64-bit hash of
-/// the word: a probe compares two integers instead of two strings, and no
-/// key is allocated. (Two words colliding in 64 bits would share a hash:
-/// a 2^-64 chance per pair, far below any similarity threshold's noise.)
-fn word_hash(cache: &mut std::collections::HashMap<u64, u64, BuildWordHasher>, w: &[u8]) -> u64 {
-    let mut key = WordHasher::default();
-    std::hash::Hasher::write(&mut key, w);
-    let key = std::hash::Hasher::finish(&key);
+/// The cheap hash of a word: [`WordHasher`] over its bytes. Part of the
+/// file format (version 2 filters): it must never change.
+fn cheap_word_hash(w: &[u8]) -> u64 {
+    let mut h = WordHasher::default();
+    std::hash::Hasher::write(&mut h, w);
+    std::hash::Hasher::finish(&h)
+}
+
+/// SHA-256 of a word (first 8 bytes), cached under its cheap hash `key`:
+/// a probe compares two integers instead of two strings, and no key is
+/// allocated. (Two words colliding in 64 bits would share a hash: a 2^-64
+/// chance per pair, far below any similarity threshold's noise.)
+fn word_hash(
+    cache: &mut std::collections::HashMap<u64, u64, BuildWordHasher>,
+    key: u64,
+    w: &[u8],
+) -> u64 {
     if let Some(&h) = cache.get(&key) {
         return h;
     }
@@ -143,7 +178,9 @@ fn word_hash(cache: &mut std::collections::HashMap<u64, u64, BuildWordHasher>, w
 
 /// FxHash-style hasher for word caches and hash sets of already-mixed
 /// hashes: SipHash's DoS resistance is not needed for them, and it was a
-/// visible share of scanning.
+/// visible share of scanning. Its output over bytes is also the cheap word
+/// hash of the file format's filters ([`cheap_word_hash`]): do not change
+/// `write` or `finish`.
 #[derive(Default)]
 pub(crate) struct WordHasher(u64);
 
@@ -192,31 +229,36 @@ fn combine(gram: &[u64]) -> u64 {
     h ^ (h >> 31)
 }
 
-/// Winnowing: the minimum of every window of [`WINDOW`] hashes (the
-/// rightmost on ties), each kept once.
-fn winnow(hashes: &[u64]) -> Vec<u64> {
-    if hashes.len() <= WINDOW {
-        let mut all = hashes.to_vec();
-        all.sort_unstable();
-        all.dedup();
-        return all;
-    }
+/// Winnowing over the SHA-based hashes: the minimum of every window of
+/// [`WINDOW`] k-grams (the rightmost on ties), each kept once; returns the
+/// kept hashes and their k-grams' cheap hashes, each sorted and distinct.
+fn winnow(grams: &[(u64, u64)]) -> (Vec<u64>, Vec<u64>) {
     let mut kept = HashSet::new();
-    for window in hashes.windows(WINDOW) {
-        let min = window.iter().copied().min().expect("non-empty window");
-        kept.insert(min);
+    if grams.len() <= WINDOW {
+        kept.extend(grams.iter().copied());
+    } else {
+        for window in grams.windows(WINDOW) {
+            let min = window.iter().copied().min().expect("non-empty window");
+            kept.insert(min);
+        }
     }
-    let mut out: Vec<u64> = kept.into_iter().collect();
-    out.sort_unstable();
-    out
+    let mut hashes: Vec<u64> = kept.iter().map(|&(h, _)| h).collect();
+    let mut filter: Vec<u64> = kept.iter().map(|&(_, c)| c).collect();
+    for v in [&mut hashes, &mut filter] {
+        v.sort_unstable();
+        v.dedup();
+    }
+    (hashes, filter)
 }
 
 impl DocumentFingerprint {
     /// Fingerprints a document's text.
     pub fn new(name: impl Into<String>, text: &str) -> Self {
+        let (hashes, filter) = winnow(&kgram_hashes(text));
         DocumentFingerprint {
             name: name.into(),
-            hashes: winnow(&kgram_hashes(text)),
+            hashes,
+            filter,
         }
     }
 
@@ -257,6 +299,7 @@ impl FingerprintSet {
                 .map(|d| FileDocument {
                     name: d.name.clone(),
                     hashes: d.hashes.iter().map(|h| format!("{h:016x}")).collect(),
+                    filter: d.filter.iter().map(|h| format!("{h:016x}")).collect(),
                 })
                 .collect(),
         };
@@ -282,7 +325,7 @@ impl FingerprintSet {
                 file.format
             )));
         }
-        if file.version != VERSION || file.k != K || file.window != WINDOW {
+        if !(1..=VERSION).contains(&file.version) || file.k != K || file.window != WINDOW {
             return Err(bad(format!(
                 "version {} with k={} window={} is not supported (expected version {VERSION}, k={K}, window={WINDOW}); rebuild it with `sluice-scan fingerprint`",
                 file.version, file.k, file.window
@@ -290,17 +333,30 @@ impl FingerprintSet {
         }
         let mut documents = Vec::with_capacity(file.documents.len());
         for d in file.documents {
-            let mut hashes = Vec::with_capacity(d.hashes.len());
-            for h in &d.hashes {
-                let v = u64::from_str_radix(h, 16)
-                    .map_err(|_| bad(format!("document {:?}: bad hash {h:?}", d.name)))?;
-                hashes.push(v);
+            let parse = |list: &[String]| -> Result<Vec<u64>, Error> {
+                let mut out = Vec::with_capacity(list.len());
+                for h in list {
+                    out.push(
+                        u64::from_str_radix(h, 16)
+                            .map_err(|_| bad(format!("document {:?}: bad hash {h:?}", d.name)))?,
+                    );
+                }
+                out.sort_unstable();
+                out.dedup();
+                Ok(out)
+            };
+            let hashes = parse(&d.hashes)?;
+            let filter = parse(&d.filter)?;
+            if file.version >= 2 && filter.is_empty() != hashes.is_empty() {
+                return Err(bad(format!(
+                    "document {:?}: a version 2 file needs a filter",
+                    d.name
+                )));
             }
-            hashes.sort_unstable();
-            hashes.dedup();
             documents.push(DocumentFingerprint {
                 name: d.name,
                 hashes,
+                filter,
             });
         }
         Ok(FingerprintSet { documents })
@@ -367,7 +423,8 @@ mod tests {
         out
     }
 
-    fn sorted(mut v: Vec<u64>) -> Vec<u64> {
+    fn sorted(v: Vec<(u64, u64)>) -> Vec<u64> {
+        let mut v: Vec<u64> = v.into_iter().map(|(h, _)| h).collect();
         v.sort_unstable();
         v.dedup();
         v
@@ -392,5 +449,51 @@ mod tests {
             "{}",
             fp.similarity(&unrelated)
         );
+    }
+
+    #[test]
+    fn the_filter_finds_exactly_what_full_hashing_finds() {
+        let doc = prose(3, 800);
+        let fp = DocumentFingerprint::new("minutes", &doc);
+        assert_eq!(fp.filter.len(), fp.hashes.len());
+        let words: Vec<&str> = doc.split(' ').collect();
+        let text = format!(
+            "{} {} {}",
+            prose(4, 300),
+            words[100..400].join(" "),
+            prose(5, 300)
+        );
+        let lower = Normalized::new(&text).lower().to_owned();
+        let index: HashSet<u64> = fp.hashes.iter().copied().collect();
+        let filter: HashSet<u64, BuildWordHasher> = fp.filter.iter().copied().collect();
+        let mut full = Vec::new();
+        for_each_kgram(&lower, None, |h, _| full.push(h));
+        let mut filtered = Vec::new();
+        for_each_kgram(&lower, Some(&filter), |h, _| filtered.push(h));
+        assert!(
+            filtered.len() * 4 < full.len(),
+            "the filter skips most k-grams"
+        );
+        let found = |v: &[u64]| {
+            sorted(v.iter().map(|&h| (h, 0)).collect())
+                .into_iter()
+                .filter(|h| index.contains(h))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(found(&filtered), found(&full));
+        assert!(fp.similarity(&found(&full)) >= 20);
+    }
+
+    #[test]
+    fn version_1_files_are_still_read() {
+        let v2 = FingerprintSet {
+            documents: vec![DocumentFingerprint::new("memo", &prose(6, 100))],
+        };
+        let mut v1: serde_json::Value = serde_json::from_str(&v2.to_json()).unwrap();
+        v1["version"] = 1.into();
+        v1["documents"][0].as_object_mut().unwrap().remove("filter");
+        let read = FingerprintSet::from_json(&v1.to_string()).unwrap();
+        assert_eq!(read.documents[0].hashes, v2.documents[0].hashes);
+        assert!(read.documents[0].filter.is_empty());
     }
 }
