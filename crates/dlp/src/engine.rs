@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder};
 
-use crate::fingerprint::{for_each_kgram, BuildWordHasher};
+use crate::fingerprint::{for_each_kgram, BuildWordHasher, KgramFilter};
 use crate::normalize::{lower_str, Normalized};
 use crate::rule::{CountMode, Definitions, EntityKind, Section, Severity, Thresholds};
 use crate::{Error, FingerprintSet, Identifier};
@@ -159,7 +159,7 @@ pub struct Engine {
     fingerprint_index: Option<HashSet<u64, BuildWordHasher>>,
     /// The documents' cheap k-gram hashes, when every fingerprint file has
     /// them (version 2): k-grams outside it are never SHA-hashed.
-    fingerprint_filter: Option<HashSet<u64, BuildWordHasher>>,
+    fingerprint_filter: Option<KgramFilter>,
 }
 
 /// A hit in normalized coordinates, before rules filter and count.
@@ -506,7 +506,9 @@ impl Engine {
             sensitive: build_automaton(sensitive_patterns)?,
             identifiers,
             fingerprint_index,
-            fingerprint_filter: fingerprint_filter.filter(|_| filterable),
+            fingerprint_filter: fingerprint_filter
+                .filter(|_| filterable)
+                .map(KgramFilter::new),
         })
     }
 

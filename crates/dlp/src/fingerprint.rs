@@ -102,7 +102,7 @@ pub(crate) fn kgram_hashes(text: &str) -> Vec<(u64, u64)> {
 /// word.
 pub(crate) fn for_each_kgram(
     lower: &str,
-    filter: Option<&HashSet<u64, BuildWordHasher>>,
+    filter: Option<&KgramFilter>,
     mut f: impl FnMut(u64, u64),
 ) {
     thread_local! {
@@ -116,39 +116,103 @@ pub(crate) fn for_each_kgram(
         }
         let mut words: [&[u8]; K] = [&[]; K];
         let mut cheap = [0u64; K];
-        let split: Box<dyn Iterator<Item = &[u8]>> = if lower.is_ascii() {
-            Box::new(
-                lower
-                    .as_bytes()
-                    .split(|b| !b.is_ascii_alphanumeric())
-                    .filter(|w| !w.is_empty()),
-            )
-        } else {
-            Box::new(
-                lower
-                    .split(|c: char| !c.is_alphanumeric())
-                    .filter(|w| !w.is_empty())
-                    .map(str::as_bytes),
-            )
-        };
-        for (seen, w) in split.enumerate() {
+        let mut seen = 0usize;
+        let mut rolling = 0u64;
+        for_each_word(lower, |w| {
+            let c = cheap_word_hash(w);
+            // Roll the word leaving the window out and the new one in.
+            rolling = rolling
+                .wrapping_sub(cheap[seen % K].wrapping_mul(ROLL_OUT))
+                .wrapping_mul(ROLL)
+                .wrapping_add(c);
             words[seen % K] = w;
-            cheap[seen % K] = cheap_word_hash(w);
-            if seen + 1 < K {
-                continue;
+            cheap[seen % K] = c;
+            seen += 1;
+            if seen < K {
+                return;
             }
-            let start = (seen + 1) % K;
-            let at = |i: usize| (start + i) % K;
-            let cheap_gram = combine(&std::array::from_fn::<u64, K, _>(|i| cheap[at(i)]));
-            if filter.is_some_and(|set| !set.contains(&cheap_gram)) {
-                continue;
+            let at = |i: usize| (seen + i) % K;
+            let cheap_gram = rolling;
+            if filter.is_some_and(|set| !set.contains(cheap_gram)) {
+                return;
             }
             let gram: [u64; K] =
                 std::array::from_fn(|i| word_hash(cache, cheap[at(i)], words[at(i)]));
             f(combine(&gram), cheap_gram);
-        }
+        });
     });
 }
+
+/// Calls `f` with each word of `lower`: runs of alphanumeric characters.
+fn for_each_word<'a>(lower: &'a str, mut f: impl FnMut(&'a [u8])) {
+    if lower.is_ascii() {
+        // A byte loop: this runs over every byte of every message.
+        let bytes = lower.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            while i < bytes.len() && !bytes[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            if start < i {
+                f(&bytes[start..i]);
+            }
+        }
+    } else {
+        for w in lower
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            f(w.as_bytes());
+        }
+    }
+}
+
+/// The documents' cheap k-gram hashes (version 2 filters), for
+/// [`for_each_kgram`]: a 64 Kibit bitmap on the top 16 bits answers most
+/// probes from L1 cache, the set settles the rest.
+#[derive(Debug, Clone)]
+pub(crate) struct KgramFilter {
+    bits: Box<[u64; 1024]>,
+    set: HashSet<u64, BuildWordHasher>,
+}
+
+impl KgramFilter {
+    pub(crate) fn new(hashes: impl IntoIterator<Item = u64>) -> KgramFilter {
+        let mut bits = Box::new([0u64; 1024]);
+        let mut set = HashSet::default();
+        for h in hashes {
+            let top = (h >> 48) as usize;
+            bits[top / 64] |= 1 << (top % 64);
+            set.insert(h);
+        }
+        KgramFilter { bits, set }
+    }
+
+    fn contains(&self, h: u64) -> bool {
+        let top = (h >> 48) as usize;
+        self.bits[top / 64] & (1 << (top % 64)) != 0 && self.set.contains(&h)
+    }
+}
+
+/// The cheap hash of a k-gram is the polynomial `Σ c_i · ROLL^(K-1-i)`
+/// (mod 2^64) of its words' cheap hashes `c_i`, updated as the window
+/// rolls (two multiplications a word). Part of the file format (version 2
+/// filters): never change it.
+const ROLL: u64 = 0x9E37_79B9_7F4A_7C15;
+/// `ROLL^(K-1)`: the weight of the word leaving the window.
+const ROLL_OUT: u64 = {
+    let mut p = 1u64;
+    let mut i = 1;
+    while i < K {
+        p = p.wrapping_mul(ROLL);
+        i += 1;
+    }
+    p
+};
 
 /// The cheap hash of a word: [`WordHasher`] over its bytes. Part of the
 /// file format (version 2 filters): it must never change.
@@ -465,7 +529,7 @@ mod tests {
         );
         let lower = Normalized::new(&text).lower().to_owned();
         let index: HashSet<u64> = fp.hashes.iter().copied().collect();
-        let filter: HashSet<u64, BuildWordHasher> = fp.filter.iter().copied().collect();
+        let filter = KgramFilter::new(fp.filter.iter().copied());
         let mut full = Vec::new();
         for_each_kgram(&lower, None, |h, _| full.push(h));
         let mut filtered = Vec::new();
