@@ -70,3 +70,26 @@ time.sleep(1)
 rss = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0].split()[1]
 print(f"1,000 idle connections: proxy RSS {int(rss) // 1024} MB (goal < 100 MB)")
 PY
+
+# A 50 MB message (a 36 MB CSV attachment, base64) relayed once: the peak
+# resident memory it adds, in multiples of the message size.
+python3 - "$PROXY_PORT" "$PROXY_PID" <<'PY'
+import base64, smtplib, sys
+port, pid = int(sys.argv[1]), sys.argv[2]
+def peak():
+    return int([l for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM")][0].split()[1]) * 1024
+row = b"2026-11-28,ACME Corp,Account Manager,renewal,1234.56,EUR\n"
+csv = row * (36_000_000 // len(row))
+b64 = base64.encodebytes(csv).replace(b"\n", b"\r\n")
+message = (b"From: alice@example.com\r\nTo: bob@partner.org\r\nSubject: export\r\n"
+           b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+           b"--b\r\nContent-Type: text/plain\r\n\r\nthe export\r\n"
+           b"--b\r\nContent-Type: text/csv\r\nContent-Disposition: attachment; filename=export.csv\r\n"
+           b"Content-Transfer-Encoding: base64\r\n\r\n" + b64 + b"--b--\r\n")
+before = peak()
+with smtplib.SMTP("127.0.0.1", port) as s:
+    s.sendmail("alice@example.com", ["bob@partner.org"], message)
+grown = peak() - before
+print(f"{len(message) / 1e6:.0f} MB message: peak RSS grew {grown / 1e6:.0f} MB = {grown / len(message):.1f}x the message "
+      f"(the message, its decoded attachment and the text scanned)")
+PY

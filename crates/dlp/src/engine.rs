@@ -64,9 +64,17 @@ pub struct RuleResult {
     pub severity: Option<Severity>,
     /// The thresholds in force (the default ones filled in).
     pub thresholds: Thresholds,
-    /// Every counted match, in segment and position order.
+    /// The counted matches kept as evidence, in segment and position
+    /// order: all of them up to [`MAX_EVIDENCE`]; past it, the first
+    /// occurrence of each distinct value first, then the earliest others
+    /// (`count` always covers every match).
     pub matches: Vec<Match>,
 }
+
+/// Most matches a [`RuleResult`] keeps as evidence. A CRM export with a
+/// dictionary term on each of 600,000 lines must not become 600,000
+/// evidence records (and hundreds of megabytes) in a proxy's memory.
+pub const MAX_EVIDENCE: usize = 1000;
 
 /// The outcome of a scan: one result per rule, in definition order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -735,7 +743,31 @@ impl Engine {
         } else {
             rule.thresholds.severity(count)
         };
-        let matches = counted
+        let evidence: Vec<&Hit> = if counted.len() <= MAX_EVIDENCE {
+            counted
+        } else {
+            let mut seen = HashSet::new();
+            let mut keep = vec![false; counted.len()];
+            let mut kept = 0;
+            for (i, h) in counted.iter().enumerate() {
+                if kept < MAX_EVIDENCE && seen.insert(&h.value) {
+                    keep[i] = true;
+                    kept += 1;
+                }
+            }
+            for k in keep.iter_mut() {
+                if kept < MAX_EVIDENCE && !*k {
+                    *k = true;
+                    kept += 1;
+                }
+            }
+            counted
+                .into_iter()
+                .zip(keep)
+                .filter_map(|(h, k)| k.then_some(h))
+                .collect()
+        };
+        let matches = evidence
             .iter()
             .map(|h| {
                 let original = segments[h.segment].text;

@@ -61,7 +61,7 @@ mod normalize;
 mod rule;
 
 pub use dictionary::{Dictionary, Term};
-pub use engine::{Engine, Match, RuleResult, ScanResult, Segment};
+pub use engine::{Engine, Match, RuleResult, ScanResult, Segment, MAX_EVIDENCE};
 pub use fingerprint::{
     DocumentFingerprint, FingerprintSet, K as FINGERPRINT_K, WINDOW as FINGERPRINT_WINDOW,
 };

@@ -152,6 +152,25 @@ fn unique_total_and_score() {
 }
 
 #[test]
+fn evidence_is_capped_but_the_count_is_not() {
+    let terms = [("Account Manager", 1), ("Customer", 1)];
+    let text = format!(
+        "{} and one Customer",
+        "Account Manager, ".repeat(3 * sluice_dlp::MAX_EVIDENCE)
+    );
+    let result = one_rule(&terms, CountMode::Total).scan_str(&text);
+    let r = result.rule("r").unwrap();
+    assert_eq!(r.count, 3 * sluice_dlp::MAX_EVIDENCE as u64 + 1);
+    assert_eq!(r.matches.len(), sluice_dlp::MAX_EVIDENCE);
+    // Every distinct value keeps at least one piece of evidence, in order.
+    assert_eq!(r.matches.last().unwrap().value, "customer");
+    assert!(r
+        .matches
+        .windows(2)
+        .all(|w| w[0].span.start < w[1].span.start));
+}
+
+#[test]
 fn weights_from_csv_with_typographic_quotes() {
     let d = Dictionary::from_csv("“Customer\",5\n‘Purchase date’\n".as_bytes()).unwrap();
     let mut rule = RuleDefinition::new("r", &["d"]);

@@ -114,6 +114,9 @@ pub async fn serve<H: Handler>(
             },
             _ = &mut shutdown => break,
         };
+        // Replies are written whole and flushed: Nagle's algorithm would
+        // only hold a reply back waiting for an ACK.
+        let _ = stream.set_nodelay(true);
         let permit = match limit.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
