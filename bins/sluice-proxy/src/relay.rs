@@ -44,6 +44,34 @@ pub struct Proxy {
     pub metrics: Arc<Metrics>,
 }
 
+/// Messages up to this size without attachments are scanned on the
+/// session's own task.
+const INLINE_SCAN: usize = 64 * 1024;
+
+/// Whether a message may carry something other than text parts: a
+/// multipart with a non-text part, an encoded body or a uuencoded block.
+/// (Conservative: when in doubt, yes.)
+fn has_attachment(message: &[u8]) -> bool {
+    let finder = |needle: &'static [u8]| memchr::memmem::find(message, needle).is_some();
+    // Case variants seen in practice; anything else falls to the
+    // thread-pool path only if it also says `application/` etc.
+    [
+        &b"ontent-Disposition: attachment"[..],
+        b"ontent-disposition: attachment",
+        b"application/",
+        b"Application/",
+        b"APPLICATION/",
+        b"image/",
+        b"audio/",
+        b"video/",
+        b"message/",
+        b"model/",
+        b"\nbegin ",
+    ]
+    .iter()
+    .any(|n| finder(n))
+}
+
 /// More than this many `Received:` headers is a mail loop (RFC 5321 §6.3).
 const MAX_RECEIVED: usize = 50;
 
@@ -233,7 +261,14 @@ impl ProxyConnection {
         let scanned = message.clone();
         // Scanning is CPU work: off the async workers, so other sessions
         // are not stalled behind a large attachment.
-        let decision =
+        let decision = if message.len() <= INLINE_SCAN && !has_attachment(&message) {
+            // A small text-only message decodes and scans in well under a
+            // millisecond: handing it to another thread would cost more.
+            live.inspector.inspect(&envelope, &scanned)
+        } else {
+            // Larger ones, and anything with attachments (whose extractors
+            // may take long), are scanned off the async workers, so other
+            // sessions are not stalled behind them.
             match tokio::task::spawn_blocking(move || live.inspector.inspect(&envelope, &scanned))
                 .await
             {
@@ -246,7 +281,8 @@ impl ProxyConnection {
                         "Message could not be inspected, try again later",
                     );
                 }
-            };
+            }
+        };
         let scan_time = scan_started.elapsed();
         metrics.scan_seconds.observe(scan_time.as_secs_f64());
         log.scan_ms = scan_time.as_secs_f64() * 1e3;
@@ -453,6 +489,20 @@ fn count_received(message: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_that_may_carry_attachments_are_recognised() {
+        let plain = b"Subject: hi\r\nContent-Type: text/html\r\n\r\n<p>hello</p>\r\n";
+        assert!(!has_attachment(plain));
+        for m in [
+            &b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: application/pdf\r\n"[..],
+            b"--b\r\ncontent-disposition: attachment; filename=a.txt\r\n",
+            b"Content-Type: message/rfc822\r\n",
+            b"Subject: x\r\n\r\ntext\nbegin 644 a.bin\n",
+        ] {
+            assert!(has_attachment(m), "{}", String::from_utf8_lossy(m));
+        }
+    }
 
     #[test]
     fn received_headers_are_counted_in_the_header_block_only() {

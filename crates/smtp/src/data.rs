@@ -79,10 +79,11 @@ impl DataReader {
     /// }
     /// ```
     pub fn feed(&mut self, input: &[u8]) -> DataStatus {
-        for (i, &b) in input.iter().enumerate() {
+        let mut i = 0;
+        while i < input.len() {
             if self.after_cr {
                 self.after_cr = false;
-                if b == b'\n' {
+                if input[i] == b'\n' {
                     // A complete CRLF line (the CR is already in `line`).
                     self.line.push(b'\n');
                     if self.line == b".\r\n" && !self.line_dropped {
@@ -96,21 +97,25 @@ impl DataReader {
                         };
                     }
                     self.finish_line();
+                    i += 1;
                     continue;
                 }
-                // The CR was bare.
+                // The CR was bare; this byte is read as any other below.
                 self.problem.get_or_insert(DataProblem::BareLineEnding);
             }
-            match b {
-                b'\r' => {
-                    self.line.push(b'\r');
+            // Ordinary bytes up to the next CR or LF are copied in one go.
+            let end = memchr::memchr2(b'\r', b'\n', &input[i..]).map_or(input.len(), |p| i + p);
+            if end > i {
+                self.line.extend_from_slice(&input[i..end]);
+                i = end;
+            } else {
+                if input[i] == b'\r' {
                     self.after_cr = true;
-                }
-                b'\n' => {
+                } else {
                     self.problem.get_or_insert(DataProblem::BareLineEnding);
-                    self.line.push(b'\n');
                 }
-                _ => self.line.push(b),
+                self.line.push(input[i]);
+                i += 1;
             }
             // A line longer than the limit cannot fit anyway: keep memory bounded.
             if self.line.len() > self.limit {
@@ -182,13 +187,22 @@ impl Default for DotStuffer {
 impl DotStuffer {
     /// Appends the stuffed form of `bytes` to `out`.
     pub fn push(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
-        for &b in bytes {
-            if self.at_line_start && b == b'.' {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            if self.at_line_start && rest[0] == b'.' {
                 out.push(b'.');
             }
-            out.push(b);
-            self.at_line_start = b == b'\n';
-            self.last_two = [self.last_two[1], b];
+            // A line (or the rest of one) at a time.
+            let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |p| p + 1);
+            let (line, tail) = rest.split_at(end);
+            out.extend_from_slice(line);
+            self.at_line_start = line.ends_with(b"\n");
+            self.last_two = match line {
+                [.., a, b] => [*a, *b],
+                [b] => [self.last_two[1], *b],
+                [] => self.last_two,
+            };
+            rest = tail;
         }
     }
 
@@ -214,6 +228,34 @@ mod tests {
             }
         }
         panic!("no end found");
+    }
+
+    #[test]
+    fn stuffing_then_reading_gives_the_message_back_in_any_chunking() {
+        let message: Vec<u8> = (0..400)
+            .map(|i| match i % 7 {
+                0 => format!(".line {i}\r\n"),
+                1 => format!("..{i}\r\n"),
+                2 => "\r\n".to_owned(),
+                _ => format!("text {i} {}\r\n", "x".repeat(i % 90)),
+            })
+            .collect::<String>()
+            .into_bytes();
+        let stuffed = dot_stuff(&message);
+        for size in [1, 2, 3, 7, 64, 1000, stuffed.len()] {
+            let chunks: Vec<&[u8]> = stuffed.chunks(size).collect();
+            let (consumed, m) = read_all(&chunks, 1 << 20);
+            assert_eq!(m.unwrap(), message, "chunks of {size}");
+            assert_eq!(consumed, chunks.last().unwrap().len());
+        }
+        // Stuffing in pieces is stuffing whole.
+        let mut stuffer = DotStuffer::default();
+        let mut out = Vec::new();
+        for piece in message.chunks(5) {
+            stuffer.push(piece, &mut out);
+        }
+        stuffer.finish(&mut out);
+        assert_eq!(out, stuffed);
     }
 
     #[test]
