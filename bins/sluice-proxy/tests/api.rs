@@ -577,3 +577,42 @@ fn monitor_mode_records_the_would_be_action_and_changes_nothing() {
     let (_, held) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
     assert_eq!(held["data"], serde_json::json!([]));
 }
+
+#[test]
+fn token_file_is_reloaded_on_sighup() {
+    let work = tempfile::tempdir().unwrap();
+    let p = work.path().join("p");
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(p.join("api.tokens"), "# reviewers\nfirst-token\n").unwrap();
+    let api_port = free_port();
+    let (proxy, _smtp) = proxy_with(
+        &p,
+        &format!("maildir = \"{}\"", work.path().join("out").display()),
+        "\"127.0.0.0/8\"",
+        "",
+        "",
+        &format!("[api]\nlisten = \"127.0.0.1:{api_port}\"\ntoken_file = \"api.tokens\""),
+        None,
+    );
+    wait_port(api_port);
+    let url = format!("http://127.0.0.1:{api_port}/api/v1/quarantine");
+    assert_eq!(http("GET", &url, Some("first-token")).0, 200);
+    assert_eq!(http("GET", &url, Some("second-token")).0, 401);
+
+    std::fs::write(p.join("api.tokens"), "second-token\n").unwrap();
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(proxy.0.id() as i32, libc::SIGHUP) };
+    let started = Instant::now();
+    while http("GET", &url, Some("second-token")).0 != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "new token never accepted"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        http("GET", &url, Some("first-token")).0,
+        401,
+        "the old token is revoked"
+    );
+}
