@@ -138,9 +138,21 @@ fn walk_dir(dir: &Path, out: &mut Vec<Input>) {
             return;
         }
     };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    // The entry's type comes with the directory listing on most file
+    // systems: no stat per file (a symlink is followed with one).
+    let mut paths: Vec<(PathBuf, bool)> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let is_dir = match e.file_type() {
+                Ok(t) if t.is_symlink() => e.path().is_dir(),
+                Ok(t) => t.is_dir(),
+                Err(_) => e.path().is_dir(),
+            };
+            (e.path(), is_dir)
+        })
+        .collect();
     paths.sort();
-    for path in paths {
+    for (path, is_dir) in paths {
         let hidden = path
             .file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with('.'));
@@ -149,7 +161,7 @@ fn walk_dir(dir: &Path, out: &mut Vec<Input>) {
         if hidden || maildir_tmp {
             continue;
         }
-        if path.is_dir() {
+        if is_dir {
             walk_dir(&path, out);
         } else {
             list_file(&path, out, false);
