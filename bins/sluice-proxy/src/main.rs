@@ -278,6 +278,7 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
             notifier,
             webhook,
             metrics,
+            pool: relay::UpstreamPool::default(),
         });
         tokio::spawn(reload_on_hangup(config_path, proxy.clone(), api));
         serve(

@@ -42,6 +42,49 @@ pub struct Proxy {
     pub notifier: Notifier,
     pub webhook: Option<Webhook>,
     pub metrics: Arc<Metrics>,
+    /// Upstream sessions left by clients that have gone.
+    pub pool: UpstreamPool,
+}
+
+/// Idle upstream sessions kept for the next client: connect, greeting,
+/// EHLO, STARTTLS and AUTH are the expensive end of a relay, and most
+/// senders use one connection per message. Bounded in number and age, so
+/// idle clients never hold upstream sessions and the upstream's own idle
+/// timeout is never reached.
+#[derive(Default)]
+pub struct UpstreamPool {
+    idle: std::sync::Mutex<Vec<(UpstreamClient, Instant)>>,
+}
+
+/// Most idle upstream sessions kept.
+const POOL_MAX: usize = 32;
+/// Idle upstream sessions older than this are closed, not reused.
+const POOL_IDLE: Duration = Duration::from_secs(30);
+
+impl UpstreamPool {
+    /// The most recently used session still fresh enough; stale ones are
+    /// closed on the way.
+    fn take(&self) -> Option<UpstreamClient> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some((upstream, since)) = idle.pop() {
+            if since.elapsed() < POOL_IDLE {
+                return Some(upstream);
+            }
+            tokio::spawn(upstream.quit());
+        }
+        None
+    }
+
+    /// Keeps a session (between transactions) for reuse; gives it back
+    /// when the pool is full.
+    fn put(&self, upstream: UpstreamClient) -> Option<UpstreamClient> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() >= POOL_MAX {
+            return Some(upstream);
+        }
+        idle.push((upstream, Instant::now()));
+        None
+    }
 }
 
 /// Messages up to this size without attachments are scanned on the
@@ -157,6 +200,21 @@ impl ProxyConnection {
         }
     }
 
+    /// Opens a new upstream session; the reply for the client if it fails.
+    async fn open_upstream(&mut self) -> Result<(), Reply> {
+        match self.proxy.destination.open(&self.proxy.hostname).await {
+            Ok(u) => {
+                self.upstream = Some(u);
+                Ok(())
+            }
+            Err(e) => {
+                self.proxy.metrics.upstream_errors.inc();
+                crate::log(&format!("upstream: {e}"));
+                Err(upstream_unavailable())
+            }
+        }
+    }
+
     async fn reset_upstream(&mut self) {
         if self.in_transaction {
             if let Some(u) = self.upstream.as_mut() {
@@ -187,17 +245,25 @@ impl ConnectionHandler for ProxyConnection {
             self.in_transaction = true;
             return Reply::new(250, (2, 1, 0), "Sender OK");
         }
+        let mut pooled = false;
         if self.upstream.is_none() {
-            match self.proxy.destination.open(&self.proxy.hostname).await {
-                Ok(u) => self.upstream = Some(u),
-                Err(e) => {
-                    self.proxy.metrics.upstream_errors.inc();
-                    crate::log(&format!("upstream: {e}"));
-                    return upstream_unavailable();
-                }
+            self.upstream = self.proxy.pool.take();
+            pooled = self.upstream.is_some();
+        }
+        if self.upstream.is_none() {
+            if let Err(reply) = self.open_upstream().await {
+                return reply;
             }
         }
-        let reply = self.forward(&request.line).await;
+        let mut reply = self.forward(&request.line).await;
+        if pooled && self.upstream.is_none() {
+            // The pooled session had been closed by the upstream meanwhile:
+            // nothing was sent to the client yet, so start afresh.
+            if let Err(reply) = self.open_upstream().await {
+                return reply;
+            }
+            reply = self.forward(&request.line).await;
+        }
         self.in_transaction = reply.is_positive();
         reply
     }
@@ -230,8 +296,16 @@ impl ConnectionHandler for ProxyConnection {
     }
 
     async fn close(&mut self) {
-        if let Some(u) = self.upstream.take() {
-            u.quit().await;
+        let Some(mut upstream) = self.upstream.take() else {
+            return;
+        };
+        // A transaction the client abandoned is reset before the session
+        // is lent to another client.
+        if self.in_transaction && upstream.command("RSET").await.is_err() {
+            return;
+        }
+        if let Some(upstream) = self.proxy.pool.put(upstream) {
+            upstream.quit().await;
         }
     }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{free_port, proxy, repo, send, sink, wait_for_files};
+use common::{free_port, proxy, repo, send, sink, sink_on, wait_for_files};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -122,6 +122,49 @@ fn decisions_end_to_end_through_a_real_upstream() {
         })
         .collect();
     assert_eq!(actions, ["quarantine", "block", "add-header"], "{lines}");
+}
+
+#[test]
+fn upstream_sessions_are_reused_and_a_restarted_upstream_is_reconnected() {
+    let work = tempfile::tempdir().unwrap();
+    let (first_box, second_box) = (work.path().join("a"), work.path().join("b"));
+    std::fs::create_dir_all(&first_box).unwrap();
+    std::fs::create_dir_all(&second_box).unwrap();
+    let (first, port) = sink(&first_box);
+    let (_p, proxy_port) = proxy(
+        &work.path().join("p"),
+        &format!("address = \"127.0.0.1:{port}\"\nstarttls = \"off\""),
+        "\"127.0.0.0/8\"",
+    );
+    let message = repo().join("fixtures/demo/messages/internal-subdomain.eml");
+    // Two clients one after the other: the second gets the first's
+    // upstream session from the pool.
+    for _ in 0..2 {
+        let reply = send(proxy_port, &message, "carol@eu.example.com");
+        assert!(reply.starts_with("250"), "{reply}");
+    }
+    let ports: Vec<String> = wait_for_files(&first_box, 2)
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            text.lines()
+                .find(|l| l.starts_with("X-Peer-Port:"))
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ports.len(), 2);
+    assert_eq!(
+        ports[0], ports[1],
+        "one upstream connection for both clients"
+    );
+    // The upstream restarts: the pooled session is dead, and the next
+    // client is relayed over a fresh one, never told to retry.
+    drop(first);
+    let (_second, _) = sink_on(&second_box, port);
+    let reply = send(proxy_port, &message, "carol@eu.example.com");
+    assert!(reply.starts_with("250"), "{reply}");
+    assert_eq!(wait_for_files(&second_box, 1).len(), 1);
 }
 
 #[test]

@@ -118,7 +118,11 @@ pub fn wait_for_files(dir: &Path, n: usize) -> Vec<PathBuf> {
 
 /// A Python smtpd sink writing each message to `dir/N.eml`.
 pub fn sink(dir: &Path) -> (Running, u16) {
-    let port = free_port();
+    sink_on(dir, free_port())
+}
+
+/// [`sink`] on a given port.
+pub fn sink_on(dir: &Path, port: u16) -> (Running, u16) {
     let script = format!(
         r#"
 import asyncore, smtpd, os, sys, warnings
@@ -128,7 +132,7 @@ class Sink(smtpd.SMTPServer):
     def process_message(self, peer, mailfrom, rcpttos, data, **kw):
         Sink.n += 1
         with open(os.path.join({dir:?}, "%d.eml" % Sink.n), "wb") as f:
-            f.write(("X-Envelope: %s -> %s\r\n" % (mailfrom, ",".join(rcpttos))).encode() + data)
+            f.write(("X-Envelope: %s -> %s\r\nX-Peer-Port: %d\r\n" % (mailfrom, ",".join(rcpttos), peer[1])).encode() + data)
         return None
 Sink(("127.0.0.1", {port}), None, decode_data=False)
 print("ready", flush=True)
