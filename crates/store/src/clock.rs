@@ -111,25 +111,31 @@ impl Civil {
 /// assert!(a < b);
 /// ```
 pub fn ulid() -> String {
-    static LAST: Mutex<(i64, u128)> = Mutex::new((0, 0));
+    /// (last millisecond, last random part, generator state)
+    static LAST: Mutex<(i64, u128, u64)> = Mutex::new((0, 0, 0));
     let now = Timestamp::now().0;
     let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if last.2 == 0 {
+        // Seeded once from the system's entropy (one system call per
+        // process, not per id); should it be unavailable, time and an
+        // address still make collisions across processes unlikely.
+        let mut seed = [0u8; 8];
+        if getrandom::fill(&mut seed).is_err() {
+            let address = &now as *const i64 as u64;
+            seed = (now as u64 ^ address.rotate_left(32)).to_le_bytes();
+        }
+        last.2 = u64::from_le_bytes(seed) | 1;
+    }
     let random = if now <= last.0 {
         // Same (or an earlier, after a clock step) millisecond: keep the
         // previous time and count up, so ids stay ordered and unique.
         last.1 = (last.1 + 1) & ((1 << 80) - 1);
         last.1
     } else {
-        let mut bytes = [0u8; 16];
-        if getrandom::fill(&mut bytes[6..]).is_err() {
-            // No entropy source: time and the address of a stack value
-            // still make collisions within one process impossible (the
-            // counter path above) and unlikely across processes.
-            let address = &now as *const i64 as u64;
-            bytes[8..].copy_from_slice(&(now as u64 ^ address).to_le_bytes());
-        }
+        let high = splitmix64(&mut last.2);
+        let low = splitmix64(&mut last.2);
         last.0 = now;
-        last.1 = u128::from_be_bytes(bytes) & ((1 << 80) - 1);
+        last.1 = ((u128::from(high) << 64) | u128::from(low)) & ((1 << 80) - 1);
         last.1
     };
     let value = ((last.0 as u128 & ((1 << 48) - 1)) << 80) | random;
@@ -138,6 +144,16 @@ pub fn ulid() -> String {
         .rev()
         .map(|i| ALPHABET[((value >> (i * 5)) & 31) as usize] as char)
         .collect()
+}
+
+/// The splitmix64 generator: ULIDs need unpredictability between
+/// processes, not cryptographic strength.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]
