@@ -442,3 +442,26 @@ fn test_command_runs_cases_and_explains_failures() {
     );
     assert!(text.contains("TRIGGERED"), "{text}");
 }
+
+#[test]
+fn many_messages_on_several_workers_keep_input_order() {
+    // More messages than the scan runs ahead of its output, with findings
+    // at irregular places, so workers finish out of order and wait.
+    let dir = tempfile::tempdir().unwrap();
+    let demo = repo().join("fixtures/demo/messages");
+    let sources = ["card-number.eml", "below-threshold.eml", "hold-partner.eml"];
+    for i in 0..700 {
+        let source = sources[(i * 7 / 3) % sources.len()];
+        std::fs::copy(demo.join(source), dir.path().join(format!("{i:04}.eml"))).unwrap();
+    }
+    let folder = dir.path().to_str().unwrap();
+    let one = run(&[
+        "scan", "--config", CONFIG, "--format", "json", "--jobs", "1", folder,
+    ]);
+    let four = run(&[
+        "scan", "--config", CONFIG, "--format", "json", "--jobs", "4", folder,
+    ]);
+    assert_eq!(lines(&one).len(), 700);
+    assert_eq!(one.stdout, four.stdout);
+    assert_eq!(one.status.code(), four.status.code());
+}
