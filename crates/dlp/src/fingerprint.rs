@@ -265,10 +265,15 @@ impl std::hash::Hasher for WordHasher {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut v = [0u8; 8];
-            v[..rest.len()].copy_from_slice(rest);
+            // The tail as a little-endian integer, assembled in registers:
+            // copying it into a zeroed array and loading that whole stalls
+            // on store forwarding, and most words are shorter than 8 bytes.
+            let v = rest
+                .iter()
+                .enumerate()
+                .fold(0u64, |v, (i, &b)| v | u64::from(b) << (8 * i));
             // The length keeps "a" and "a\0" apart.
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(v) ^ ((rest.len() as u64) << 59))
+            self.0 = (self.0.rotate_left(5) ^ v ^ ((rest.len() as u64) << 59))
                 .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
         }
     }
