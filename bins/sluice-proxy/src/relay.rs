@@ -96,8 +96,9 @@ const INLINE_SCAN: usize = 64 * 1024;
 /// (Conservative: when in doubt, yes.)
 fn has_attachment(message: &[u8]) -> bool {
     let finder = |needle: &'static [u8]| memchr::memmem::find(message, needle).is_some();
-    // Case variants seen in practice; anything else falls to the
-    // thread-pool path only if it also says `application/` etc.
+    // The spellings seen in practice. A message that slips past is still
+    // scanned correctly, only on the session's task, where its
+    // extractors keep their own deadline.
     [
         &b"ontent-Disposition: attachment"[..],
         b"ontent-disposition: attachment",
