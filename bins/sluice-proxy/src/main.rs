@@ -143,6 +143,7 @@ fn destination(config: &Config) -> anyhow::Result<Destination> {
 
 fn run(config_path: PathBuf) -> anyhow::Result<()> {
     let config = load(&config_path)?;
+    init_logging(config.proxy.log_format == "json");
     let inspector = Inspector::new(config.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let destination = Arc::new(destination(&config)?);
     let store = Arc::new(Store::open(&config.store.path)?);
@@ -189,7 +190,7 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
     };
     let metrics = Arc::new(Metrics::new());
     let (incidents, writer) = IncidentQueue::start(store.clone(), 10_000, |e, n| {
-        log(&format!("{n} incident(s) not recorded: {e}"))
+        tracing::error!("{n} incident(s) not recorded: {e}")
     })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -198,7 +199,7 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(&config.proxy.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.proxy.listen))?;
-        log(&format!("listening on {}", listener.local_addr()?));
+        tracing::info!("listening on {}", listener.local_addr()?);
         let hostname = config.proxy.hostname.clone();
         let notifier = Notifier::start(
             destination.clone(),
@@ -242,12 +243,12 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
                 let http = tokio::net::TcpListener::bind(&a.listen)
                     .await
                     .with_context(|| format!("cannot listen on {} (api)", a.listen))?;
-                log(&format!("API listening on {}", http.local_addr()?));
+                tracing::info!("API listening on {}", http.local_addr()?);
                 let app = api::router(api.clone());
                 let stop = stopped(stop_rx.clone());
                 tokio::spawn(async move {
                     if let Err(e) = axum::serve(http, app).with_graceful_shutdown(stop).await {
-                        log(&format!("API server failed: {e}"));
+                        tracing::error!("API server failed: {e}");
                     }
                 });
                 Some(api)
@@ -264,7 +265,6 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
                 inspector,
                 allowed_clients: config.proxy.allowed_clients.clone(),
             })),
-            log_json: config.proxy.log_format == "json",
             client_certificates: config
                 .proxy
                 .tls
@@ -294,15 +294,24 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
     // commits what is queued and exits.
     drop(runtime);
     let _ = writer.join();
-    log("stopped");
+    tracing::info!("stopped");
     Ok(())
 }
 
-/// One log line on stderr. A closed stderr (a daemon whose log pipe went
-/// away) must not take the proxy down, as `eprintln!` would.
-pub fn log(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "sluice-proxy: {line}");
+/// Log events on stderr, one line each, as text or JSON. (A closed stderr
+/// loses lines; tracing-subscriber ignores write errors, so it never takes
+/// the proxy down.)
+fn init_logging(json: bool) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
 }
 
 /// `[store] retention`: prune at start and every hour.
@@ -313,11 +322,12 @@ async fn prune_periodically(store: Arc<Store>, retention: Duration, metrics: Arc
         let store = store.clone();
         let before = Timestamp(Timestamp::now().0 - retention.as_millis() as i64);
         match tokio::task::spawn_blocking(move || store.prune(before)).await {
-            Ok(Ok(p)) if p.incidents + p.quarantined > 0 => log(&format!(
+            Ok(Ok(p)) if p.incidents + p.quarantined > 0 => tracing::info!(
                 "retention: pruned {} incident(s) and {} held message(s)",
-                p.incidents, p.quarantined
-            )),
-            Ok(Err(e)) => log(&format!("retention: {e}")),
+                p.incidents,
+                p.quarantined
+            ),
+            Ok(Err(e)) => tracing::error!("retention: {e}"),
             _ => {}
         }
         let _ = &metrics;
@@ -358,12 +368,12 @@ async fn reload_on_hangup(path: PathBuf, proxy: Arc<Proxy>, api: Option<Arc<Api>
                 if let (Some(api), Some(tokens)) = (&api, tokens) {
                     *api.tokens.write().unwrap_or_else(|e| e.into_inner()) = tokens;
                 }
-                log(&format!("reloaded {}", path.display()));
+                tracing::info!("reloaded {}", path.display());
             }
-            Ok(Err(errors)) => log(&format!(
-                "reload refused, keeping the running configuration: {errors:#}"
-            )),
-            Err(e) => log(&format!("reload failed: {e}")),
+            Ok(Err(errors)) => {
+                tracing::error!("reload refused, keeping the running configuration: {errors:#}")
+            }
+            Err(e) => tracing::error!("reload failed: {e}"),
         }
     }
 }

@@ -103,10 +103,10 @@ impl Notifier {
                 .notifications
                 .with_label_values(&["dropped"])
                 .inc();
-            crate::log(&format!(
+            tracing::warn!(
                 "notification for incident {} dropped: queue full",
                 incident.id
-            ));
+            );
         }
     }
 
@@ -229,7 +229,7 @@ impl Outbox {
                         break;
                     }
                     Err(DeliveryError::Transient(e)) if attempt < RETRIES.len() => {
-                        crate::log(&format!("notification to <{to}>: {e}; retrying"));
+                        tracing::warn!("notification to <{to}>: {e}; retrying");
                         tokio::time::sleep(RETRIES[attempt]).await;
                         attempt += 1;
                     }
@@ -238,7 +238,7 @@ impl Outbox {
                             .notifications
                             .with_label_values(&["failed"])
                             .inc();
-                        crate::log(&format!("notification to <{to}> failed: {e}"));
+                        tracing::warn!("notification to <{to}> failed: {e}");
                         break;
                     }
                 }

@@ -27,8 +27,6 @@ pub struct Live {
 /// State shared by all connections.
 pub struct Proxy {
     pub live: std::sync::RwLock<Arc<Live>>,
-    /// `text` or `json` transaction log lines.
-    pub log_json: bool,
     /// `[proxy.tls] client_ca` is set: a client outside `allowed_clients`
     /// may still relay after STARTTLS with a verified certificate.
     pub client_certificates: bool,
@@ -210,7 +208,7 @@ impl ProxyConnection {
             }
             Err(e) => {
                 self.proxy.metrics.upstream_errors.inc();
-                crate::log(&format!("upstream: {e}"));
+                tracing::warn!("upstream: {e}");
                 Err(upstream_unavailable())
             }
         }
@@ -288,7 +286,7 @@ impl ConnectionHandler for ProxyConnection {
         let reply = self.process(t, &mut log).await;
         log.reply = reply.to_string();
         log.total_ms = started.elapsed().as_secs_f64() * 1e3;
-        log.write(self.proxy.log_json);
+        log.write();
         reply
     }
 
@@ -364,11 +362,12 @@ impl ProxyConnection {
         let id = sluice_store::ulid();
         log.id = id.clone();
         log.message_id = decision.message_id.clone().unwrap_or_default();
-        log.decision = match (&decision.policy, decision.action) {
-            (Some(p), Some(a)) if decision.monitor => format!("{a} by {p:?} (monitor)"),
-            (Some(p), Some(a)) => format!("{a} by {p:?}"),
-            _ => "allow".into(),
-        };
+        log.policy = decision.policy.clone().unwrap_or_default();
+        log.action = decision
+            .action
+            .filter(|_| decision.policy.is_some())
+            .map_or("allow", |a| a.name());
+        log.monitor = decision.monitor;
         metrics
             .decisions
             .with_label_values(&[
@@ -455,7 +454,7 @@ impl ProxyConnection {
                             Ok(Err(e)) => format!("quarantine write panicked: {e}"),
                             _ => format!("quarantine write slower than {QUARANTINE_TIMEOUT:?}"),
                         };
-                        crate::log(&format!("tx={id}: cannot quarantine: {why}"));
+                        tracing::warn!("tx={id}: cannot quarantine: {why}");
                         Reply::new(451, (4, 3, 0), "Quarantine unavailable, try again later")
                     }
                 };
@@ -508,7 +507,7 @@ impl ProxyConnection {
         let id = incident.incident.id.clone();
         if !self.proxy.incidents.submit(incident) {
             self.proxy.metrics.incidents_lost.inc();
-            crate::log(&format!("incident {id} dropped: the store's queue is full"));
+            tracing::warn!("incident {id} dropped: the store's queue is full");
         }
     }
 }
@@ -522,7 +521,10 @@ struct TransactionLog {
     recipients: usize,
     size: usize,
     message_id: String,
-    decision: String,
+    /// The deciding policy, `""` for none.
+    policy: String,
+    action: &'static str,
+    monitor: bool,
     reply: String,
     scan_ms: f64,
     /// Waiting for the upstream's reply to the data (not added by us).
@@ -530,22 +532,31 @@ struct TransactionLog {
     total_ms: f64,
 }
 
+/// Milliseconds to two decimals: enough for a log, short to read.
+fn round2(ms: f64) -> f64 {
+    (ms * 100.0).round() / 100.0
+}
+
 impl TransactionLog {
-    fn write(&self, json: bool) {
-        let line = if json {
-            serde_json::json!({
-                "id": self.id, "client": self.client, "sender": self.sender, "recipients": self.recipients,
-                "size": self.size, "message_id": self.message_id, "decision": self.decision,
-                "reply": self.reply, "scan_ms": self.scan_ms, "upstream_ms": self.upstream_ms, "total_ms": self.total_ms,
-            })
-            .to_string()
-        } else {
-            format!(
-                "tx={} client={} from=<{}> rcpts={} size={} message-id={} decision={} reply=\"{}\" scan_ms={:.2} upstream_ms={:.2} total_ms={:.2}",
-                self.id, self.client, self.sender, self.recipients, self.size, self.message_id, self.decision, self.reply, self.scan_ms, self.upstream_ms, self.total_ms
-            )
-        };
-        crate::log(&line);
+    /// One event with every field (text or JSON per `[proxy] log_format`,
+    /// chosen by the subscriber).
+    fn write(&self) {
+        tracing::info!(
+            tx = %self.id,
+            client = %self.client,
+            from = %self.sender,
+            rcpts = self.recipients,
+            size = self.size,
+            message_id = %self.message_id,
+            policy = %self.policy,
+            action = %self.action,
+            monitor = self.monitor,
+            reply = %self.reply,
+            scan_ms = round2(self.scan_ms),
+            upstream_ms = round2(self.upstream_ms),
+            total_ms = round2(self.total_ms),
+            "transaction"
+        );
     }
 }
 

@@ -73,10 +73,7 @@ impl Webhook {
         let body = serde_json::to_vec(incident).unwrap_or_default();
         if self.queue.try_send(body).is_err() {
             self.metrics.webhooks.with_label_values(&["dropped"]).inc();
-            crate::log(&format!(
-                "webhook for incident {} dropped: queue full",
-                incident.id
-            ));
+            tracing::warn!("webhook for incident {} dropped: queue full", incident.id);
         }
     }
 }
@@ -106,13 +103,13 @@ impl Endpoint {
                         break;
                     }
                     Err(e) if attempt < RETRIES.len() => {
-                        crate::log(&format!("webhook {}: {e}; retrying", self.uri));
+                        tracing::warn!("webhook {}: {e}; retrying", self.uri);
                         tokio::time::sleep(RETRIES[attempt]).await;
                         attempt += 1;
                     }
                     Err(e) => {
                         metrics.webhooks.with_label_values(&["failed"]).inc();
-                        crate::log(&format!("webhook {} failed: {e}", self.uri));
+                        tracing::warn!("webhook {} failed: {e}", self.uri);
                         break;
                     }
                 }

@@ -536,7 +536,7 @@ fn a_full_disk_never_gets_a_250_for_a_quarantine() {
 
 #[test]
 fn monitor_mode_records_the_would_be_action_and_changes_nothing() {
-    let s = setup_with("mode = \"monitor\"", "", "");
+    let s = setup_with("mode = \"monitor\"\nlog_format = \"json\"", "", "");
     for (message, to) in [
         ("card-number.eml", "shop@partner.org"),
         ("board-excerpt.eml", "advisor@partner.org"),
@@ -576,6 +576,25 @@ fn monitor_mode_records_the_would_be_action_and_changes_nothing() {
     }
     let (_, held) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
     assert_eq!(held["data"], serde_json::json!([]));
+
+    // One JSON log line per transaction, with the would-be action.
+    let log = std::fs::read_to_string(s.config.with_file_name("proxy.log")).unwrap();
+    let transactions: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["message"] == "transaction")
+        .collect();
+    assert_eq!(transactions.len(), 3, "{log}");
+    let card = &transactions[0];
+    assert_eq!(card["policy"], "Card block");
+    assert_eq!(card["action"], "block");
+    assert_eq!(card["monitor"], true);
+    assert_eq!(card["from"], "alice@example.com");
+    assert_eq!(card["rcpts"], 1);
+    assert_eq!(card["message_id"], "<card-number.eml@demo.example.com>");
+    assert!(card["reply"].as_str().unwrap().starts_with("250"), "{card}");
+    assert_eq!(card["tx"], all[2]["id"]);
+    assert!(card["total_ms"].as_f64().unwrap() >= card["scan_ms"].as_f64().unwrap());
 }
 
 #[test]

@@ -76,7 +76,8 @@ pub fn proxy_with(
     command
         .arg("--config")
         .arg(dir.join("sluice.toml"))
-        .stderr(Stdio::null());
+        // The log, for tests that read it.
+        .stderr(std::fs::File::create(dir.join("proxy.log")).unwrap());
     if let Some(limit) = file_size_limit {
         use std::os::unix::process::CommandExt;
         // SAFETY: only async-signal-safe calls between fork and exec.
