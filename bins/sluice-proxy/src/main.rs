@@ -187,6 +187,8 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         max_connections: config.proxy.max_connections as usize,
         command_timeout: config.proxy.command_timeout,
         tls,
+        // A transaction in flight gets as long as a client may stay silent.
+        shutdown_grace: config.proxy.command_timeout,
     };
     let metrics = Arc::new(Metrics::new());
     let (incidents, writer) = IncidentQueue::start(store.clone(), 10_000, |e, n| {
@@ -290,10 +292,16 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         .await;
         Ok::<_, anyhow::Error>(())
     })?;
+    // Sessions still running past the grace (a scan that does not end)
+    // must not keep the process alive.
+    runtime.shutdown_timeout(Duration::from_secs(10));
     // Every session has ended and dropped its queue handle: the writer
-    // commits what is queued and exits.
-    drop(runtime);
-    let _ = writer.join();
+    // commits what is queued and exits (waited for a bounded time, as a
+    // stuck session may still hold a handle).
+    let waited = std::time::Instant::now();
+    while !writer.is_finished() && waited.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     tracing::info!("stopped");
     Ok(())
 }

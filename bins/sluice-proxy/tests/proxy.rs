@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{free_port, proxy, repo, send, sink, sink_on, wait_for_files};
+use common::{free_port, proxy, proxy_with, repo, send, sink, sink_on, wait_for_files};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -308,4 +308,58 @@ fn sigterm_lets_a_transaction_in_flight_finish_and_closes_idle_sessions() {
             .count(),
         1
     );
+}
+
+#[test]
+fn sigterm_gives_a_trickling_transaction_a_bounded_grace() {
+    use std::io::{Read, Write};
+    let work = tempfile::tempdir().unwrap();
+    // command_timeout (and so the grace) of 2 s; the client sends a byte
+    // every 300 ms, so no single read ever times out.
+    let (mut p, port) = proxy_with(
+        &work.path().join("grace"),
+        "maildir = \"outbox\"",
+        "\"127.0.0.0/8\"",
+        "command_timeout = \"2s\"",
+        "",
+        "",
+        None,
+    );
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut greeting = [0u8; 100];
+    let _ = s.read(&mut greeting).unwrap();
+    s.write_all(b"EHLO c\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@partner.org>\r\nDATA\r\nSubject: slow\r\n\r\n")
+        .unwrap();
+    let trickle = std::thread::spawn(move || {
+        while s.write_all(b"x").is_ok() {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let signalled = Instant::now();
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(p.0.id().to_string())
+        .status()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = p.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(20),
+            "the proxy did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success());
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(2),
+        "the grace was given"
+    );
+    // Nothing was acknowledged, nothing delivered: the client will retry.
+    assert!(
+        std::fs::read_dir(work.path().join("grace/outbox/new")).map_or(true, |d| d.count() == 0)
+    );
+    trickle.join().unwrap();
 }

@@ -86,11 +86,17 @@ pub struct ServerConfig {
     /// STARTTLS certificate and key (see [`crate::tls::server_config`]);
     /// `None`: STARTTLS is not offered.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// After shutdown starts, how long transactions in flight may take to
+    /// finish before the server returns anyway (a client trickling a
+    /// message byte by byte must not keep it alive for ever; an
+    /// unanswered client retries, so nothing is lost).
+    pub shutdown_grace: Duration,
 }
 
 /// Accepts connections until `shutdown` resolves; then idle connections
 /// are told `421 4.3.2` and closed, transactions in flight finish, and it
-/// returns when the last connection is gone.
+/// returns when the last connection is gone, or after
+/// [`ServerConfig::shutdown_grace`].
 pub async fn serve<H: Handler>(
     listener: TcpListener,
     config: ServerConfig,
@@ -154,7 +160,9 @@ pub async fn serve<H: Handler>(
         while tasks.try_join_next().is_some() {}
     }
     let _ = stop.send(true);
-    while tasks.join_next().await.is_some() {}
+    let drained = async { while tasks.join_next().await.is_some() {} };
+    // Past the grace, dropping the set aborts what is left.
+    let _ = tokio::time::timeout(config.shutdown_grace, drained).await;
 }
 
 /// One client connection.

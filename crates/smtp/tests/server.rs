@@ -83,6 +83,7 @@ fn start_with(
                 max_connections,
                 command_timeout: timeout,
                 tls,
+                shutdown_grace: Duration::from_secs(30),
             };
             serve(listener, config, handler, std::future::pending()).await;
         });
