@@ -150,12 +150,15 @@ async fn authorize(State(api): State<Arc<Api>>, request: Request, next: Next) ->
     next.run(request).await
 }
 
+/// Up when the store answers.
 async fn healthz(State(api): State<Arc<Api>>) -> Response {
     let store = api.store.clone();
-    match tokio::task::spawn_blocking(move || store.schema_version()).await {
-        Ok(Ok(_)) => Json(json!({"status": "ok"})).into_response(),
-        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    match blocking(move || store.schema_version()).await {
+        Ok(_) => Json(json!({"status": "ok"})).into_response(),
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the incident store does not answer",
+        ),
     }
 }
 

@@ -191,7 +191,9 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         shutdown_grace: config.proxy.command_timeout,
     };
     let metrics = Arc::new(Metrics::new());
-    let (incidents, writer) = IncidentQueue::start(store.clone(), 10_000, |e, n| {
+    let lost = metrics.incidents_lost.clone();
+    let (incidents, writer) = IncidentQueue::start(store.clone(), 10_000, move |e, n| {
+        lost.inc_by(n as u64);
         tracing::error!("{n} incident(s) not recorded: {e}")
     })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -257,11 +259,7 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
             }
             _ => None,
         };
-        tokio::spawn(prune_periodically(
-            store.clone(),
-            config.store.retention,
-            metrics.clone(),
-        ));
+        tokio::spawn(prune_periodically(store.clone(), config.store.retention));
         let proxy = Arc::new(Proxy {
             live: std::sync::RwLock::new(Arc::new(Live {
                 inspector,
@@ -323,7 +321,7 @@ fn init_logging(json: bool) {
 }
 
 /// `[store] retention`: prune at start and every hour.
-async fn prune_periodically(store: Arc<Store>, retention: Duration, metrics: Arc<Metrics>) {
+async fn prune_periodically(store: Arc<Store>, retention: Duration) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
@@ -338,7 +336,6 @@ async fn prune_periodically(store: Arc<Store>, retention: Duration, metrics: Arc
             Ok(Err(e)) => tracing::error!("retention: {e}"),
             _ => {}
         }
-        let _ = &metrics;
     }
 }
 

@@ -7,7 +7,9 @@
 //! [`Identifier`]s, regexes, document [`FingerprintSet`]s), rules (entities
 //! counted together, with severity [`Thresholds`]) and profiles (named
 //! sets of rules), and returns, per rule, the count, the severity reached
-//! and every match with its original text and position (SPEC §3.2–§4).
+//! and the matches with their original text and position (SPEC §3.2–§4;
+//! at most [`MAX_EVIDENCE`] matches are kept as evidence, the count covers
+//! all).
 //!
 //! ```
 //! use sluice_dlp::{Definitions, Dictionary, Engine, EntityDefinition, EntityKind, RuleDefinition, Severity};
@@ -48,7 +50,12 @@
 //! * **Identifiers validate.** Card numbers pass Luhn, issuer prefix and
 //!   length; SSNs the SSA rules; IBANs the registry length and mod-97. Their
 //!   patterns are byte regexes without Unicode (`(?-u)`). Users' regexes are
-//!   compiled as written.
+//!   compiled as written; [`Identifier::mask`] is how evidence may show
+//!   their values.
+//! * **Fingerprints hash only candidates.** Every 5-word k-gram of a
+//!   message is checked against a cheap hash filter stored with the
+//!   documents' SHA-256-based hashes (file version 2); only k-grams that pass
+//!   are SHA-256-hashed and compared, so unrelated mail costs no SHA-256.
 //! * **Engines are values.** An [`Engine`] is immutable, `Send + Sync`, and
 //!   shared across threads without locks.
 #![deny(missing_docs)]

@@ -9,7 +9,10 @@
 //! by the size limit, and refuses (after reading to the real end) any data
 //! with a bare CR or LF: the SMTP smuggling defence. [`serve`] runs
 //! sessions on tokio for a [`Handler`] (the proxy's DLP and relay logic),
-//! with STARTTLS from [`tls::server_config`]. [`UpstreamClient`] is our own
+//! with STARTTLS from [`tls::server_config`] (optionally verifying client
+//! certificates: the handler hears of a verified one and decides, at MAIL,
+//! whether to admit the client), and a bounded grace for transactions in
+//! flight at shutdown. [`UpstreamClient`] is our own
 //! relay client: `mail-send` drops the reply to the end of DATA and alters
 //! the data, and a transparent relay needs both exact.
 //!

@@ -219,7 +219,7 @@ impl Store {
             params![
                 held.id,
                 held.incident_id,
-                Timestamp::now().0,
+                parse_rfc3339(&held.time).unwrap_or_else(|| Timestamp::now().0),
                 held.sender,
                 serde_json::to_string(&held.recipients).unwrap_or_default(),
                 held.subject,

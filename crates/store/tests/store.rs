@@ -50,6 +50,19 @@ fn record(i: Incident) -> IncidentRecord {
     }
 }
 
+/// The quarantine entry of an incident's message of `size` bytes.
+fn held(inc: &Incident, size: usize) -> Held {
+    Held {
+        id: inc.id.clone(),
+        incident_id: inc.id.clone(),
+        time: inc.time.clone(),
+        sender: inc.sender.clone(),
+        recipients: inc.recipients.clone(),
+        subject: inc.subject.clone(),
+        size: size as u64,
+    }
+}
+
 fn ids(store: &Store, q: &str) -> Vec<String> {
     let query = IncidentQuery {
         filter: Filter::parse(q).unwrap(),
@@ -147,16 +160,9 @@ fn concurrent_writers_lose_nothing() {
                     if i % 10 == 0 {
                         // Synchronous writers (quarantine) interleave with the queue.
                         let inc = incident(&p, "low", "s@example.com", &["r@partner.org"], "R");
-                        let held = Held {
-                            id: inc.id.clone(),
-                            incident_id: inc.id.clone(),
-                            time: inc.time.clone(),
-                            sender: inc.sender.clone(),
-                            recipients: inc.recipients.clone(),
-                            subject: inc.subject.clone(),
-                            size: 5,
-                        };
-                        store.quarantine(&held, b"hello", &record(inc)).unwrap();
+                        store
+                            .quarantine(&held(&inc, 5), b"hello", &record(inc))
+                            .unwrap();
                     } else {
                         assert!(queue.submit(record(incident(
                             &p,
@@ -325,16 +331,7 @@ fn a_full_disk_fails_the_quarantine_write_and_keeps_nothing_half_written() {
             &["r@y.org"],
             "Board papers",
         );
-        let held = Held {
-            id: inc.id.clone(),
-            incident_id: inc.id.clone(),
-            time: inc.time.clone(),
-            sender: inc.sender.clone(),
-            recipients: inc.recipients.clone(),
-            subject: None,
-            size: size as u64,
-        };
-        store.quarantine(&held, &vec![b'x'; size], &record(inc))
+        store.quarantine(&held(&inc, size), &vec![b'x'; size], &record(inc))
     };
     hold(10_000).unwrap();
     let err = hold(1_000_000).unwrap_err();
