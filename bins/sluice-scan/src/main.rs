@@ -12,6 +12,12 @@ mod input;
 mod report;
 mod scan;
 
+/// Scanning allocates many short-lived buffers per message on every
+/// worker; mimalloc's per-thread free lists measured faster than glibc's
+/// malloc for that (see the README's measurements).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use std::path::PathBuf;

@@ -117,58 +117,154 @@ pub(crate) fn for_each_kgram(
         let mut words: [&[u8]; K] = [&[]; K];
         let mut cheap = [0u64; K];
         let mut seen = 0usize;
+        // `seen % K`, kept as a counter: a division per word showed.
+        let mut slot = 0usize;
         let mut rolling = 0u64;
-        for_each_word(lower, |w| {
-            let c = cheap_word_hash(w);
+        let on_word = |w, c| {
             // Roll the word leaving the window out and the new one in.
             rolling = rolling
-                .wrapping_sub(cheap[seen % K].wrapping_mul(ROLL_OUT))
+                .wrapping_sub(cheap[slot].wrapping_mul(ROLL_OUT))
                 .wrapping_mul(ROLL)
                 .wrapping_add(c);
-            words[seen % K] = w;
-            cheap[seen % K] = c;
+            words[slot] = w;
+            cheap[slot] = c;
+            slot = if slot + 1 == K { 0 } else { slot + 1 };
             seen += 1;
             if seen < K {
                 return;
             }
-            let at = |i: usize| (seen + i) % K;
             let cheap_gram = rolling;
             if filter.is_some_and(|set| !set.contains(cheap_gram)) {
                 return;
             }
-            let gram: [u64; K] =
-                std::array::from_fn(|i| word_hash(cache, cheap[at(i)], words[at(i)]));
-            f(combine(&gram), cheap_gram);
-        });
+            // `slot` is now the oldest word of the window.
+            f(candidate_hash(cache, &words, &cheap, slot), cheap_gram);
+        };
+        for_each_word(lower, on_word);
     });
 }
 
-/// Calls `f` with each word of `lower`: runs of alphanumeric characters.
-fn for_each_word<'a>(lower: &'a str, mut f: impl FnMut(&'a [u8])) {
+/// The SHA-based hash of the k-gram in the ring `words`/`cheap` whose
+/// oldest word is at `slot`. Out of line: it runs only for the k-grams
+/// that pass the filter, and keeping it out keeps the word loop small
+/// enough to inline.
+#[cold]
+#[inline(never)]
+fn candidate_hash(
+    cache: &mut std::collections::HashMap<u64, u64, BuildWordHasher>,
+    words: &[&[u8]; K],
+    cheap: &[u64; K],
+    slot: usize,
+) -> u64 {
+    let at = |i: usize| (slot + i) % K;
+    let gram: [u64; K] = std::array::from_fn(|i| word_hash(cache, cheap[at(i)], words[at(i)]));
+    combine(&gram)
+}
+
+/// Calls `f` with each word of `lower` (runs of alphanumeric characters)
+/// and its cheap hash ([`cheap_word_hash`]).
+#[inline(always)]
+fn for_each_word<'a>(lower: &'a str, mut f: impl FnMut(&'a [u8], u64)) {
     if lower.is_ascii() {
-        // A byte loop: this runs over every byte of every message.
-        let bytes = lower.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            while i < bytes.len() && !bytes[i].is_ascii_alphanumeric() {
-                i += 1;
-            }
-            let start = i;
-            while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
-                i += 1;
-            }
-            if start < i {
-                f(&bytes[start..i]);
-            }
-        }
+        for_each_ascii_word(lower.as_bytes(), f);
     } else {
         for w in lower
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
         {
-            f(w.as_bytes());
+            f(w.as_bytes(), cheap_word_hash(w.as_bytes()));
         }
     }
+}
+
+/// [`for_each_word`] for ASCII text, which is almost all mail. This runs
+/// over every byte of every message, so it classifies 64 bytes at a time
+/// into a bit mask and visits only the word boundaries: a byte-at-a-time
+/// loop mispredicted a branch at both ends of every word.
+#[inline(always)]
+fn for_each_ascii_word<'a>(bytes: &'a [u8], mut f: impl FnMut(&'a [u8], u64)) {
+    let mut start = 0usize;
+    // Whether the byte before the current block is alphanumeric.
+    let mut carry = 0u64;
+    for (block, chunk) in bytes.chunks(64).enumerate() {
+        let base = block * 64;
+        let alnum = alphanumeric_mask(chunk);
+        // A set bit where a word starts or ends (the first byte after it).
+        let mut edges = alnum ^ (alnum << 1 | carry);
+        if chunk.len() < 64 {
+            // The last word's end is past the text: reported below.
+            edges &= (1u64 << chunk.len()) - 1;
+        }
+        while edges != 0 {
+            let at = base + edges.trailing_zeros() as usize;
+            if alnum & (edges & edges.wrapping_neg()) != 0 {
+                start = at;
+            } else {
+                f(&bytes[start..at], cheap_word_hash_at(bytes, start, at));
+            }
+            edges &= edges - 1;
+        }
+        carry = alnum >> 63;
+        if chunk.len() < 64 && alnum >> (chunk.len() - 1) & 1 == 1 {
+            carry = 1;
+        }
+    }
+    if carry == 1 {
+        f(
+            &bytes[start..],
+            cheap_word_hash_at(bytes, start, bytes.len()),
+        );
+    }
+}
+
+/// Bit `i` set when `chunk[i]` (at most 64 ASCII bytes) is a letter or
+/// a digit. Eight bytes at a time in a u64 (SWAR): for bytes below 0x80,
+/// adding `0x80 - lo` sets a byte's top bit exactly when it is `>= lo`,
+/// with no carry into the next byte.
+fn alphanumeric_mask(chunk: &[u8]) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOP: u64 = ONES * 0x80;
+    #[inline(always)]
+    fn at_least(x: u64, lo: u8) -> u64 {
+        x.wrapping_add(ONES * u64::from(0x80 - lo)) & TOP
+    }
+    #[inline(always)]
+    fn word(x: u64) -> u64 {
+        let digit = at_least(x, b'0') & !at_least(x, b'9' + 1);
+        let folded = x | (ONES * 0x20);
+        let letter = at_least(folded, b'a') & !at_least(folded, b'z' + 1);
+        // Gather the eight top bits into the low byte.
+        ((digit | letter) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+    }
+    let mut mask = 0u64;
+    let mut words = chunk.chunks_exact(8);
+    for (i, w) in (&mut words).enumerate() {
+        mask |= word(u64::from_le_bytes(w.try_into().expect("8 bytes"))) << (8 * i);
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        // Zero bytes are not alphanumeric: the padding adds no bits.
+        mask |= word(u64::from_le_bytes(last)) << (8 * (chunk.len() / 8));
+    }
+    mask
+}
+
+/// [`cheap_word_hash`] of `bytes[start..end]`, reading a short tail with
+/// one unaligned load masked to its length when the buffer goes on past
+/// it (most words are shorter than 8 bytes). Same value, always.
+#[inline]
+fn cheap_word_hash_at(bytes: &[u8], start: usize, end: usize) -> u64 {
+    let len = end - start;
+    if len < 8 && start + 8 <= bytes.len() {
+        let v = u64::from_le_bytes(bytes[start..start + 8].try_into().expect("8 bytes"));
+        let v = v & ((1u64 << (8 * len)) - 1);
+        let mut h = WordHasher::default();
+        h.mix_tail(v, len);
+        return std::hash::Hasher::finish(&h);
+    }
+    cheap_word_hash(&bytes[start..end])
 }
 
 /// The documents' cheap k-gram hashes (version 2 filters), for
@@ -272,14 +368,22 @@ impl std::hash::Hasher for WordHasher {
                 .iter()
                 .enumerate()
                 .fold(0u64, |v, (i, &b)| v | u64::from(b) << (8 * i));
-            // The length keeps "a" and "a\0" apart.
-            self.0 = (self.0.rotate_left(5) ^ v ^ ((rest.len() as u64) << 59))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+            self.mix_tail(v, rest.len());
         }
     }
 
     fn write_u64(&mut self, n: u64) {
         self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl WordHasher {
+    /// Mixes in the last 1-7 bytes `v` (little-endian) of a write.
+    #[inline(always)]
+    fn mix_tail(&mut self, v: u64, len: usize) {
+        // The length keeps "a" and "a\0" apart.
+        self.0 = (self.0.rotate_left(5) ^ v ^ ((len as u64) << 59))
+            .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 }
 
@@ -551,6 +655,37 @@ mod tests {
         };
         assert_eq!(found(&filtered), found(&full));
         assert!(fp.similarity(&found(&full)) >= 20);
+    }
+
+    #[test]
+    fn block_word_split_matches_a_plain_split() {
+        // Texts of every length around the 64-byte blocks, words of every
+        // length around the 8-byte loads, at every alignment.
+        let mut seed = 7u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        let alphabet = b"ab9Z -.,\n\t_@[`{/:";
+        for len in (0..300).chain([1000, 4096]) {
+            let text: String = (0..len)
+                .map(|_| alphabet[next() % alphabet.len()] as char)
+                .collect();
+            let expected: Vec<(&[u8], u64)> = text
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(|w| (w.as_bytes(), cheap_word_hash(w.as_bytes())))
+                .collect();
+            let mut found = Vec::new();
+            for_each_word(&text, |w, h| found.push((w, h)));
+            assert_eq!(found, expected, "{text:?}");
+        }
+        let long = "x".repeat(70) + " " + &"y".repeat(64);
+        let mut found = Vec::new();
+        for_each_word(&long, |w, _| found.push(w.len()));
+        assert_eq!(found, [70, 64]);
     }
 
     #[test]

@@ -84,13 +84,7 @@ where
 {
     let (tx, rx) = mpsc::sync_channel(1);
     let task: Task = Box::new(move || {
-        let result = catch_unwind(AssertUnwindSafe(job)).map_err(|payload| {
-            payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "non-string panic payload".to_owned())
-        });
+        let result = catch_unwind(AssertUnwindSafe(job)).map_err(panic_message);
         // The receiver is gone if the caller timed out; nothing to do.
         let _ = tx.send(result);
     });
@@ -116,9 +110,39 @@ where
     outcome
 }
 
+/// Runs an extractor named `name` on the calling thread, turning its panic
+/// into an error worded as [`contain`]'s. Only for extractors that cannot
+/// recurse deeply or run away (see `INLINE_OFFICE` in the walker).
+pub(crate) fn guarded<T>(name: &str, job: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(job)).unwrap_or_else(|payload| {
+        Err(format!(
+            "{name} {}",
+            Failure::Panicked(panic_message(payload))
+        ))
+    })
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guarded_turns_a_panic_into_an_error() {
+        assert_eq!(guarded("office", || Ok::<_, String>(7)), Ok(7));
+        let r: Result<(), String> = guarded("office", || panic!("bad central directory"));
+        assert_eq!(
+            r,
+            Err("office extractor panicked: bad central directory".into())
+        );
+    }
 
     #[test]
     fn runaway_loop_times_out() {

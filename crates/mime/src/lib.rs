@@ -46,7 +46,12 @@
 //!   archive extractors run on reused worker threads with 256 MiB stacks, under
 //!   `catch_unwind`, with the message's remaining scan time as a deadline
 //!   (see [`containment`]). A panic, a deep recursion that fits the big stack
-//!   or a runaway loop becomes an unscannable part with a reason.
+//!   or a runaway loop becomes an unscannable part with a reason. The one
+//!   exception: Office documents up to 1 MiB are extracted on the calling
+//!   thread under `catch_unwind` alone, because their parsers (zip, inflate,
+//!   quick-xml's pull reader) are iterative and linear in input the part
+//!   allowance bounds, and waking a worker for each one cost more than the
+//!   extraction itself (it halved a mail folder's scan time).
 //!
 //! **Remaining risk:** a third-party parser that aborts the process
 //! (`std::process::abort`, an allocation failure, or a recursion deeper than
