@@ -8,8 +8,8 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sluice_benches::{dictionary_terms, english_like, vocabulary};
 use sluice_dlp::{
-    CountMode, Definitions, Dictionary, Engine, EntityDefinition, EntityKind, Identifier,
-    RuleDefinition,
+    CountMode, Definitions, Dictionary, DocumentFingerprint, Engine, EntityDefinition, EntityKind,
+    FingerprintSet, Identifier, RuleDefinition,
 };
 
 fn engine(terms: &[String], identifiers: bool) -> Engine {
@@ -58,6 +58,26 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(mail.len() as u64));
     g.bench_function("dictionary+identifiers-50KiB-mail", |b| {
         b.iter(|| all.scan_str(&mail).rules[0].count)
+    });
+    // Document fingerprints alone: the word loop every message pays for.
+    let document = english_like(&vocab, 20 << 10, 5);
+    let fingerprint = Engine::new(Definitions {
+        entities: vec![EntityDefinition {
+            name: "board".into(),
+            kind: EntityKind::Fingerprint {
+                documents: FingerprintSet {
+                    documents: vec![DocumentFingerprint::new("board", &document)],
+                },
+                similarity: 30,
+            },
+        }],
+        rules: vec![RuleDefinition::new("r", &["board"])],
+        profiles: vec![],
+    })
+    .unwrap();
+    g.throughput(Throughput::Bytes(text.len() as u64));
+    g.bench_function("fingerprint-4MiB", |b| {
+        b.iter(|| fingerprint.scan_str(&text).rules[0].count)
     });
     g.finish();
 }

@@ -31,8 +31,8 @@ pub fn run(paths: &[String], format: Format) -> ExitCode {
     let mut failed = false;
     for input in expand(paths) {
         let name = &input.name;
-        let (extraction, error) = match input.read() {
-            Ok(b) => (extract(&b, &limits), None),
+        let (extraction, error) = match input.with_bytes(|b| extract(b, &limits)) {
+            Ok(extraction) => (extraction, None),
             Err(e) => {
                 eprintln!("sluice-scan: {e}");
                 failed = true;

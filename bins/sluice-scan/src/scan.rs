@@ -2,16 +2,28 @@
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
-use sluice_policy::{Decision, Envelope, Inspector};
+use sluice_policy::{Envelope, Inspector};
 
 use crate::input::{expand, Input};
 use crate::{report, Format};
 
-/// Messages decided per batch: output keeps input order, memory stays
-/// bounded by a batch.
-const BATCH: usize = 256;
+/// Consecutive messages a worker takes at a time: the writer is woken
+/// once per chunk rather than once per message.
+const CHUNK: usize = 16;
+/// How far (in messages) workers may run ahead of the writer, which waits
+/// for the oldest unfinished message: bounds the memory of finished but
+/// unwritten output behind one slow message.
+const AHEAD: usize = 4096;
+
+/// One message's output, rendered by the worker that decided it.
+struct Rendered {
+    bytes: Vec<u8>,
+    finding: bool,
+    error: Option<String>,
+}
 
 pub fn run(
     inspector: &Inspector,
@@ -31,43 +43,47 @@ pub fn run(
         );
         bar
     });
+    // Deciding and rendering happen on the workers; this thread only
+    // writes finished chunks in input order, so output never serialises
+    // the scan.
+    let render = |input: &Input| {
+        let decision = input.with_bytes(|b| inspector.inspect(envelope, b));
+        let result = decision.as_ref().map_err(String::as_str);
+        let mut bytes = Vec::new();
+        let written = match format {
+            Format::Json => report::json_line(&mut bytes, &input.name, result),
+            Format::Human => report::human(&mut bytes, &input.name, result, inspector),
+        };
+        written.expect("writing to memory cannot fail");
+        Rendered {
+            bytes,
+            finding: result.is_ok_and(|d| d.is_finding(inspector.uses_policies())),
+            error: decision.err(),
+        }
+    };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let (mut errors, mut findings) = (false, false);
-    for batch in inputs.chunks(BATCH) {
-        let decisions = decide_all(inspector, envelope, batch, jobs);
-        for (input, decision) in batch.iter().zip(&decisions) {
-            let result: Result<&Decision, &str> = match decision {
-                Ok(d) => Ok(d),
-                Err(e) => {
-                    eprintln!("sluice-scan: {e}");
-                    errors = true;
-                    Err(e.as_str())
-                }
-            };
-            if let Ok(d) = result {
-                findings |= d.is_finding(inspector.uses_policies());
-            }
-            let written = match format {
-                Format::Json => report::json_line(&mut out, &input.name, result),
-                Format::Human => report::human(&mut out, &input.name, result, inspector),
-            };
-            if let Err(e) = written {
-                if e.kind() != io::ErrorKind::BrokenPipe {
-                    eprintln!("sluice-scan: cannot write output: {e}");
-                }
-                return ExitCode::from(2);
-            }
+    let mut sink = Sink {
+        out: &mut out,
+        errors: false,
+        findings: false,
+        progress: progress.as_ref(),
+    };
+    let jobs = jobs.clamp(1, inputs.len().max(1));
+    let written = if jobs == 1 {
+        inputs.iter().try_for_each(|i| sink.write(&[render(i)]))
+    } else {
+        in_parallel(&inputs, jobs, &render, &mut sink)
+    };
+    let (errors, findings) = (sink.errors, sink.findings);
+    if let Err(e) = written.and_then(|()| out.flush()) {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            eprintln!("sluice-scan: cannot write output: {e}");
         }
-        if let Some(bar) = &progress {
-            bar.inc(batch.len() as u64);
-        }
+        return ExitCode::from(2);
     }
     if let Some(bar) = progress {
         bar.finish_and_clear();
-    }
-    if out.flush().is_err() {
-        return ExitCode::from(2);
     }
     ExitCode::from(if errors {
         2
@@ -78,43 +94,85 @@ pub fn run(
     })
 }
 
-/// Decides every input of a batch on `jobs` threads, in input order.
-fn decide_all(
-    inspector: &Inspector,
-    envelope: &Envelope,
-    batch: &[Input],
-    jobs: usize,
-) -> Vec<Result<Decision, String>> {
-    let decide = |input: &Input| input.read().map(|b| inspector.inspect(envelope, &b));
-    let jobs = jobs.clamp(1, batch.len().max(1));
-    if jobs == 1 {
-        return batch.iter().map(decide).collect();
+/// Where rendered messages go, in input order.
+struct Sink<'a, W: Write> {
+    out: &'a mut W,
+    errors: bool,
+    findings: bool,
+    progress: Option<&'a indicatif::ProgressBar>,
+}
+
+impl<W: Write> Sink<'_, W> {
+    fn write(&mut self, chunk: &[Rendered]) -> io::Result<()> {
+        for r in chunk {
+            if let Some(e) = &r.error {
+                eprintln!("sluice-scan: {e}");
+                self.errors = true;
+            }
+            self.findings |= r.finding;
+            self.out.write_all(&r.bytes)?;
+        }
+        if let Some(bar) = self.progress {
+            bar.inc(chunk.len() as u64);
+        }
+        Ok(())
     }
+}
+
+/// Renders every input on `jobs` worker threads, which take [`CHUNK`]
+/// messages at a time, and writes the chunks in input order as they are
+/// finished.
+fn in_parallel<W: Write>(
+    inputs: &[Input],
+    jobs: usize,
+    render: &(impl Fn(&Input) -> Rendered + Sync),
+    sink: &mut Sink<'_, W>,
+) -> io::Result<()> {
     let next = AtomicUsize::new(0);
-    let mut results: Vec<Option<Result<Decision, String>>> =
-        (0..batch.len()).map(|_| None).collect();
+    let written = AtomicUsize::new(0);
+    // Set when the writer gives up (a closed pipe): workers stop.
+    let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..jobs)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(input) = batch.get(i) else { break };
-                        done.push((i, decide(input)));
-                    }
-                    done
-                })
-            })
-            .collect();
-        for w in workers {
-            for (i, r) in w.join().expect("scan worker panicked") {
-                results[i] = Some(r);
+        let (tx, rx) = mpsc::channel::<(usize, Vec<Rendered>)>();
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let (next, written, stop) = (&next, &written, &stop);
+            scope.spawn(move || loop {
+                let start = next.fetch_add(CHUNK, Ordering::Relaxed);
+                if start >= inputs.len() {
+                    break;
+                }
+                // Behind one slow message, wait for the writer rather
+                // than pile up output.
+                while start >= written.load(Ordering::Acquire) + AHEAD
+                    && !stop.load(Ordering::Relaxed)
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let end = (start + CHUNK).min(inputs.len());
+                let chunk = inputs[start..end].iter().map(render).collect();
+                if tx.send((start, chunk)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut pending = std::collections::HashMap::new();
+        let mut at = 0;
+        for (start, chunk) in rx {
+            pending.insert(start, chunk);
+            while let Some(chunk) = pending.remove(&at) {
+                if let Err(e) = sink.write(&chunk) {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+                at += chunk.len();
+                written.store(at, Ordering::Release);
             }
         }
-    });
-    results
-        .into_iter()
-        .map(|r| r.expect("every input decided"))
-        .collect()
+        Ok(())
+    })
 }

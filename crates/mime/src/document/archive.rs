@@ -45,15 +45,25 @@ impl Listing {
     }
 
     /// Reads one entry's bytes within the allowance; false when out of
-    /// bytes for the archive as a whole.
-    fn read_entry(&mut self, path: String, reader: &mut dyn Read, allowance: Allowance) -> bool {
+    /// bytes for the archive as a whole. `declared` is the size the
+    /// archive states for it (0 when unknown), trusted only to size the
+    /// buffer within the allowance: read_to_end into an empty Vec starts
+    /// with 32-byte probe reads, each a separate inflate call.
+    fn read_entry(
+        &mut self,
+        path: String,
+        reader: &mut dyn Read,
+        declared: u64,
+        allowance: Allowance,
+    ) -> bool {
         let left = allowance.total.saturating_sub(self.expanded());
         if left == 0 {
             self.stopped = Some(Stop::OutOfBytes);
             return false;
         }
         let cap = allowance.per_entry.min(left);
-        let mut data = Vec::new();
+        let presize = declared.min(cap + 1).min(16 << 20);
+        let mut data = Vec::with_capacity(usize::try_from(presize).unwrap_or(0));
         let read = reader.take(cap + 1).read_to_end(&mut data);
         if let Err(e) = &read {
             // Damaged data: keep what decoded before the damage.
@@ -119,7 +129,8 @@ pub(crate) fn read_zip(data: &[u8], allowance: Allowance) -> Result<Listing, Str
                 continue;
             }
         };
-        if !listing.read_entry(path, &mut file, allowance) {
+        let declared = file.size();
+        if !listing.read_entry(path, &mut file, declared, allowance) {
             break;
         }
     }
@@ -134,7 +145,7 @@ pub(crate) fn read_gzip(
 ) -> Result<Listing, String> {
     let mut listing = Listing::default();
     let mut decoder = flate2::read::MultiGzDecoder::new(data);
-    listing.read_entry(inner, &mut decoder, allowance);
+    listing.read_entry(inner, &mut decoder, 0, allowance);
     Ok(listing)
 }
 
@@ -169,7 +180,8 @@ pub(crate) fn read_tar(data: &[u8], allowance: Allowance) -> Result<Listing, Str
             .path()
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_else(|_| format!("#{seen}"));
-        if !listing.read_entry(path, &mut entry, allowance) {
+        let declared = entry.size();
+        if !listing.read_entry(path, &mut entry, declared, allowance) {
             break;
         }
     }

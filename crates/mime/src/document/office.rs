@@ -80,7 +80,11 @@ pub(crate) fn extract(data: &[u8], format: Format, allowance: u64) -> Result<Doc
             return Err("password-protected document".into());
         }
         let left = allowance.saturating_sub(out.expanded);
-        let mut xml = Vec::new();
+        // Sized from the entry's declared size (capped by the allowance):
+        // read_to_end into an empty Vec starts with 32-byte probe reads,
+        // each a separate inflate call.
+        let declared = entry.size().min(left + 1);
+        let mut xml = Vec::with_capacity(usize::try_from(declared).unwrap_or(0).min(16 << 20));
         (&mut entry)
             .take(left + 1)
             .read_to_end(&mut xml)
