@@ -251,17 +251,32 @@ fn alphanumeric_mask(chunk: &[u8]) -> u64 {
     mask
 }
 
-/// [`cheap_word_hash`] of `bytes[start..end]`, reading a short tail with
-/// one unaligned load masked to its length when the buffer goes on past
-/// it (most words are shorter than 8 bytes). Same value, always.
+/// [`cheap_word_hash`] of `bytes[start..end]`. A word shorter than 16
+/// bytes, with 16 bytes readable from its start, is hashed from two
+/// unaligned loads masked to its length, choosing between the shapes of
+/// [`WordHasher::write`] (tail only; one full chunk; chunk and tail) with
+/// selects rather than branches, because word lengths are unpredictable.
+/// Same value, always.
 #[inline]
 fn cheap_word_hash_at(bytes: &[u8], start: usize, end: usize) -> u64 {
     let len = end - start;
-    if len < 8 && start + 8 <= bytes.len() {
-        let v = u64::from_le_bytes(bytes[start..start + 8].try_into().expect("8 bytes"));
-        let v = v & ((1u64 << (8 * len)) - 1);
-        let mut h = WordHasher::default();
-        h.mix_tail(v, len);
+    if len < 16 && start + 16 <= bytes.len() {
+        let load = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        let (a, b) = (load(start), load(start + 8));
+        // The low `n` bytes of `v`, n in 1..=8 (for n = 0, `v` whole: the
+        // value is then not selected below).
+        let low = |v: u64, n: usize| v & (u64::MAX >> ((64 - 8 * n) & 63));
+        let first_len = len.min(8);
+        // One chunk of 8, or a tail of `len` (with its length mixed in).
+        let first = if len >= 8 {
+            a
+        } else {
+            low(a, first_len) ^ ((len as u64) << 59)
+        };
+        let h1 = first.wrapping_mul(WORD_MUL);
+        let rest = len.saturating_sub(8);
+        let h2 = (h1.rotate_left(5) ^ low(b, rest) ^ ((rest as u64) << 59)).wrapping_mul(WORD_MUL);
+        let h = WordHasher(if rest > 0 { h2 } else { h1 });
         return std::hash::Hasher::finish(&h);
     }
     cheap_word_hash(&bytes[start..end])
@@ -344,6 +359,9 @@ fn word_hash(
 #[derive(Default)]
 pub(crate) struct WordHasher(u64);
 
+/// [`WordHasher`]'s multiplier.
+const WORD_MUL: u64 = 0x517c_c1b7_2722_0a95;
+
 impl std::hash::Hasher for WordHasher {
     fn finish(&self) -> u64 {
         // Avalanche: hashbrown takes its control bits from the top of the
@@ -357,7 +375,7 @@ impl std::hash::Hasher for WordHasher {
         let mut chunks = bytes.chunks_exact(8);
         for chunk in &mut chunks {
             let v = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-            self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+            self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(WORD_MUL);
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
@@ -373,7 +391,7 @@ impl std::hash::Hasher for WordHasher {
     }
 
     fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(WORD_MUL);
     }
 }
 
@@ -382,8 +400,7 @@ impl WordHasher {
     #[inline(always)]
     fn mix_tail(&mut self, v: u64, len: usize) {
         // The length keeps "a" and "a\0" apart.
-        self.0 = (self.0.rotate_left(5) ^ v ^ ((len as u64) << 59))
-            .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        self.0 = (self.0.rotate_left(5) ^ v ^ ((len as u64) << 59)).wrapping_mul(WORD_MUL);
     }
 }
 
@@ -668,8 +685,15 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (seed >> 33) as usize
         };
-        let alphabet = b"ab9Z -.,\n\t_@[`{/:";
-        for len in (0..300).chain([1000, 4096]) {
+        // Mostly separators (short words), then mostly letters (long ones).
+        let alphabets: [&[u8]; 2] = [
+            b"ab9Z -.,\n\t_@[`{/:",
+            b"abcdefghijklmnopqrstuvwxyz0189XYZ ",
+        ];
+        for (len, alphabet) in (0..300)
+            .chain([1000, 4096])
+            .flat_map(|len| alphabets.map(|a| (len, a)))
+        {
             let text: String = (0..len)
                 .map(|_| alphabet[next() % alphabet.len()] as char)
                 .collect();

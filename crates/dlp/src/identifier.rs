@@ -233,7 +233,11 @@ fn regex(id: Identifier) -> &'static Regex {
         .expect("listed");
     CELLS[i].get_or_init(|| {
         let pattern = match id {
-            Identifier::CreditCard => r"(?-u)[0-9]+(?:[ -][0-9]+)*",
+            // A maximal run of digit groups separated by single spaces or
+            // dashes, holding at least 13 digits (the shortest card): the
+            // many shorter numbers in mail (dates, amounts, ids) are not
+            // matches at all, which costs far less than validating each.
+            Identifier::CreditCard => r"(?-u)[0-9](?:[ -]?[0-9]){12,}",
             Identifier::UsSsn => r"(?-u)[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}",
             Identifier::Iban => r"(?-u)[A-Za-z]{2}[0-9]{2}",
             Identifier::EmailAddress => {
