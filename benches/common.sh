@@ -22,3 +22,21 @@ median_ms() {
     done
     printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
 }
+
+# Runs command A and command B alternately RUNS times (so a machine that
+# slows down or speeds up mid-run affects both alike) and prints three
+# numbers: A's median ms, B's median ms and the median of the per-pair
+# ratios B/A. Commands are given as two strings, word-split.
+paired_ms() {
+    local a=$1 b=$2 s e ta tb
+    for _ in $(seq "$RUNS"); do
+        s=$(date +%s%N); $a > /dev/null || true; e=$(date +%s%N); ta=$(( (e - s) / 1000 ))
+        s=$(date +%s%N); $b > /dev/null || true; e=$(date +%s%N); tb=$(( (e - s) / 1000 ))
+        echo "$ta $tb"
+    done | awk '{ a[NR] = $1; b[NR] = $2; r[NR] = $2 / $1 }
+        function median(v, n,   i, j, t) {
+            for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j > 0 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
+            return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+        }
+        END { printf "%.0f %.0f %.2f\n", median(a, NR) / 1000, median(b, NR) / 1000, median(r, NR) }'
+}
