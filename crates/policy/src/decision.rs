@@ -437,7 +437,12 @@ impl Inspector {
     fn apply_policies(&self, d: &mut Decision, x: &Extraction) {
         for p in &self.config.policy {
             let name = &p.name;
-            let from = p.from.clone().unwrap_or_default();
+            // No `from` is the default constraint: anyone.
+            static ANYONE: crate::Constraint = crate::Constraint {
+                include: Vec::new(),
+                exclude: Vec::new(),
+            };
+            let from = p.from.as_ref().unwrap_or(&ANYONE);
             if !from.matches(&d.sender) {
                 d.trace.push(format!(
                     "policy {name:?}: does not apply: sender {}",
