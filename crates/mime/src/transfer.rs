@@ -321,7 +321,7 @@ mod tests {
                         .wrapping_add(1442695040888963407);
                     // Mostly valid characters, as in real bodies.
                     let k = (seed >> 33) as usize;
-                    if k % 10 == 0 {
+                    if k.is_multiple_of(10) {
                         alphabet[12 + k / 10 % 10]
                     } else {
                         alphabet[k / 10 % 14]
