@@ -221,7 +221,10 @@ impl UpstreamClient {
             return Ok(go);
         }
         let mut stuffer = DotStuffer::default();
-        let mut buf = Vec::with_capacity(CHUNK + CHUNK / 8);
+        // Room for the whole of a small message once stuffed (a dot per
+        // line at most adds little), up to a chunk and its stuffing.
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let mut buf = Vec::with_capacity((total + total / 16 + 8).min(CHUNK + CHUNK / 8));
         for part in parts {
             for piece in part.chunks(CHUNK) {
                 stuffer.push(piece, &mut buf);

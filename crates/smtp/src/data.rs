@@ -56,7 +56,9 @@ impl DataReader {
     pub fn new(limit: usize) -> Self {
         DataReader {
             limit,
-            message: Vec::new(),
+            // Most mail fits: no run of reallocations (and copies) while a
+            // typical message grows from nothing.
+            message: Vec::with_capacity(limit.min(16 << 10)),
             line: Vec::new(),
             problem: None,
             after_cr: false,

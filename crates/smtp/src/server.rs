@@ -303,6 +303,9 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
         let mut reader = DataReader::new(self.config.session.max_message_size);
         // Bytes already received after the DATA line belong to the message.
         let mut pending = std::mem::take(&mut self.input);
+        // The first read gets room for a typical message; later ones for
+        // 64 KiB at a time (a large message in few reads).
+        let mut room = 16 * 1024;
         loop {
             if let DataStatus::Done { consumed, message } = reader.feed(&pending) {
                 self.input = pending.split_off(consumed);
@@ -338,7 +341,8 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
             pending.clear();
             // Read straight into the spare capacity: no zeroed buffer and
             // no copy per read.
-            pending.reserve(64 * 1024);
+            pending.reserve(room);
+            room = 64 * 1024;
             let n = match tokio::time::timeout(
                 self.config.command_timeout,
                 self.stream.read_buf(&mut pending),
