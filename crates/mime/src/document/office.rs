@@ -75,20 +75,17 @@ pub(crate) fn extract(data: &[u8], format: Format, allowance: u64) -> Result<Doc
         truncated: false,
     };
     for name in names {
-        let mut entry = zip.by_name(&name).map_err(|e| format!("{name}: {e}"))?;
+        let index = zip
+            .index_for_name(&name)
+            .ok_or_else(|| format!("{name}: not found"))?;
+        let mut entry = zip
+            .by_index_raw(index)
+            .map_err(|e| format!("{name}: {e}"))?;
         if entry.encrypted() {
             return Err("password-protected document".into());
         }
         let left = allowance.saturating_sub(out.expanded);
-        // Sized from the entry's declared size (capped by the allowance):
-        // read_to_end into an empty Vec starts with 32-byte probe reads,
-        // each a separate inflate call.
-        let declared = entry.size().min(left + 1);
-        let mut xml = Vec::with_capacity(usize::try_from(declared).unwrap_or(0).min(16 << 20));
-        (&mut entry)
-            .take(left + 1)
-            .read_to_end(&mut xml)
-            .map_err(|e| format!("{name}: {e}"))?;
+        let mut xml = read_part(&mut entry, left).map_err(|e| format!("{name}: {e}"))?;
         if xml.len() as u64 > left {
             xml.truncate(left as usize);
             out.truncated = true;
@@ -100,6 +97,75 @@ pub(crate) fn extract(data: &[u8], format: Format, allowance: u64) -> Result<Doc
         }
     }
     Ok(out)
+}
+
+/// The bytes of one zip entry, at most `left + 1` of them expanded (one
+/// more than allowed tells the caller it was cut).
+///
+/// The entry is read raw and inflated here with a per-thread inflate
+/// state that is reset, not rebuilt, for each part: the zip crate's
+/// reader allocates and clears a new state and window per entry, which
+/// cost more than inflating the kilobyte of XML a typical part holds.
+/// (The CRC is not checked: a damaged document is scanned as far as it
+/// inflates, like any damaged part.)
+fn read_part(
+    entry: &mut zip::read::ZipFile<'_, Cursor<&[u8]>>,
+    left: u64,
+) -> Result<Vec<u8>, String> {
+    let limit = left.saturating_add(1);
+    let mut raw =
+        Vec::with_capacity(usize::try_from(entry.compressed_size().min(16 << 20)).unwrap_or(0));
+    match entry.compression() {
+        zip::CompressionMethod::Stored => {
+            entry
+                .take(limit)
+                .read_to_end(&mut raw)
+                .map_err(|e| e.to_string())?;
+            Ok(raw)
+        }
+        zip::CompressionMethod::Deflated => {
+            entry.read_to_end(&mut raw).map_err(|e| e.to_string())?;
+            inflate(&raw, usize::try_from(limit).unwrap_or(usize::MAX))
+        }
+        other => Err(format!("unsupported compression method {other}")),
+    }
+}
+
+/// Inflates raw deflate `input` into at most `limit` bytes.
+fn inflate(input: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+    thread_local! {
+        static INFLATE: std::cell::RefCell<flate2::Decompress> =
+            std::cell::RefCell::new(flate2::Decompress::new(false));
+    }
+    INFLATE.with_borrow_mut(|state| {
+        state.reset(false);
+        let mut out = Vec::with_capacity(
+            input
+                .len()
+                .saturating_mul(4)
+                .clamp(4096, 1 << 20)
+                .min(limit),
+        );
+        loop {
+            let (read, written) = (state.total_in(), out.len());
+            let at = usize::try_from(read)
+                .unwrap_or(input.len())
+                .min(input.len());
+            let status = state
+                .decompress_vec(&input[at..], &mut out, flate2::FlushDecompress::Finish)
+                .map_err(|e| format!("damaged deflate data: {e}"))?;
+            if status == flate2::Status::StreamEnd || out.len() >= limit {
+                out.truncate(limit);
+                return Ok(out);
+            }
+            if out.len() == out.capacity() {
+                // Full: grow (within the limit) and go on.
+                out.reserve(out.capacity().min(limit - out.len()).max(4096));
+            } else if state.total_in() == read && out.len() == written {
+                return Err("deflate data ends early".into());
+            }
+        }
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +238,23 @@ pub(crate) fn xml_text(xml: &str, dialect: Dialect, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_inflate_whole_cut_at_the_limit_or_fail_when_truncated() {
+        use std::io::Write;
+        let text: Vec<u8> = (0..20_000u32)
+            .flat_map(|i| format!("<w:t>cell {i}</w:t>").into_bytes())
+            .collect();
+        let mut encoder =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(&text).unwrap();
+        let raw = encoder.finish().unwrap();
+        assert_eq!(inflate(&raw, usize::MAX).unwrap(), text);
+        assert_eq!(inflate(&raw, 1001).unwrap(), &text[..1001]);
+        // The state is reset between parts: the same input again.
+        assert_eq!(inflate(&raw, usize::MAX).unwrap(), text);
+        assert!(inflate(&raw[..raw.len() / 2], usize::MAX).is_err());
+    }
 
     #[test]
     fn runs_join_and_paragraphs_separate() {
