@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, proxy_with, repo, send, sink, wait_for_files, wait_port, Running};
+use common::{
+    free_port, proxy_with, relay_to, repo, send, sink, wait_for_files, wait_port, Running,
+};
 use serde_json::Value;
 
 /// `METHOD url` through urllib; returns the status and the parsed JSON
@@ -75,7 +77,7 @@ fn setup_with(proxy_keys: &str, store: &str, tables: &str) -> Setup {
     let api_port = free_port();
     let (proxy, smtp) = proxy_with(
         &work.path().join("p"),
-        &format!("address = \"127.0.0.1:{upstream}\"\nstarttls = \"off\""),
+        &relay_to(upstream),
         "\"127.0.0.0/8\"",
         proxy_keys,
         store,
@@ -495,7 +497,7 @@ fn a_full_disk_never_gets_a_250_for_a_quarantine() {
     // small message but not a 2 MB one.
     let (_proxy, smtp) = proxy_with(
         &work.path().join("p"),
-        &format!("address = \"127.0.0.1:{upstream}\"\nstarttls = \"off\""),
+        &relay_to(upstream),
         "\"127.0.0.0/8\"",
         "",
         "",

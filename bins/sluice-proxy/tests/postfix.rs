@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{free_port, proxy, repo, wait_for_files, wait_port, Running};
+use common::{free_port, proxy, relay_to, repo, wait_for_files, wait_port, Running};
 use std::process::Command;
 
 fn have(tool: &str) -> bool {
@@ -64,7 +64,7 @@ fn swaks_through_the_proxy_to_smtp_sink() {
     let (_sink, sink_port) = smtp_sink(&work.path().join("sink"), &[]);
     let (_proxy, port) = proxy(
         &work.path().join("proxy"),
-        &format!("address = \"127.0.0.1:{sink_port}\"\nstarttls = \"off\""),
+        &relay_to(sink_port),
         "\"127.0.0.0/8\"",
     );
     let messages = repo().join("fixtures/demo/messages");
@@ -153,7 +153,7 @@ fn upstream_rcpt_rejections_pass_through() {
     let (_sink, sink_port) = smtp_sink(&work.path().join("sink"), &["-f", "RCPT"]);
     let (_proxy, port) = proxy(
         &work.path().join("proxy"),
-        &format!("address = \"127.0.0.1:{sink_port}\"\nstarttls = \"off\""),
+        &relay_to(sink_port),
         "\"127.0.0.0/8\"",
     );
     let t = swaks(

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{free_port, proxy, proxy_with, repo, send, sink, sink_on, wait_for_files};
+use common::{free_port, proxy, proxy_with, relay_to, repo, send, sink, sink_on, wait_for_files};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ fn decisions_end_to_end_through_a_real_upstream() {
     let (_sink, sink_port) = sink(&inbox);
     let (_proxy, port) = proxy(
         &work.path().join("p"),
-        &format!("address = \"127.0.0.1:{sink_port}\"\nstarttls = \"off\""),
+        &relay_to(sink_port),
         "\"127.0.0.0/8\"",
     );
     let messages = repo().join("fixtures/demo/messages");
@@ -131,11 +131,7 @@ fn upstream_sessions_are_reused_and_a_restarted_upstream_is_reconnected() {
     std::fs::create_dir_all(&first_box).unwrap();
     std::fs::create_dir_all(&second_box).unwrap();
     let (first, port) = sink(&first_box);
-    let (_p, proxy_port) = proxy(
-        &work.path().join("p"),
-        &format!("address = \"127.0.0.1:{port}\"\nstarttls = \"off\""),
-        "\"127.0.0.0/8\"",
-    );
+    let (_p, proxy_port) = proxy(&work.path().join("p"), &relay_to(port), "\"127.0.0.0/8\"");
     let message = repo().join("fixtures/demo/messages/internal-subdomain.eml");
     // Two clients one after the other: the second gets the first's
     // upstream session from the pool.

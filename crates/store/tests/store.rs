@@ -63,17 +63,22 @@ fn held(inc: &Incident, size: usize) -> Held {
     }
 }
 
+/// The policies of the incidents `query` finds, in the order returned.
+fn policies(store: &Store, query: &IncidentQuery) -> Vec<String> {
+    store
+        .incidents(query)
+        .unwrap()
+        .into_iter()
+        .map(|i| i.policy)
+        .collect()
+}
+
 fn ids(store: &Store, q: &str) -> Vec<String> {
     let query = IncidentQuery {
         filter: Filter::parse(q).unwrap(),
         ..IncidentQuery::default()
     };
-    store
-        .incidents(&query)
-        .unwrap()
-        .into_iter()
-        .map(|i| i.policy)
-        .collect()
+    policies(store, &query)
 }
 
 #[test]
@@ -305,12 +310,7 @@ fn newest_first_with_time_windows_and_pages() {
             offset,
             ..IncidentQuery::default()
         };
-        store
-            .incidents(&query)
-            .unwrap()
-            .into_iter()
-            .map(|i| i.policy)
-            .collect::<Vec<_>>()
+        policies(&store, &query)
     };
     assert_eq!(q(None, 100, 0), ["P3", "P2", "P1", "P0"]);
     assert_eq!(q(Some(3600), 100, 0), ["P3", "P2", "P1"]);

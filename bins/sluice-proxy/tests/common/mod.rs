@@ -39,6 +39,12 @@ pub fn wait_port(port: u16) {
     }
 }
 
+/// The `[upstream]` body for relaying to a local test upstream on `port`
+/// in clear text.
+pub fn relay_to(port: u16) -> String {
+    format!("address = \"127.0.0.1:{port}\"\nstarttls = \"off\"")
+}
+
 /// Starts the proxy with the demo policy, the given `[upstream]` body and
 /// allowed clients, in `dir`; returns it once it accepts connections.
 pub fn proxy(dir: &Path, upstream: &str, allowed: &str) -> (Running, u16) {
