@@ -105,6 +105,14 @@ fn load(path: &std::path::Path) -> anyhow::Result<Config> {
     Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// The inspector for a loaded configuration. The proxy logs decisions,
+/// never their prose explanation, so none is formatted.
+fn inspector(config: &Config) -> anyhow::Result<Inspector> {
+    Ok(Inspector::new(config.clone())
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .without_explanations())
+}
+
 /// `[upstream]` as a destination.
 fn destination(config: &Config) -> anyhow::Result<Destination> {
     let upstream = config
@@ -144,7 +152,7 @@ fn destination(config: &Config) -> anyhow::Result<Destination> {
 fn run(config_path: PathBuf) -> anyhow::Result<()> {
     let config = load(&config_path)?;
     init_logging(config.proxy.log_format == "json");
-    let inspector = Inspector::new(config.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let inspector = inspector(&config)?;
     let destination = Arc::new(destination(&config)?);
     let store = Arc::new(Store::open(&config.store.path)?);
     let tls = match &config.proxy.tls {
@@ -353,8 +361,7 @@ async fn reload_on_hangup(path: PathBuf, proxy: Arc<Proxy>, api: Option<Arc<Api>
             let path = path.clone();
             move || -> anyhow::Result<_> {
                 let config = load(&path)?;
-                let inspector =
-                    Inspector::new(config.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+                let inspector = inspector(&config)?;
                 let tokens = match &config.api {
                     Some(a) => Some(api::load_tokens(&a.tokens, a.token_file.as_ref())?),
                     None => None,

@@ -141,6 +141,11 @@ fn main() -> ExitCode {
                 Ok(i) => i,
                 Err(errors) => return config_errors(&errors),
             };
+            // JSON carries no explanation: don't format one per message.
+            let inspector = match format {
+                Format::Json => inspector.without_explanations(),
+                Format::Human => inspector,
+            };
             let envelope = Envelope {
                 sender: from,
                 recipients: (!to.is_empty()).then_some(to),

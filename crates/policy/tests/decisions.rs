@@ -230,3 +230,30 @@ fn no_notification_for_null_sender_or_auto_replies() {
             .notify_sender
     );
 }
+
+#[test]
+fn decisions_without_explanations_differ_only_by_their_empty_trace() {
+    let monitor_cards = r#"
+[[policy]]
+name = "Cards"
+profiles = ["Payment"]
+action = "block"
+mode = "monitor"
+"#;
+    let (_d, explaining) = inspector(&format!("{monitor_cards}{HOLD}"));
+    let (_e, terse) = inspector(&format!("{monitor_cards}{HOLD}"));
+    let terse = terse.without_explanations();
+    for (message, to) in [
+        (CUSTOMER, &["bob@partner.org"][..]),
+        (CUSTOMER, &["carol@example.com"][..]),
+        (CARDS, &["bob@partner.org"][..]),
+    ] {
+        let envelope = env("alice@example.com", to);
+        let full = explaining.inspect(&envelope, message);
+        let mut short = terse.inspect(&envelope, message);
+        assert!(!full.trace.is_empty());
+        assert!(short.trace.is_empty());
+        short.trace = full.trace.clone();
+        assert_eq!(short, full);
+    }
+}
