@@ -1,5 +1,6 @@
 //! The engine: definitions compiled once, scanned many times.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder};
 
 use crate::fingerprint::{for_each_kgram, BuildWordHasher, KgramFilter};
-use crate::normalize::{lower_str, Normalized};
+use crate::normalize::{is_format, lower_str, Normalized};
 use crate::rule::{CountMode, Definitions, EntityKind, Section, Severity, Thresholds};
 use crate::{Error, FingerprintSet, Identifier};
 
@@ -168,17 +169,336 @@ pub struct Engine {
     /// The documents' cheap k-gram hashes, when every fingerprint file has
     /// them (version 2): k-grams outside it are never SHA-hashed.
     fingerprint_filter: Option<KgramFilter>,
+    /// How far a window's text runs past its cut: [`WINDOW_OVERLAP`], or
+    /// more for a dictionary with longer terms (NFKC may shrink a text's
+    /// characters to a third).
+    overlap: usize,
+    /// Whether a rule measures proximity (hits need character positions).
+    proximity: bool,
 }
 
-/// A hit in normalized coordinates, before rules filter and count.
+/// A match in a window's normalized text, before it is placed.
+#[derive(Debug)]
+struct Found {
+    entity: usize,
+    span: Range<usize>,
+    value: Arc<str>,
+    weight: u32,
+}
+
+/// A match, before rules filter and count.
 #[derive(Debug, Clone)]
 struct Hit {
     entity: usize,
     segment: usize,
+    /// Byte range in the segment's original text.
     span: Range<usize>,
+    /// Character range in the segment's normalized text, for proximity
+    /// (`0..0` when no rule measures it).
+    chars: Range<usize>,
     value: Arc<str>,
     weight: u32,
     similarity: Option<u32>,
+}
+
+/// Where each search goes on in the next window of a segment.
+struct Resume {
+    /// Per identifier type (index in `Engine::identifiers`).
+    identifiers: Vec<usize>,
+    /// Per entity (only regex entities use theirs).
+    regexes: Vec<usize>,
+}
+
+/// What one rule has counted so far, fed hits in text order.
+///
+/// Invariant: hits arrive sorted by (segment, start, end), so a match
+/// that two of the rule's entities found is the hit just counted.
+struct Tally {
+    /// Every distinct value counted, with its highest weight.
+    values: HashMap<Arc<str>, u32>,
+    /// Hits counted, per segment.
+    per_segment: Vec<u64>,
+    /// Hits counted.
+    counted: u64,
+    /// The last hit counted: (segment, span, value).
+    last: Option<(usize, Range<usize>, Arc<str>)>,
+    /// The first [`MAX_EVIDENCE`] hits counted, with their order.
+    earliest: Vec<(u64, Hit)>,
+    /// The first hit of each of the first [`MAX_EVIDENCE`] distinct values.
+    first_of_value: Vec<(u64, Hit)>,
+    /// Whether each `require` entity was found in scope.
+    present: Vec<bool>,
+    /// For a rule with `proximity`: the hits to count and the required
+    /// ones, kept until all are known (distances span windows).
+    near: Option<(Vec<Hit>, Vec<Hit>)>,
+}
+
+impl Tally {
+    fn new(rule: &Rule, segments: usize) -> Tally {
+        let proximity = rule.proximity.is_some() && !rule.require.is_empty();
+        Tally {
+            values: HashMap::new(),
+            per_segment: vec![0; segments],
+            counted: 0,
+            last: None,
+            earliest: Vec::new(),
+            first_of_value: Vec::new(),
+            present: vec![false; rule.require.len()],
+            near: proximity.then(|| (Vec::new(), Vec::new())),
+        }
+    }
+
+    /// Takes the hits of one window of an in-scope segment.
+    fn add(&mut self, rule: &Rule, hits: &[Hit]) {
+        for h in hits {
+            if let Some(i) = rule.require.iter().position(|&r| r == h.entity) {
+                self.present[i] = true;
+                if let Some((_, required)) = &mut self.near {
+                    required.push(h.clone());
+                }
+            }
+            if rule.entities.contains(&h.entity) {
+                match &mut self.near {
+                    Some((candidates, _)) => candidates.push(h.clone()),
+                    None => self.count(h),
+                }
+            }
+        }
+    }
+
+    fn count(&mut self, h: &Hit) {
+        // The same text matched by two of the rule's entities is one match.
+        if let Some((segment, span, value)) = &self.last {
+            if *segment == h.segment && *span == h.span && *value == h.value {
+                return;
+            }
+        }
+        self.last = Some((h.segment, h.span.clone(), h.value.clone()));
+        let seq = self.counted;
+        self.counted += 1;
+        self.per_segment[h.segment] += 1;
+        match self.values.entry(h.value.clone()) {
+            Entry::Vacant(e) => {
+                e.insert(h.weight);
+                if self.first_of_value.len() < MAX_EVIDENCE {
+                    self.first_of_value.push((seq, h.clone()));
+                }
+            }
+            Entry::Occupied(mut e) => {
+                let w = e.get_mut();
+                *w = (*w).max(h.weight);
+            }
+        }
+        if self.earliest.len() < MAX_EVIDENCE {
+            self.earliest.push((seq, h.clone()));
+        }
+    }
+
+    /// The rule's result, with the fingerprint documents found in the
+    /// whole message.
+    fn finish(
+        mut self,
+        engine: &Engine,
+        rule: &Rule,
+        segments: &[Segment],
+        fingerprints: Vec<Hit>,
+    ) -> RuleResult {
+        let all_present = self.present.iter().all(|&p| p);
+        match self.near.take() {
+            Some((mut candidates, required)) => {
+                candidates.extend(fingerprints);
+                if all_present {
+                    let limit = rule.proximity.unwrap_or(usize::MAX);
+                    candidates.retain(|h| {
+                        required.iter().any(|r| {
+                            r.segment == h.segment && char_gap(&h.chars, &r.chars) <= limit
+                        })
+                    });
+                    candidates.sort_by_key(|h| (h.segment, h.span.start, h.span.end));
+                    for h in &candidates {
+                        self.count(h);
+                    }
+                }
+            }
+            None => {
+                for h in &fingerprints {
+                    self.count(h);
+                }
+            }
+        }
+        let result = |count, matches| RuleResult {
+            rule: rule.name.clone(),
+            count,
+            severity: if count == 0 {
+                None
+            } else {
+                rule.thresholds.severity(count)
+            },
+            thresholds: rule.thresholds,
+            matches,
+        };
+        if !all_present {
+            return result(0, Vec::new());
+        }
+        let count = match rule.count {
+            CountMode::Unique => self.values.len() as u64,
+            CountMode::Score => self.values.values().map(|&w| w as u64).sum(),
+            CountMode::Total => total_with_alternatives(&self.per_segment, segments),
+        };
+        // Past the cap: the first occurrence of each distinct value first,
+        // then the earliest others. The first MAX_EVIDENCE hits hold enough
+        // of those others whatever the distinct ones took.
+        let mut evidence = if self.counted as usize <= MAX_EVIDENCE {
+            self.earliest
+        } else {
+            let mut chosen = self.first_of_value;
+            let taken: HashSet<u64> = chosen.iter().map(|(seq, _)| *seq).collect();
+            let room = MAX_EVIDENCE - chosen.len();
+            chosen.extend(
+                self.earliest
+                    .into_iter()
+                    .filter(|(seq, _)| !taken.contains(seq))
+                    .take(room),
+            );
+            chosen.sort_by_key(|(seq, _)| *seq);
+            chosen
+        };
+        // Fingerprint documents were counted last; evidence is in text order.
+        evidence.sort_by_key(|(_, h)| (h.segment, h.span.start, h.span.end));
+        let matches = evidence
+            .into_iter()
+            .map(|(_, h)| Match {
+                entity: engine.entities[h.entity].name.clone(),
+                segment: h.segment,
+                text: segments[h.segment].text[h.span.clone()].to_owned(),
+                span: h.span,
+                value: h.value.to_string(),
+                similarity: h.similarity,
+            })
+            .collect();
+        result(count, matches)
+    }
+}
+
+/// Segments longer than this are searched in windows of about this size
+/// (see [`Window`]), so a huge attachment's normalized and lowercased
+/// copies and its matches exist a window at a time: a 36 MB CSV export
+/// held three more times over, with a record per line, was most of what a
+/// 50 MB message cost the proxy. A window this large is still searched on
+/// all cores.
+const WINDOW_BYTES: usize = PARALLEL_MIN_BYTES;
+
+/// Characters (whitespace and format characters not counted) a window's
+/// text runs on past its cut, at least: longer than any match the engine
+/// looks for, built-in identifiers included. A custom regex match longer
+/// than this that crosses a cut may be found differently.
+const WINDOW_OVERLAP: usize = 4096;
+
+/// A part of a long segment, searched on its own.
+///
+/// `start..end` of the original text is normalized and searched, and the
+/// matches starting before `cut` are the window's (the next window starts
+/// at `cut`). Cuts are at the start of a whitespace run, so no word is
+/// split and a window's normalized text is exactly that part of the whole
+/// text's. `end` is at least the engine's overlap past the cut, and
+/// [`K`](crate::fingerprint::K) words (a k-gram starting before the cut
+/// ends in the window), also at the start of a whitespace run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Window {
+    start: usize,
+    cut: usize,
+    end: usize,
+}
+
+/// Windows of about `size` bytes covering `text` (one for a shorter text,
+/// or one for the rest of a text with no whitespace to cut at).
+fn windows(text: &str, size: usize, overlap: usize) -> Vec<Window> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while text.len() - start > size {
+        let Some(cut) = run_start(text, start + size) else {
+            break;
+        };
+        out.push(Window {
+            start,
+            cut,
+            end: overlap_end(text, cut, overlap),
+        });
+        start = cut;
+    }
+    out.push(Window {
+        start,
+        cut: text.len(),
+        end: text.len(),
+    });
+    out
+}
+
+/// The first start of a whitespace run at or after `from`.
+fn run_start(text: &str, mut from: usize) -> Option<usize> {
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    let mut after_space = text[..from]
+        .chars()
+        .next_back()
+        .is_none_or(char::is_whitespace);
+    for (i, c) in text[from..].char_indices() {
+        let space = c.is_whitespace();
+        if space && !after_space {
+            return Some(from + i);
+        }
+        after_space = space;
+    }
+    None
+}
+
+/// Where a window cut at `cut` ends: the first start of a whitespace run
+/// after `overlap` characters that are not whitespace or format characters
+/// and [`K`](crate::fingerprint::K) words with a letter or digit.
+fn overlap_end(text: &str, cut: usize, overlap: usize) -> usize {
+    let (mut content, mut words) = (0, 0);
+    let (mut after_space, mut counted_word) = (false, false);
+    for (i, c) in text[cut..].char_indices() {
+        let space = c.is_whitespace();
+        if space {
+            if !after_space && content >= overlap && words >= crate::fingerprint::K {
+                return cut + i;
+            }
+            counted_word = false;
+        } else if !is_format(c) {
+            content += 1;
+            if !counted_word && c.is_alphanumeric() {
+                words += 1;
+                counted_word = true;
+            }
+        }
+        after_space = space;
+    }
+    text.len()
+}
+
+/// Characters in UTF-8 `bytes` (bytes that are not continuation bytes).
+fn char_count(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| (b as i8) >= -0x40).count()
+}
+
+/// The character position of each byte position in `positions`, in order.
+fn char_positions(text: &[u8], positions: &[usize]) -> Vec<usize> {
+    if text.is_ascii() {
+        return positions.to_vec();
+    }
+    let mut order: Vec<usize> = (0..positions.len()).collect();
+    order.sort_unstable_by_key(|&i| positions[i]);
+    let mut out = vec![0; positions.len()];
+    let (mut byte, mut chars) = (0, 0);
+    for i in order {
+        let p = positions[i].min(text.len());
+        chars += char_count(&text[byte..p]);
+        byte = p;
+        out[i] = chars;
+    }
+    out
 }
 
 fn section_index(s: Section) -> usize {
@@ -506,12 +826,24 @@ impl Engine {
             profiles.push((p.name.clone(), indices));
         }
 
+        let insensitive = build_automaton(insensitive_patterns)?;
+        let sensitive = build_automaton(sensitive_patterns)?;
+        let longest_term = [&insensitive, &sensitive]
+            .into_iter()
+            .flatten()
+            .map(|a| a.max_len)
+            .max()
+            .unwrap_or(0);
         Ok(Engine {
+            overlap: WINDOW_OVERLAP.max(3 * longest_term + 64),
+            proximity: rules
+                .iter()
+                .any(|r| r.proximity.is_some() && !r.require.is_empty()),
             entities,
             rules,
             profiles,
-            insensitive: build_automaton(insensitive_patterns)?,
-            sensitive: build_automaton(sensitive_patterns)?,
+            insensitive,
+            sensitive,
             identifiers,
             fingerprint_index,
             fingerprint_filter: fingerprint_filter
@@ -548,102 +880,86 @@ impl Engine {
 
     /// Scans the texts of one message. Counting is over all segments in
     /// each rule's scope.
+    ///
+    /// A text longer than [`WINDOW_BYTES`] is searched a window at a time
+    /// (see [`Window`]): its normalized and lowercased copies and its
+    /// matches exist one window at a time, and each rule keeps only its
+    /// counts, its distinct values and its evidence.
     pub fn scan(&self, segments: &[Segment]) -> ScanResult {
-        let normalized: Vec<Normalized> =
-            segments.iter().map(|s| Normalized::new(s.text)).collect();
-        let mut hits: Vec<Hit> = Vec::new();
+        self.scan_in_windows(segments, WINDOW_BYTES)
+    }
+
+    fn scan_in_windows(&self, segments: &[Segment], window_bytes: usize) -> ScanResult {
+        let mut tallies: Vec<Tally> = self
+            .rules
+            .iter()
+            .map(|rule| Tally::new(rule, segments.len()))
+            .collect();
         let mut kgrams: Vec<Vec<u64>> = Vec::new();
-        for (si, norm) in normalized.iter().enumerate() {
-            self.dictionary_hits(si, norm, &mut hits);
-            let text = norm.text.as_str();
-            // Each identifier type is an independent pass over the text: on a
-            // large text they run on all cores.
-            let found: Vec<Vec<crate::IdentifierMatch>> =
-                if text.len() >= PARALLEL_MIN_BYTES && self.identifiers.len() > 1 {
-                    std::thread::scope(|scope| {
-                        let workers: Vec<_> = self
-                            .identifiers
-                            .iter()
-                            .map(|(id, _)| scope.spawn(move || id.find(text)))
-                            .collect();
-                        workers
-                            .into_iter()
-                            .map(|w| w.join().expect("identifier thread panicked"))
-                            .collect()
-                    })
+        for (si, segment) in segments.iter().enumerate() {
+            let section = section_index(segment.section);
+            let mut found_kgrams = Vec::new();
+            // Where each identifier type's and each regex entity's search
+            // goes on, in normalized bytes of the whole segment: a match
+            // that runs past a window's cut is not searched into again.
+            let mut resume = Resume {
+                identifiers: vec![0; self.identifiers.len()],
+                regexes: vec![0; self.entities.len()],
+            };
+            // The normalized position of the window's start in the whole
+            // segment's normalized text: bytes, characters.
+            let (mut at_byte, mut at_char) = (0, 0);
+            for w in windows(segment.text, window_bytes, self.overlap) {
+                let original = &segment.text[w.start..w.end];
+                let norm = Normalized::new(original);
+                let owned = if w.cut == w.end {
+                    norm.text.len()
                 } else {
-                    self.identifiers
-                        .iter()
-                        .map(|(id, _)| id.find(text))
-                        .collect()
+                    norm.text_position_of_original(w.cut - w.start)
                 };
-            for ((_, users), matches) in self.identifiers.iter().zip(found) {
-                for m in matches {
-                    let value: Arc<str> = Arc::from(m.value.as_str());
-                    for &entity in users {
-                        hits.push(Hit {
-                            entity,
-                            segment: si,
-                            span: m.span.clone(),
-                            value: value.clone(),
-                            weight: 1,
-                            similarity: None,
-                        });
-                    }
-                }
-            }
-            for (entity, e) in self.entities.iter().enumerate() {
-                if let Matcher::Regex(re, case_sensitive) = &e.matcher {
-                    for m in re.find_iter(&norm.text) {
-                        if m.is_empty() {
-                            continue;
-                        }
-                        let value = if *case_sensitive {
-                            m.as_str().to_owned()
-                        } else {
-                            lower_str(m.as_str())
-                        };
-                        hits.push(Hit {
-                            entity,
-                            segment: si,
-                            span: m.range(),
-                            value: value.into(),
-                            weight: 1,
-                            similarity: None,
-                        });
-                    }
-                }
-            }
-            if let Some(index) = &self.fingerprint_index {
-                // Only the k-grams some document has are kept, per segment.
                 let mut found = Vec::new();
-                for_each_kgram(norm.lower(), self.fingerprint_filter.as_ref(), |h, _| {
-                    if index.contains(&h) {
-                        found.push(h);
+                self.dictionary_hits(&norm, owned, &mut found);
+                self.identifier_hits(&norm.text, owned, at_byte, &mut resume, &mut found);
+                self.regex_hits(&norm.text, owned, at_byte, &mut resume, &mut found);
+                if let Some(index) = &self.fingerprint_index {
+                    // Only the k-grams some document has are kept. A k-gram
+                    // starting in the overlap is found again by the next
+                    // window: duplicates go below.
+                    for_each_kgram(norm.lower(), self.fingerprint_filter.as_ref(), |h, _| {
+                        if index.contains(&h) {
+                            found_kgrams.push(h);
+                        }
+                    });
+                }
+                let hits = self.place(si, &norm, original, w.start, at_char, found);
+                for (rule, tally) in self.rules.iter().zip(&mut tallies) {
+                    if rule.scope[section] {
+                        tally.add(rule, &hits);
                     }
-                });
-                found.sort_unstable();
-                found.dedup();
-                kgrams.push(found);
+                }
+                at_char += char_count(&norm.text.as_bytes()[..owned]);
+                at_byte += owned;
             }
+            found_kgrams.sort_unstable();
+            found_kgrams.dedup();
+            kgrams.push(found_kgrams);
         }
         let rules = self
             .rules
             .iter()
-            .map(|rule| self.evaluate(rule, segments, &normalized, &hits, &kgrams))
+            .zip(tallies)
+            .map(|(rule, tally)| {
+                let in_scope = |si: usize| rule.scope[section_index(segments[si].section)];
+                let fingerprints = self.fingerprint_hits(rule, &kgrams, &in_scope);
+                tally.finish(self, rule, segments, fingerprints)
+            })
             .collect();
         ScanResult { rules }
     }
 
-    /// All dictionary matches, overlapping ones included.
-    ///
-    /// Overlapping search visits every automaton state at every byte and
-    /// is several times slower than a leftmost-longest search, so the
-    /// search is leftmost-longest, restarted one character after each
-    /// match start; the shorter terms starting at the same position are the
-    /// match's precomputed prefixes. Together that is every match at every
-    /// position, as an overlapping search would report.
-    fn dictionary_hits(&self, segment: usize, norm: &Normalized, hits: &mut Vec<Hit>) {
+    /// All dictionary matches starting before `owned`, overlapping ones
+    /// included (see [`Automaton::find_all`]), in `norm.text` coordinates.
+    fn dictionary_hits(&self, norm: &Normalized, owned: usize, found: &mut Vec<Found>) {
         let runs = [
             (self.insensitive.as_ref(), true),
             (self.sensitive.as_ref(), false),
@@ -655,8 +971,7 @@ impl Engine {
             } else {
                 &norm.text
             };
-            let found = automaton.find_all(haystack);
-            for (start, id) in found {
+            for (start, id) in automaton.find_all(haystack) {
                 let p = automaton.patterns[id as usize];
                 let end = start + automaton.lengths[id as usize];
                 let span = if insensitive {
@@ -664,131 +979,155 @@ impl Engine {
                 } else {
                     start..end
                 };
+                if span.start >= owned {
+                    continue;
+                }
                 let Matcher::Dictionary { terms } = &self.entities[p.entity].matcher else {
                     unreachable!("dictionary pattern")
                 };
                 let (value, weight) = &terms[p.term];
-                hits.push(Hit {
+                found.push(Found {
                     entity: p.entity,
-                    segment,
                     span,
                     value: value.clone(),
                     weight: *weight,
-                    similarity: None,
                 });
             }
         }
     }
 
-    fn evaluate(
+    /// Identifiers whose pattern match starts before `owned`, each type
+    /// searched from where its search of the previous window stopped.
+    fn identifier_hits(
         &self,
-        rule: &Rule,
-        segments: &[Segment],
-        normalized: &[Normalized],
-        hits: &[Hit],
-        kgrams: &[Vec<u64>],
-    ) -> RuleResult {
-        let in_scope = |si: usize| rule.scope[section_index(segments[si].section)];
-        let mut counted: Vec<&Hit> = hits
-            .iter()
-            .filter(|h| rule.entities.contains(&h.entity) && in_scope(h.segment))
-            .collect();
-        let fingerprint_hits = self.fingerprint_hits(rule, kgrams, &in_scope);
-        counted.extend(fingerprint_hits.iter());
+        text: &str,
+        owned: usize,
+        at_byte: usize,
+        resume: &mut Resume,
+        found: &mut Vec<Found>,
+    ) {
+        let search = |i: usize| {
+            let (id, _) = &self.identifiers[i];
+            id.find_within(text, resume.identifiers[i].saturating_sub(at_byte), owned)
+        };
+        // Each identifier type is an independent pass over the text: on a
+        // large text they run on all cores.
+        let results: Vec<(Vec<crate::IdentifierMatch>, usize)> =
+            if text.len() >= PARALLEL_MIN_BYTES && self.identifiers.len() > 1 {
+                std::thread::scope(|scope| {
+                    let workers: Vec<_> = (0..self.identifiers.len())
+                        .map(|i| scope.spawn(move || search(i)))
+                        .collect();
+                    workers
+                        .into_iter()
+                        .map(|w| w.join().expect("identifier thread panicked"))
+                        .collect()
+                })
+            } else {
+                (0..self.identifiers.len()).map(search).collect()
+            };
+        for (i, (matches, next)) in results.into_iter().enumerate() {
+            resume.identifiers[i] = at_byte + next;
+            for m in matches {
+                let value: Arc<str> = Arc::from(m.value.as_str());
+                for &entity in &self.identifiers[i].1 {
+                    found.push(Found {
+                        entity,
+                        span: m.span.clone(),
+                        value: value.clone(),
+                        weight: 1,
+                    });
+                }
+            }
+        }
+    }
 
-        if !rule.require.is_empty() {
-            let required: Vec<&Hit> = hits
-                .iter()
-                .filter(|h| rule.require.contains(&h.entity) && in_scope(h.segment))
-                .collect();
-            let all_present = rule
-                .require
-                .iter()
-                .all(|r| required.iter().any(|h| h.entity == *r));
-            if !all_present {
-                counted.clear();
-            } else if let Some(limit) = rule.proximity {
-                counted.retain(|h| {
-                    required.iter().any(|r| {
-                        r.segment == h.segment
-                            && char_distance(&normalized[h.segment].text, &h.span, &r.span) <= limit
-                    })
+    /// Matches of regex entities starting before `owned` (empty ones are
+    /// not matches), each searched from where the previous window stopped.
+    fn regex_hits(
+        &self,
+        text: &str,
+        owned: usize,
+        at_byte: usize,
+        resume: &mut Resume,
+        found: &mut Vec<Found>,
+    ) {
+        for (entity, e) in self.entities.iter().enumerate() {
+            let Matcher::Regex(re, case_sensitive) = &e.matcher else {
+                continue;
+            };
+            let mut next = resume.regexes[entity].saturating_sub(at_byte);
+            while next <= text.len() {
+                let Some(m) = re.find_at(text, next) else {
+                    break;
+                };
+                if m.start() >= owned {
+                    break;
+                }
+                if m.is_empty() {
+                    // As `find_iter` does: go on one character later.
+                    next = m.end() + text[m.end()..].chars().next().map_or(1, char::len_utf8);
+                    continue;
+                }
+                next = m.end();
+                let value = if *case_sensitive {
+                    m.as_str().to_owned()
+                } else {
+                    lower_str(m.as_str())
+                };
+                found.push(Found {
+                    entity,
+                    span: m.range(),
+                    value: value.into(),
+                    weight: 1,
                 });
             }
+            resume.regexes[entity] = at_byte + next;
         }
-        // The same text matched by two of the rule's entities is one match.
-        counted.sort_by(|a, b| {
-            (a.segment, a.span.start, a.span.end).cmp(&(b.segment, b.span.start, b.span.end))
-        });
-        counted.dedup_by(|a, b| a.segment == b.segment && a.span == b.span && a.value == b.value);
+    }
 
-        let count = match rule.count {
-            CountMode::Unique => counted
+    /// A window's matches as hits: in text order, with their span in the
+    /// segment's original text and, when a rule measures proximity, in
+    /// characters of the segment's normalized text.
+    fn place(
+        &self,
+        segment: usize,
+        norm: &Normalized,
+        original: &str,
+        window_start: usize,
+        at_char: usize,
+        mut found: Vec<Found>,
+    ) -> Vec<Hit> {
+        // Stable: matches of one span stay in matcher order.
+        found.sort_by_key(|f| (f.span.start, f.span.end));
+        let chars = if self.proximity {
+            let positions: Vec<usize> = found
                 .iter()
-                .map(|h| &h.value)
-                .collect::<HashSet<_>>()
-                .len() as u64,
-            CountMode::Score => {
-                let mut weights: HashMap<&Arc<str>, u32> = HashMap::new();
-                for h in &counted {
-                    let w = weights.entry(&h.value).or_insert(0);
-                    *w = (*w).max(h.weight);
-                }
-                weights.values().map(|&w| w as u64).sum()
-            }
-            CountMode::Total => total_with_alternatives(&counted, segments),
-        };
-        let severity = if count == 0 {
-            None
+                .flat_map(|f| [f.span.start, f.span.end])
+                .collect();
+            char_positions(norm.text.as_bytes(), &positions)
         } else {
-            rule.thresholds.severity(count)
+            Vec::new()
         };
-        let evidence: Vec<&Hit> = if counted.len() <= MAX_EVIDENCE {
-            counted
-        } else {
-            let mut seen = HashSet::new();
-            let mut keep = vec![false; counted.len()];
-            let mut kept = 0;
-            for (i, h) in counted.iter().enumerate() {
-                if kept < MAX_EVIDENCE && seen.insert(&h.value) {
-                    keep[i] = true;
-                    kept += 1;
-                }
-            }
-            for k in keep.iter_mut() {
-                if kept < MAX_EVIDENCE && !*k {
-                    *k = true;
-                    kept += 1;
-                }
-            }
-            counted
-                .into_iter()
-                .zip(keep)
-                .filter_map(|(h, k)| k.then_some(h))
-                .collect()
-        };
-        let matches = evidence
-            .iter()
-            .map(|h| {
-                let original = segments[h.segment].text;
-                let span = normalized[h.segment].original_span(original, h.span.clone());
-                Match {
-                    entity: self.entities[h.entity].name.clone(),
-                    segment: h.segment,
-                    text: original[span.clone()].to_owned(),
-                    span,
-                    value: h.value.to_string(),
-                    similarity: h.similarity,
+        found
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let span = norm.original_span(original, f.span);
+                Hit {
+                    entity: f.entity,
+                    segment,
+                    span: window_start + span.start..window_start + span.end,
+                    chars: match chars.get(2 * i..2 * i + 2) {
+                        Some(&[s, e]) => at_char + s..at_char + e,
+                        _ => 0..0,
+                    },
+                    value: f.value,
+                    weight: f.weight,
+                    similarity: None,
                 }
             })
-            .collect();
-        RuleResult {
-            rule: rule.name.clone(),
-            count,
-            severity,
-            thresholds: rule.thresholds,
-            matches,
-        }
+            .collect()
     }
 
     /// Documents of the rule's fingerprint entities similar enough to the
@@ -832,6 +1171,7 @@ impl Engine {
                     entity,
                     segment: best,
                     span: 0..0,
+                    chars: 0..0,
                     value: Arc::from(doc.name.as_str()),
                     weight: 1,
                     similarity: Some(similarity),
@@ -942,27 +1282,25 @@ fn check_thresholds(rule: &str, t: &Thresholds) -> Result<(), Error> {
     Ok(())
 }
 
-/// Characters between two spans of `text` (0 when they overlap).
-fn char_distance(text: &str, a: &Range<usize>, b: &Range<usize>) -> usize {
-    let (from, to) = if a.end <= b.start {
-        (a.end, b.start)
-    } else if b.end <= a.start {
-        (b.end, a.start)
+/// Characters between two character ranges.
+fn char_gap(a: &Range<usize>, b: &Range<usize>) -> usize {
+    if a.end <= b.start {
+        b.start - a.end
     } else {
-        return 0;
-    };
-    text.get(from..to).map_or(to - from, |s| s.chars().count())
+        // 0 when they overlap.
+        a.start.saturating_sub(b.end)
+    }
 }
 
-/// Matches counted, where for each multipart/alternative group only the
-/// branch with the most matches counts.
-fn total_with_alternatives(counted: &[&Hit], segments: &[Segment]) -> u64 {
+/// Matches counted (`per_segment`), where for each multipart/alternative
+/// group only the branch with the most matches counts.
+fn total_with_alternatives(per_segment: &[u64], segments: &[Segment]) -> u64 {
     let mut plain = 0u64;
     let mut branches: HashMap<(&str, usize), u64> = HashMap::new();
-    for h in counted {
-        match segments[h.segment].alternative {
-            Some(key) => *branches.entry(key).or_insert(0) += 1,
-            None => plain += 1,
+    for (n, segment) in per_segment.iter().zip(segments) {
+        match segment.alternative {
+            Some(key) => *branches.entry(key).or_insert(0) += n,
+            None => plain += n,
         }
     }
     let mut best: HashMap<&str, u64> = HashMap::new();
@@ -1013,5 +1351,202 @@ mod tests {
             0,
             "account manager, manager, 顧客, manager per unit"
         );
+    }
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+    use crate::{
+        fingerprint::tests::prose, Dictionary, DocumentFingerprint, EntityDefinition,
+        RuleDefinition,
+    };
+
+    fn rule(name: &str, entities: &[&str], count: CountMode) -> RuleDefinition {
+        let mut r = RuleDefinition::new(name, entities);
+        r.count = count;
+        r.severity = Some(Thresholds {
+            low: Some(1),
+            ..Thresholds::default()
+        });
+        r
+    }
+
+    /// Every kind of matcher, every count mode and proximity.
+    fn engine(document: &str) -> Engine {
+        let entity = |name: &str, kind| EntityDefinition {
+            name: name.into(),
+            kind,
+        };
+        let mut near = rule("near", &["terms", "codes"], CountMode::Total);
+        near.require = vec!["emails".into()];
+        near.proximity = Some(60);
+        Engine::new(Definitions {
+            entities: vec![
+                entity(
+                    "terms",
+                    EntityKind::Dictionary {
+                        dictionary: Dictionary::from_terms([
+                            ("account manager", 1),
+                            ("manager", 2),
+                            ("file", 1),
+                            ("顧客", 3),
+                            ("revenue forecast", 2),
+                        ]),
+                        case_sensitive: false,
+                    },
+                ),
+                entity(
+                    "acronyms",
+                    EntityKind::Dictionary {
+                        dictionary: Dictionary::from_terms([("NDA", 1), ("CRM", 1)]),
+                        case_sensitive: true,
+                    },
+                ),
+                entity("cards", EntityKind::Identifier(Identifier::CreditCard)),
+                entity("ibans", EntityKind::Identifier(Identifier::Iban)),
+                entity("emails", EntityKind::Identifier(Identifier::EmailAddress)),
+                entity(
+                    "codes",
+                    EntityKind::Regex {
+                        // Spans whitespace, so a cut can fall inside a match.
+                        pattern: r"order\s+[0-9]{2,5}(?:\s+[a-z]{3})?".into(),
+                        case_sensitive: false,
+                    },
+                ),
+                entity(
+                    "board",
+                    EntityKind::Fingerprint {
+                        documents: FingerprintSet {
+                            documents: vec![DocumentFingerprint::new("minutes", document)],
+                        },
+                        similarity: 1,
+                    },
+                ),
+            ],
+            rules: vec![
+                rule("unique", &["terms", "acronyms", "codes"], CountMode::Unique),
+                rule("total", &["terms", "acronyms", "cards"], CountMode::Total),
+                rule("score", &["terms", "ibans", "emails"], CountMode::Score),
+                rule("board", &["board", "terms"], CountMode::Unique),
+                near,
+            ],
+            profiles: vec![],
+        })
+        .unwrap()
+    }
+
+    /// Text with every kind of match, and the things normalization
+    /// changes (whitespace runs, NBSP, format characters, full-width and
+    /// ligature letters, combining accents, CJK), in random order.
+    fn text(seed: u64, pieces: usize) -> String {
+        const PIECES: &[&str] = &[
+            "Account Manager",
+            "account\r\n   manager",
+            "ACCOUNT\u{00A0}MAN\u{00AD}AGER",
+            "managers",
+            "Ｍａｎａｇｅｒ",
+            "ﬁle",
+            "caf\u{0065}\u{0301}",
+            "顧客リスト",
+            "NDA",
+            "nda",
+            "CRM,",
+            "4111 1111 1111 1111",
+            "card 5500-0000-0000-0004 12/29",
+            "DE89 3704 0044 0532 0130 00",
+            "alice@example.com",
+            "Bob.Smith@Partner.org",
+            "order 1234 abc",
+            "order\n\n 99",
+            "\u{200B}",
+            "\t\t",
+            "\n\n\n",
+            "                                        ",
+            "Revenue\nForecast",
+            "the board approved revenue forecast for next quarter",
+        ];
+        let mut v = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut out = String::new();
+        for i in 0..pieces {
+            v ^= v << 13;
+            v ^= v >> 7;
+            v ^= v << 17;
+            if v.is_multiple_of(5) {
+                out.push_str(&prose(v, 1 + (v % 40) as usize));
+            } else {
+                out.push_str(PIECES[(v as usize / 7) % PIECES.len()]);
+            }
+            // Mostly spaces between pieces; sometimes none, so pieces
+            // glue into longer words.
+            out.push_str(match (v >> 20) % 6 {
+                0 => "",
+                1 => "\n",
+                _ => " ",
+            });
+            if i % 97 == 0 {
+                out.push_str(&" ".repeat((v % 9000) as usize));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn windows_cut_at_whitespace_runs_and_overlap() {
+        let text = "aaaa bbbb  cccc\n\ndddd eeee ffff gggg hhhh iiii jjjj";
+        let ws = windows(text, 8, 3);
+        assert_eq!(ws[0].start, 0);
+        assert_eq!(ws.last().unwrap().cut, text.len());
+        for pair in ws.windows(2) {
+            assert_eq!(pair[0].cut, pair[1].start);
+        }
+        for w in &ws[..ws.len() - 1] {
+            // A cut starts a whitespace run after a word.
+            assert!(text[w.cut..].starts_with(char::is_whitespace));
+            assert!(!text[..w.cut].ends_with(char::is_whitespace));
+            // The overlap holds at least K words and ends where a run
+            // starts, or runs to the end of the text.
+            assert!(
+                w.end == text.len()
+                    || (text[w.cut..w.end].split_whitespace().count() >= crate::fingerprint::K
+                        && text[w.end..].starts_with(' '))
+            );
+        }
+        // Nothing to cut at: one window.
+        assert_eq!(windows(&"x".repeat(100), 8, 3).len(), 1);
+    }
+
+    #[test]
+    fn windowed_scans_find_what_one_pass_finds() {
+        let document = prose(7, 400);
+        let engine = engine(&document);
+        for seed in 1..=6u64 {
+            let mut body = text(seed, 3000);
+            if seed % 2 == 0 {
+                // An excerpt of the fingerprinted document, across cuts.
+                body.push_str(&document[..document.len() / 2]);
+                body.push_str(&text(seed + 100, 500));
+            }
+            let segments = [
+                Segment::body(&body),
+                Segment {
+                    text: &body[body.len() / 3..],
+                    section: Section::Attachments,
+                    alternative: None,
+                },
+            ];
+            let whole = engine.scan_in_windows(&segments, usize::MAX);
+            assert!(whole.rules.iter().all(|r| r.count > 0), "{whole:?}");
+            for window in [600, 5000, 64 << 10] {
+                let windowed = engine.scan_in_windows(&segments, window);
+                assert!(
+                    windows(&body, window, engine.overlap).len() > 1,
+                    "seed {seed}: more than one window of {window} bytes"
+                );
+                for (w, o) in windowed.rules.iter().zip(&whole.rules) {
+                    assert_eq!(w, o, "seed {seed}, windows of {window} bytes");
+                }
+            }
+        }
     }
 }

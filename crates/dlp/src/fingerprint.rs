@@ -554,7 +554,7 @@ impl FingerprintSet {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Deterministic English-like prose from a fixed vocabulary.

@@ -135,12 +135,33 @@ impl Identifier {
     /// assert_eq!(found[0].value, "4111111111111111");
     /// ```
     pub fn find(self, text: &str) -> Vec<IdentifierMatch> {
+        self.find_within(text, 0, text.len()).0
+    }
+
+    /// The identifiers of [`Identifier::find`] whose pattern match starts
+    /// in `from..until`, and the position its next search would start
+    /// from: a window of a larger text, searched from where the previous
+    /// window's search stopped, finds what a search of the whole text
+    /// finds there.
+    pub(crate) fn find_within(
+        self,
+        text: &str,
+        from: usize,
+        until: usize,
+    ) -> (Vec<IdentifierMatch>, usize) {
         let bytes = text.as_bytes();
         let mut out = Vec::new();
+        let mut candidates = Candidates {
+            re: regex(self),
+            bytes,
+            next: from,
+            until,
+        };
+        let found = &mut candidates;
         match self {
-            Identifier::CreditCard => find_cards(bytes, &mut out),
+            Identifier::CreditCard => find_cards(bytes, found, &mut out),
             Identifier::UsSsn => {
-                for m in regex(self).find_iter(bytes) {
+                for m in found.by_ref() {
                     let s = m.as_bytes();
                     if isolated(bytes, m.start(), m.end()) && s[3] == s[6] && valid_ssn(s) {
                         out.push(IdentifierMatch {
@@ -155,9 +176,9 @@ impl Identifier {
                     }
                 }
             }
-            Identifier::Iban => find_ibans(bytes, &mut out),
+            Identifier::Iban => find_ibans(bytes, found, &mut out),
             Identifier::Ipv4Address => {
-                for m in regex(self).find_iter(bytes) {
+                for m in found.by_ref() {
                     let before_ok = m.start() == 0
                         || !(bytes[m.start() - 1].is_ascii_alphanumeric()
                             || bytes[m.start() - 1] == b'.');
@@ -180,7 +201,7 @@ impl Identifier {
                 }
             }
             Identifier::EmailAddress => {
-                for m in regex(self).find_iter(bytes) {
+                for m in found.by_ref() {
                     out.push(IdentifierMatch {
                         span: m.range(),
                         value: ascii(m.as_bytes()).to_ascii_lowercase(),
@@ -188,7 +209,7 @@ impl Identifier {
                 }
             }
             Identifier::Jwt => {
-                for m in regex(self).find_iter(bytes) {
+                for m in found.by_ref() {
                     if isolated(bytes, m.start(), m.end()) && valid_jwt(m.as_bytes()) {
                         out.push(IdentifierMatch {
                             span: m.range(),
@@ -201,7 +222,7 @@ impl Identifier {
             | Identifier::GithubToken
             | Identifier::SlackToken
             | Identifier::PrivateKey => {
-                for m in regex(self).find_iter(bytes) {
+                for m in found.by_ref() {
                     if isolated(bytes, m.start(), m.end()) {
                         out.push(IdentifierMatch {
                             span: m.range(),
@@ -211,7 +232,34 @@ impl Identifier {
                 }
             }
         }
-        out
+        (out, candidates.next)
+    }
+}
+
+/// Pattern matches starting in a window of a text, non-overlapping as
+/// `find_iter` reports them; `next` is where the next search starts.
+struct Candidates<'h> {
+    re: &'static Regex,
+    bytes: &'h [u8],
+    next: usize,
+    until: usize,
+}
+
+impl<'h> Iterator for Candidates<'h> {
+    type Item = regex::bytes::Match<'h>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next > self.bytes.len() {
+            return None;
+        }
+        let m = self.re.find_at(self.bytes, self.next)?;
+        if m.start() >= self.until {
+            return None;
+        }
+        // Built-in patterns never match empty; the step keeps it finite
+        // regardless.
+        self.next = m.end() + usize::from(m.is_empty());
+        Some(m)
     }
 }
 
@@ -316,8 +364,8 @@ fn valid_card(digits: &[u8]) -> bool {
 /// Runs of digit groups separated by single spaces or dashes; the whole run
 /// is tried, then shorter runs of whole groups (a card number followed by
 /// an expiry date or preceded by a reference number).
-fn find_cards(bytes: &[u8], out: &mut Vec<IdentifierMatch>) {
-    for m in regex(Identifier::CreditCard).find_iter(bytes) {
+fn find_cards(bytes: &[u8], found: &mut Candidates, out: &mut Vec<IdentifierMatch>) {
+    for m in found {
         if !isolated(bytes, m.start(), m.end()) {
             continue;
         }
@@ -511,8 +559,8 @@ fn iban_checksum_ok(iban: &[u8]) -> bool {
 
 /// Country code and check digits, then exactly the country's length of
 /// letters and digits, optionally in space-separated groups of four.
-fn find_ibans(bytes: &[u8], out: &mut Vec<IdentifierMatch>) {
-    for m in regex(Identifier::Iban).find_iter(bytes) {
+fn find_ibans(bytes: &[u8], found: &mut Candidates, out: &mut Vec<IdentifierMatch>) {
+    for m in found {
         let start = m.start();
         if start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_') {
             continue;

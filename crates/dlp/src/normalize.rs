@@ -39,6 +39,22 @@ impl OffsetMap {
             None => linear,
         }
     }
+
+    /// The derived position of source position `p`: the inverse of
+    /// [`OffsetMap::map`] (the first derived position of a source range
+    /// that was collapsed or removed).
+    pub(crate) fn inverse(&self, p: usize) -> usize {
+        let i = self.points.partition_point(|&(_, s)| s <= p);
+        if i == 0 {
+            return self.points.first().map_or(p, |&(d, _)| p.min(d));
+        }
+        let (d, s) = self.points[i - 1];
+        let linear = d + (p - s);
+        match self.points.get(i) {
+            Some(&(next_d, _)) => linear.min(next_d),
+            None => linear,
+        }
+    }
 }
 
 /// One text prepared for matching.
@@ -97,6 +113,12 @@ impl Normalized {
             end += 1;
         }
         start..end
+    }
+
+    /// Position in [`Normalized::text`] of position `p` of the original
+    /// text, for `p` at the start of a whitespace run or of a word.
+    pub(crate) fn text_position_of_original(&self, p: usize) -> usize {
+        self.map.inverse(p).min(self.text.len())
     }
 
     /// The lowercase text case-insensitive dictionaries are matched on.
