@@ -177,21 +177,13 @@ pub struct Engine {
     proximity: bool,
 }
 
-/// A match in a window's normalized text, before it is placed.
-#[derive(Debug)]
-struct Found {
-    entity: usize,
-    span: Range<usize>,
-    value: Arc<str>,
-    weight: u32,
-}
-
 /// A match, before rules filter and count.
 #[derive(Debug, Clone)]
 struct Hit {
     entity: usize,
     segment: usize,
-    /// Byte range in the segment's original text.
+    /// Byte range in the segment's original text (in the window's
+    /// normalized text until the window's hits are placed).
     span: Range<usize>,
     /// Character range in the segment's normalized text, for proximity
     /// (`0..0` when no rule measures it).
@@ -536,7 +528,7 @@ fn cores() -> usize {
 }
 
 /// Texts at least this long are searched in parallel chunks.
-const PARALLEL_MIN_BYTES: usize = 8 << 20;
+const PARALLEL_MIN_BYTES: usize = 4 << 20;
 
 impl Automaton {
     /// Every match at a word boundary, overlapping ones included, as
@@ -881,7 +873,7 @@ impl Engine {
     /// Scans the texts of one message. Counting is over all segments in
     /// each rule's scope.
     ///
-    /// A text longer than [`WINDOW_BYTES`] is searched a window at a time
+    /// A text longer than 4 MiB is searched a window at a time
     /// (see [`Window`]): its normalized and lowercased copies and its
     /// matches exist one window at a time, and each rule keeps only its
     /// counts, its distinct values and its evidence.
@@ -917,10 +909,10 @@ impl Engine {
                 } else {
                     norm.text_position_of_original(w.cut - w.start)
                 };
-                let mut found = Vec::new();
-                self.dictionary_hits(&norm, owned, &mut found);
-                self.identifier_hits(&norm.text, owned, at_byte, &mut resume, &mut found);
-                self.regex_hits(&norm.text, owned, at_byte, &mut resume, &mut found);
+                let mut hits = Vec::new();
+                self.dictionary_hits(si, &norm, owned, &mut hits);
+                self.identifier_hits(si, &norm.text, owned, at_byte, &mut resume, &mut hits);
+                self.regex_hits(si, &norm.text, owned, at_byte, &mut resume, &mut hits);
                 if let Some(index) = &self.fingerprint_index {
                     // Only the k-grams some document has are kept. A k-gram
                     // starting in the overlap is found again by the next
@@ -931,7 +923,7 @@ impl Engine {
                         }
                     });
                 }
-                let hits = self.place(si, &norm, original, w.start, at_char, found);
+                self.place(&norm, original, w.start, at_char, &mut hits);
                 for (rule, tally) in self.rules.iter().zip(&mut tallies) {
                     if rule.scope[section] {
                         tally.add(rule, &hits);
@@ -959,7 +951,13 @@ impl Engine {
 
     /// All dictionary matches starting before `owned`, overlapping ones
     /// included (see [`Automaton::find_all`]), in `norm.text` coordinates.
-    fn dictionary_hits(&self, norm: &Normalized, owned: usize, found: &mut Vec<Found>) {
+    fn dictionary_hits(
+        &self,
+        segment: usize,
+        norm: &Normalized,
+        owned: usize,
+        hits: &mut Vec<Hit>,
+    ) {
         let runs = [
             (self.insensitive.as_ref(), true),
             (self.sensitive.as_ref(), false),
@@ -986,11 +984,14 @@ impl Engine {
                     unreachable!("dictionary pattern")
                 };
                 let (value, weight) = &terms[p.term];
-                found.push(Found {
+                hits.push(Hit {
                     entity: p.entity,
+                    segment,
                     span,
+                    chars: 0..0,
                     value: value.clone(),
                     weight: *weight,
+                    similarity: None,
                 });
             }
         }
@@ -1000,11 +1001,12 @@ impl Engine {
     /// searched from where its search of the previous window stopped.
     fn identifier_hits(
         &self,
+        segment: usize,
         text: &str,
         owned: usize,
         at_byte: usize,
         resume: &mut Resume,
-        found: &mut Vec<Found>,
+        hits: &mut Vec<Hit>,
     ) {
         let search = |i: usize| {
             let (id, _) = &self.identifiers[i];
@@ -1031,11 +1033,14 @@ impl Engine {
             for m in matches {
                 let value: Arc<str> = Arc::from(m.value.as_str());
                 for &entity in &self.identifiers[i].1 {
-                    found.push(Found {
+                    hits.push(Hit {
                         entity,
+                        segment,
                         span: m.span.clone(),
+                        chars: 0..0,
                         value: value.clone(),
                         weight: 1,
+                        similarity: None,
                     });
                 }
             }
@@ -1046,11 +1051,12 @@ impl Engine {
     /// not matches), each searched from where the previous window stopped.
     fn regex_hits(
         &self,
+        segment: usize,
         text: &str,
         owned: usize,
         at_byte: usize,
         resume: &mut Resume,
-        found: &mut Vec<Found>,
+        hits: &mut Vec<Hit>,
     ) {
         for (entity, e) in self.entities.iter().enumerate() {
             let Matcher::Regex(re, case_sensitive) = &e.matcher else {
@@ -1075,59 +1081,48 @@ impl Engine {
                 } else {
                     lower_str(m.as_str())
                 };
-                found.push(Found {
+                hits.push(Hit {
                     entity,
+                    segment,
                     span: m.range(),
+                    chars: 0..0,
                     value: value.into(),
                     weight: 1,
+                    similarity: None,
                 });
             }
             resume.regexes[entity] = at_byte + next;
         }
     }
 
-    /// A window's matches as hits: in text order, with their span in the
-    /// segment's original text and, when a rule measures proximity, in
-    /// characters of the segment's normalized text.
+    /// Places a window's hits: their spans from the window's normalized
+    /// text to the segment's original text, their characters in the
+    /// segment's normalized text when a rule measures proximity; then
+    /// puts them in text order (stable: matches of one span stay in
+    /// matcher order).
     fn place(
         &self,
-        segment: usize,
         norm: &Normalized,
         original: &str,
         window_start: usize,
         at_char: usize,
-        mut found: Vec<Found>,
-    ) -> Vec<Hit> {
-        // Stable: matches of one span stay in matcher order.
-        found.sort_by_key(|f| (f.span.start, f.span.end));
-        let chars = if self.proximity {
-            let positions: Vec<usize> = found
+        hits: &mut [Hit],
+    ) {
+        if self.proximity {
+            let positions: Vec<usize> = hits
                 .iter()
-                .flat_map(|f| [f.span.start, f.span.end])
+                .flat_map(|h| [h.span.start, h.span.end])
                 .collect();
-            char_positions(norm.text.as_bytes(), &positions)
-        } else {
-            Vec::new()
-        };
-        found
-            .into_iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let span = norm.original_span(original, f.span);
-                Hit {
-                    entity: f.entity,
-                    segment,
-                    span: window_start + span.start..window_start + span.end,
-                    chars: match chars.get(2 * i..2 * i + 2) {
-                        Some(&[s, e]) => at_char + s..at_char + e,
-                        _ => 0..0,
-                    },
-                    value: f.value,
-                    weight: f.weight,
-                    similarity: None,
-                }
-            })
-            .collect()
+            let chars = char_positions(norm.text.as_bytes(), &positions);
+            for (h, c) in hits.iter_mut().zip(chars.chunks_exact(2)) {
+                h.chars = at_char + c[0]..at_char + c[1];
+            }
+        }
+        for h in hits.iter_mut() {
+            let span = norm.original_span(original, h.span.clone());
+            h.span = window_start + span.start..window_start + span.end;
+        }
+        hits.sort_by_key(|h| (h.span.start, h.span.end));
     }
 
     /// Documents of the rule's fingerprint entities similar enough to the

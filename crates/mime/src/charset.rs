@@ -10,6 +10,38 @@
 
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 
+/// How a declared charset is decoded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Decoder {
+    Utf7,
+    /// UTF-8 when valid, else windows-1252 (see [`decode_unlabelled`]).
+    Unlabelled,
+    Whatwg(&'static Encoding),
+}
+
+fn decoder(label: Option<&str>) -> Decoder {
+    let label = label
+        .map(|l| l.trim().trim_matches('"').trim())
+        .unwrap_or("");
+    // RFC 2231 language suffix (`utf-8*en`) is not part of the charset name.
+    let label = label.split('*').next().unwrap_or("");
+    if label.eq_ignore_ascii_case("utf-7") || label.eq_ignore_ascii_case("unicode-1-1-utf-7") {
+        return Decoder::Utf7;
+    }
+    let is_ascii_label = label.is_empty()
+        || label.eq_ignore_ascii_case("us-ascii")
+        || label.eq_ignore_ascii_case("ascii")
+        || label.eq_ignore_ascii_case("default");
+    match Encoding::for_label(label.as_bytes()) {
+        // WHATWG maps some labels (e.g. "iso-2022-kr") to the replacement
+        // encoding, which yields only U+FFFD: treat those as unknown.
+        Some(encoding) if !is_ascii_label && encoding != encoding_rs::REPLACEMENT => {
+            Decoder::Whatwg(encoding)
+        }
+        _ => Decoder::Unlabelled,
+    }
+}
+
 /// Decodes `bytes` declared as `label` (a MIME charset name, any case).
 ///
 /// ```
@@ -20,25 +52,10 @@ use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 /// assert_eq!(decode(b"caf\xe9", Some("x-unknown")), "café");
 /// ```
 pub fn decode(bytes: &[u8], label: Option<&str>) -> String {
-    let label = label
-        .map(|l| l.trim().trim_matches('"').trim())
-        .unwrap_or("");
-    // RFC 2231 language suffix (`utf-8*en`) is not part of the charset name.
-    let label = label.split('*').next().unwrap_or("");
-    if label.eq_ignore_ascii_case("utf-7") || label.eq_ignore_ascii_case("unicode-1-1-utf-7") {
-        return decode_utf7(bytes);
-    }
-    let is_ascii_label = label.is_empty()
-        || label.eq_ignore_ascii_case("us-ascii")
-        || label.eq_ignore_ascii_case("ascii")
-        || label.eq_ignore_ascii_case("default");
-    match Encoding::for_label(label.as_bytes()) {
-        Some(encoding) if !is_ascii_label => {
-            // WHATWG maps some labels (e.g. "iso-2022-kr") to the replacement
-            // encoding, which yields only U+FFFD: treat those as unknown.
-            if encoding == encoding_rs::REPLACEMENT {
-                return decode_unlabelled(bytes);
-            }
+    match decoder(label) {
+        Decoder::Utf7 => decode_utf7(bytes),
+        Decoder::Unlabelled => decode_unlabelled(bytes),
+        Decoder::Whatwg(encoding) => {
             let (text, _, had_errors) = encoding.decode(bytes);
             if had_errors {
                 if let Some(better) = decode_mislabelled(bytes, encoding) {
@@ -47,7 +64,39 @@ pub fn decode(bytes: &[u8], label: Option<&str>) -> String {
             }
             text.into_owned()
         }
-        _ => decode_unlabelled(bytes),
+    }
+}
+
+/// [`decode`], reusing `bytes` for the text when they already are it (UTF-8
+/// declared or not, or ASCII in a charset that extends ASCII): a 36 MB CSV
+/// attachment is not held twice.
+///
+/// ```
+/// use sluice_mime::charset::{decode, decode_owned};
+/// for (bytes, label) in [(&b"plain"[..], Some("iso-8859-1")), (b"\xef\xbb\xbfcaf\xc3\xa9", None), (b"caf\xe9", Some("utf-8"))] {
+///     assert_eq!(decode_owned(bytes.to_vec(), label), decode(bytes, label));
+/// }
+/// ```
+pub fn decode_owned(bytes: Vec<u8>, label: Option<&str>) -> String {
+    let reusable = match decoder(label) {
+        Decoder::Utf7 => false,
+        Decoder::Unlabelled => true,
+        Decoder::Whatwg(encoding) => {
+            encoding == UTF_8 || (encoding.is_ascii_compatible() && bytes.is_ascii())
+        }
+    };
+    if !reusable {
+        return decode(&bytes, label);
+    }
+    match String::from_utf8(bytes) {
+        Ok(mut text) => {
+            // The BOM is dropped, as `decode` drops it.
+            if text.starts_with('\u{feff}') {
+                text.drain(..3);
+            }
+            text
+        }
+        Err(e) => decode(e.as_bytes(), label),
     }
 }
 
@@ -161,6 +210,42 @@ fn base64_value(c: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decoding_owned_bytes_gives_the_same_text() {
+        let inputs: [&[u8]; 9] = [
+            b"",
+            b"plain ascii, +AGEA- too",
+            "caf\u{e9} 日本".as_bytes(),
+            b"\xef\xbb\xbfwith a BOM",
+            b"\xff\xfeu\x00t\x00f\x001\x006\x00",
+            b"caf\xe9",
+            b"\x1b$B$3$s\x1b(B",
+            b"\xa4\xb3\xa4\xf3",
+            b"+ZeVnLIqe-",
+        ];
+        let labels = [
+            None,
+            Some("utf-8"),
+            Some("US-ASCII"),
+            Some("iso-8859-1"),
+            Some("utf-16"),
+            Some("iso-2022-jp"),
+            Some("euc-jp"),
+            Some("utf-7"),
+            Some("iso-2022-kr"),
+            Some("x-unknown"),
+        ];
+        for bytes in inputs {
+            for label in labels {
+                assert_eq!(
+                    decode_owned(bytes.to_vec(), label),
+                    decode(bytes, label),
+                    "{bytes:?} as {label:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn whatwg_labels_decode() {

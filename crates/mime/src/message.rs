@@ -330,7 +330,7 @@ impl Walker<'_> {
                 self.embedded_message(&data, &info, ctx)
             }
             "text/plain" if !is_attachment => {
-                self.plain_text(&data, charset.as_deref(), &info, &ctx)
+                self.plain_text(data, charset.as_deref(), &info, &ctx)
             }
             "text/html" if !is_attachment => {
                 let text = html_to_text(&charset::decode(&data, charset.as_deref()));
@@ -399,7 +399,12 @@ impl Walker<'_> {
             } else {
                 info.number.clone()
             };
-            self.plain_text(body, None, &PartInfo { number, ..fallback }, &ctx);
+            self.plain_text(
+                Cow::Borrowed(body),
+                None,
+                &PartInfo { number, ..fallback },
+                &ctx,
+            );
             return;
         };
         let alternative = mimetype == "multipart/alternative";
@@ -464,29 +469,39 @@ impl Walker<'_> {
 
     /// A text/plain body: uuencoded files inside it are cut out and
     /// extracted as attachments; inline PGP blocks are reported.
-    fn plain_text(&mut self, data: &[u8], charset: Option<&str>, info: &PartInfo, ctx: &Context) {
-        let uu = if memmem::find(data, b"begin ").is_some() {
-            find_uuencoded(data)
+    fn plain_text(
+        &mut self,
+        data: Cow<[u8]>,
+        charset: Option<&str>,
+        info: &PartInfo,
+        ctx: &Context,
+    ) {
+        let uu = if memmem::find(&data, b"begin ").is_some() {
+            find_uuencoded(&data)
         } else {
             Vec::new()
         };
-        let mut text_bytes: Vec<u8>;
         let data = if uu.is_empty() {
             data
         } else {
-            text_bytes = Vec::with_capacity(data.len());
+            let mut text_bytes = Vec::with_capacity(data.len());
             let mut last = 0;
             for f in &uu {
                 text_bytes.extend_from_slice(&data[last..f.span.start]);
                 last = f.span.end;
             }
             text_bytes.extend_from_slice(&data[last..]);
-            &text_bytes[..]
+            Cow::Owned(text_bytes)
         };
-        if memmem::find(data, b"-----BEGIN PGP MESSAGE-----").is_some() {
+        if memmem::find(&data, b"-----BEGIN PGP MESSAGE-----").is_some() {
             self.unscannable(info.location(None), "PGP encrypted body (inline)");
         }
-        self.text(info.location(None), charset::decode(data, charset), ctx);
+        // A decoded body becomes the text itself when it can.
+        let text = match data {
+            Cow::Borrowed(bytes) => charset::decode(bytes, charset),
+            Cow::Owned(bytes) => charset::decode_owned(bytes, charset),
+        };
+        self.text(info.location(None), text, ctx);
         for file in uu {
             let attached = PartInfo {
                 number: info.number.clone(),
@@ -537,7 +552,7 @@ impl Walker<'_> {
             ..ctx.clone()
         };
         match document::sniff(&data, declared, name) {
-            Format::Text => self.text(location, charset::decode(&data, charset), ctx),
+            Format::Text => self.text(location, charset::decode_owned(data, charset), ctx),
             Format::Html => self.text(
                 location,
                 html_to_text(&charset::decode(&data, charset)),
