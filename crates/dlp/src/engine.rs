@@ -404,26 +404,27 @@ struct Window {
 
 /// Windows of about `size` bytes covering `text` (one for a shorter text,
 /// or one for the rest of a text with no whitespace to cut at).
-fn windows(text: &str, size: usize, overlap: usize) -> Vec<Window> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    while text.len() - start > size {
-        let Some(cut) = run_start(text, start + size) else {
-            break;
-        };
-        out.push(Window {
-            start,
-            cut,
-            end: overlap_end(text, cut, overlap),
-        });
-        start = cut;
-    }
-    out.push(Window {
-        start,
-        cut: text.len(),
-        end: text.len(),
-    });
-    out
+fn windows(text: &str, size: usize, overlap: usize) -> impl Iterator<Item = Window> + '_ {
+    let mut next = Some(0);
+    std::iter::from_fn(move || {
+        let start = next?;
+        let cut = (text.len() - start > size)
+            .then(|| run_start(text, start + size))
+            .flatten();
+        next = cut;
+        Some(match cut {
+            Some(cut) => Window {
+                start,
+                cut,
+                end: overlap_end(text, cut, overlap),
+            },
+            None => Window {
+                start,
+                cut: text.len(),
+                end: text.len(),
+            },
+        })
+    })
 }
 
 /// The first start of a whitespace run at or after `from`.
@@ -888,16 +889,18 @@ impl Engine {
             .map(|rule| Tally::new(rule, segments.len()))
             .collect();
         let mut kgrams: Vec<Vec<u64>> = Vec::new();
+        // Where each identifier type's and each regex entity's search goes
+        // on, in normalized bytes of the whole segment: a match that runs
+        // past a window's cut is not searched into again.
+        let mut resume = Resume {
+            identifiers: vec![0; self.identifiers.len()],
+            regexes: vec![0; self.entities.len()],
+        };
         for (si, segment) in segments.iter().enumerate() {
             let section = section_index(segment.section);
             let mut found_kgrams = Vec::new();
-            // Where each identifier type's and each regex entity's search
-            // goes on, in normalized bytes of the whole segment: a match
-            // that runs past a window's cut is not searched into again.
-            let mut resume = Resume {
-                identifiers: vec![0; self.identifiers.len()],
-                regexes: vec![0; self.entities.len()],
-            };
+            resume.identifiers.fill(0);
+            resume.regexes.fill(0);
             // The normalized position of the window's start in the whole
             // segment's normalized text: bytes, characters.
             let (mut at_byte, mut at_char) = (0, 0);
@@ -929,7 +932,9 @@ impl Engine {
                         tally.add(rule, &hits);
                     }
                 }
-                at_char += char_count(&norm.text.as_bytes()[..owned]);
+                if self.proximity {
+                    at_char += char_count(&norm.text.as_bytes()[..owned]);
+                }
                 at_byte += owned;
             }
             found_kgrams.sort_unstable();
@@ -1489,7 +1494,7 @@ mod window_tests {
     #[test]
     fn windows_cut_at_whitespace_runs_and_overlap() {
         let text = "aaaa bbbb  cccc\n\ndddd eeee ffff gggg hhhh iiii jjjj";
-        let ws = windows(text, 8, 3);
+        let ws: Vec<Window> = windows(text, 8, 3).collect();
         assert_eq!(ws[0].start, 0);
         assert_eq!(ws.last().unwrap().cut, text.len());
         for pair in ws.windows(2) {
@@ -1508,7 +1513,7 @@ mod window_tests {
             );
         }
         // Nothing to cut at: one window.
-        assert_eq!(windows(&"x".repeat(100), 8, 3).len(), 1);
+        assert_eq!(windows(&"x".repeat(100), 8, 3).count(), 1);
     }
 
     #[test]
@@ -1535,7 +1540,7 @@ mod window_tests {
             for window in [600, 5000, 64 << 10] {
                 let windowed = engine.scan_in_windows(&segments, window);
                 assert!(
-                    windows(&body, window, engine.overlap).len() > 1,
+                    windows(&body, window, engine.overlap).count() > 1,
                     "seed {seed}: more than one window of {window} bytes"
                 );
                 for (w, o) in windowed.rules.iter().zip(&whole.rules) {
