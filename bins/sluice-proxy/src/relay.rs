@@ -89,29 +89,64 @@ impl UpstreamPool {
 /// session's own task.
 const INLINE_SCAN: usize = 64 * 1024;
 
-/// Whether a message may carry something other than text parts: a
-/// multipart with a non-text part, an encoded body or a uuencoded block.
-/// (Conservative: when in doubt, yes.)
+/// Whether a message may carry something other than text parts: a part
+/// whose type is not text, an attachment, or a uuencoded block.
+/// (Conservative: an unusual header counts as a yes.)
+///
+/// Only lines starting `Content-` or `begin ` are looked at, found with a
+/// SIMD newline search: one case-insensitive automaton over the whole
+/// message ran byte by byte (no prefilter can serve 8 case-insensitive
+/// patterns) and cost 8% of the proxy's CPU on 10 KB messages.
 fn has_attachment(message: &[u8]) -> bool {
-    // The spellings seen in practice, in any case, found in one pass. A
-    // message that slips past is still scanned correctly, only on the
-    // session's task, where its extractors keep their own deadline.
-    static SIGNS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
-        aho_corasick::AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build([
-                "content-disposition: attachment",
-                "application/",
-                "image/",
-                "audio/",
-                "video/",
-                "message/",
-                "model/",
-                "\nbegin ",
-            ])
-            .expect("fixed patterns build")
-    });
-    SIGNS.is_match(message)
+    // The spellings seen in practice, in any case. A message that slips
+    // past is still scanned correctly, only on the session's task, where
+    // its extractors keep their own deadline.
+    const TYPES: [&[u8]; 6] = [
+        b"application/",
+        b"image/",
+        b"audio/",
+        b"video/",
+        b"message/",
+        b"model/",
+    ];
+    /// A header this long is unusual enough to count as a yes.
+    const LONGEST_HEADER: usize = 4096;
+    let starts = |text: &[u8], prefix: &[u8]| {
+        text.get(..prefix.len())
+            .is_some_and(|t| t.eq_ignore_ascii_case(prefix))
+    };
+    let contains = |text: &[u8], needle: &[u8]| {
+        text.windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
+    let line_starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', message).map(|i| i + 1));
+    for start in line_starts {
+        let rest = &message[start..];
+        if starts(rest, b"begin ") {
+            return true;
+        }
+        if !starts(rest, b"content-") {
+            continue;
+        }
+        // The header with its folded continuation lines.
+        let mut end = 0;
+        let header = loop {
+            if end > LONGEST_HEADER {
+                return true;
+            }
+            match memchr::memchr(b'\n', &rest[end..]) {
+                Some(i) if matches!(rest.get(end + i + 1), Some(b' ' | b'\t')) => end += i + 1,
+                Some(i) => break &rest[..end + i],
+                None => break rest,
+            }
+        };
+        if (starts(header, b"content-disposition:") && contains(header, b"attachment"))
+            || (starts(header, b"content-type:") && TYPES.iter().any(|t| contains(header, t)))
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// More than this many `Received:` headers is a mail loop (RFC 5321 §6.3).
@@ -575,13 +610,21 @@ mod tests {
 
     #[test]
     fn messages_that_may_carry_attachments_are_recognised() {
-        let plain = b"Subject: hi\r\nContent-Type: text/html\r\n\r\n<p>hello</p>\r\n";
-        assert!(!has_attachment(plain));
+        for plain in [
+            &b"Subject: hi\r\nContent-Type: text/html\r\n\r\n<p>hello</p>\r\n"[..],
+            // Types named in text, not in a Content-Type header.
+            b"Subject: application/pdf\r\n\r\nsend it as image/png or an attachment\r\n",
+            b"Content-Type: text/plain\r\nX-Note: message/rfc822\r\n\r\nbeginning\r\n",
+        ] {
+            assert!(!has_attachment(plain), "{}", String::from_utf8_lossy(plain));
+        }
         for m in [
             &b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: application/pdf\r\n"[..],
             b"--b\r\ncontent-disposition: attachment; filename=a.txt\r\n",
             b"Content-Type: message/rfc822\r\n",
             b"Subject: x\r\n\r\ntext\nbegin 644 a.bin\n",
+            b"Subject: x\r\nCONTENT-TYPE:\r\n\tImage/PNG\r\n\r\n",
+            b"Content-Type: text/plain\r\n\r\nx\r\n--b\r\nContent-Disposition: inline;\r\n filename=a.pdf; attachment\r\n",
         ] {
             assert!(has_attachment(m), "{}", String::from_utf8_lossy(m));
         }
