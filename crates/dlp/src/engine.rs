@@ -874,10 +874,10 @@ impl Engine {
     /// Scans the texts of one message. Counting is over all segments in
     /// each rule's scope.
     ///
-    /// A text longer than 4 MiB is searched a window at a time
-    /// (see [`Window`]): its normalized and lowercased copies and its
-    /// matches exist one window at a time, and each rule keeps only its
-    /// counts, its distinct values and its evidence.
+    /// A text longer than 4 MiB is searched a window at a time (see the
+    /// crate doc): its normalized and lowercased copies and its matches
+    /// exist one window at a time, and each rule keeps only its counts,
+    /// its distinct values and its evidence.
     pub fn scan(&self, segments: &[Segment]) -> ScanResult {
         self.scan_in_windows(segments, WINDOW_BYTES)
     }

@@ -40,8 +40,23 @@
 //!   format characters removed, whitespace runs to one space; see
 //!   [`Normalized`]) with a sparse offset map back to the original, so
 //!   evidence shows what the sender wrote. ASCII text takes a fast path
-//!   that only collapses whitespace and is matched case-insensitively
-//!   without a lowercase copy.
+//!   that only collapses whitespace and lowercases with a plain byte map.
+//! * **Huge texts in windows, counts as they come.** A text over 4 MiB (a
+//!   CRM export attached to a mail) is normalized and searched in 4 MiB
+//!   windows cut where a whitespace run starts, so no word is split and
+//!   each window's normalized text is exactly that part of the whole
+//!   text's. A window's text runs at least 4,096 characters and five words
+//!   past its cut, so a term, an identifier or a k-gram starting before the
+//!   cut is seen whole; matches belong to the window they start in, and
+//!   identifier and regex searches go on in the next window where the
+//!   previous one stopped, as one search of the whole text would. Rules
+//!   keep only their counts, distinct values and capped evidence as hits
+//!   arrive (rules measuring proximity keep their hits, since distances
+//!   span windows). A 36 MB attachment costs a window's copies, not three
+//!   more copies of itself and a record per match. A test compares
+//!   windowed scans with one pass over random texts made of every kind of
+//!   match and normalization; only a custom regex match longer than the
+//!   overlap, crossing a cut, could differ.
 //! * **One automaton for all terms.** All terms of all case-insensitive
 //!   dictionaries are in one Aho-Corasick automaton (overlapping matches:
 //!   `Account Manager` and `Manager` both count), scanned once per
