@@ -3,6 +3,7 @@
 
 mod common;
 
+use base64::Engine as _;
 use common::{free_port, proxy, proxy_with, relay_to, repo, send, sink, sink_on, wait_for_files};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -358,4 +359,82 @@ fn sigterm_gives_a_trickling_transaction_a_bounded_grace() {
         std::fs::read_dir(work.path().join("grace/outbox/new")).map_or(true, |d| d.count() == 0)
     );
     trickle.join().unwrap();
+}
+
+/// A 9 MB attachment is scanned in windows: a card number deep inside it,
+/// split over a line break, still blocks the message, and the attachment
+/// without it is relayed whole.
+#[test]
+fn a_card_number_deep_in_a_large_attachment_is_blocked() {
+    let work = tempfile::tempdir().unwrap();
+    let inbox = work.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    let (_sink, sink_port) = sink(&inbox);
+    let (_proxy, port) = proxy(
+        &work.path().join("p"),
+        &relay_to(sink_port),
+        "\"127.0.0.0/8\"",
+    );
+    let message = |card: &str| {
+        let mut csv = String::new();
+        let mut row = 0;
+        while csv.len() < 9_000_000 {
+            row += 1;
+            csv.push_str(&format!("{row},ACME Corp,renewal,{}.50,EUR\n", row % 977));
+            if row == 150_000 {
+                csv.push_str(card);
+            }
+        }
+        let mut encoded = String::new();
+        for line in base64::engine::general_purpose::STANDARD
+            .encode(csv.as_bytes())
+            .as_bytes()
+            .chunks(76)
+        {
+            encoded.push_str(std::str::from_utf8(line).unwrap());
+            encoded.push_str("\r\n");
+        }
+        let path = work.path().join(format!("large-{}.eml", card.len()));
+        std::fs::write(
+            &path,
+            format!(
+                "From: alice@example.com\r\nTo: shop@partner.org\r\nSubject: export\r\n\
+                 MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+                 --b\r\nContent-Type: text/plain\r\n\r\nthe export\r\n\
+                 --b\r\nContent-Type: text/csv\r\nContent-Disposition: attachment; filename=export.csv\r\n\
+                 Content-Transfer-Encoding: base64\r\n\r\n{encoded}--b--\r\n"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let reply = send(
+        port,
+        &message("card on file 4111 1111\n1111 1111 exp 12/29\n"),
+        "shop@partner.org",
+    );
+    assert_eq!(
+        reply,
+        "550 5.7.1 Message blocked: it contains a payment card number"
+    );
+    let clean = message("");
+    let reply = send(port, &clean, "shop@partner.org");
+    assert!(reply.starts_with("250"), "{reply}");
+    // Python's smtpd hands over lines joined with LF: compare line by line.
+    let lines = |path: &std::path::Path| {
+        String::from_utf8(std::fs::read(path).unwrap())
+            .unwrap()
+            .replace("\r\n", "\n")
+    };
+    // The upstream also got the block's notification to the sender.
+    let relayed = wait_for_files(&inbox, 2)
+        .iter()
+        .map(|f| lines(f))
+        .find(|m| m.contains("\nSubject: export\n"))
+        .expect("the clean message relayed");
+    let original = lines(&clean);
+    assert!(
+        relayed.len() > original.len() && relayed.trim_end().ends_with(original.trim_end()),
+        "relayed whole after the trace headers"
+    );
 }
