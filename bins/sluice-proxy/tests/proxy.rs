@@ -4,21 +4,16 @@
 mod common;
 
 use base64::Engine as _;
-use common::{free_port, proxy, proxy_with, relay_to, repo, send, sink, sink_on, wait_for_files};
+use common::{
+    demo_relay, free_port, proxy, proxy_with, relay_to, repo, send, sink, sink_on, wait_for_files,
+};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[test]
 fn decisions_end_to_end_through_a_real_upstream() {
     let work = tempfile::tempdir().unwrap();
-    let inbox = work.path().join("inbox");
-    std::fs::create_dir(&inbox).unwrap();
-    let (_sink, sink_port) = sink(&inbox);
-    let (_proxy, port) = proxy(
-        &work.path().join("p"),
-        &relay_to(sink_port),
-        "\"127.0.0.0/8\"",
-    );
+    let (_sink, _proxy, port, inbox) = demo_relay(work.path());
     let messages = repo().join("fixtures/demo/messages");
 
     // add-header: relayed with the hold header, our trace headers, and the
@@ -367,14 +362,7 @@ fn sigterm_gives_a_trickling_transaction_a_bounded_grace() {
 #[test]
 fn a_card_number_deep_in_a_large_attachment_is_blocked() {
     let work = tempfile::tempdir().unwrap();
-    let inbox = work.path().join("inbox");
-    std::fs::create_dir(&inbox).unwrap();
-    let (_sink, sink_port) = sink(&inbox);
-    let (_proxy, port) = proxy(
-        &work.path().join("p"),
-        &relay_to(sink_port),
-        "\"127.0.0.0/8\"",
-    );
+    let (_sink, _proxy, port, inbox) = demo_relay(work.path());
     let message = |card: &str| {
         let mut csv = String::new();
         let mut row = 0;

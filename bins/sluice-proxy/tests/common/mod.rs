@@ -123,6 +123,16 @@ pub fn wait_for_files(dir: &Path, n: usize) -> Vec<PathBuf> {
     }
 }
 
+/// The demo proxy in `work/p` relaying to a [`sink`] that writes into
+/// `work/inbox`: (sink, proxy, the proxy's port, the inbox).
+pub fn demo_relay(work: &Path) -> (Running, Running, u16, PathBuf) {
+    let inbox = work.join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    let (sink, sink_port) = sink(&inbox);
+    let (proxy, port) = proxy(&work.join("p"), &relay_to(sink_port), "\"127.0.0.0/8\"");
+    (sink, proxy, port, inbox)
+}
+
 /// A Python smtpd sink writing each message to `dir/N.eml`.
 pub fn sink(dir: &Path) -> (Running, u16) {
     sink_on(dir, free_port())
