@@ -2,7 +2,7 @@
 //! Maildirs and `-` (stdin), in a stable order.
 //!
 //! Single-message files are only listed here and read when their turn
-//! comes ([`Input::read`], on the worker that decides them), so a folder of
+//! comes ([`Input::with_bytes`], on the worker that decides them), so a folder of
 //! any size costs memory for one batch, and reading is as parallel as
 //! scanning. An mbox file is read and split when it is listed.
 
