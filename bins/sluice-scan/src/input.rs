@@ -47,10 +47,21 @@ impl Input {
             Source::File(path) => BUFFER.with_borrow_mut(|buffer| {
                 buffer.clear();
                 buffer.reserve(64 << 10);
-                // Through `Take`: `File::read_to_end` would first ask the
-                // file's size and position (two more system calls).
+                let room = buffer.capacity() as u64;
                 fs::File::open(path)
-                    .and_then(|file| file.take(u64::MAX).read_to_end(buffer))
+                    .and_then(|mut file| {
+                        // Up to the buffer's room through `Take`:
+                        // `File::read_to_end` would first ask the file's
+                        // size and position (two more system calls).
+                        if (&mut file).take(room).read_to_end(buffer)? as u64 == room {
+                            // A larger file: `File::read_to_end` sizes the
+                            // buffer from the file's size once, where
+                            // doubling would copy a 50 MB message on the
+                            // way and leave it in a 64 MB buffer.
+                            file.read_to_end(buffer)?;
+                        }
+                        Ok(())
+                    })
                     .map_err(|e| format!("cannot read {}: {e}", self.name))?;
                 let result = f(buffer);
                 // One huge message must not keep its buffer for the run.
@@ -187,5 +198,34 @@ fn walk_dir(dir: &Path, out: &mut Vec<Input>) {
         } else {
             list_file(&path, out, false);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_of_every_size_around_the_buffer_are_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let room = 64 << 10;
+        // One thread reads them all, so the buffer is reused, grown and
+        // dropped along the way.
+        for size in [0, 1, room - 1, room, room + 1, 3 * room + 7, 5 << 20, 17] {
+            let bytes: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+            let path = dir.path().join(format!("{size}.eml"));
+            std::fs::write(&path, &bytes).unwrap();
+            let input = Input {
+                name: path.display().to_string(),
+                source: Source::File(path),
+            };
+            assert!(input.with_bytes(|b| b == bytes).unwrap(), "{size} bytes");
+        }
+        let missing = Input {
+            name: "missing.eml".into(),
+            source: Source::File(dir.path().join("missing.eml")),
+        };
+        let error = missing.with_bytes(|_| ()).unwrap_err();
+        assert!(error.starts_with("cannot read missing.eml: "), "{error}");
     }
 }
