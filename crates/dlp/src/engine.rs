@@ -1,7 +1,7 @@
 //! The engine: definitions compiled once, scanned many times.
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -220,9 +220,39 @@ struct Tally {
     first_of_value: Vec<(u64, Hit)>,
     /// Whether each `require` entity was found in scope.
     present: Vec<bool>,
-    /// For a rule with `proximity`: the hits to count and the required
-    /// ones, kept until all are known (distances span windows).
-    near: Option<(Vec<Hit>, Vec<Hit>)>,
+    /// For a rule with `proximity`: the hits waiting for a required one
+    /// near them.
+    near: Option<Near>,
+}
+
+/// Proximity, decided as hits arrive: a hit counts when a required hit of
+/// its segment is within `limit` characters. It waits until every hit that
+/// could be that near has been seen, so only the hits and required hits
+/// within `limit` characters of the search's progress are held.
+struct Near {
+    limit: usize,
+    /// The segment's required hits by start: (start, the largest end of
+    /// this and every earlier one). Leading ones too far behind to matter
+    /// are dropped, which the running largest end survives.
+    required: VecDeque<(usize, usize)>,
+    /// Hits of the segment not decided yet, in text order. (Every hit is
+    /// decided by the end of its segment, and the required hits cleared.)
+    waiting: VecDeque<Hit>,
+    /// Per segment: the first required hit's start (for fingerprint
+    /// documents, which stand at the segment's start).
+    first_required: Vec<Option<usize>>,
+}
+
+impl Near {
+    /// Whether a required hit seen so far is within the limit of `h`: one
+    /// starting before `h` ends (plus the limit) and ending after `h`
+    /// starts (minus the limit).
+    fn near(&self, h: &Range<usize>) -> bool {
+        let i = self
+            .required
+            .partition_point(|&(start, _)| start <= h.end.saturating_add(self.limit));
+        i > 0 && self.required[i - 1].1.saturating_add(self.limit) >= h.start
+    }
 }
 
 impl Tally {
@@ -236,26 +266,66 @@ impl Tally {
             earliest: Vec::new(),
             first_of_value: Vec::new(),
             present: vec![false; rule.require.len()],
-            near: proximity.then(|| (Vec::new(), Vec::new())),
+            near: proximity.then(|| Near {
+                limit: rule.proximity.unwrap_or(0),
+                required: VecDeque::new(),
+                waiting: VecDeque::new(),
+                first_required: vec![None; segments],
+            }),
         }
     }
 
-    /// Takes the hits of one window of an in-scope segment.
-    fn add(&mut self, rule: &Rule, hits: &[Hit]) {
+    /// Takes the hits of one window of an in-scope segment, in text
+    /// order; `next` is where the next window's hits start, in characters
+    /// of the segment's normalized text (`usize::MAX` after the last).
+    fn add(&mut self, rule: &Rule, hits: &[Hit], next: usize) {
         for h in hits {
             if let Some(i) = rule.require.iter().position(|&r| r == h.entity) {
                 self.present[i] = true;
-                if let Some((_, required)) = &mut self.near {
-                    required.push(h.clone());
+                if let Some(near) = &mut self.near {
+                    let before = near.required.back().map_or(0, |&(_, end)| end);
+                    near.required
+                        .push_back((h.chars.start, before.max(h.chars.end)));
+                    near.first_required[h.segment].get_or_insert(h.chars.start);
                 }
             }
             if rule.entities.contains(&h.entity) {
                 match &mut self.near {
-                    Some((candidates, _)) => candidates.push(h.clone()),
+                    Some(near) => near.waiting.push_back(h.clone()),
                     None => self.count(h),
                 }
             }
         }
+        let Some(mut near) = self.near.take() else {
+            return;
+        };
+        // Hits whose limit reaches no further than where the next window
+        // starts are decided: no later required hit can be near them.
+        while let Some(h) = near.waiting.front() {
+            if h.chars.end.saturating_add(near.limit) >= next {
+                break;
+            }
+            let h = near.waiting.pop_front().expect("front exists");
+            if near.near(&h.chars) {
+                self.count(&h);
+            }
+        }
+        // Required hits that end too far behind every hit still to decide.
+        let frontier = near
+            .waiting
+            .front()
+            .map_or(next, |h| h.chars.start.min(next));
+        while near
+            .required
+            .front()
+            .is_some_and(|&(_, end)| end.saturating_add(near.limit) < frontier)
+        {
+            near.required.pop_front();
+        }
+        if next == usize::MAX {
+            near.required.clear();
+        }
+        self.near = Some(near);
     }
 
     fn count(&mut self, h: &Hit) {
@@ -296,26 +366,13 @@ impl Tally {
         fingerprints: Vec<Hit>,
     ) -> RuleResult {
         let all_present = self.present.iter().all(|&p| p);
-        match self.near.take() {
-            Some((mut candidates, required)) => {
-                candidates.extend(fingerprints);
-                if all_present {
-                    let limit = rule.proximity.unwrap_or(usize::MAX);
-                    candidates.retain(|h| {
-                        required.iter().any(|r| {
-                            r.segment == h.segment && char_gap(&h.chars, &r.chars) <= limit
-                        })
-                    });
-                    candidates.sort_by_key(|h| (h.segment, h.span.start, h.span.end));
-                    for h in &candidates {
-                        self.count(h);
-                    }
-                }
-            }
-            None => {
-                for h in &fingerprints {
-                    self.count(h);
-                }
+        for h in &fingerprints {
+            // A document stands at its segment's start.
+            let near = self.near.as_ref().is_none_or(|near| {
+                near.first_required[h.segment].is_some_and(|start| start <= near.limit)
+            });
+            if near {
+                self.count(h);
             }
         }
         let result = |count, matches| RuleResult {
@@ -927,15 +984,20 @@ impl Engine {
                     });
                 }
                 self.place(&norm, original, w.start, at_char, &mut hits);
-                for (rule, tally) in self.rules.iter().zip(&mut tallies) {
-                    if rule.scope[section] {
-                        tally.add(rule, &hits);
-                    }
-                }
                 if self.proximity {
                     at_char += char_count(&norm.text.as_bytes()[..owned]);
                 }
                 at_byte += owned;
+                let next = if w.cut == segment.text.len() {
+                    usize::MAX
+                } else {
+                    at_char
+                };
+                for (rule, tally) in self.rules.iter().zip(&mut tallies) {
+                    if rule.scope[section] {
+                        tally.add(rule, &hits, next);
+                    }
+                }
             }
             found_kgrams.sort_unstable();
             found_kgrams.dedup();
@@ -1280,16 +1342,6 @@ fn check_thresholds(rule: &str, t: &Thresholds) -> Result<(), Error> {
         });
     }
     Ok(())
-}
-
-/// Characters between two character ranges.
-fn char_gap(a: &Range<usize>, b: &Range<usize>) -> usize {
-    if a.end <= b.start {
-        b.start - a.end
-    } else {
-        // 0 when they overlap.
-        a.start.saturating_sub(b.end)
-    }
 }
 
 /// Matches counted (`per_segment`), where for each multipart/alternative

@@ -51,9 +51,16 @@
 //!   identifier and regex searches go on in the next window where the
 //!   previous one stopped, as one search of the whole text would. Rules
 //!   keep only their counts, distinct values and capped evidence as hits
-//!   arrive (rules measuring proximity keep their hits, since distances
-//!   span windows). A 36 MB attachment costs a window's copies, not three
-//!   more copies of itself and a record per match. A test compares
+//!   arrive. A 36 MB attachment costs a window's copies, not three more
+//!   copies of itself and a record per match.
+//! * **Proximity as hits arrive.** A hit of a rule with `proximity` waits
+//!   until every required hit that could be near it has been seen, and is
+//!   decided by one binary search over the required hits so far (by start,
+//!   with the running largest end); required hits too far behind are
+//!   dropped. So only hits within the limit of the search's progress are
+//!   held, and a message with thousands of both costs milliseconds (the
+//!   pairwise check it replaced, counting characters between every pair,
+//!   took 135 s on a 1.6 MB attachment). A test compares
 //!   windowed scans with one pass over random texts made of every kind of
 //!   match and normalization; only a custom regex match longer than the
 //!   overlap, crossing a cut, could differ.
