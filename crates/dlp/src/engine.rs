@@ -193,6 +193,41 @@ struct Hit {
     similarity: Option<u32>,
 }
 
+impl Hit {
+    /// A text match, its span still in the window's normalized text (see
+    /// [`Engine::place`]).
+    fn found(
+        entity: usize,
+        at: &Searched,
+        span: Range<usize>,
+        value: Arc<str>,
+        weight: u32,
+    ) -> Hit {
+        Hit {
+            entity,
+            segment: at.segment,
+            span,
+            chars: 0..0,
+            value,
+            weight,
+            similarity: None,
+        }
+    }
+}
+
+/// A window being searched: its segment, its normalized text, where the
+/// matches it owns end, and where it starts in the whole segment's
+/// normalized text.
+struct Searched<'a> {
+    segment: usize,
+    norm: &'a Normalized,
+    /// Matches starting at or after this byte of `norm.text` belong to
+    /// the next window.
+    owned: usize,
+    /// Bytes of the segment's normalized text before the window.
+    at_byte: usize,
+}
+
 /// Where each search goes on in the next window of a segment.
 struct Resume {
     /// Per identifier type (index in `Engine::identifiers`).
@@ -970,9 +1005,15 @@ impl Engine {
                     norm.text_position_of_original(w.cut - w.start)
                 };
                 let mut hits = Vec::new();
-                self.dictionary_hits(si, &norm, owned, &mut hits);
-                self.identifier_hits(si, &norm.text, owned, at_byte, &mut resume, &mut hits);
-                self.regex_hits(si, &norm.text, owned, at_byte, &mut resume, &mut hits);
+                let at = Searched {
+                    segment: si,
+                    norm: &norm,
+                    owned,
+                    at_byte,
+                };
+                self.dictionary_hits(&at, &mut hits);
+                self.identifier_hits(&at, &mut resume, &mut hits);
+                self.regex_hits(&at, &mut resume, &mut hits);
                 if let Some(index) = &self.fingerprint_index {
                     // Only the k-grams some document has are kept. A k-gram
                     // starting in the overlap is found again by the next
@@ -1016,15 +1057,10 @@ impl Engine {
         ScanResult { rules }
     }
 
-    /// All dictionary matches starting before `owned`, overlapping ones
-    /// included (see [`Automaton::find_all`]), in `norm.text` coordinates.
-    fn dictionary_hits(
-        &self,
-        segment: usize,
-        norm: &Normalized,
-        owned: usize,
-        hits: &mut Vec<Hit>,
-    ) {
+    /// All dictionary matches the window owns, overlapping ones included
+    /// (see [`Automaton::find_all`]).
+    fn dictionary_hits(&self, at: &Searched, hits: &mut Vec<Hit>) {
+        let norm = at.norm;
         let runs = [
             (self.insensitive.as_ref(), true),
             (self.sensitive.as_ref(), false),
@@ -1044,40 +1080,29 @@ impl Engine {
                 } else {
                     start..end
                 };
-                if span.start >= owned {
+                if span.start >= at.owned {
                     continue;
                 }
                 let Matcher::Dictionary { terms } = &self.entities[p.entity].matcher else {
                     unreachable!("dictionary pattern")
                 };
                 let (value, weight) = &terms[p.term];
-                hits.push(Hit {
-                    entity: p.entity,
-                    segment,
-                    span,
-                    chars: 0..0,
-                    value: value.clone(),
-                    weight: *weight,
-                    similarity: None,
-                });
+                hits.push(Hit::found(p.entity, at, span, value.clone(), *weight));
             }
         }
     }
 
-    /// Identifiers whose pattern match starts before `owned`, each type
-    /// searched from where its search of the previous window stopped.
-    fn identifier_hits(
-        &self,
-        segment: usize,
-        text: &str,
-        owned: usize,
-        at_byte: usize,
-        resume: &mut Resume,
-        hits: &mut Vec<Hit>,
-    ) {
+    /// Identifiers whose pattern match the window owns, each type searched
+    /// from where its search of the previous window stopped.
+    fn identifier_hits(&self, at: &Searched, resume: &mut Resume, hits: &mut Vec<Hit>) {
+        let text = at.norm.text.as_str();
         let search = |i: usize| {
             let (id, _) = &self.identifiers[i];
-            id.find_within(text, resume.identifiers[i].saturating_sub(at_byte), owned)
+            id.find_within(
+                text,
+                resume.identifiers[i].saturating_sub(at.at_byte),
+                at.owned,
+            )
         };
         // Each identifier type is an independent pass over the text: on a
         // large text they run on all cores.
@@ -1096,45 +1121,30 @@ impl Engine {
                 (0..self.identifiers.len()).map(search).collect()
             };
         for (i, (matches, next)) in results.into_iter().enumerate() {
-            resume.identifiers[i] = at_byte + next;
+            resume.identifiers[i] = at.at_byte + next;
             for m in matches {
                 let value: Arc<str> = Arc::from(m.value.as_str());
                 for &entity in &self.identifiers[i].1 {
-                    hits.push(Hit {
-                        entity,
-                        segment,
-                        span: m.span.clone(),
-                        chars: 0..0,
-                        value: value.clone(),
-                        weight: 1,
-                        similarity: None,
-                    });
+                    hits.push(Hit::found(entity, at, m.span.clone(), value.clone(), 1));
                 }
             }
         }
     }
 
-    /// Matches of regex entities starting before `owned` (empty ones are
-    /// not matches), each searched from where the previous window stopped.
-    fn regex_hits(
-        &self,
-        segment: usize,
-        text: &str,
-        owned: usize,
-        at_byte: usize,
-        resume: &mut Resume,
-        hits: &mut Vec<Hit>,
-    ) {
+    /// Matches of regex entities the window owns (empty ones are not
+    /// matches), each searched from where the previous window stopped.
+    fn regex_hits(&self, at: &Searched, resume: &mut Resume, hits: &mut Vec<Hit>) {
+        let text = at.norm.text.as_str();
         for (entity, e) in self.entities.iter().enumerate() {
             let Matcher::Regex(re, case_sensitive) = &e.matcher else {
                 continue;
             };
-            let mut next = resume.regexes[entity].saturating_sub(at_byte);
+            let mut next = resume.regexes[entity].saturating_sub(at.at_byte);
             while next <= text.len() {
                 let Some(m) = re.find_at(text, next) else {
                     break;
                 };
-                if m.start() >= owned {
+                if m.start() >= at.owned {
                     break;
                 }
                 if m.is_empty() {
@@ -1148,17 +1158,9 @@ impl Engine {
                 } else {
                     lower_str(m.as_str())
                 };
-                hits.push(Hit {
-                    entity,
-                    segment,
-                    span: m.range(),
-                    chars: 0..0,
-                    value: value.into(),
-                    weight: 1,
-                    similarity: None,
-                });
+                hits.push(Hit::found(entity, at, m.range(), value.into(), 1));
             }
-            resume.regexes[entity] = at_byte + next;
+            resume.regexes[entity] = at.at_byte + next;
         }
     }
 
