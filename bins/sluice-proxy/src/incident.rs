@@ -26,6 +26,16 @@ impl Forensics {
     }
 }
 
+/// A location whose free text (file name, archive path) has every
+/// identifier value masked (SPEC §8): a file named after a card number is
+/// stored as `**** **** **** 1111.pdf`.
+fn redacted_location(location: &sluice_mime::Location) -> sluice_mime::Location {
+    let mut out = location.clone();
+    out.filename = out.filename.as_deref().map(sluice_dlp::redact);
+    out.archive_path = out.archive_path.as_deref().map(sluice_dlp::redact);
+    out
+}
+
 /// The incident for a triggered policy. Evidence lists the deciding
 /// policy's rules' matches with masked excerpts (never the raw value of an
 /// identifier), unless forensics is `none`.
@@ -46,7 +56,8 @@ pub fn incident_of(
                 r.matches.iter().map(|m| EvidenceItem {
                     rule: r.rule.clone(),
                     entity: m.entity.clone(),
-                    location: serde_json::to_value(&m.location).unwrap_or_default(),
+                    location: serde_json::to_value(redacted_location(&m.location))
+                        .unwrap_or_default(),
                     excerpt: m.excerpt.clone(),
                 })
             })
@@ -71,7 +82,7 @@ pub fn incident_of(
             .collect(),
         sender: d.sender.clone(),
         recipients: d.recipients.clone(),
-        subject: d.subject.clone(),
+        subject: d.subject.as_deref().map(sluice_dlp::redact),
         message_id: d.message_id.clone(),
         client_ip: client.map(|ip| ip.to_string()),
         quarantine_id,

@@ -85,19 +85,26 @@ enum QuarantineCommand {
     Delete { id: String },
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
+    // A re-executed extraction worker serves its parent and nothing else.
+    if let Some(code) = sluice_mime::worker::serve_if_worker() {
+        return code;
+    }
     let cli = Cli::parse();
     let Some(config) = cli.config.clone() else {
         eprintln!("sluice-proxy: --config FILE is required");
-        std::process::exit(2);
+        return std::process::ExitCode::from(2);
     };
     let result = match cli.command.unwrap_or(Command::Run) {
         Command::Run => run(config),
         command => administer(config, command),
     };
-    if let Err(e) = result {
-        eprintln!("sluice-proxy: {e:#}");
-        std::process::exit(2);
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sluice-proxy: {e:#}");
+            std::process::ExitCode::from(2)
+        }
     }
 }
 
@@ -152,6 +159,14 @@ fn destination(config: &Config) -> anyhow::Result<Destination> {
 fn run(config_path: PathBuf) -> anyhow::Result<()> {
     let config = load(&config_path)?;
     init_logging(config.proxy.log_format == "json");
+    // PDFs and spreadsheets are extracted in worker processes capped by
+    // [limits] (SPEC §3.1); they are started on first use.
+    sluice_mime::worker::enable_workers(
+        config
+            .limits
+            .workers()
+            .context("cannot start extraction workers")?,
+    );
     let inspector = inspector(&config)?;
     let destination = Arc::new(destination(&config)?);
     let store = Arc::new(Store::open(&config.store.path)?);
@@ -197,6 +212,7 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         tls,
         // A transaction in flight gets as long as a client may stay silent.
         shutdown_grace: config.proxy.command_timeout,
+        max_inflight_bytes: config.limits.max_inflight_bytes.0,
     };
     let metrics = Arc::new(Metrics::new());
     let lost = metrics.incidents_lost.clone();

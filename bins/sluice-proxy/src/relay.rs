@@ -313,13 +313,13 @@ impl ConnectionHandler for ProxyConnection {
         let started = std::time::Instant::now();
         let mut log = TransactionLog {
             client: t.peer.ip().to_string(),
-            sender: t.from.clone(),
+            sender: log_text(&t.from),
             recipients: t.recipients.len(),
             size: t.message.len(),
             ..TransactionLog::default()
         };
         let reply = self.process(t, &mut log).await;
-        log.reply = reply.to_string();
+        log.reply = log_text(&reply.to_string());
         log.total_ms = started.elapsed().as_secs_f64() * 1e3;
         log.write();
         reply
@@ -396,7 +396,9 @@ impl ProxyConnection {
         log.scan_ms = scan_time.as_secs_f64() * 1e3;
         let id = sluice_store::ulid();
         log.id = id.clone();
-        log.message_id = decision.message_id.clone().unwrap_or_default();
+        log.message_id = log_text(&sluice_dlp::redact(
+            decision.message_id.as_deref().unwrap_or_default(),
+        ));
         log.policy = decision.policy.clone().unwrap_or_default();
         log.action = decision
             .action
@@ -470,7 +472,7 @@ impl ProxyConnection {
                     time: incident.incident.time.clone(),
                     sender: t.from.clone(),
                     recipients: t.recipients.clone(),
-                    subject: decision.subject.clone(),
+                    subject: decision.subject.as_deref().map(sluice_dlp::redact),
                     size: message.len() as u64,
                 };
                 let store = proxy.store.clone();
@@ -567,6 +569,24 @@ struct TransactionLog {
     total_ms: f64,
 }
 
+/// Text from a message or a peer as a log may hold it: control
+/// characters escaped (`\u{1b}`), so a header cannot forge log lines or
+/// drive a terminal.
+fn log_text(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Milliseconds to two decimals: enough for a log, short to read.
 fn round2(ms: f64) -> f64 {
     (ms * 100.0).round() / 100.0
@@ -607,6 +627,15 @@ fn count_received(message: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_text_escapes_control_characters() {
+        assert_eq!(log_text("<a@b>"), "<a@b>");
+        assert_eq!(
+            log_text("<a\r\nforged line\u{1b}[31m>"),
+            "<a\\u{d}\\u{a}forged line\\u{1b}[31m>"
+        );
+    }
 
     #[test]
     fn messages_that_may_carry_attachments_are_recognised() {

@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use sluice_policy::{Config, ConfigErrors, Envelope, Inspector};
+use sluice_policy::{Config, ConfigError, ConfigErrors, Envelope, Inspector, LimitsConfig};
 
 #[derive(Parser)]
 #[command(
@@ -113,6 +113,10 @@ pub enum Format {
 }
 
 fn main() -> ExitCode {
+    // A re-executed extraction worker serves its parent and nothing else.
+    if let Some(code) = sluice_mime::worker::serve_if_worker() {
+        return code;
+    }
     quiet_extractor_panics();
     let cli = Cli::parse();
     match cli.command {
@@ -132,6 +136,7 @@ fn main() -> ExitCode {
                 (None, None) => unreachable!("clap requires one"),
             };
             let inspector = match inspector.and_then(|i| {
+                enable_workers(&i.config().limits)?;
                 if profile.is_empty() {
                     Ok(i)
                 } else {
@@ -155,12 +160,21 @@ fn main() -> ExitCode {
             scan::run(&inspector, &envelope, &paths, format, jobs)
         }
         Command::Check { config } => check::run(&config),
-        Command::Test { config, cases } => match Config::load(&config).and_then(Inspector::new) {
+        Command::Test { config, cases } => match Config::load(&config)
+            .and_then(Inspector::new)
+            .and_then(|i| enable_workers(&i.config().limits).map(|()| i))
+        {
             Ok(inspector) => cases::run(&inspector, &cases),
             Err(errors) => config_errors(&errors),
         },
-        Command::Extract { format, paths } => extract::run(&paths, format),
-        Command::Fingerprint { out, docs } => fingerprint::run(&out, &docs),
+        Command::Extract { format, paths } => match enable_workers(&LimitsConfig::default()) {
+            Ok(()) => extract::run(&paths, format),
+            Err(errors) => config_errors(&errors),
+        },
+        Command::Fingerprint { out, docs } => match enable_workers(&LimitsConfig::default()) {
+            Ok(()) => fingerprint::run(&out, &docs),
+            Err(errors) => config_errors(&errors),
+        },
     }
 }
 
@@ -171,15 +185,26 @@ fn config_errors(errors: &ConfigErrors) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// PDFs and spreadsheets go to extraction worker processes, as `[limits]`
+/// says (SPEC §3.1).
+fn enable_workers(limits: &LimitsConfig) -> Result<(), ConfigErrors> {
+    let settings = limits.workers().map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: String::new(),
+            path: "limits".into(),
+            message: format!("cannot start extraction workers: {e}"),
+        }])
+    })?;
+    sluice_mime::worker::enable_workers(settings);
+    Ok(())
+}
+
 /// Panics inside contained extractors are reported as unscannable parts;
 /// the default hook would also print them to stderr mid-output.
 fn quiet_extractor_panics() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let contained = std::thread::current()
-            .name()
-            .is_some_and(|n| n.starts_with("sluice-extract-"));
-        if !contained {
+        if !sluice_mime::containment::panicking_inside_guard() {
             default(info);
         }
     }));

@@ -92,6 +92,7 @@ mod engine;
 mod fingerprint;
 mod identifier;
 mod normalize;
+mod redact;
 mod rule;
 
 pub use dictionary::{Dictionary, Term};
@@ -101,6 +102,7 @@ pub use fingerprint::{
 };
 pub use identifier::{Identifier, IdentifierMatch};
 pub use normalize::Normalized;
+pub use redact::{redact, redact_keeping};
 pub use rule::{
     CountMode, Definitions, EntityDefinition, EntityKind, ProfileDefinition, RuleDefinition,
     Section, Severity, Thresholds,

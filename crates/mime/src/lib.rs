@@ -42,22 +42,23 @@
 //!   [`Limits`] of one message; past a limit the rest is unscannable and the
 //!   scan goes on with what is left. Decompression reads at most one
 //!   part's budget plus one byte, so a zip bomb costs bounded time and memory.
-//! * **Third-party parsers are contained.** PDF, Office, spreadsheet and
-//!   archive extractors run on reused worker threads with 256 MiB stacks, under
-//!   `catch_unwind`, with the message's remaining scan time as a deadline
-//!   (see [`containment`]). A panic, a deep recursion that fits the big stack
-//!   or a runaway loop becomes an unscannable part with a reason. The one
-//!   exception: Office documents up to 1 MiB are extracted on the calling
-//!   thread under `catch_unwind` alone, because their parsers (zip, inflate,
-//!   quick-xml's pull reader) are iterative and linear in input the part
-//!   allowance bounds, and waking a worker for each one cost more than the
-//!   extraction itself (it halved a mail folder's scan time).
-//!
-//! **Remaining risk:** a third-party parser that aborts the process
-//! (`std::process::abort`, an allocation failure, or a recursion deeper than
-//! the worker's 256 MiB stack) still kills it; a runaway extractor thread
-//! past its deadline is abandoned, not killed (Rust threads cannot be), and
-//! keeps one core busy until it ends.
+//! * **Parsers that input can blow up run in worker processes.** PDF and
+//!   spreadsheet extraction (`pdf-extract`/`lopdf`, `calamine`) can be made
+//!   to allocate without bound or loop; they run in separate processes
+//!   capped by `max_extractor_memory` (`RLIMIT_AS`) and killed at the
+//!   message's deadline (see [`worker`], which also says how a program that
+//!   embeds this crate enables them). Without workers those formats are
+//!   unscannable (`extractor workers not enabled`) unless the program opts
+//!   in to in-process extraction.
+//! * **The rest is bounded by construction** and stays in process under
+//!   `catch_unwind` ([`containment`]): zip, gzip and tar listings read each
+//!   entry through the part allowance plus one byte and stop at
+//!   `max_archive_entries`; Office XML (.docx/.pptx/.odt/.odp) is inflated
+//!   into at most the allowance and read by quick-xml's pull reader, which
+//!   expands no entities and keeps no tree; RTF is our own interpreter with
+//!   a capped group stack; HTML is our own linear tag stripper. Each is
+//!   iterative, so input controls neither their recursion nor, past the
+//!   limits, their memory.
 #![deny(missing_docs)]
 
 pub mod charset;
@@ -70,6 +71,7 @@ mod location;
 pub mod mailbox;
 mod message;
 pub mod transfer;
+pub mod worker;
 
 pub use html::html_to_text;
 pub use limits::Limits;

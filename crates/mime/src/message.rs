@@ -6,7 +6,7 @@ use memchr::memmem;
 use serde::Serialize;
 
 use crate::charset;
-use crate::containment::contain;
+use crate::containment::guarded;
 use crate::document::archive::{self, Allowance, Listing, Stop};
 use crate::document::{self, office, Format};
 use crate::header::{decode_encoded_words, Headers};
@@ -14,6 +14,7 @@ use crate::html::html_to_text;
 use crate::limits::{Budget, Exceeded};
 use crate::location::{Field, Location};
 use crate::transfer::{find_uuencoded, TransferEncoding};
+use crate::worker;
 use crate::Limits;
 
 /// Which part of a message a text belongs to, for a rule's `scope`.
@@ -559,31 +560,14 @@ impl Walker<'_> {
                 ctx,
             ),
             Format::Rtf => {
-                let result = self.contained("rtf", data, |d| Ok(document::rtf::to_text(&d)));
+                let result = guarded("rtf", || Ok(document::rtf::to_text(&data)));
                 self.leaf_text(location, result, ctx);
             }
-            Format::Pdf => {
-                let result = self.contained("pdf", data, |d| document::pdf::extract(&d));
-                self.leaf_text(location, result, ctx);
-            }
+            Format::Pdf => self.isolated(worker::Kind::Pdf, &data, location, ctx),
+            Format::Spreadsheet => self.isolated(worker::Kind::Spreadsheet, &data, location, ctx),
             format @ (Format::Docx | Format::Pptx | Format::OpenDocumentText) => {
                 let allowance = self.budget.part_allowance();
-                let result = if data.len() <= INLINE_OFFICE {
-                    crate::containment::guarded("office", || {
-                        office::extract(&data, format, allowance)
-                    })
-                } else {
-                    self.contained("office", data, move |d| {
-                        office::extract(&d, format, allowance)
-                    })
-                };
-                self.leaf_document(location, result, ctx);
-            }
-            Format::Spreadsheet => {
-                let allowance = self.budget.part_allowance();
-                let result = self.contained("sheet", data, move |d| {
-                    document::sheet::extract(d, allowance)
-                });
+                let result = guarded("office", || office::extract(&data, format, allowance));
                 self.leaf_document(location, result, ctx);
             }
             Format::EncryptedOffice => {
@@ -600,21 +584,31 @@ impl Walker<'_> {
         }
     }
 
-    /// Runs a leaf extractor under containment, with the time left.
-    /// See [`INLINE_OFFICE`] for the one exception.
-    fn contained<T: Send + 'static>(
-        &mut self,
-        name: &str,
-        data: Vec<u8>,
-        job: impl FnOnce(Vec<u8>) -> Result<T, String> + Send + 'static,
-    ) -> Result<T, String> {
-        let limit = self.budget.remaining_time();
-        match contain(limit, move || job(data)) {
-            Ok(r) => r,
-            Err(crate::containment::Failure::TimedOut(_)) => {
-                Err(Exceeded::ScanTime(self.budget.limits.max_scan_time).to_string())
+    /// Runs an extractor that input can make allocate or loop without
+    /// bound, in a worker process (or where [`worker`] is told to), with
+    /// the part's allowance and the message's deadline.
+    fn isolated(&mut self, kind: worker::Kind, data: &[u8], location: Location, ctx: &Context) {
+        let allowance = self.budget.part_allowance();
+        let result = worker::extract(
+            kind,
+            data,
+            allowance,
+            self.budget.deadline,
+            self.budget.limits.max_scan_time,
+        );
+        match result {
+            Ok(extracted) => {
+                if let Some(reason) = &extracted.unscannable {
+                    self.unscannable(location.clone(), reason);
+                }
+                let document = office::DocumentText {
+                    text: extracted.text,
+                    expanded: extracted.expanded,
+                    truncated: extracted.truncated,
+                };
+                self.leaf_document(location, Ok(document), ctx);
             }
-            Err(failure) => Err(format!("{name} {failure}")),
+            Err(reason) => self.unscannable(location, reason),
         }
     }
 
@@ -679,12 +673,11 @@ impl Walker<'_> {
                 name.to_owned()
             }
         };
-        let result: Result<Listing, String> =
-            self.contained("archive", data, move |d| match format {
-                Format::Zip => archive::read_zip(&d, allowance),
-                Format::Gzip => archive::read_gzip(&d, inner_name, allowance),
-                _ => archive::read_tar(&d, allowance),
-            });
+        let result: Result<Listing, String> = guarded("archive", || match format {
+            Format::Zip => archive::read_zip(&data, allowance),
+            Format::Gzip => archive::read_gzip(&data, inner_name, allowance),
+            _ => archive::read_tar(&data, allowance),
+        });
         let listing = match result {
             Ok(l) => l,
             Err(reason) => {
@@ -885,21 +878,6 @@ fn strip_line_break(body: &[u8], floor: usize, mut at: usize) -> usize {
     }
     at
 }
-
-/// Office documents (.docx, .pptx, .odt, .odp) up to this size are
-/// extracted on the calling thread, under `catch_unwind` only. Their
-/// parsers — the zip central directory and inflate, quick-xml's pull
-/// reader and our event loop — are iterative and linear in their input,
-/// which the part allowance bounds, so they cannot recurse deeply or run
-/// away; a panic is the one failure left, and `catch_unwind` contains it.
-/// Handing each small document to a worker thread and waking the caller
-/// again cost more than extracting it: inline, a mail folder with many
-/// small .odt attachments scanned in about half the wall time.
-/// Larger ones, and PDFs and spreadsheets whose parsers do recurse and
-/// have looped on crafted input, still go to [`contain`].
-///
-/// [`contain`]: crate::containment::contain
-const INLINE_OFFICE: usize = 1 << 20;
 
 #[cfg(test)]
 mod tests {

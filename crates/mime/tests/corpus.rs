@@ -5,7 +5,16 @@
 
 use std::path::{Path, PathBuf};
 
-use sluice_mime::{extract, Limits};
+use sluice_mime::{Extraction, Limits};
+
+mod common;
+
+/// Extraction with the crate's worker processes enabled, as a program
+/// that embeds the crate would run it.
+fn extract(raw: &[u8], limits: &Limits) -> Extraction {
+    common::with_workers();
+    sluice_mime::extract(raw, limits)
+}
 
 fn corpus_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("SLUICE_CORPUS")

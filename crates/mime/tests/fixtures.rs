@@ -3,7 +3,16 @@
 //! python-pptx, odfpy, reportlab, msoffcrypto-tool, pyzipper; see
 //! fixtures/make_fixtures.py).
 
-use sluice_mime::{extract, Extraction, Field, Limits, Section, TextPart};
+use sluice_mime::{Extraction, Field, Limits, Section, TextPart};
+
+mod common;
+
+/// Extraction with the crate's worker processes enabled, as a program
+/// that embeds the crate would run it.
+fn extract(raw: &[u8], limits: &Limits) -> Extraction {
+    common::with_workers();
+    sluice_mime::extract(raw, limits)
+}
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/../../fixtures/{name}", env!("CARGO_MANIFEST_DIR"));

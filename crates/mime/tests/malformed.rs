@@ -1,6 +1,15 @@
 //! Malformed and hostile input: scanned as far as it decodes, never a panic.
 
-use sluice_mime::{extract, Limits};
+use sluice_mime::{Extraction, Limits};
+
+mod common;
+
+/// Extraction with the crate's worker processes enabled, as a program
+/// that embeds the crate would run it.
+fn extract(raw: &[u8], limits: &Limits) -> Extraction {
+    common::with_workers();
+    sluice_mime::extract(raw, limits)
+}
 
 fn texts(raw: &[u8]) -> Vec<String> {
     extract(raw, &Limits::default())

@@ -181,6 +181,9 @@ fn default_upstream_timeout() -> Duration {
     Duration::from_secs(120)
 }
 
+/// The smallest `max_extractor_memory` accepted.
+const MIN_EXTRACTOR_MEMORY: u64 = 256 << 20;
+
 /// `[limits]` (SPEC §3.1).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -198,6 +201,12 @@ pub struct LimitsConfig {
     /// Scan time per message.
     #[serde(deserialize_with = "duration")]
     pub max_scan_time: Duration,
+    /// Address space of one extraction worker process (SPEC §3.1).
+    pub max_extractor_memory: Size,
+    /// Extraction worker processes; 0 = one per core.
+    pub extractor_workers: usize,
+    /// Message bytes the proxy holds at once (SPEC §2).
+    pub max_inflight_bytes: Size,
 }
 
 impl Default for LimitsConfig {
@@ -210,6 +219,9 @@ impl Default for LimitsConfig {
             max_archive_entries: l.max_archive_entries,
             max_parts: l.max_parts,
             max_scan_time: l.max_scan_time,
+            max_extractor_memory: Size(1 << 30),
+            extractor_workers: 0,
+            max_inflight_bytes: Size(2 << 30),
         }
     }
 }
@@ -225,6 +237,16 @@ impl LimitsConfig {
             max_parts: self.max_parts,
             max_scan_time: self.max_scan_time,
         }
+    }
+
+    /// Extraction workers that re-execute the running program, as
+    /// `max_extractor_memory` and `extractor_workers` say. The program's
+    /// `main` must call [`sluice_mime::worker::serve_if_worker`] first.
+    pub fn workers(&self) -> std::io::Result<sluice_mime::worker::WorkerSettings> {
+        sluice_mime::worker::WorkerSettings::this_program(
+            self.extractor_workers,
+            self.max_extractor_memory.0,
+        )
     }
 }
 
@@ -654,6 +676,27 @@ impl Config {
             push(
                 "proxy.max_message_size".into(),
                 "must be more than 0".into(),
+            );
+        }
+        // A worker maps its own program, a 64 MiB extractor stack and its
+        // allocator's arenas before it reads a byte: below this it could
+        // not extract anything.
+        if self.limits.max_extractor_memory.0 < MIN_EXTRACTOR_MEMORY {
+            push(
+                "limits.max_extractor_memory".into(),
+                format!(
+                    "must be at least 256MiB, found {} bytes",
+                    self.limits.max_extractor_memory.0
+                ),
+            );
+        }
+        if self.limits.max_inflight_bytes.0 < self.proxy.max_message_size.0 {
+            push(
+                "limits.max_inflight_bytes".into(),
+                format!(
+                    "must be at least proxy.max_message_size ({} bytes), found {} bytes",
+                    self.proxy.max_message_size.0, self.limits.max_inflight_bytes.0
+                ),
             );
         }
         if let Some(u) = &self.upstream {

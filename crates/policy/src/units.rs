@@ -117,14 +117,12 @@ pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::E
     )
 }
 
-/// An IP network (`"127.0.0.0/8"`, `"::1/128"`, or one address).
+/// An IP network (`"127.0.0.0/8"`, `"::1/128"`, or one address), matched
+/// by `ipnet`. IPv4 and IPv4-mapped IPv6 (`::ffff:10.1.2.3`) are the same
+/// client: an IPv4 client matches a mapped network and a mapped client an
+/// IPv4 network, exactly as far as the prefix reaches and no further.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    /// Network address.
-    pub addr: IpAddr,
-    /// Prefix length in bits.
-    pub prefix: u8,
-}
+pub struct Cidr(ipnet::IpNet);
 
 impl Cidr {
     /// Parses CIDR notation.
@@ -135,6 +133,9 @@ impl Cidr {
     /// assert!(net.contains("10.1.200.3".parse().unwrap()));
     /// assert!(!net.contains("10.2.0.1".parse().unwrap()));
     /// assert!(Cidr::parse("10.0.0.0/33").is_err());
+    /// let mapped = Cidr::parse("::ffff:10.1.2.3").unwrap();
+    /// assert!(mapped.contains("10.1.2.3".parse().unwrap()));
+    /// assert!(!mapped.contains("127.0.0.1".parse().unwrap()));
     /// ```
     pub fn parse(s: &str) -> Result<Cidr, String> {
         let (addr, prefix) = match s.split_once('/') {
@@ -155,30 +156,18 @@ impl Cidr {
                 .filter(|&p| p <= max)
                 .ok_or_else(|| format!("prefix length in {s:?} must be 0 to {max}"))?,
         };
-        Ok(Cidr { addr, prefix })
+        ipnet::IpNet::new(addr, prefix)
+            .map(Cidr)
+            .map_err(|_| format!("prefix length in {s:?} must be 0 to {max}"))
     }
 
     /// Whether `ip` is inside the network.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let bits = |ip: IpAddr| -> (u128, u8) {
-            match ip {
-                IpAddr::V4(v) => (u32::from(v) as u128, 32),
-                IpAddr::V6(v) => match v.to_ipv4_mapped() {
-                    Some(v4) => (u32::from(v4) as u128, 32),
-                    None => (u128::from(v), 128),
-                },
-            }
+        let (v4, v6) = match ip {
+            IpAddr::V4(v4) => (Some(v4), v4.to_ipv6_mapped()),
+            IpAddr::V6(v6) => (v6.to_ipv4_mapped(), v6),
         };
-        let (net, width) = bits(self.addr);
-        let (ip, ip_width) = bits(ip);
-        if width != ip_width {
-            return false;
-        }
-        if self.prefix == 0 {
-            return true;
-        }
-        let shift = width - self.prefix;
-        (net >> shift) == (ip >> shift)
+        v4.is_some_and(|v4| self.0.contains(&IpAddr::V4(v4))) || self.0.contains(&IpAddr::V6(v6))
     }
 }
 
@@ -206,4 +195,55 @@ pub fn check_header_line(line: &str) -> Result<(), String> {
         return Err(format!("header {name:?} needs a value on one line"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_edges_and_mapped_addresses() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let net = |s: &str| Cidr::parse(s).unwrap();
+        // The audit's open relay: a mapped host entry admitted 127.0.0.1.
+        assert!(!net("::ffff:10.1.2.3").contains(ip("127.0.0.1")));
+        assert!(!net("::ffff:10.1.2.3/128").contains(ip("::ffff:127.0.0.1")));
+        assert!(net("::ffff:10.1.2.3").contains(ip("10.1.2.3")));
+        assert!(net("::ffff:10.1.2.3").contains(ip("::ffff:10.1.2.3")));
+        assert!(net("::ffff:10.0.0.0/104").contains(ip("10.200.0.1")));
+        assert!(!net("::ffff:10.0.0.0/104").contains(ip("11.0.0.1")));
+        assert!(net("10.0.0.0/8").contains(ip("::ffff:10.9.9.9")));
+        assert!(!net("10.0.0.0/8").contains(ip("::10.9.9.9")));
+        // Every prefix length, at its edges.
+        for prefix in 0..=32u8 {
+            let n = net(&format!("192.168.255.255/{prefix}"));
+            let base = u32::from(std::net::Ipv4Addr::new(192, 168, 255, 255));
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix)
+            };
+            let first = std::net::Ipv4Addr::from(base & mask);
+            let last = std::net::Ipv4Addr::from(base | !mask);
+            assert!(n.contains(IpAddr::V4(first)), "{prefix}");
+            assert!(n.contains(IpAddr::V4(last)), "{prefix}");
+            if prefix > 0 {
+                let outside = std::net::Ipv4Addr::from((base & mask).wrapping_sub(1));
+                assert!(!n.contains(IpAddr::V4(outside)), "{prefix}");
+            }
+        }
+        for prefix in 0..=128u8 {
+            let n = net(&format!("2001:db8::ffff/{prefix}"));
+            assert!(n.contains(ip("2001:db8::ffff")), "{prefix}");
+            if prefix >= 16 {
+                assert!(!n.contains(ip("2002::1")), "{prefix}");
+            }
+        }
+        assert!(net("0.0.0.0/0").contains(ip("203.0.113.5")));
+        assert!(!net("0.0.0.0/0").contains(ip("2001:db8::1")));
+        assert!(net("::/0").contains(ip("2001:db8::1")));
+        assert!(!net("::1/128").contains(ip("127.0.0.1")));
+        assert!(Cidr::parse("::1/129").is_err());
+        assert!(Cidr::parse("10.0.0.0/-1").is_err());
+    }
 }

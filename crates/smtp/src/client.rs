@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use crate::data::DotStuffer;
@@ -254,24 +254,42 @@ impl UpstreamClient {
         }
     }
 
-    /// Reads one (possibly multi-line) reply.
+    /// Reads one (possibly multi-line) reply, bounded: lines of at most
+    /// [`MAX_REPLY_LINE`] bytes, at most [`MAX_REPLY_LINES`] of them. The
+    /// text is bytes on the wire: what is not UTF-8 is read as Latin-1
+    /// (`550 5.1.1 Empf\xe4nger unbekannt` stays a 550 and reads
+    /// "Empfänger"), never an error that would turn a 5xx into a 451.
     async fn read_reply(&mut self) -> Result<Reply, UpstreamError> {
         let mut lines = Vec::new();
         let mut code;
+        let mut raw = Vec::new();
         loop {
-            let mut line = String::new();
-            let n = match tokio::time::timeout(self.timeout, self.stream.read_line(&mut line)).await
-            {
+            if lines.len() == MAX_REPLY_LINES {
+                return Err(UpstreamError::Protocol(format!(
+                    "reply of more than {MAX_REPLY_LINES} lines"
+                )));
+            }
+            raw.clear();
+            let limit = (MAX_REPLY_LINE + 1) as u64;
+            let mut bounded = (&mut self.stream).take(limit);
+            let read = bounded.read_until(b'\n', &mut raw);
+            let n = match tokio::time::timeout(self.timeout, read).await {
                 Ok(r) => r?,
                 Err(_) => return Err(UpstreamError::Timeout),
             };
             if n == 0 {
                 return Err(UpstreamError::Io(std::io::ErrorKind::UnexpectedEof.into()));
             }
+            if n > MAX_REPLY_LINE {
+                return Err(UpstreamError::Protocol(format!(
+                    "reply line longer than {MAX_REPLY_LINE} bytes"
+                )));
+            }
+            let line = reply_text(&raw);
             let line = line.trim_end_matches(['\r', '\n']);
             let parsed: Option<u16> = line.get(..3).and_then(|c| c.parse().ok());
             let Some(c) = parsed.filter(|c| (200..600).contains(c)) else {
-                return Err(UpstreamError::Protocol(line.to_owned()));
+                return Err(UpstreamError::Protocol(line.chars().take(200).collect()));
             };
             code = c;
             let last = line.as_bytes().get(3) != Some(&b'-');
@@ -281,6 +299,22 @@ impl UpstreamClient {
             }
         }
         Ok(parse_enhanced(code, lines))
+    }
+}
+
+/// Longest reply line accepted, CRLF included (RFC 5321 allows 512; real
+/// servers send longer, none this long).
+pub const MAX_REPLY_LINE: usize = 4096;
+
+/// Most lines in one reply (an EHLO reply has a line per extension).
+pub const MAX_REPLY_LINES: usize = 128;
+
+/// A reply line's text: UTF-8 when it is, else Latin-1 (every byte a
+/// character), so no reply is refused for its charset.
+fn reply_text(raw: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(raw) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => std::borrow::Cow::Owned(raw.iter().map(|&b| char::from(b)).collect()),
     }
 }
 
@@ -320,6 +354,15 @@ fn parse_enhanced(code: u16, lines: Vec<String>) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latin1_reply_text_is_read_not_refused() {
+        assert_eq!(
+            reply_text(b"550 5.1.1 Empf\xe4nger unbekannt\r\n"),
+            "550 5.1.1 Empfänger unbekannt\r\n"
+        );
+        assert_eq!(reply_text("250 Grüße\r\n".as_bytes()), "250 Grüße\r\n");
+    }
 
     #[test]
     fn enhanced_codes_are_recognised() {

@@ -16,6 +16,8 @@ pub enum DataProblem {
     BareLineEnding,
     /// More bytes than the limit.
     TooBig,
+    /// The proxy's in-flight budget ran out while the message arrived.
+    OverBudget,
 }
 
 /// The outcome of feeding bytes to a [`DataReader`].
@@ -121,12 +123,38 @@ impl DataReader {
             }
             // A line longer than the limit cannot fit anyway: keep memory bounded.
             if self.line.len() > self.limit {
-                self.problem = Some(DataProblem::TooBig);
+                if self.problem != Some(DataProblem::OverBudget) {
+                    self.problem = Some(DataProblem::TooBig);
+                }
                 self.line.clear();
                 self.line_dropped = true;
             }
         }
         DataStatus::More
+    }
+
+    /// Bytes of message kept so far.
+    pub fn len(&self) -> usize {
+        self.message.len() + self.line.len()
+    }
+
+    /// Whether no byte of message was kept yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops what was kept and reads on to the end of DATA without keeping
+    /// anything: the message will be answered as `problem`.
+    pub fn discard(&mut self, problem: DataProblem) {
+        self.problem = Some(problem);
+        self.message = Vec::new();
+    }
+
+    fn discarding(&self) -> bool {
+        matches!(
+            self.problem,
+            Some(DataProblem::TooBig | DataProblem::OverBudget)
+        )
     }
 
     fn finish_line(&mut self) {
@@ -140,11 +168,13 @@ impl DataReader {
             self.problem.get_or_insert(DataProblem::BareLineEnding);
         }
         let unstuffed = line.strip_prefix(b".").unwrap_or(&line);
-        if self.message.len() + unstuffed.len() > self.limit {
+        if self.discarding() {
+            // Nothing more is kept.
+        } else if self.message.len() + unstuffed.len() > self.limit {
             self.problem = Some(DataProblem::TooBig);
             self.message.clear();
             self.message.shrink_to_fit();
-        } else if self.problem != Some(DataProblem::TooBig) {
+        } else {
             self.message.extend_from_slice(unstuffed);
         }
         self.line = line;

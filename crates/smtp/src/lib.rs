@@ -35,6 +35,7 @@
 
 mod client;
 pub mod data;
+pub mod inflight;
 mod reply;
 mod server;
 mod session;

@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use crate::data::{DataProblem, DataReader, DataStatus};
+use crate::inflight::{Charge, InflightBudget, ADMISSION_WAIT};
 use crate::session::{
     MailRequest, RcptRequest, Session, SessionConfig, State, Step, MAX_COMMAND_LINE,
 };
@@ -91,6 +92,8 @@ pub struct ServerConfig {
     /// message byte by byte must not keep it alive for ever; an
     /// unanswered client retries, so nothing is lost).
     pub shutdown_grace: Duration,
+    /// Message bytes all sessions hold at once (see [`crate::inflight`]).
+    pub max_inflight_bytes: u64,
 }
 
 /// Accepts connections until `shutdown` resolves; then idle connections
@@ -104,6 +107,7 @@ pub async fn serve<H: Handler>(
     shutdown: impl Future<Output = ()>,
 ) {
     let limit = Arc::new(Semaphore::new(config.max_connections));
+    let inflight = InflightBudget::new(config.max_inflight_bytes);
     let config = Arc::new(config);
     let mut tasks = tokio::task::JoinSet::new();
     let (stop, stopping) = tokio::sync::watch::channel(false);
@@ -141,12 +145,13 @@ pub async fn serve<H: Handler>(
         let handler = handler.clone();
         let config = config.clone();
         let stopping = stopping.clone();
+        let inflight = inflight.clone();
         tasks.spawn(async move {
             // Held for the connection's lifetime.
             let _permit = permit;
             match handler.connect(peer) {
                 Ok(conn) => {
-                    Connection::new(stream, peer, &config, conn, stopping)
+                    Connection::new(stream, peer, &config, conn, stopping, inflight)
                         .run()
                         .await
                 }
@@ -178,6 +183,10 @@ pub struct Connection<'c, C: ConnectionHandler> {
     output: Vec<u8>,
     /// Becomes true when the server shuts down.
     stopping: tokio::sync::watch::Receiver<bool>,
+    /// The server's in-flight byte budget.
+    inflight: InflightBudget,
+    /// The SIZE of the accepted MAIL command (0 when not given).
+    declared_size: usize,
 }
 
 enum Line {
@@ -192,6 +201,7 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
         config: &'c ServerConfig,
         handler: C,
         stopping: tokio::sync::watch::Receiver<bool>,
+        inflight: InflightBudget,
     ) -> Self {
         let mut session_config = config.session.clone();
         session_config.starttls = config.tls.is_some();
@@ -204,6 +214,8 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
             input: Vec::new(),
             output: Vec::new(),
             stopping,
+            inflight,
+            declared_size: 0,
         }
     }
 
@@ -245,6 +257,7 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
                     let helo = self.session.helo().unwrap_or_default().to_owned();
                     let r = self.handler.mail(&helo, &m).await;
                     self.session.mail_answered(&m, &r);
+                    self.declared_size = m.size;
                     self.output.extend_from_slice(&r.to_bytes());
                 }
                 Step::Rcpt(rcpt) => {
@@ -253,9 +266,21 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
                     self.output.extend_from_slice(&r.to_bytes());
                 }
                 Step::Data(r) => {
+                    // Replies before the wait are sent first: the client
+                    // is told what it asked so far.
+                    self.flush().await?;
+                    let declared = self.declared_size;
+                    let Some(charge) = self.inflight.admit(declared, ADMISSION_WAIT).await else {
+                        self.handler.reset().await;
+                        self.session.data_finished();
+                        let busy =
+                            Reply::new(451, (4, 3, 1), "Too much mail in progress, try later");
+                        self.output.extend_from_slice(&busy.to_bytes());
+                        continue;
+                    };
                     self.output.extend_from_slice(&r.to_bytes());
                     self.flush().await?;
-                    let reply = self.data().await?;
+                    let reply = self.data(charge).await?;
                     self.output.extend_from_slice(&reply.to_bytes());
                     self.session.data_finished();
                 }
@@ -299,7 +324,9 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
     }
 
     /// Reads the message after 354 and hands it over.
-    async fn data(&mut self) -> std::io::Result<Reply> {
+    /// `charge` (this message's share of the in-flight budget) is held
+    /// until the handler has answered.
+    async fn data(&mut self, mut charge: Charge) -> std::io::Result<Reply> {
         let mut reader = DataReader::new(self.config.session.max_message_size);
         // Bytes already received after the DATA line belong to the message.
         let mut pending = std::mem::take(&mut self.input);
@@ -307,7 +334,21 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
         // 64 KiB at a time (a large message in few reads).
         let mut room = 16 * 1024;
         loop {
-            if let DataStatus::Done { consumed, message } = reader.feed(&pending) {
+            let status = reader.feed(&pending);
+            let held = match &status {
+                DataStatus::Done { message: Ok(m), .. } => m.len(),
+                _ => reader.len(),
+            };
+            let over = !charge.cover(held);
+            if over {
+                reader.discard(DataProblem::OverBudget);
+            }
+            if let DataStatus::Done { consumed, message } = status {
+                let message = if over {
+                    Err(DataProblem::OverBudget)
+                } else {
+                    message
+                };
                 self.input = pending.split_off(consumed);
                 return Ok(match message {
                     Ok(message) => {
@@ -319,7 +360,9 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
                             recipients: recipients.to_vec(),
                             message,
                         };
-                        self.handler.data(transaction).await
+                        let reply = self.handler.data(transaction).await;
+                        drop(charge);
+                        reply
                     }
                     Err(problem) => {
                         self.handler.reset().await;
@@ -334,6 +377,9 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
                                 (5, 3, 4),
                                 "Message size exceeds fixed maximum message size",
                             ),
+                            DataProblem::OverBudget => {
+                                Reply::new(451, (4, 3, 1), "Too much mail in progress, try later")
+                            }
                         }
                     }
                 });

@@ -60,6 +60,15 @@ fn start_with(
     timeout: Duration,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> (SocketAddr, Arc<Recorder>) {
+    start_budgeted(max_connections, timeout, tls, 2 << 30)
+}
+
+fn start_budgeted(
+    max_connections: usize,
+    timeout: Duration,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    max_inflight_bytes: u64,
+) -> (SocketAddr, Arc<Recorder>) {
     let recorder = Arc::new(Recorder::default());
     let handler = Arc::new(Shared(recorder.clone()));
     let (tx, rx) = std::sync::mpsc::channel();
@@ -84,6 +93,7 @@ fn start_with(
                 command_timeout: timeout,
                 tls,
                 shutdown_grace: Duration::from_secs(30),
+                max_inflight_bytes,
             };
             serve(listener, config, handler, std::future::pending()).await;
         });
@@ -229,6 +239,29 @@ fn oversized_data_without_size_is_read_and_refused() {
         *recorder.resets.lock().unwrap() >= 1,
         "the upstream transaction is reset"
     );
+}
+
+#[test]
+fn a_message_past_the_inflight_budget_is_read_and_deferred() {
+    // 8 KiB of budget holds 4 KiB of message (and its text).
+    let (addr, recorder) = start_budgeted(10, Duration::from_secs(10), None, 8 * 1024);
+    let mut input =
+        b"EHLO c\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@partner.org>\r\nDATA\r\n".to_vec();
+    for _ in 0..150 {
+        input.extend_from_slice(b"0123456789012345678901234567890123456789\r\n");
+    }
+    input.extend_from_slice(
+        b".\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@partner.org>\r\nDATA\r\nsmall\r\n.\r\nQUIT\r\n",
+    );
+    let transcript = raw(addr, &input);
+    assert_eq!(
+        codes(&transcript),
+        ["250", "250", "250", "354", "451", "250", "250", "354", "250", "221"],
+        "{transcript}"
+    );
+    assert!(transcript.contains("451 4.3.1"), "{transcript}");
+    // Only the small message reached the handler; the budget was freed.
+    assert_eq!(recorder.messages.lock().unwrap().len(), 1);
 }
 
 #[test]

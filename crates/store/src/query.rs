@@ -214,9 +214,20 @@ fn tokenize(query: &str) -> Result<Vec<(usize, Token)>, QueryError> {
     Ok(out)
 }
 
+/// Parentheses and `not`s nested deeper than this are refused: the parser,
+/// [`Filter::to_sql`] and dropping a [`Filter`] recurse once per level, on a
+/// tokio worker's stack.
+pub const MAX_NESTING: usize = 64;
+
+/// Comparisons in one query at most: `and`/`or` chains build a tree as deep
+/// as they are long, and SQLite refuses expressions deeper than 1,000.
+pub const MAX_CONDITIONS: usize = 256;
+
 struct Parser {
     tokens: Vec<(usize, Token)>,
     next: usize,
+    depth: usize,
+    conditions: usize,
 }
 
 impl Parser {
@@ -261,6 +272,24 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Filter, QueryError> {
+        let nests = self.keyword("not") || self.peek().1 == Token::Open;
+        if nests {
+            if self.depth == MAX_NESTING {
+                return Err(QueryError {
+                    position: self.peek().0,
+                    message: format!("nested deeper than {MAX_NESTING} levels"),
+                });
+            }
+            self.depth += 1;
+        }
+        let filter = self.nested();
+        if nests {
+            self.depth -= 1;
+        }
+        filter
+    }
+
+    fn nested(&mut self) -> Result<Filter, QueryError> {
         if self.keyword("not") {
             self.bump();
             return Ok(Filter::Not(Box::new(self.unary()?)));
@@ -274,6 +303,13 @@ impl Parser {
             self.bump();
             return Ok(inner);
         }
+        if self.conditions == MAX_CONDITIONS {
+            return Err(QueryError {
+                position: self.peek().0,
+                message: format!("more than {MAX_CONDITIONS} conditions"),
+            });
+        }
+        self.conditions += 1;
         self.comparison()
     }
 
@@ -353,7 +389,12 @@ impl Filter {
     /// ```
     pub fn parse(query: &str) -> Result<Filter, QueryError> {
         let tokens = tokenize(query)?;
-        let mut parser = Parser { tokens, next: 0 };
+        let mut parser = Parser {
+            tokens,
+            next: 0,
+            depth: 0,
+            conditions: 0,
+        };
         if parser.peek().1 == Token::End {
             return Ok(Filter::All);
         }
@@ -445,6 +486,26 @@ mod tests {
             Filter::Eq(Subject, "it's".into())
         );
         assert_eq!(Filter::parse("  ").unwrap(), Filter::All);
+    }
+
+    #[test]
+    fn nesting_and_length_are_bounded() {
+        let deep = format!("{}policy eq 'x'{}", "(".repeat(3000), ")".repeat(3000));
+        assert_eq!(
+            err(&deep),
+            (65, format!("nested deeper than {MAX_NESTING} levels"))
+        );
+        let nots = format!("{}policy eq 'x'", "not ".repeat(100));
+        assert_eq!(err(&nots).0, 257);
+        let ok = format!("{}policy eq 'x'{}", "(".repeat(64), ")".repeat(64));
+        assert!(Filter::parse(&ok).is_ok());
+        let long = vec!["policy eq 'x'"; 300].join(" or ");
+        let (position, message) = err(&long);
+        assert_eq!(message, format!("more than {MAX_CONDITIONS} conditions"));
+        assert_eq!(position, 256 * 17 + 1);
+        let most = vec!["policy eq 'x'"; 256].join(" and ");
+        let mut params = Vec::new();
+        assert!(Filter::parse(&most).unwrap().to_sql(&mut params).len() > 256);
     }
 
     #[test]

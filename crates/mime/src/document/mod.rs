@@ -2,7 +2,8 @@
 //!
 //! Every extractor here is a plain function from bytes to text (or to
 //! archive entries) that may panic on hostile input; `message` runs them
-//! under [`crate::containment::contain`] and charges what they expand to the
+//! in process under [`crate::containment::guarded`] or in a worker process
+//! ([`crate::worker`]) and charges what they expand to the
 //! message's budget. Archive extractors return entries rather than recursing,
 //! so nesting, limits and locations are handled in one place.
 
