@@ -1,13 +1,23 @@
 //! Extraction throughput (MB/s of raw message) for a large plain message, an
 //! attachment-heavy base64 message and the shared real-world corpus.
 //!
+//! PDFs and spreadsheets go to extraction worker processes (this bench
+//! re-executes itself as one, as the binaries do); `worker-ipc` measures
+//! what that costs per attachment against in-process extraction of the
+//! same small PDF and workbook.
+//!
 //! `cargo bench -p sluice-benches --bench extract`
 
 use std::path::{Path, PathBuf};
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, BatchSize, Criterion, Throughput};
 use sluice_benches::base64_lines;
-use sluice_mime::{extract, Limits};
+use sluice_mime::worker::{enable_in_process_extraction, enable_workers, WorkerSettings};
+use sluice_mime::{extract, extract_document, Limits};
+
+fn workers() {
+    enable_workers(WorkerSettings::this_program(0, 1 << 30).expect("own executable"));
+}
 
 fn large_plain() -> Vec<u8> {
     let mut m = b"From: a@example.com\r\nTo: b@partner.org\r\nSubject: big\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n".to_vec();
@@ -69,6 +79,7 @@ fn corpus() -> Vec<Vec<u8>> {
 }
 
 fn bench(c: &mut Criterion) {
+    workers();
     let limits = Limits::default();
     let mut g = c.benchmark_group("extract");
     g.sample_size(10);
@@ -100,5 +111,35 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+/// One small attachment of each isolated kind, in a worker and in process:
+/// the difference is the IPC cost (two pipe transfers and the wake-ups).
+fn worker_ipc(c: &mut Criterion) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let limits = Limits::default();
+    let mut g = c.benchmark_group("worker-ipc");
+    for name in ["attachments/statement.pdf", "attachments/customers.xlsx"] {
+        let data = std::fs::read(fixtures.join(name)).unwrap();
+        let file = name.rsplit('/').next().unwrap();
+        workers();
+        g.bench_function(format!("{file}-worker"), |b| {
+            b.iter(|| extract_document(&data, file, &limits))
+        });
+        enable_in_process_extraction();
+        g.bench_function(format!("{file}-in-process"), |b| {
+            b.iter(|| extract_document(&data, file, &limits))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, worker_ipc);
+
+fn main() -> std::process::ExitCode {
+    // Re-executed as an extraction worker: serve, then leave.
+    if let Some(code) = sluice_mime::worker::serve_if_worker() {
+        return code;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    std::process::ExitCode::SUCCESS
+}

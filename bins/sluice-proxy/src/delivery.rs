@@ -20,6 +20,8 @@ pub enum Destination {
         tls: sluice_smtp::tls::UpstreamTls,
         /// AUTH user and password, if the upstream wants them.
         auth: Option<(String, String)>,
+        /// AUTH outside TLS is allowed (`allow_plaintext_auth`).
+        plaintext_auth: bool,
     },
     /// Deliver into this Maildir (written and fsynced).
     Maildir(PathBuf),
@@ -51,12 +53,21 @@ impl Destination {
             timeout,
             tls,
             auth,
+            plaintext_auth,
         } = self
         else {
             unreachable!("open is only called for relay destinations");
         };
         let mut upstream = UpstreamClient::connect(addresses, helo, *timeout, tls).await?;
         if let Some((user, password)) = auth {
+            if !upstream.tls && !plaintext_auth {
+                // Never send the password in clear: the session fails (and
+                // the client is told 451) rather than leak it.
+                upstream.quit().await;
+                return Err(sluice_smtp::UpstreamError::Tls(
+                    "AUTH needs an encrypted session (allow_plaintext_auth = false)".into(),
+                ));
+            }
             upstream.authenticate(user, password).await?;
         }
         Ok(upstream)

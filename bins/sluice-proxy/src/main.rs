@@ -150,6 +150,7 @@ fn destination(config: &Config) -> anyhow::Result<Destination> {
                 timeout: upstream.timeout,
                 tls: UpstreamTls::new(mode, upstream.tls_name.clone(), None)?,
                 auth,
+                plaintext_auth: upstream.allow_plaintext_auth,
             })
         }
         (None, None) => anyhow::bail!("[upstream] needs address or maildir"),

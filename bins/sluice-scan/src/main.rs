@@ -188,13 +188,18 @@ fn config_errors(errors: &ConfigErrors) -> ExitCode {
 /// PDFs and spreadsheets go to extraction worker processes, as `[limits]`
 /// says (SPEC §3.1).
 fn enable_workers(limits: &LimitsConfig) -> Result<(), ConfigErrors> {
-    let settings = limits.workers().map_err(|e| {
+    let mut settings = limits.workers().map_err(|e| {
         ConfigErrors(vec![ConfigError {
             file: String::new(),
             path: "limits".into(),
             message: format!("cannot start extraction workers: {e}"),
         }])
     })?;
+    // mimalloc (this binary's allocator) would reserve a 1 GiB arena at a
+    // worker's first allocation, which the address-space cap refuses.
+    settings
+        .env
+        .push(("MIMALLOC_ARENA_RESERVE".into(), "0".into()));
     sluice_mime::worker::enable_workers(settings);
     Ok(())
 }

@@ -171,6 +171,10 @@ pub struct UpstreamConfig {
     pub timeout: Duration,
     /// Deliver into this folder instead of relaying.
     pub maildir: Option<PathBuf>,
+    /// AUTH in a session that is not encrypted (off by default: the
+    /// password would cross the network in clear).
+    #[serde(default)]
+    pub allow_plaintext_auth: bool,
 }
 
 fn default_starttls() -> String {

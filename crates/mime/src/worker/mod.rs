@@ -69,6 +69,10 @@ pub struct WorkerSettings {
     pub program: PathBuf,
     /// Arguments for it (a worker ignores them; some launchers need them).
     pub args: Vec<OsString>,
+    /// Environment added for it: settings its allocator must see at start
+    /// to live within the cap (mimalloc reserves a 1 GiB arena up front
+    /// unless `MIMALLOC_ARENA_RESERVE=0`).
+    pub env: Vec<(OsString, OsString)>,
     /// Worker processes at most; 0 means one per core.
     pub workers: usize,
     /// Address space of one worker, in bytes (`max_extractor_memory`).
@@ -81,6 +85,7 @@ impl WorkerSettings {
         Ok(WorkerSettings {
             program: std::env::current_exe()?,
             args: Vec::new(),
+            env: Vec::new(),
             workers,
             memory_limit,
         })
@@ -295,6 +300,7 @@ impl Process {
     fn start(settings: &WorkerSettings) -> io::Result<Process> {
         let mut child = Command::new(&settings.program)
             .args(&settings.args)
+            .envs(settings.env.iter().map(|(k, v)| (k, v)))
             .env(WORKER_ENV, settings.memory_limit.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

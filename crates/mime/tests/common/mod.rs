@@ -11,6 +11,7 @@ pub fn with_workers() {
         enable_workers(WorkerSettings {
             program: env!("CARGO_BIN_EXE_sluice-extract-worker").into(),
             args: Vec::new(),
+            env: Vec::new(),
             workers: 2,
             memory_limit: 1 << 30,
         })

@@ -1,0 +1,152 @@
+//! The audit's hostile cases through the built proxy: attachments that
+//! blew up extractors, an upstream that answers in Latin-1, AUTH that
+//! would cross the network in clear. The proxy answers each and stays up.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{free_port, proxy, proxy_with, relay_to, repo, send, sink, wait_for_files, Running};
+
+/// A scripted upstream: offers AUTH, answers RCPT with a Latin-1 550, and
+/// notes every AUTH line in `dir/auth.log`.
+fn latin1_upstream(dir: &Path) -> (Running, u16) {
+    let port = free_port();
+    let script = format!(
+        r#"
+import socketserver, os
+class H(socketserver.StreamRequestHandler):
+    def handle(self):
+        w = self.wfile.write
+        w(b"220 up.test ESMTP\r\n")
+        for line in self.rfile:
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                w(b"250-up.test\r\n250 AUTH PLAIN LOGIN\r\n")
+            elif verb == b"AUTH":
+                with open(os.path.join({dir:?}, "auth.log"), "ab") as f:
+                    f.write(line)
+                w(b"235 2.7.0 ok\r\n")
+            elif verb == b"RCPT":
+                w(b"550 5.1.1 Empf\xe4nger unbekannt\r\n")
+            elif verb == b"QUIT":
+                w(b"221 bye\r\n")
+                return
+            else:
+                w(b"250 ok\r\n")
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+s = socketserver.ThreadingTCPServer(("127.0.0.1", {port}), H)
+print("ready", flush=True)
+s.serve_forever()
+"#,
+        dir = dir.display().to_string()
+    );
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    (Running(child), port)
+}
+
+#[test]
+fn a_latin1_refusal_stays_a_refusal_and_auth_needs_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_up, up_port) = latin1_upstream(dir.path());
+    std::fs::write(dir.path().join("upstream.secret"), "s3cret\n").unwrap();
+    let message = repo().join("fixtures/demo/messages/hold-partner.eml");
+    let auth = |plaintext: bool| {
+        format!(
+            "{}\nusername = \"sluice\"\npassword_file = \"upstream.secret\"\nallow_plaintext_auth = {plaintext}",
+            relay_to(up_port)
+        )
+    };
+
+    // Without TLS the password is not sent: the client is told to retry.
+    let strict = dir.path().join("strict");
+    std::fs::create_dir_all(&strict).unwrap();
+    std::fs::copy(
+        dir.path().join("upstream.secret"),
+        strict.join("upstream.secret"),
+    )
+    .unwrap();
+    let (_p, port) = proxy(&strict, &auth(false), "\"127.0.0.1/32\"");
+    let reply = send(port, &message, "bob@partner.org");
+    assert!(reply.starts_with("451"), "{reply}");
+    assert!(
+        !dir.path().join("auth.log").exists(),
+        "AUTH was sent in clear"
+    );
+
+    // Allowed explicitly, AUTH goes out and the upstream's Latin-1 550
+    // reaches the client as a 550 (not a 451 "upstream failed").
+    let lax = dir.path().join("lax");
+    std::fs::create_dir_all(&lax).unwrap();
+    std::fs::copy(
+        dir.path().join("upstream.secret"),
+        lax.join("upstream.secret"),
+    )
+    .unwrap();
+    let (_p, port) = proxy(&lax, &auth(true), "\"127.0.0.1/32\"");
+    let reply = send(port, &message, "bob@partner.org");
+    assert!(reply.starts_with("550 5.1.1 Empfänger"), "{reply}");
+    assert!(dir.path().join("auth.log").exists());
+}
+
+fn with_attachment(dir: &Path, name: &str) -> std::path::PathBuf {
+    use base64::Engine as _;
+    let data = std::fs::read(repo().join("fixtures/hostile").join(name)).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(data);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let message = format!(
+        "From: alice@example.com\r\nTo: bob@partner.org\r\nSubject: {name}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+         --b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename={name}\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        lines.join("\r\n")
+    );
+    let path = dir.join(format!("{name}.eml"));
+    std::fs::write(&path, message).unwrap();
+    path
+}
+
+#[test]
+fn extractor_bombs_are_answered_and_the_proxy_stays_up() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let (_sink, sink_port) = sink(&out);
+    let (mut proxy, port) = proxy_with(
+        &work.path().join("proxy"),
+        &relay_to(sink_port),
+        "\"127.0.0.1/32\"",
+        "",
+        "",
+        "",
+        None,
+    );
+    let mut relayed = 0;
+    for name in ["sparse.xlsx", "double-deflate.pdf", "self-page-tree.pdf"] {
+        let message = with_attachment(work.path(), name);
+        let reply = send(port, &message, "bob@partner.org");
+        assert!(reply.starts_with("250"), "{name}: {reply}");
+        relayed += 1;
+        assert!(
+            proxy.0.try_wait().unwrap().is_none(),
+            "{name} stopped the proxy"
+        );
+    }
+    assert_eq!(wait_for_files(&out, relayed).len(), relayed);
+}

@@ -1,0 +1,9 @@
+//! Dictionary CSV files (terms, optional weights, quoting).
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(d) = sluice_dlp::Dictionary::from_csv(data) {
+        let _ = d.distinct(false);
+    }
+});

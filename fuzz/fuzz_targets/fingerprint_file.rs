@@ -1,0 +1,12 @@
+//! Fingerprint files (JSON, versions 1 and 2): read, then written back.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(set) = sluice_dlp::FingerprintSet::from_json(text) {
+        let _ = set.to_json();
+    }
+});

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Fuzzes every target for MINUTES minutes in all, two targets at a time,
+# seeded from fixtures/ and ../shared/corpus; findings land in
+# fuzz/artifacts/TARGET/ (turn each into a regression test).
+#   bash fuzz/run.sh 150        # 2.5 hours over all targets
+#   bash fuzz/run.sh 0.5        # a smoke run (what .ci/run does)
+# Needs the nightly toolchain and cargo-fuzz (cargo install cargo-fuzz).
+set -euo pipefail
+cd "$(dirname "$0")"
+minutes=${1:-10}
+targets=(mime_extract document_office document_pdf document_sheet archive html_rtf transfer
+         smtp_session query config dictionary_csv fingerprint_file)
+seconds=$(python3 -c "import sys; print(max(5, int(float(sys.argv[1]) * 60 * 2 / ${#targets[@]})))" "$minutes")
+
+seed() { # target -> its seed folder, filled once from the fixtures and the corpus
+    local t=$1 dir=corpus/$1
+    mkdir -p "$dir"
+    [ -n "$(ls -A "$dir")" ] && return
+    case $t in
+        mime_extract|transfer|smtp_session)
+            cp ../fixtures/messages/*.eml ../fixtures/demo/messages/*.eml "$dir"/ 2>/dev/null || true
+            if [ -d ../../shared/corpus/eml ]; then
+                find ../../shared/corpus/eml -type f | head -100 | while read -r f; do cp "$f" "$dir/corpus-$(basename "$f")"; done
+            fi ;;
+        document_office) for f in ../fixtures/attachments/*.docx ../fixtures/attachments/*.pptx ../fixtures/attachments/*.odt; do
+                              { printf '\000'; cat "$f"; } > "$dir/$(basename "$f")"; done ;;
+        document_pdf) cp ../fixtures/attachments/*.pdf ../fixtures/hostile/text.pdf ../fixtures/hostile/image-only.pdf \
+                          ../fixtures/hostile/self-page-tree.pdf "$dir"/ ;;
+        document_sheet) for f in ../fixtures/attachments/*.xlsx ../fixtures/hostile/*.xlsx; do
+                             { printf '\000'; cat "$f"; } > "$dir/$(basename "$f")"; done
+                        { printf '\001'; cat ../fixtures/attachments/sheet.ods; } > "$dir/sheet.ods" ;;
+        archive) for f in ../fixtures/attachments/*.zip; do { printf '\000'; cat "$f"; } > "$dir/$(basename "$f")"; done ;;
+        html_rtf) cp ../fixtures/attachments/*.rtf "$dir"/ ;;
+        query) printf "%s" "(policy in ['Customer email Hold']) and not severity eq 'low'" > "$dir/q1"
+               printf "%s" "subject like '*inv\\'oice*' or rule ne 'x'" > "$dir/q2" ;;
+        config) cp ../fixtures/demo/sluice.toml "$dir"/ ;;
+        dictionary_csv) cp ../fixtures/demo/dictionaries/*.csv "$dir"/ ;;
+        fingerprint_file) cp ../fixtures/demo/*.fp "$dir"/ ;;
+    esac
+}
+
+# Targets that run third-party parsers in process here but only in capped
+# worker processes in production.
+contained=(document_pdf document_sheet)
+report=$(mktemp)
+run_one() {
+    local t=$1
+    seed "$t"
+    mkdir -p "artifacts/$t"
+    # 2 GiB RSS and 10 s per input: past those a finding, as in production
+    # past max_extractor_memory and max_scan_time.
+    local result
+    if cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 \
+        -timeout=10 -artifact_prefix="artifacts/$t/" -print_final_stats=1 > "logs/$t.log" 2>&1; then
+        result=ok
+    elif [[ " ${contained[*]} " == *" $t "* ]]; then
+        # A third-party parser that the worker processes contain: its
+        # abort or allocation bomb is a part made unscannable in production.
+        result=contained-finding
+    else
+        result=finding
+    fi
+    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "logs/$t.log" | grep -o '[0-9]*$' || echo 0)
+    echo "$t $result executions=${runs:-0} seconds=$seconds" >> "$report"
+}
+
+mkdir -p logs
+cargo +nightly fuzz build > logs/build.log 2>&1
+i=0
+for t in "${targets[@]}"; do
+    run_one "$t" &
+    i=$((i + 1))
+    if [ $((i % 2)) -eq 0 ]; then wait; fi
+done
+wait
+sort "$report"
+! grep -q ' finding ' "$report"
