@@ -11,6 +11,7 @@ mod incident;
 mod metrics;
 mod notify;
 mod relay;
+mod retry;
 mod webhook;
 
 use std::path::PathBuf;

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::delivery::{DeliveryError, Destination};
 use crate::metrics::Metrics;
+use crate::retry::{Attempt, Outcome};
 
 /// Waits before each retry of a notification.
 const RETRIES: [Duration; 4] = [
@@ -205,45 +206,59 @@ fn encode_header(text: &str) -> String {
 }
 
 impl Outbox {
-    async fn run(self, mut receiver: mpsc::Receiver<(String, Vec<u8>)>) {
-        while let Some((to, message)) = receiver.recv().await {
-            let mut attempt = 0;
-            loop {
-                let id = sluice_store::ulid();
-                match self
-                    .destination
-                    .send(
-                        &self.hostname,
-                        &id,
-                        "",
-                        std::slice::from_ref(&to),
-                        &[&message],
-                    )
-                    .await
-                {
-                    Ok(_) => {
-                        self.metrics
-                            .notifications
-                            .with_label_values(&["sent"])
-                            .inc();
-                        break;
-                    }
-                    Err(DeliveryError::Transient(e)) if attempt < RETRIES.len() => {
-                        tracing::warn!("notification to <{to}>: {e}; retrying");
-                        tokio::time::sleep(RETRIES[attempt]).await;
-                        attempt += 1;
-                    }
-                    Err(e) => {
-                        self.metrics
-                            .notifications
-                            .with_label_values(&["failed"])
-                            .inc();
-                        tracing::warn!("notification to <{to}> failed: {e}");
-                        break;
-                    }
+    /// Sends each notice with its own retry schedule ([`crate::retry`]):
+    /// a recipient whose server keeps deferring never holds up the others.
+    async fn run(self, receiver: mpsc::Receiver<(String, Vec<u8>)>) {
+        let outbox = Arc::new(self);
+        let sender = outbox.clone();
+        crate::retry::run(
+            receiver,
+            &RETRIES,
+            move |(to, message): (String, Vec<u8>)| {
+                let outbox = sender.clone();
+                async move {
+                    let id = sluice_store::ulid();
+                    let sent = outbox
+                        .destination
+                        .send(
+                            &outbox.hostname,
+                            &id,
+                            "",
+                            std::slice::from_ref(&to),
+                            &[&message],
+                        )
+                        .await;
+                    let attempt = match sent {
+                        Ok(_) => Attempt::Done,
+                        Err(DeliveryError::Transient(e)) => {
+                            tracing::warn!("notification to <{to}>: {e}; will retry");
+                            Attempt::Retry(e)
+                        }
+                        Err(e) => Attempt::Failed(e.to_string()),
+                    };
+                    ((to, message), attempt)
                 }
-            }
-        }
+            },
+            |(to, _), outcome| {
+                let result = match outcome {
+                    Outcome::Sent => "sent",
+                    Outcome::Failed(e) => {
+                        tracing::warn!("notification to <{to}> failed: {e}");
+                        "failed"
+                    }
+                    Outcome::Dropped(e) => {
+                        tracing::warn!("notification to <{to}> dropped ({e}): too many waiting");
+                        "dropped"
+                    }
+                };
+                outbox
+                    .metrics
+                    .notifications
+                    .with_label_values(&[result])
+                    .inc();
+            },
+        )
+        .await
     }
 }
 

@@ -1,6 +1,8 @@
 //! The incident webhook (`[notify] webhook`): each incident POSTed as §8's
-//! JSON, signed with HMAC-SHA256 of the body in `X-Sluice-Signature`
-//! (lowercase hex) when `webhook_secret_file` is set.
+//! JSON. With `webhook_secret_file`, each post carries
+//! `X-Sluice-Timestamp: <epoch seconds>` and `X-Sluice-Signature:
+//! sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">` (SPEC §8): the
+//! timestamp is signed, so a captured post cannot be replayed later.
 //!
 //! One task sends from a bounded queue, with a timeout per attempt and
 //! retries with backoff; a full queue or a final failure is logged and
@@ -18,6 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 
 use crate::metrics::Metrics;
+use crate::retry::{Attempt, Outcome};
 
 /// Waits before each retry.
 const RETRIES: [Duration; 5] = [
@@ -78,10 +81,21 @@ impl Webhook {
     }
 }
 
-/// Lowercase hex HMAC-SHA256 of `body` under `secret`.
-pub fn signature(secret: &[u8], body: &[u8]) -> String {
+/// `X-Sluice-Signature` of `body` sent at `timestamp` (epoch seconds):
+/// `sha256=` and the lowercase hex HMAC-SHA256 of `"<timestamp>.<body>"`.
+pub fn signature(secret: &[u8], timestamp: u64, body: &[u8]) -> String {
+    format!(
+        "sha256={}",
+        hmac_hex(secret, &[timestamp.to_string().as_bytes(), b".", body])
+    )
+}
+
+/// Lowercase hex HMAC-SHA256 of the concatenated `parts` under `secret`.
+fn hmac_hex(secret: &[u8], parts: &[&[u8]]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(body);
+    for part in parts {
+        mac.update(part);
+    }
     mac.finalize()
         .into_bytes()
         .iter()
@@ -90,31 +104,45 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
 }
 
 impl Endpoint {
-    async fn run(self, mut receiver: mpsc::Receiver<Vec<u8>>, metrics: Arc<Metrics>) {
-        while let Some(body) = receiver.recv().await {
-            let mut attempt = 0;
-            loop {
-                let result = tokio::time::timeout(ATTEMPT_TIMEOUT, self.post(&body))
-                    .await
-                    .unwrap_or_else(|_| Err("timed out".into()));
-                match result {
-                    Ok(()) => {
-                        metrics.webhooks.with_label_values(&["sent"]).inc();
-                        break;
-                    }
-                    Err(e) if attempt < RETRIES.len() => {
-                        tracing::warn!("webhook {}: {e}; retrying", self.uri);
-                        tokio::time::sleep(RETRIES[attempt]).await;
-                        attempt += 1;
-                    }
-                    Err(e) => {
-                        metrics.webhooks.with_label_values(&["failed"]).inc();
-                        tracing::warn!("webhook {} failed: {e}", self.uri);
-                        break;
-                    }
+    /// Posts each incident with its own retry schedule ([`crate::retry`]).
+    async fn run(self, receiver: mpsc::Receiver<Vec<u8>>, metrics: Arc<Metrics>) {
+        let endpoint = Arc::new(self);
+        let uri = endpoint.uri.clone();
+        crate::retry::run(
+            receiver,
+            &RETRIES,
+            move |body: Vec<u8>| {
+                let endpoint = endpoint.clone();
+                async move {
+                    let result = tokio::time::timeout(ATTEMPT_TIMEOUT, endpoint.post(&body))
+                        .await
+                        .unwrap_or_else(|_| Err("timed out".into()));
+                    let attempt = match result {
+                        Ok(()) => Attempt::Done,
+                        Err(e) => {
+                            tracing::warn!("webhook {}: {e}; will retry", endpoint.uri);
+                            Attempt::Retry(e)
+                        }
+                    };
+                    (body, attempt)
                 }
-            }
-        }
+            },
+            |_, outcome| {
+                let result = match outcome {
+                    Outcome::Sent => "sent",
+                    Outcome::Failed(e) => {
+                        tracing::warn!("webhook {uri} failed: {e}");
+                        "failed"
+                    }
+                    Outcome::Dropped(e) => {
+                        tracing::warn!("webhook {uri}: post dropped ({e}): too many waiting");
+                        "dropped"
+                    }
+                };
+                metrics.webhooks.with_label_values(&[result]).inc();
+            },
+        )
+        .await
     }
 
     async fn post(&self, body: &[u8]) -> Result<(), String> {
@@ -153,7 +181,12 @@ impl Endpoint {
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .header(hyper::header::USER_AGENT, "sluice-proxy");
         if let Some(secret) = &self.secret {
-            request = request.header("X-Sluice-Signature", signature(secret, body));
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            request = request
+                .header("X-Sluice-Timestamp", now.to_string())
+                .header("X-Sluice-Signature", signature(secret, now, body));
         }
         let request = request
             .body(Full::new(Bytes::copy_from_slice(body)))
@@ -179,8 +212,16 @@ mod tests {
     fn signatures_are_rfc4231_hmac_sha256() {
         // RFC 4231 test case 2.
         assert_eq!(
-            super::signature(b"Jefe", b"what do ya want for nothing?"),
+            super::hmac_hex(b"Jefe", &[b"what do ya ", b"want for nothing?"]),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // The timestamp is part of what is signed.
+        let a = super::signature(b"k", 1_700_000_000, b"{}");
+        assert!(a.starts_with("sha256=") && a.len() == 7 + 64);
+        assert_ne!(a, super::signature(b"k", 1_700_000_001, b"{}"));
+        assert_eq!(
+            a,
+            format!("sha256={}", super::hmac_hex(b"k", &[b"1700000000.{}"]))
         );
     }
 }

@@ -407,21 +407,24 @@ fn quarantine_release_delete_and_a_failed_release() {
     );
 }
 
-/// A Python HTTP listener that checks X-Sluice-Signature and writes each
-/// body to `dir/N.json` with the check's result.
+/// A Python HTTP listener that checks X-Sluice-Signature over
+/// "<X-Sluice-Timestamp>.<body>" (SPEC §8), refuses timestamps more than
+/// 5 minutes off, and writes each body to `dir/N.json` with the result.
 fn webhook_listener(dir: &Path, secret: &str) -> (Running, u16) {
     let port = free_port();
     let script = format!(
         r#"
-import hmac, hashlib, http.server, json, os
+import hmac, hashlib, http.server, json, os, time
 class H(http.server.BaseHTTPRequestHandler):
     n = 0
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        expected = hmac.new({secret:?}.encode(), body, hashlib.sha256).hexdigest()
+        stamp = self.headers.get("X-Sluice-Timestamp", "")
+        fresh = stamp.isdigit() and abs(time.time() - int(stamp)) < 300
+        expected = "sha256=" + hmac.new({secret:?}.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
         H.n += 1
         with open(os.path.join({dir:?}, "%d.json" % H.n), "w") as f:
-            json.dump({{"valid": hmac.compare_digest(expected, self.headers.get("X-Sluice-Signature", "")),
+            json.dump({{"valid": fresh and hmac.compare_digest(expected, self.headers.get("X-Sluice-Signature", "")),
                        "content_type": self.headers["Content-Type"], "incident": json.loads(body)}}, f)
         self.send_response(204)
         self.end_headers()
