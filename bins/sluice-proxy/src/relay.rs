@@ -523,7 +523,17 @@ impl ProxyConnection {
                     return upstream_unavailable();
                 };
                 match upstream.data(&[&headers, &message]).await {
-                    Ok(r) => r,
+                    Ok(r) if r.is_positive() => r,
+                    Ok(r) => {
+                        // Refused at DATA (the transaction may still be
+                        // open upstream) or at the final dot: reset before
+                        // this session serves another transaction or
+                        // client; one that cannot be reset is not reused.
+                        if upstream.command("RSET").await.is_err() {
+                            self.upstream = None;
+                        }
+                        r
+                    }
                     Err(_) => {
                         metrics.upstream_errors.inc();
                         self.upstream = None;

@@ -10,10 +10,13 @@ use std::process::{Command, Stdio};
 
 use common::{free_port, proxy, proxy_with, relay_to, repo, send, sink, wait_for_files, Running};
 
-/// A scripted upstream: offers AUTH, answers RCPT with a Latin-1 550, and
-/// notes every AUTH line in `dir/auth.log`.
-fn latin1_upstream(dir: &Path) -> (Running, u16) {
+/// A scripted upstream: offers AUTH (noting every AUTH line in
+/// `dir/auth.log`), answers RCPT with `rcpt` and DATA with `data` (a `354`
+/// reads the message and accepts it), and refuses a MAIL inside an open
+/// transaction the way real servers do (`503`).
+fn scripted_upstream(dir: &Path, rcpt: &[u8], data: &[u8]) -> (Running, u16) {
     let port = free_port();
+    let bytes = |b: &[u8]| b.iter().map(|c| format!("\\x{c:02x}")).collect::<String>();
     let script = format!(
         r#"
 import socketserver, os
@@ -21,6 +24,7 @@ class H(socketserver.StreamRequestHandler):
     def handle(self):
         w = self.wfile.write
         w(b"220 up.test ESMTP\r\n")
+        open_tx = False
         for line in self.rfile:
             verb = line[:4].upper()
             if verb in (b"EHLO", b"HELO"):
@@ -29,8 +33,25 @@ class H(socketserver.StreamRequestHandler):
                 with open(os.path.join({dir:?}, "auth.log"), "ab") as f:
                     f.write(line)
                 w(b"235 2.7.0 ok\r\n")
+            elif verb == b"MAIL":
+                if open_tx:
+                    w(b"503 5.5.1 nested MAIL\r\n")
+                else:
+                    open_tx = True
+                    w(b"250 ok\r\n")
             elif verb == b"RCPT":
-                w(b"550 5.1.1 Empf\xe4nger unbekannt\r\n")
+                w(b"{rcpt}\r\n")
+            elif verb == b"DATA":
+                w(b"{data}\r\n")
+                if b"{data}".startswith(b"354"):
+                    for body in self.rfile:
+                        if body == b".\r\n":
+                            break
+                    open_tx = False
+                    w(b"250 2.0.0 queued\r\n")
+            elif verb == b"RSET":
+                open_tx = False
+                w(b"250 ok\r\n")
             elif verb == b"QUIT":
                 w(b"221 bye\r\n")
                 return
@@ -41,7 +62,9 @@ s = socketserver.ThreadingTCPServer(("127.0.0.1", {port}), H)
 print("ready", flush=True)
 s.serve_forever()
 "#,
-        dir = dir.display().to_string()
+        dir = dir.display().to_string(),
+        rcpt = bytes(rcpt),
+        data = bytes(data),
     );
     let mut child = Command::new("python3")
         .arg("-c")
@@ -58,9 +81,31 @@ s.serve_forever()
 }
 
 #[test]
+fn a_pooled_session_whose_data_was_refused_is_reset_before_reuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_up, up_port) = scripted_upstream(dir.path(), b"250 ok", b"554 5.5.1 no DATA today");
+    let (_p, port) = proxy(
+        &dir.path().join("p"),
+        &relay_to(up_port),
+        "\"127.0.0.1/32\"",
+    );
+    let message = repo().join("fixtures/demo/messages/hold-partner.eml");
+    for round in 0..3 {
+        // Each send is a new client; the proxy lends them its pooled
+        // upstream session, which must not carry the refused transaction.
+        let reply = send(port, &message, "bob@partner.org");
+        assert!(reply.starts_with("554 5.5.1"), "round {round}: {reply}");
+    }
+}
+
+#[test]
 fn a_latin1_refusal_stays_a_refusal_and_auth_needs_tls() {
     let dir = tempfile::tempdir().unwrap();
-    let (_up, up_port) = latin1_upstream(dir.path());
+    let (_up, up_port) = scripted_upstream(
+        dir.path(),
+        b"550 5.1.1 Empf\xe4nger unbekannt",
+        b"354 go ahead",
+    );
     std::fs::write(dir.path().join("upstream.secret"), "s3cret\n").unwrap();
     let message = repo().join("fixtures/demo/messages/hold-partner.eml");
     let auth = |plaintext: bool| {
