@@ -215,6 +215,8 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         // A transaction in flight gets as long as a client may stay silent.
         shutdown_grace: config.proxy.command_timeout,
         max_inflight_bytes: config.limits.max_inflight_bytes.0,
+        session_timeout: config.proxy.session_timeout,
+        max_connections_per_client: config.proxy.max_connections_per_client,
     };
     let metrics = Arc::new(Metrics::new());
     let lost = metrics.incidents_lost.clone();

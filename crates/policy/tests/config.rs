@@ -81,6 +81,49 @@ fn a_valid_file_loads_with_paths_relative_to_it() {
 }
 
 #[test]
+fn spec_keys_not_built_yet_are_refused_all_at_once() {
+    let d = Dir::new();
+    let e = d.errors(&format!(
+        "{BASE}\n[proxy]\nxforward_clients = [\"127.0.0.1/32\"]\n[milter]\nlisten = \"127.0.0.1:8891\"\n"
+    ));
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e.iter().any(|m| m.starts_with("milter: not supported yet")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("proxy.xforward_clients: not supported yet")),
+        "{e:?}"
+    );
+    let e = d.errors(&BASE.replace(
+        "entities = [\"terms\"]",
+        "entities = [\"terms\"]\nmin_confidence = \"high\"",
+    ));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("rule \"Cards\".min_confidence: not supported yet"),
+        "{e:?}"
+    );
+    // Keys that are built load.
+    let c = d
+        .load(&format!(
+            "{BASE}\n[proxy]\nsession_timeout = \"10m\"\nmax_connections_per_client = 20\n[limits]\nmax_extractor_memory = \"512MiB\"\nextractor_workers = 2\nmax_inflight_bytes = \"1GiB\"\n"
+        ))
+        .unwrap();
+    assert_eq!(c.proxy.max_connections_per_client, 20);
+    assert_eq!(c.limits.max_extractor_memory.0, 512 << 20);
+    let e = d.errors(&format!(
+        "{BASE}\n[limits]\nmax_extractor_memory = \"16MiB\"\n"
+    ));
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("limits.max_extractor_memory: must be at least 256MiB")),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn unknown_keys_are_rejected_in_every_table() {
     let d = Dir::new();
     let e = d.errors(&format!(

@@ -94,6 +94,12 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Message bytes all sessions hold at once (see [`crate::inflight`]).
     pub max_inflight_bytes: u64,
+    /// Whole-session deadline, reads and writes alike; past it `421 4.4.2`
+    /// at the next read (a message already handed over finishes).
+    pub session_timeout: Duration,
+    /// Connections from one client address at once; 0 = no limit; past it
+    /// `421 4.7.0`.
+    pub max_connections_per_client: usize,
 }
 
 /// Accepts connections until `shutdown` resolves; then idle connections
@@ -108,6 +114,7 @@ pub async fn serve<H: Handler>(
 ) {
     let limit = Arc::new(Semaphore::new(config.max_connections));
     let inflight = InflightBudget::new(config.max_inflight_bytes);
+    let per_client = PerClient::default();
     let config = Arc::new(config);
     let mut tasks = tokio::task::JoinSet::new();
     let (stop, stopping) = tokio::sync::watch::channel(false);
@@ -132,15 +139,24 @@ pub async fn serve<H: Handler>(
             Err(_) => {
                 tasks.spawn(async move {
                     let mut stream = stream;
-                    let _ = stream
-                        .write_all(
-                            &Reply::new(421, (4, 3, 2), "Too many connections, try later")
-                                .to_bytes(),
-                        )
-                        .await;
+                    let reply = Reply::new(421, (4, 3, 2), "Too many connections, try later");
+                    let _ =
+                        tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&reply.to_bytes()))
+                            .await;
                 });
                 continue;
             }
+        };
+        let Some(client_slot) = per_client.enter(peer.ip(), config.max_connections_per_client)
+        else {
+            tasks.spawn(async move {
+                let mut stream = stream;
+                let reply = Reply::new(421, (4, 7, 0), "Too many connections from your address");
+                let _ =
+                    tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&reply.to_bytes())).await;
+                drop(permit);
+            });
+            continue;
         };
         let handler = handler.clone();
         let config = config.clone();
@@ -149,6 +165,7 @@ pub async fn serve<H: Handler>(
         tasks.spawn(async move {
             // Held for the connection's lifetime.
             let _permit = permit;
+            let _client_slot = client_slot;
             match handler.connect(peer) {
                 Ok(conn) => {
                     Connection::new(stream, peer, &config, conn, stopping, inflight)
@@ -157,7 +174,9 @@ pub async fn serve<H: Handler>(
                 }
                 Err(reply) => {
                     let mut stream = stream;
-                    let _ = stream.write_all(&reply.to_bytes()).await;
+                    let _ =
+                        tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&reply.to_bytes()))
+                            .await;
                 }
             }
         });
@@ -168,6 +187,48 @@ pub async fn serve<H: Handler>(
     let drained = async { while tasks.join_next().await.is_some() {} };
     // Past the grace, dropping the set aborts what is left.
     let _ = tokio::time::timeout(config.shutdown_grace, drained).await;
+}
+
+/// A refusal or greeting to a client we do not serve gets this long.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections per client address (`max_connections_per_client`).
+#[derive(Clone, Default)]
+struct PerClient(Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>);
+
+/// One connection's place in [`PerClient`]; leaves on drop.
+struct ClientSlot {
+    counts: PerClient,
+    ip: std::net::IpAddr,
+}
+
+impl PerClient {
+    /// A slot for `ip`, or `None` when it already holds `limit` (0: no limit).
+    fn enter(&self, ip: std::net::IpAddr, limit: usize) -> Option<ClientSlot> {
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = counts.entry(ip).or_insert(0);
+        if limit > 0 && *n >= limit {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            counts: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = counts.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                // The map holds only addresses with connections open.
+                counts.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// One client connection.
@@ -187,6 +248,8 @@ pub struct Connection<'c, C: ConnectionHandler> {
     inflight: InflightBudget,
     /// The SIZE of the accepted MAIL command (0 when not given).
     declared_size: usize,
+    /// When `session_timeout` ends the session.
+    session_deadline: tokio::time::Instant,
 }
 
 enum Line {
@@ -216,6 +279,7 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
             stopping,
             inflight,
             declared_size: 0,
+            session_deadline: tokio::time::Instant::now() + config.session_timeout,
         }
     }
 
@@ -389,15 +453,13 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
             // no copy per read.
             pending.reserve(room);
             room = 64 * 1024;
-            let n = match tokio::time::timeout(
-                self.config.command_timeout,
-                self.stream.read_buf(&mut pending),
-            )
-            .await
-            {
-                Ok(r) => r?,
-                Err(_) => return Err(self.idle_too_long().await),
-            };
+            let n =
+                match tokio::time::timeout(self.read_timeout(), self.stream.read_buf(&mut pending))
+                    .await
+                {
+                    Ok(r) => r?,
+                    Err(_) => return Err(self.idle_too_long().await),
+                };
             if n == 0 {
                 return Err(std::io::ErrorKind::UnexpectedEof.into());
             }
@@ -448,27 +510,47 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
     }
 
     async fn read_some(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match tokio::time::timeout(self.config.command_timeout, self.stream.read(buf)).await {
+        match tokio::time::timeout(self.read_timeout(), self.stream.read(buf)).await {
             Ok(r) => r,
             Err(_) => Err(self.idle_too_long().await),
         }
     }
 
-    /// `command_timeout` passed: `421 4.4.2`, and the error that ends the
-    /// session.
+    /// How long the next read may wait: `command_timeout`, or less when
+    /// the session's own deadline comes first.
+    fn read_timeout(&self) -> Duration {
+        let left = self
+            .session_deadline
+            .saturating_duration_since(tokio::time::Instant::now());
+        self.config.command_timeout.min(left)
+    }
+
+    /// `command_timeout` or `session_timeout` passed: `421 4.4.2`, and the
+    /// error that ends the session.
     async fn idle_too_long(&mut self) -> std::io::Error {
-        self.output.extend_from_slice(
-            &Reply::new(421, (4, 4, 2), "Idle too long, closing connection").to_bytes(),
-        );
+        let text = if tokio::time::Instant::now() >= self.session_deadline {
+            "Session too long, closing connection"
+        } else {
+            "Idle too long, closing connection"
+        };
+        self.output
+            .extend_from_slice(&Reply::new(421, (4, 4, 2), text).to_bytes());
         if let Err(e) = self.flush().await {
             return e;
         }
         std::io::ErrorKind::TimedOut.into()
     }
 
+    /// Writes the pending replies. A client that does not read them within
+    /// `command_timeout` (or the session's deadline) loses the session: a
+    /// full socket buffer must not hold a connection slot for ever.
     async fn flush(&mut self) -> std::io::Result<()> {
         if !self.output.is_empty() {
-            self.stream.write_all(&self.output).await?;
+            let timeout = self.read_timeout().max(Duration::from_millis(1));
+            match tokio::time::timeout(timeout, self.stream.write_all(&self.output)).await {
+                Ok(r) => r?,
+                Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
+            }
             self.output.clear();
         }
         Ok(())

@@ -60,14 +60,15 @@ fn start_with(
     timeout: Duration,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> (SocketAddr, Arc<Recorder>) {
-    start_budgeted(max_connections, timeout, tls, 2 << 30)
+    start_tweaked(max_connections, timeout, tls, |_| {})
 }
 
-fn start_budgeted(
+/// [`start_with`], with `tweak` applied to the server's configuration.
+fn start_tweaked(
     max_connections: usize,
     timeout: Duration,
     tls: Option<Arc<rustls::ServerConfig>>,
-    max_inflight_bytes: u64,
+    tweak: impl FnOnce(&mut ServerConfig) + Send + 'static,
 ) -> (SocketAddr, Arc<Recorder>) {
     let recorder = Arc::new(Recorder::default());
     let handler = Arc::new(Shared(recorder.clone()));
@@ -81,7 +82,7 @@ fn start_budgeted(
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
-            let config = ServerConfig {
+            let mut config = ServerConfig {
                 session: SessionConfig {
                     hostname: "dlp.test".into(),
                     max_message_size: 10_000,
@@ -93,8 +94,11 @@ fn start_budgeted(
                 command_timeout: timeout,
                 tls,
                 shutdown_grace: Duration::from_secs(30),
-                max_inflight_bytes,
+                max_inflight_bytes: 2 << 30,
+                session_timeout: Duration::from_secs(1800),
+                max_connections_per_client: 0,
             };
+            tweak(&mut config);
             serve(listener, config, handler, std::future::pending()).await;
         });
     });
@@ -244,7 +248,9 @@ fn oversized_data_without_size_is_read_and_refused() {
 #[test]
 fn a_message_past_the_inflight_budget_is_read_and_deferred() {
     // 8 KiB of budget holds 4 KiB of message (and its text).
-    let (addr, recorder) = start_budgeted(10, Duration::from_secs(10), None, 8 * 1024);
+    let (addr, recorder) = start_tweaked(10, Duration::from_secs(10), None, |c| {
+        c.max_inflight_bytes = 8 * 1024
+    });
     let mut input =
         b"EHLO c\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@partner.org>\r\nDATA\r\n".to_vec();
     for _ in 0..150 {
@@ -262,6 +268,59 @@ fn a_message_past_the_inflight_budget_is_read_and_deferred() {
     assert!(transcript.contains("451 4.3.1"), "{transcript}");
     // Only the small message reached the handler; the budget was freed.
     assert_eq!(recorder.messages.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn one_client_cannot_hold_every_slot() {
+    let (addr, _) = start_tweaked(10, Duration::from_secs(10), None, |c| {
+        c.max_connections_per_client = 2
+    });
+    let greeting = |s: &mut TcpStream| {
+        let mut buf = [0u8; 256];
+        let n = s.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let mut first = TcpStream::connect(addr).unwrap();
+    let mut second = TcpStream::connect(addr).unwrap();
+    assert!(greeting(&mut first).starts_with("220"));
+    assert!(greeting(&mut second).starts_with("220"));
+    let mut third = TcpStream::connect(addr).unwrap();
+    assert!(greeting(&mut third).starts_with("421 4.7.0"));
+    drop(first);
+    // The slot is freed when a connection ends.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fourth = TcpStream::connect(addr).unwrap();
+    assert!(greeting(&mut fourth).starts_with("220"));
+}
+
+#[test]
+fn a_busy_session_still_ends_at_session_timeout() {
+    let (addr, _) = start_tweaked(10, Duration::from_secs(10), None, |c| {
+        c.session_timeout = Duration::from_millis(800)
+    });
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let started = std::time::Instant::now();
+    let mut seen = String::new();
+    // A NOOP every 100 ms never lets command_timeout fire.
+    while started.elapsed() < Duration::from_secs(4) && !seen.contains("421") {
+        if s.write_all(b"NOOP\r\n").is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let mut buf = [0u8; 1024];
+        s.set_nonblocking(true).unwrap();
+        if let Ok(n) = s.read(&mut buf) {
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        s.set_nonblocking(false).unwrap();
+    }
+    assert!(seen.contains("421 4.4.2 Session too long"), "{seen}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
