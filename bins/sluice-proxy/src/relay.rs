@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use sluice_policy::{Action, Cidr, Envelope, Inspector};
 use sluice_smtp::{
     ConnectionHandler, Handler, MailRequest, RcptRequest, Reply, Transaction, UpstreamClient,
+    MAIL_PARAMETERS, RCPT_PARAMETERS,
 };
 use sluice_store::{Held, IncidentQueue, IncidentRecord, Store};
 
@@ -234,6 +235,41 @@ impl ProxyConnection {
         }
     }
 
+    /// The command for the upstream: the path exactly as the client wrote
+    /// it, and each parameter whose extension the upstream offers (SPEC §6);
+    /// the others are dropped and logged.
+    fn upstream_line(&self, path: &str, params: &[String], carriers: &[(&str, &str)]) -> String {
+        let offered = |extension: &str| {
+            self.upstream.as_ref().is_some_and(|u| {
+                u.extensions.iter().any(|e| {
+                    e.split_ascii_whitespace()
+                        .next()
+                        .is_some_and(|k| k.eq_ignore_ascii_case(extension))
+                })
+            })
+        };
+        let mut line = path.to_owned();
+        for param in params {
+            let keyword = param.split('=').next().unwrap_or(param);
+            let carrier = carriers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(keyword))
+                .map(|(_, extension)| *extension);
+            match carrier {
+                Some(extension) if offered(extension) => {
+                    line.push(' ');
+                    line.push_str(param);
+                }
+                _ => tracing::info!(
+                    "parameter {} not forwarded: the upstream does not offer {}",
+                    log_text(keyword),
+                    carrier.unwrap_or("it")
+                ),
+            }
+        }
+        line
+    }
+
     /// Opens a new upstream session; the reply for the client if it fails.
     async fn open_upstream(&mut self) -> Result<(), Reply> {
         match self.proxy.destination.open(&self.proxy.hostname).await {
@@ -289,14 +325,16 @@ impl ConnectionHandler for ProxyConnection {
                 return reply;
             }
         }
-        let mut reply = self.forward(&request.line).await;
+        let line = self.upstream_line(&request.path, &request.params, MAIL_PARAMETERS);
+        let mut reply = self.forward(&line).await;
         if pooled && self.upstream.is_none() {
             // The pooled session had been closed by the upstream meanwhile:
             // nothing was sent to the client yet, so start afresh.
             if let Err(reply) = self.open_upstream().await {
                 return reply;
             }
-            reply = self.forward(&request.line).await;
+            let line = self.upstream_line(&request.path, &request.params, MAIL_PARAMETERS);
+            reply = self.forward(&line).await;
         }
         self.in_transaction = reply.is_positive();
         reply
@@ -305,7 +343,10 @@ impl ConnectionHandler for ProxyConnection {
     async fn rcpt(&mut self, request: &RcptRequest) -> Reply {
         match *self.proxy.destination {
             Destination::Maildir(_) => Reply::new(250, (2, 1, 5), "Recipient OK"),
-            Destination::Relay { .. } => self.forward(&request.line).await,
+            Destination::Relay { .. } => {
+                let line = self.upstream_line(&request.path, &request.params, RCPT_PARAMETERS);
+                self.forward(&line).await
+            }
         }
     }
 

@@ -34,12 +34,16 @@ class H(socketserver.StreamRequestHandler):
                     f.write(line)
                 w(b"235 2.7.0 ok\r\n")
             elif verb == b"MAIL":
+                with open(os.path.join({dir:?}, "commands.log"), "ab") as f:
+                    f.write(line)
                 if open_tx:
                     w(b"503 5.5.1 nested MAIL\r\n")
                 else:
                     open_tx = True
                     w(b"250 ok\r\n")
             elif verb == b"RCPT":
+                with open(os.path.join({dir:?}, "commands.log"), "ab") as f:
+                    f.write(line)
                 w(b"{rcpt}\r\n")
             elif verb == b"DATA":
                 w(b"{data}\r\n")
@@ -96,6 +100,46 @@ fn a_pooled_session_whose_data_was_refused_is_reset_before_reuse() {
         let reply = send(port, &message, "bob@partner.org");
         assert!(reply.starts_with("554 5.5.1"), "round {round}: {reply}");
     }
+}
+
+#[test]
+fn esmtp_parameters_are_checked_and_forwarded_only_where_offered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_up, up_port) = scripted_upstream(dir.path(), b"250 ok", b"354 go ahead");
+    let (_p, port) = proxy(
+        &dir.path().join("p"),
+        &relay_to(up_port),
+        "\"127.0.0.1/32\"",
+    );
+    let script = format!(
+        r#"
+import smtplib
+s = smtplib.SMTP("127.0.0.1", {port})
+s.ehlo("client.test")
+print("dsn" if s.has_extn("dsn") else "no-dsn")
+print(s.mail("<alice@example.com>", ["XFOO=1"])[0])
+print(s.mail("<alice@example.com>", ["SIZE=500", "RET=HDRS", "ENVID=e1"])[0])
+print(s.rcpt("<\"bob smith\"@partner.org>", ["NOTIFY=NEVER"])[0])
+s.quit()
+"#
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["dsn", "555", "250", "250"],
+        "{out}"
+    );
+    let seen = std::fs::read_to_string(dir.path().join("commands.log")).unwrap();
+    // The upstream offers neither SIZE nor DSN: those parameters stay here;
+    // the command and the quoted address go on exactly as written.
+    assert_eq!(
+        seen,
+        "mail FROM:<alice@example.com>\r\nrcpt TO:<\"bob smith\"@partner.org>\r\n"
+    );
 }
 
 #[test]

@@ -47,5 +47,6 @@ pub use data::{dot_stuff, DataProblem, DataReader, DataStatus, DotStuffer};
 pub use reply::Reply;
 pub use server::{serve, Connection, ConnectionHandler, Handler, ServerConfig, Transaction};
 pub use session::{
-    MailRequest, RcptRequest, Session, SessionConfig, State, Step, MAX_COMMAND_LINE,
+    split_parameters, MailRequest, RcptRequest, Session, SessionConfig, State, Step,
+    MAIL_PARAMETERS, MAX_COMMAND_LINE, RCPT_PARAMETERS,
 };

@@ -47,8 +47,10 @@ pub enum State {
     Closed,
 }
 
-/// A MAIL command for the handler: the parsed sender and the raw line, so
-/// a transparent relay can forward every parameter as the client wrote it.
+/// A MAIL command for the handler: the parsed sender, and the command as
+/// the client wrote it, split into the path and the parameters (each one
+/// of SPEC §6's), so a relay forwards the address exactly as received and
+/// each parameter only where the next hop offers its extension.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailRequest {
     /// Reverse-path, `""` for the null sender.
@@ -57,6 +59,10 @@ pub struct MailRequest {
     pub size: usize,
     /// The command line without CRLF.
     pub line: String,
+    /// `MAIL FROM:<...>` as written, without parameters.
+    pub path: String,
+    /// The parameters as written (`SIZE=123`, `BODY=8BITMIME`, ...).
+    pub params: Vec<String>,
 }
 
 /// A RCPT command for the handler.
@@ -66,6 +72,81 @@ pub struct RcptRequest {
     pub to: String,
     /// The command line without CRLF.
     pub line: String,
+    /// `RCPT TO:<...>` as written, without parameters.
+    pub path: String,
+    /// The parameters as written (`NOTIFY=...`, `ORCPT=...`).
+    pub params: Vec<String>,
+}
+
+/// ESMTP parameters MAIL accepts (SPEC §6), with the extension that carries
+/// each to the next hop.
+pub const MAIL_PARAMETERS: &[(&str, &str)] = &[
+    ("SIZE", "SIZE"),
+    ("BODY", "8BITMIME"),
+    ("SMTPUTF8", "SMTPUTF8"),
+    ("RET", "DSN"),
+    ("ENVID", "DSN"),
+];
+
+/// ESMTP parameters RCPT accepts, with their extension.
+pub const RCPT_PARAMETERS: &[(&str, &str)] = &[("NOTIFY", "DSN"), ("ORCPT", "DSN")];
+
+/// Splits `MAIL FROM:<a b@c> SIZE=1` into the command with its path and
+/// the parameters after it. The path ends at the `>` that closes it,
+/// outside quotes (a quoted local part may hold spaces and `>`).
+pub fn split_parameters(line: &str) -> (&str, Vec<&str>) {
+    let bytes = line.as_bytes();
+    let end = match line.find('<') {
+        Some(open) => {
+            let mut quoted = false;
+            let mut escaped = false;
+            let mut close = None;
+            for (i, &b) in bytes.iter().enumerate().skip(open + 1) {
+                match b {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => quoted = !quoted,
+                    b'>' if !quoted => {
+                        close = Some(i + 1);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            close.unwrap_or(line.len())
+        }
+        // `MAIL FROM:a@b` (no angle brackets): the path ends at a space.
+        None => {
+            let colon = line.find(':').map_or(0, |c| c + 1);
+            let start = colon + (line.len() - colon - line[colon..].trim_start().len());
+            line[start..].find(' ').map_or(line.len(), |s| start + s)
+        }
+    };
+    (&line[..end], line[end..].split_ascii_whitespace().collect())
+}
+
+/// The first parameter of `params` not in `allowed`, or a BODY value other
+/// than 7BIT/8BITMIME, as the `555 5.5.4` reply.
+fn check_parameters(params: &[&str], allowed: &[(&str, &str)]) -> Result<(), Reply> {
+    for param in params {
+        let (keyword, value) = param.split_once('=').unwrap_or((param, ""));
+        let known = allowed.iter().any(|(k, _)| k.eq_ignore_ascii_case(keyword));
+        let valid = match keyword.to_ascii_uppercase().as_str() {
+            "BODY" => value.eq_ignore_ascii_case("7BIT") || value.eq_ignore_ascii_case("8BITMIME"),
+            "RET" => value.eq_ignore_ascii_case("FULL") || value.eq_ignore_ascii_case("HDRS"),
+            "SMTPUTF8" => value.is_empty(),
+            _ => true,
+        };
+        if !known || !valid {
+            let shown: String = param.chars().take(40).collect();
+            return Err(reply(
+                555,
+                (5, 5, 4),
+                &format!("Parameter {shown} not supported"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What the connection loop must do next.
@@ -175,6 +256,7 @@ impl Session {
                 lines.extend([
                     "8BITMIME".into(),
                     "SMTPUTF8".into(),
+                    "DSN".into(),
                     "ENHANCEDSTATUSCODES".into(),
                 ]);
                 if self.config.starttls && !self.tls {
@@ -216,10 +298,20 @@ impl Session {
                         "Message size exceeds fixed maximum message size",
                     ));
                 }
+                let (path, params) = split_parameters(&line);
+                if let Err(r) = check_parameters(&params, MAIL_PARAMETERS) {
+                    return Step::Reply(r);
+                }
+                let (path, params) = (
+                    path.to_owned(),
+                    params.iter().map(|p| p.to_string()).collect(),
+                );
                 Step::Mail(MailRequest {
                     from: from.address.into_owned(),
                     size: from.size,
                     line,
+                    path,
+                    params,
                 })
             }
             Request::Rcpt { to } => {
@@ -229,9 +321,19 @@ impl Session {
                 if self.recipients.len() >= self.config.max_recipients {
                     return Step::Reply(reply(452, (4, 5, 3), "Too many recipients"));
                 }
+                let (path, params) = split_parameters(&line);
+                if let Err(r) = check_parameters(&params, RCPT_PARAMETERS) {
+                    return Step::Reply(r);
+                }
+                let (path, params) = (
+                    path.to_owned(),
+                    params.iter().map(|p| p.to_string()).collect(),
+                );
                 Step::Rcpt(RcptRequest {
                     to: to.address.into_owned(),
                     line,
+                    path,
+                    params,
                 })
             }
             Request::Data => match self.state {
@@ -345,6 +447,44 @@ fn parse_error(e: ParseError) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameters_split_after_the_path_quotes_and_all() {
+        assert_eq!(
+            split_parameters("MAIL FROM:<a@b.c> SIZE=10 BODY=8BITMIME"),
+            ("MAIL FROM:<a@b.c>", vec!["SIZE=10", "BODY=8BITMIME"])
+        );
+        assert_eq!(
+            split_parameters("MAIL FROM:<\"x> y\"@b.c> RET=HDRS"),
+            ("MAIL FROM:<\"x> y\"@b.c>", vec!["RET=HDRS"])
+        );
+        assert_eq!(
+            split_parameters("RCPT TO: a@b.c NOTIFY=NEVER"),
+            ("RCPT TO: a@b.c", vec!["NOTIFY=NEVER"])
+        );
+        assert_eq!(split_parameters("MAIL FROM:<>"), ("MAIL FROM:<>", vec![]));
+        assert!(check_parameters(
+            &["SIZE=1", "body=7bit", "SMTPUTF8", "ENVID=x"],
+            MAIL_PARAMETERS
+        )
+        .is_ok());
+        for bad in [
+            "AUTH=<>",
+            "BODY=BINARYMIME",
+            "XFOO",
+            "RET=ALL",
+            "SMTPUTF8=1",
+        ] {
+            let r = check_parameters(&[bad], MAIL_PARAMETERS).unwrap_err();
+            assert_eq!((r.code, r.status), (555, Some((5, 5, 4))), "{bad}");
+        }
+        assert!(check_parameters(
+            &["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;a@b"],
+            RCPT_PARAMETERS
+        )
+        .is_ok());
+        assert!(check_parameters(&["SIZE=1"], RCPT_PARAMETERS).is_err());
+    }
 
     fn session() -> Session {
         Session::new(SessionConfig {
