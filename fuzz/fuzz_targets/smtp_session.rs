@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
             Step::Data(_) => {
                 let mut reader = DataReader::new(1 << 16);
                 match reader.feed(rest) {
-                    DataStatus::Incomplete => return,
+                    DataStatus::More => return,
                     _ => {
                         session.data_finished();
                         return;
