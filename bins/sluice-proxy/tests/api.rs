@@ -1,5 +1,5 @@
 //! The store and the HTTP API with real peers: Python's smtplib sends,
-//! a Python smtpd sink is the upstream, Python's urllib is the HTTP client,
+//! a Python SMTP sink is the upstream, Python's urllib is the HTTP client,
 //! Python's http.server receives the webhook and checks its signature.
 
 mod common;

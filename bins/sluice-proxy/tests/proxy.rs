@@ -1,5 +1,5 @@
-//! The built proxy between Python's smtplib (client) and a Python smtpd
-//! sink (upstream), with the demo policy.
+//! The built proxy between Python's smtplib (client) and a Python SMTP sink
+//! (upstream), with the demo policy.
 
 mod common;
 
@@ -21,7 +21,7 @@ fn decisions_end_to_end_through_a_real_upstream() {
     let reply = send(port, &messages.join("hold-partner.eml"), "bob@partner.org");
     assert!(reply.starts_with("250"), "{reply}");
     let files = wait_for_files(&inbox, 1);
-    // Python's smtpd hands over lines joined with LF: compare line by line.
+    // The sink hands over lines joined with LF (as smtpd did): compare line by line.
     let relayed = String::from_utf8(std::fs::read(&files[0]).unwrap())
         .unwrap()
         .replace("\r\n", "\n");
@@ -408,7 +408,7 @@ fn a_card_number_deep_in_a_large_attachment_is_blocked() {
     let clean = message("");
     let reply = send(port, &clean, "shop@partner.org");
     assert!(reply.starts_with("250"), "{reply}");
-    // Python's smtpd hands over lines joined with LF: compare line by line.
+    // The sink hands over lines joined with LF (as smtpd did): compare line by line.
     let lines = |path: &std::path::Path| {
         String::from_utf8(std::fs::read(path).unwrap())
             .unwrap()

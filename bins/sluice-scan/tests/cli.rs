@@ -209,6 +209,11 @@ fn corpus_fidelity_against_python_email() {
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join("../shared/corpus"));
     if !corpus.join("eml").is_dir() {
+        // In CI the corpus is laid beside the clone: missing, it is a failure.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "../shared/corpus missing in CI"
+        );
         eprintln!(
             "NOTICE: {} not found; corpus fidelity test skipped",
             corpus.display()
@@ -225,6 +230,10 @@ fn corpus_fidelity_against_python_email() {
     {
         Ok(o) => o,
         Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "python3 not runnable in CI: {e}"
+            );
             eprintln!("NOTICE: python3 not runnable ({e}); corpus fidelity test skipped");
             return;
         }

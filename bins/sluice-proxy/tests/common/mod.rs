@@ -133,27 +133,61 @@ pub fn demo_relay(work: &Path) -> (Running, Running, u16, PathBuf) {
     (sink, proxy, port, inbox)
 }
 
-/// A Python smtpd sink writing each message to `dir/N.eml`.
+/// A Python SMTP sink (socketserver) writing each message to `dir/N.eml`.
 pub fn sink(dir: &Path) -> (Running, u16) {
     sink_on(dir, free_port())
 }
 
 /// [`sink`] on a given port.
 pub fn sink_on(dir: &Path, port: u16) -> (Running, u16) {
+    // A small SMTP server on the standard library's socketserver (smtpd
+    // and asyncore left Python in 3.12). Like smtpd it undoes
+    // dot-stuffing and hands the lines over joined with LF.
     let script = format!(
         r#"
-import asyncore, smtpd, os, sys, warnings
-warnings.simplefilter("ignore")
-class Sink(smtpd.SMTPServer):
+import os, socketserver
+class Sink(socketserver.StreamRequestHandler):
     n = 0
-    def process_message(self, peer, mailfrom, rcpttos, data, **kw):
-        Sink.n += 1
-        with open(os.path.join({dir:?}, "%d.eml" % Sink.n), "wb") as f:
-            f.write(("X-Envelope: %s -> %s\r\nX-Peer-Port: %d\r\n" % (mailfrom, ",".join(rcpttos), peer[1])).encode() + data)
-        return None
-Sink(("127.0.0.1", {port}), None, decode_data=False)
+    def handle(self):
+        w = self.wfile.write
+        w(b"220 sink.test ESMTP\r\n")
+        mailfrom, rcpts = None, []
+        for line in self.rfile:
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                w(b"250-sink.test\r\n250-SIZE 33554432\r\n250 8BITMIME\r\n")
+            elif verb == b"MAIL":
+                # The null sender reads "<>", as smtpd wrote it.
+                mailfrom, rcpts = line[line.index(b":") + 1:].strip().split(b" ")[0].strip(b"<>").decode() or "<>", []
+                w(b"250 OK\r\n")
+            elif verb == b"RCPT":
+                rcpts.append(line[line.index(b":") + 1:].strip().split(b" ")[0].strip(b"<>").decode())
+                w(b"250 OK\r\n")
+            elif verb == b"DATA":
+                w(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                lines = []
+                for body in self.rfile:
+                    if body == b".\r\n":
+                        break
+                    body = body[:-2] if body.endswith(b"\r\n") else body
+                    lines.append(body[1:] if body.startswith(b".") else body)
+                Sink.n += 1
+                with open(os.path.join({dir:?}, "%d.eml" % Sink.n), "wb") as f:
+                    f.write(("X-Envelope: %s -> %s\r\nX-Peer-Port: %d\r\n" % (mailfrom, ",".join(rcpts), self.client_address[1])).encode() + b"\n".join(lines))
+                mailfrom, rcpts = None, []
+                w(b"250 OK\r\n")
+            elif verb == b"RSET":
+                mailfrom, rcpts = None, []
+                w(b"250 OK\r\n")
+            elif verb == b"QUIT":
+                w(b"221 Bye\r\n")
+                return
+            else:
+                w(b"250 OK\r\n")
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+server = socketserver.ThreadingTCPServer(("127.0.0.1", {port}), Sink)
 print("ready", flush=True)
-asyncore.loop()
+server.serve_forever()
 "#,
         dir = dir.display().to_string(),
     );
