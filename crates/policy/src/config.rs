@@ -668,6 +668,84 @@ impl Config {
         }
     }
 
+    /// What the proxy reads at start besides the policy files — TLS
+    /// certificates and keys, secrets, token files, the notice template,
+    /// the webhook URL, the store's folder — checked here so that `check`
+    /// passes exactly when the proxy would start.
+    fn proxy_file_problems(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        let mut readable = |key: &str, path: &Path, pem: Option<&[&str]>| match std::fs::read(path)
+        {
+            Err(e) => problems.push((
+                key.to_owned(),
+                format!("cannot read {}: {e}", path.display()),
+            )),
+            Ok(bytes) => {
+                if let Some(labels) = pem {
+                    let text = String::from_utf8_lossy(&bytes);
+                    if !labels
+                        .iter()
+                        .any(|l| text.contains(&format!("-----BEGIN {l}-----")))
+                    {
+                        problems.push((
+                            key.to_owned(),
+                            format!("{} holds no PEM {}", path.display(), labels[0]),
+                        ));
+                    }
+                }
+            }
+        };
+        const KEYS: &[&str] = &["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"];
+        if let Some(tls) = &self.proxy.tls {
+            readable("proxy.tls.cert", &tls.cert, Some(&["CERTIFICATE"]));
+            readable("proxy.tls.key", &tls.key, Some(KEYS));
+            if let Some(ca) = &tls.client_ca {
+                readable("proxy.tls.client_ca", ca, Some(&["CERTIFICATE"]));
+            }
+        }
+        if let Some(u) = &self.upstream {
+            if let Some(f) = &u.password_file {
+                readable("upstream.password_file", f, None);
+            }
+        }
+        if let Some(api) = &self.api {
+            if let Some(f) = &api.token_file {
+                readable("api.token_file", f, None);
+            }
+        }
+        if let Some(n) = &self.notify {
+            if let Some(f) = &n.template {
+                readable("notify.template", f, None);
+            }
+            if let Some(f) = &n.webhook_secret_file {
+                readable("notify.webhook_secret_file", f, None);
+            }
+            if let Some(url) = &n.webhook {
+                let host = url
+                    .strip_prefix("http://")
+                    .or_else(|| url.strip_prefix("https://"))
+                    .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+                if host.is_none_or(|h| h.is_empty() || h.contains(char::is_whitespace)) {
+                    problems.push((
+                        "notify.webhook".into(),
+                        format!("expected an http:// or https:// URL with a host, found {url:?}"),
+                    ));
+                }
+            }
+        }
+        // The store's file is created at start; its folder must exist or
+        // be creatable under an existing one.
+        let folder = self.store.path.parent().unwrap_or(Path::new("."));
+        let existing = folder.ancestors().find(|a| a.exists());
+        if existing.is_some_and(|a| !a.is_dir()) {
+            problems.push((
+                "store.path".into(),
+                format!("{} is not inside a folder", self.store.path.display()),
+            ));
+        }
+        problems
+    }
+
     /// Cross-references and values serde cannot check; every problem.
     pub fn validate(&self) -> Result<(), ConfigErrors> {
         let file = self.file.display().to_string();
@@ -981,6 +1059,9 @@ impl Config {
             if p.reject_message.contains(['\r', '\n']) {
                 push(format!("{at}.reject_message"), "must be one line".into());
             }
+        }
+        for (path, message) in self.proxy_file_problems() {
+            push(path, message);
         }
         if errors.is_empty() {
             Ok(())

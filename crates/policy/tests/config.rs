@@ -124,6 +124,36 @@ fn spec_keys_not_built_yet_are_refused_all_at_once() {
 }
 
 #[test]
+fn files_the_proxy_reads_are_checked_with_the_config() {
+    let d = Dir::new();
+    std::fs::write(d.0.path().join("cert.pem"), "not a certificate").unwrap();
+    let e = d.errors(&format!(
+        "{BASE}\n[proxy.tls]\ncert = \"cert.pem\"\nkey = \"missing.key\"\n[notify]\nwebhook = \"ftp://x\"\ntemplate = \"nope.txt\"\n"
+    ));
+    assert_eq!(e.len(), 4, "{e:?}");
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("proxy.tls.cert: ") && m.contains("no PEM CERTIFICATE")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("proxy.tls.key: cannot read")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("notify.webhook: expected an http")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("notify.template: cannot read")),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn unknown_keys_are_rejected_in_every_table() {
     let d = Dir::new();
     let e = d.errors(&format!(
