@@ -15,12 +15,16 @@ seconds=$(python3 -c "import sys; print(max(5, int(float(sys.argv[1]) * 60 * 2 /
 seed() { # target -> its seed folder, filled once from the fixtures and the corpus
     local t=$1 dir=corpus/$1
     mkdir -p "$dir"
-    [ -n "$(ls -A "$dir")" ] && return
+    if [ -n "$(ls -A "$dir")" ]; then return 0; fi
     case $t in
         mime_extract|transfer|smtp_session)
             cp ../fixtures/messages/*.eml ../fixtures/demo/messages/*.eml "$dir"/ 2>/dev/null || true
             if [ -d ../../shared/corpus/eml ]; then
-                find ../../shared/corpus/eml -type f | head -100 | while read -r f; do cp "$f" "$dir/corpus-$(basename "$f")"; done
+                # Every 3rd corpus message (about 100): real-world structure
+                # without drowning the fixtures.
+                find ../../shared/corpus/eml -type f -name '*.eml' | sort | awk 'NR % 3 == 0' > "$dir.list"
+                while read -r f; do cp "$f" "$dir/corpus-$(basename "$f")"; done < "$dir.list"
+                rm -f "$dir.list"
             fi ;;
         document_office) for f in ../fixtures/attachments/*.docx ../fixtures/attachments/*.pptx ../fixtures/attachments/*.odt; do
                               { printf '\000'; cat "$f"; } > "$dir/$(basename "$f")"; done ;;

@@ -18,10 +18,8 @@ pub enum Destination {
         timeout: Duration,
         /// STARTTLS to the upstream.
         tls: sluice_smtp::tls::UpstreamTls,
-        /// AUTH user and password, if the upstream wants them.
-        auth: Option<(String, String)>,
-        /// AUTH outside TLS is allowed (`allow_plaintext_auth`).
-        plaintext_auth: bool,
+        /// AUTH credentials, if the upstream wants them.
+        auth: Option<sluice_smtp::Auth>,
     },
     /// Deliver into this Maildir (written and fsynced).
     Maildir(PathBuf),
@@ -53,23 +51,12 @@ impl Destination {
             timeout,
             tls,
             auth,
-            plaintext_auth,
         } = self
         else {
             unreachable!("open is only called for relay destinations");
         };
-        let mut upstream = UpstreamClient::connect(addresses, helo, *timeout, tls).await?;
-        if let Some((user, password)) = auth {
-            if !upstream.tls && !plaintext_auth {
-                // Never send the password in clear: the session fails (and
-                // the client is told 451) rather than leak it.
-                upstream.quit().await;
-                return Err(sluice_smtp::UpstreamError::Tls(
-                    "AUTH needs an encrypted session (allow_plaintext_auth = false)".into(),
-                ));
-            }
-            upstream.authenticate(user, password).await?;
-        }
+        let upstream =
+            UpstreamClient::connect_with(addresses, helo, *timeout, tls, auth.as_ref()).await?;
         Ok(upstream)
     }
 

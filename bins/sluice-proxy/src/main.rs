@@ -139,10 +139,11 @@ fn destination(config: &Config) -> anyhow::Result<Destination> {
                 (Some(user), Some(file)) => {
                     let password = std::fs::read_to_string(file)
                         .with_context(|| format!("upstream.password_file {}", file.display()))?;
-                    Some((
-                        user.clone(),
-                        password.trim_end_matches(['\r', '\n']).to_owned(),
-                    ))
+                    Some(sluice_smtp::Auth {
+                        user: user.clone(),
+                        password: password.trim_end_matches(['\r', '\n']).to_owned(),
+                        allow_plaintext: upstream.allow_plaintext_auth,
+                    })
                 }
                 _ => None,
             };
@@ -151,7 +152,6 @@ fn destination(config: &Config) -> anyhow::Result<Destination> {
                 timeout: upstream.timeout,
                 tls: UpstreamTls::new(mode, upstream.tls_name.clone(), None)?,
                 auth,
-                plaintext_auth: upstream.allow_plaintext_auth,
             })
         }
         (None, None) => anyhow::bail!("[upstream] needs address or maildir"),

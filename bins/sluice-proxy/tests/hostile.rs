@@ -15,6 +15,11 @@ use common::{free_port, proxy, proxy_with, relay_to, repo, send, sink, wait_for_
 /// reads the message and accepts it), and refuses a MAIL inside an open
 /// transaction the way real servers do (`503`).
 fn scripted_upstream(dir: &Path, rcpt: &[u8], data: &[u8]) -> (Running, u16) {
+    greeting_upstream(dir, b"220 up.test ESMTP", rcpt, data)
+}
+
+/// [`scripted_upstream`] with its own greeting (a `421` one closes at once).
+fn greeting_upstream(dir: &Path, greeting: &[u8], rcpt: &[u8], data: &[u8]) -> (Running, u16) {
     let port = free_port();
     let bytes = |b: &[u8]| b.iter().map(|c| format!("\\x{c:02x}")).collect::<String>();
     let script = format!(
@@ -23,7 +28,9 @@ import socketserver, os
 class H(socketserver.StreamRequestHandler):
     def handle(self):
         w = self.wfile.write
-        w(b"220 up.test ESMTP\r\n")
+        w(b"{greeting}\r\n")
+        if not b"{greeting}".startswith(b"220"):
+            return
         open_tx = False
         for line in self.rfile:
             verb = line[:4].upper()
@@ -69,6 +76,7 @@ s.serve_forever()
         dir = dir.display().to_string(),
         rcpt = bytes(rcpt),
         data = bytes(data),
+        greeting = bytes(greeting),
     );
     let mut child = Command::new("python3")
         .arg("-c")
@@ -140,6 +148,26 @@ s.quit()
         seen,
         "mail FROM:<alice@example.com>\r\nrcpt TO:<\"bob smith\"@partner.org>\r\n"
     );
+}
+
+#[test]
+fn a_421_greeting_fails_over_to_the_next_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let (_down, down) = greeting_upstream(&a, b"421 4.3.2 going down", b"250 ok", b"354 go");
+    let (_up, up) = scripted_upstream(&b, b"250 ok", b"354 go ahead");
+    let upstream =
+        format!("address = [\"127.0.0.1:{down}\", \"127.0.0.1:{up}\"]\nstarttls = \"off\"");
+    let (_p, port) = proxy(&dir.path().join("p"), &upstream, "\"127.0.0.1/32\"");
+    let message = repo().join("fixtures/demo/messages/hold-partner.eml");
+    let reply = send(port, &message, "bob@partner.org");
+    assert!(reply.starts_with("250 2.0.0 queued"), "{reply}");
+    assert!(!a.join("commands.log").exists());
+    assert!(std::fs::read_to_string(b.join("commands.log"))
+        .unwrap()
+        .contains("bob@partner.org"));
 }
 
 #[test]

@@ -43,6 +43,17 @@ pub enum UpstreamError {
     Tls(String),
 }
 
+/// Credentials for upstream AUTH.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: String,
+    /// AUTH in a session without TLS is allowed (`allow_plaintext_auth`).
+    pub allow_plaintext: bool,
+}
+
 /// One upstream SMTP session.
 pub struct UpstreamClient {
     stream: BufReader<Stream<tokio_rustls::client::TlsStream<TcpStream>>>,
@@ -62,46 +73,78 @@ impl UpstreamClient {
         timeout: Duration,
         tls: &UpstreamTls,
     ) -> Result<UpstreamClient, UpstreamError> {
-        let mut last = String::from("no upstream address configured");
+        Self::connect_with(addresses, helo, timeout, tls, None).await
+    }
+
+    /// [`UpstreamClient::connect`], then AUTH when `auth` is given. Each
+    /// address is tried in turn until one gives a usable session: a refused
+    /// connection, a greeting other than 220 (a `421` from a host going
+    /// down), a failed STARTTLS or a failed AUTH all move on to the next
+    /// address; the last address's error is returned.
+    pub async fn connect_with(
+        addresses: &[String],
+        helo: &str,
+        timeout: Duration,
+        tls: &UpstreamTls,
+        auth: Option<&Auth>,
+    ) -> Result<UpstreamClient, UpstreamError> {
+        let mut last = UpstreamError::Connect("no upstream address configured".into());
         for address in addresses {
-            let stream = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    last = format!("{address}: {e}");
-                    continue;
-                }
-                Err(_) => {
-                    last = format!("{address}: timed out");
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
-            let mut client = UpstreamClient {
-                stream: BufReader::new(Stream::Plain(stream)),
-                tls: false,
-                timeout,
-                extensions: Vec::new(),
-            };
-            let greeting = client.read_reply().await?;
-            if greeting.code != 220 {
-                return Err(UpstreamError::Refused(greeting));
+            match Self::open_one(address, helo, timeout, tls, auth).await {
+                Ok(client) => return Ok(client),
+                Err(e) => last = e,
             }
-            client.greet(helo).await?;
-            if tls.mode != UpstreamTlsMode::Off {
-                let host = address
-                    .rsplit_once(':')
-                    .map_or(address.as_str(), |(h, _)| h)
-                    .trim_matches(['[', ']']);
-                client
-                    .start_tls(tls, tls.name.as_deref().unwrap_or(host))
-                    .await?;
-                if client.tls {
-                    client.greet(helo).await?;
-                }
-            }
-            return Ok(client);
         }
-        Err(UpstreamError::Connect(last))
+        Err(last)
+    }
+
+    async fn open_one(
+        address: &str,
+        helo: &str,
+        timeout: Duration,
+        tls: &UpstreamTls,
+        auth: Option<&Auth>,
+    ) -> Result<UpstreamClient, UpstreamError> {
+        let stream = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(UpstreamError::Connect(format!("{address}: {e}"))),
+            Err(_) => return Err(UpstreamError::Connect(format!("{address}: timed out"))),
+        };
+        let _ = stream.set_nodelay(true);
+        let mut client = UpstreamClient {
+            stream: BufReader::new(Stream::Plain(stream)),
+            tls: false,
+            timeout,
+            extensions: Vec::new(),
+        };
+        let greeting = client.read_reply().await?;
+        if greeting.code != 220 {
+            return Err(UpstreamError::Refused(greeting));
+        }
+        client.greet(helo).await?;
+        if tls.mode != UpstreamTlsMode::Off {
+            let host = address
+                .rsplit_once(':')
+                .map_or(address, |(h, _)| h)
+                .trim_matches(['[', ']']);
+            client
+                .start_tls(tls, tls.name.as_deref().unwrap_or(host))
+                .await?;
+            if client.tls {
+                client.greet(helo).await?;
+            }
+        }
+        if let Some(auth) = auth {
+            if !client.tls && !auth.allow_plaintext {
+                // Never the password in clear: this address is unusable.
+                client.quit().await;
+                return Err(UpstreamError::Tls(format!(
+                    "{address}: AUTH needs an encrypted session (allow_plaintext_auth = false)"
+                )));
+            }
+            client.authenticate(&auth.user, &auth.password).await?;
+        }
+        Ok(client)
     }
 
     async fn greet(&mut self, helo: &str) -> Result<(), UpstreamError> {

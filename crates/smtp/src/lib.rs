@@ -42,7 +42,7 @@ mod session;
 mod stream;
 pub mod tls;
 
-pub use client::{UpstreamClient, UpstreamError};
+pub use client::{Auth, UpstreamClient, UpstreamError};
 pub use data::{dot_stuff, DataProblem, DataReader, DataStatus, DotStuffer};
 pub use reply::Reply;
 pub use server::{serve, Connection, ConnectionHandler, Handler, ServerConfig, Transaction};
