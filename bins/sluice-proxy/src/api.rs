@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sluice_store::{Filter, IncidentQuery, Store, Timestamp};
 
-use crate::delivery::{trace_headers, Destination};
+use crate::delivery::{trace_headers, Destination, RecipientReply};
 use crate::metrics::Metrics;
 
 /// Most incidents one request returns.
@@ -313,31 +313,73 @@ async fn delete_held(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Res
     }
 }
 
+/// Marks a message as being released; the mark goes when this is dropped,
+/// also when the request is cancelled half-way (the client went away).
+struct Releasing<'a> {
+    api: &'a Api,
+    id: String,
+}
+
+impl<'a> Releasing<'a> {
+    fn start(api: &'a Api, id: &str) -> Option<Releasing<'a>> {
+        let mut set = api.releasing.lock().unwrap_or_else(|e| e.into_inner());
+        set.insert(id.to_owned()).then(|| Releasing {
+            api,
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl Drop for Releasing<'_> {
+    fn drop(&mut self) {
+        self.api
+            .releasing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+    }
+}
+
 async fn release_held(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Response {
-    if !api
-        .releasing
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(id.clone())
-    {
+    let Some(_releasing) = Releasing::start(&api, &id) else {
         return error(
             StatusCode::CONFLICT,
             format!("{id} is already being released"),
         );
-    }
-    let response = release(&api, &id).await;
-    api.releasing
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&id);
-    match response {
-        Ok(reply) => success(json!({"id": id, "released": true, "reply": reply})),
+    };
+    match release(&api, &id).await {
+        Ok(outcome) => success(outcome.to_json()),
         Err((status, why)) => error(status, why),
     }
 }
 
-/// Relays a held message upstream and only then removes it.
-pub async fn release(api: &Api, id: &str) -> Result<String, (StatusCode, String)> {
+/// What a release did: every recipient's reply, and whether none is left.
+pub struct Released {
+    pub id: String,
+    pub recipients: Vec<RecipientReply>,
+    /// Recipients refused with 4xx, still held for a later release.
+    pub pending: Vec<String>,
+}
+
+impl Released {
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "id": self.id,
+            "released": self.pending.is_empty(),
+            "recipients": self.recipients.iter().map(|r| json!({
+                "address": r.address,
+                "reply": r.reply.to_string(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Relays a held message upstream to the recipients not yet delivered
+/// (SPEC §8): a 4xx recipient stays pending, a 5xx one gets the sender a
+/// delivery status notice, and the message is removed only when no
+/// recipient is pending. `Err` (502) only when no upstream session could
+/// be had; the message is then kept whole.
+pub async fn release(api: &Api, id: &str) -> Result<Released, (StatusCode, String)> {
     let store = api.store.clone();
     let wanted = id.to_owned();
     let internal = |e: String| (StatusCode::INTERNAL_SERVER_ERROR, e);
@@ -354,9 +396,9 @@ pub async fn release(api: &Api, id: &str) -> Result<String, (StatusCode, String)
     };
     let (held, message) = held;
     let headers = trace_headers(&api.hostname, "", None, id, None);
-    let reply = api
+    let recipients = api
         .destination
-        .send(
+        .send_each(
             &api.hostname,
             id,
             &held.sender,
@@ -371,13 +413,85 @@ pub async fn release(api: &Api, id: &str) -> Result<String, (StatusCode, String)
                 format!("release of {id} failed, the message is kept: {e}"),
             )
         })?;
+    let pending: Vec<String> = recipients
+        .iter()
+        .filter(|r| !r.reply.is_positive() && r.reply.code < 500)
+        .map(|r| r.address.clone())
+        .collect();
+    let failed: Vec<&RecipientReply> = recipients.iter().filter(|r| r.reply.code >= 500).collect();
+    if !failed.is_empty() && !held.sender.is_empty() {
+        let notice = delivery_status_notice(&api.hostname, id, &held.sender, &failed);
+        // Sent before the answer (a release is rare and the CLI's runtime
+        // ends with it); a failure to send it is logged, not fatal.
+        let notice_id = sluice_store::ulid();
+        let sender = std::slice::from_ref(&held.sender);
+        if let Err(e) = api
+            .destination
+            .send(&api.hostname, &notice_id, "", sender, &[&notice])
+            .await
+        {
+            tracing::warn!("delivery status notice to <{}> failed: {e}", held.sender);
+        }
+    }
     let store = api.store.clone();
     let wanted = id.to_owned();
-    match tokio::task::spawn_blocking(move || store.delete_held(&wanted)).await {
-        Ok(Ok(_)) => Ok(reply.to_string()),
+    let remaining = pending.clone();
+    let updated = tokio::task::spawn_blocking(move || {
+        if remaining.is_empty() {
+            store.delete_held(&wanted)
+        } else {
+            store.keep_held_for(&wanted, &remaining)
+        }
+    })
+    .await;
+    match updated {
+        Ok(Ok(_)) => Ok(Released {
+            id: id.to_owned(),
+            recipients,
+            pending,
+        }),
         Ok(Err(e)) => Err(internal(format!(
-            "{id} was relayed ({reply}) but could not be removed from the quarantine: {e}"
+            "{id} was relayed but the quarantine could not be updated: {e}"
         ))),
         Err(e) => Err(internal(e.to_string())),
     }
+}
+
+/// A delivery status notice (RFC 3464) for recipients a release could not
+/// reach for good, from `<>`.
+fn delivery_status_notice(
+    hostname: &str,
+    id: &str,
+    sender: &str,
+    failed: &[&RecipientReply],
+) -> Vec<u8> {
+    let boundary = format!("sluice-dsn-{}", sluice_store::ulid());
+    let mut listed = String::new();
+    let mut fields = String::new();
+    for r in failed {
+        let reply = r.reply.to_string().replace(['\r', '\n'], " ");
+        listed.push_str(&format!("  <{}>: {reply}\r\n", r.address));
+        let status = r
+            .reply
+            .status
+            .map_or_else(|| "5.0.0".to_owned(), |(a, b, c)| format!("{a}.{b}.{c}"));
+        fields.push_str(&format!(
+            "\r\nFinal-Recipient: rfc822; {}\r\nAction: failed\r\nStatus: {status}\r\nDiagnostic-Code: smtp; {reply}\r\n",
+            r.address
+        ));
+    }
+    format!(
+        "From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\nTo: <{sender}>\r\n\
+         Subject: Undelivered: released message {id}\r\nDate: {date}\r\n\
+         Message-ID: <{mid}@{hostname}>\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"{boundary}\"\r\n\r\n\
+         --{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Your message {id} was held by the data-loss prevention gateway and then\r\n\
+         released, but could not be delivered to:\r\n\r\n{listed}\r\n\
+         --{boundary}\r\nContent-Type: message/delivery-status\r\n\r\n\
+         Reporting-MTA: dns; {hostname}\r\n{fields}\r\n--{boundary}--\r\n",
+        date = sluice_store::Timestamp::now().rfc5322(),
+        mid = sluice_store::ulid(),
+    )
+    .into_bytes()
 }

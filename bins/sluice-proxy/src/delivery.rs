@@ -87,6 +87,121 @@ impl Destination {
     }
 }
 
+/// What one recipient of a release got.
+#[derive(Debug, Clone)]
+pub struct RecipientReply {
+    /// The address, as held.
+    pub address: String,
+    /// The upstream's reply to its RCPT, or to the data when RCPT was
+    /// accepted.
+    pub reply: Reply,
+}
+
+impl Destination {
+    /// Sends one transaction and reports each recipient's outcome (SPEC §8
+    /// releases): refused RCPTs keep their own reply, accepted ones get the
+    /// reply to the data. `Err` only when no upstream session could be had
+    /// or it broke (nothing is known to be delivered).
+    pub async fn send_each(
+        &self,
+        helo: &str,
+        id: &str,
+        sender: &str,
+        recipients: &[String],
+        parts: &[&[u8]],
+    ) -> Result<Vec<RecipientReply>, String> {
+        if let Destination::Maildir(dir) = self {
+            deliver_maildir(dir, id, parts).map_err(|e| format!("local delivery: {e}"))?;
+            let delivered = Reply::new(250, (2, 0, 0), format!("delivered {id}"));
+            return Ok(recipients
+                .iter()
+                .map(|r| RecipientReply {
+                    address: r.clone(),
+                    reply: delivered.clone(),
+                })
+                .collect());
+        }
+        let mut upstream = self.open(helo).await.map_err(|e| e.to_string())?;
+        let result = per_recipient(&mut upstream, sender, recipients, parts).await;
+        upstream.quit().await;
+        result.map_err(|e| e.to_string())
+    }
+}
+
+async fn per_recipient(
+    upstream: &mut UpstreamClient,
+    sender: &str,
+    recipients: &[String],
+    parts: &[&[u8]],
+) -> Result<Vec<RecipientReply>, sluice_smtp::UpstreamError> {
+    let mail = upstream
+        .command(&mail_command(upstream, sender, recipients, parts))
+        .await?;
+    if !mail.is_positive() {
+        return Ok(recipients
+            .iter()
+            .map(|r| RecipientReply {
+                address: r.clone(),
+                reply: mail.clone(),
+            })
+            .collect());
+    }
+    let mut out = Vec::with_capacity(recipients.len());
+    let mut accepted = Vec::new();
+    for (i, r) in recipients.iter().enumerate() {
+        let reply = upstream.command(&format!("RCPT TO:{}", path_of(r))).await?;
+        if reply.is_positive() {
+            accepted.push(i);
+        }
+        out.push(RecipientReply {
+            address: r.clone(),
+            reply,
+        });
+    }
+    if accepted.is_empty() {
+        let _ = upstream.command("RSET").await;
+        return Ok(out);
+    }
+    let data = upstream.data(parts).await?;
+    if !data.is_positive() {
+        let _ = upstream.command("RSET").await;
+    }
+    for i in accepted {
+        out[i].reply = data.clone();
+    }
+    Ok(out)
+}
+
+/// `<address>` for a MAIL or RCPT command; an address already written as a
+/// path (`<"bob smith"@partner.org>`) is sent exactly as it is.
+fn path_of(address: &str) -> String {
+    if address.starts_with('<') && address.ends_with('>') {
+        address.to_owned()
+    } else {
+        format!("<{address}>")
+    }
+}
+
+/// `MAIL FROM:<sender>` with BODY=8BITMIME and SMTPUTF8 where the message
+/// needs them and the upstream offers them.
+fn mail_command(
+    upstream: &UpstreamClient,
+    sender: &str,
+    recipients: &[String],
+    parts: &[&[u8]],
+) -> String {
+    let mut mail = format!("MAIL FROM:{}", path_of(sender));
+    let eight_bit = parts.iter().any(|p| p.iter().any(|&b| b >= 0x80));
+    if eight_bit && upstream.extensions.iter().any(|e| e == "8BITMIME") {
+        mail.push_str(" BODY=8BITMIME");
+    }
+    let utf8 = !sender.is_ascii() || recipients.iter().any(|r| !r.is_ascii());
+    if utf8 && upstream.extensions.iter().any(|e| e == "SMTPUTF8") {
+        mail.push_str(" SMTPUTF8");
+    }
+    mail
+}
+
 async fn transaction(
     upstream: &mut UpstreamClient,
     sender: &str,
@@ -104,22 +219,14 @@ async fn transaction(
         }
     };
     let io = |e: sluice_smtp::UpstreamError| DeliveryError::Transient(e.to_string());
-    let mut mail = format!("MAIL FROM:<{sender}>");
-    let eight_bit = parts.iter().any(|p| p.iter().any(|&b| b >= 0x80));
-    if eight_bit && upstream.extensions.iter().any(|e| e == "8BITMIME") {
-        mail.push_str(" BODY=8BITMIME");
-    }
-    let utf8 = !sender.is_ascii() || recipients.iter().any(|r| !r.is_ascii());
-    if utf8 && upstream.extensions.iter().any(|e| e == "SMTPUTF8") {
-        mail.push_str(" SMTPUTF8");
-    }
+    let mail = mail_command(upstream, sender, recipients, parts);
     judge("the sender", upstream.command(&mail).await.map_err(io)?)?;
     let mut accepted = 0;
     let mut refused = Vec::new();
     let mut transient = false;
     for r in recipients {
         let reply = upstream
-            .command(&format!("RCPT TO:<{r}>"))
+            .command(&format!("RCPT TO:{}", path_of(r)))
             .await
             .map_err(io)?;
         if reply.is_positive() {

@@ -501,10 +501,18 @@ fn administer(config_path: PathBuf, command: Command) -> anyhow::Result<()> {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()?;
-                let reply = runtime
+                let released = runtime
                     .block_on(api::release(&api, &id))
                     .map_err(|(_, why)| anyhow::anyhow!(why))?;
-                writeln!(out, "released {id}: {reply}")?;
+                let state = if released.pending.is_empty() {
+                    "released"
+                } else {
+                    "partly released (kept for the pending recipients)"
+                };
+                writeln!(out, "{state} {id}")?;
+                for r in &released.recipients {
+                    writeln!(out, "  {}: {}", r.address, r.reply)?;
+                }
             }
         },
     }

@@ -310,6 +310,103 @@ fn incidents_through_the_api_with_auth_queries_windows_and_pages() {
 }
 
 #[test]
+fn a_release_answers_per_recipient_keeps_the_deferred_and_bounces_the_refused() {
+    let s = setup("", "");
+    let script = format!(
+        r#"
+import smtplib
+with smtplib.SMTP("127.0.0.1", {port}) as c:
+    r = c.sendmail("alice@example.com", ["advisor@partner.org", "temp@partner.org", "gone@partner.org"],
+                   open({path:?}, "rb").read())
+    print("ok")
+"#,
+        port = s.smtp,
+        path = demo("board-excerpt.eml").display().to_string()
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ok"),
+        "{out:?}"
+    );
+    let (_, list) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
+    let id = list["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(list["data"][0]["recipients"].as_array().unwrap().len(), 3);
+
+    // The upstream now defers temp@ and refuses gone@.
+    let strict = format!("{}.strict", s.inbox.display());
+    std::fs::write(&strict, "").unwrap();
+    let release = format!("{}/api/v1/quarantine/{id}/release", s.api);
+    let (status, body) = http("POST", &release, Some(TOKEN));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["released"], false, "{body}");
+    let replies: Vec<(String, String)> = body["data"]["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["address"].as_str().unwrap().to_owned(),
+                r["reply"].as_str().unwrap()[..3].to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("advisor@partner.org", "250"),
+        ("temp@partner.org", "450"),
+        ("gone@partner.org", "550"),
+    ]
+    .iter()
+    .map(|(a, c)| (a.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(replies, expected);
+    // Delivered to advisor@, and the sender told about gone@.
+    let files = wait_for_files(&s.inbox, 2);
+    let texts: Vec<String> = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("X-Envelope: alice@example.com -> advisor@partner.org")),
+        "{texts:?}"
+    );
+    let dsn = texts
+        .iter()
+        .find(|t| t.starts_with("X-Envelope: <> -> alice@example.com"))
+        .expect("a DSN");
+    assert!(
+        dsn.contains("Final-Recipient: rfc822; gone@partner.org"),
+        "{dsn}"
+    );
+    assert!(dsn.contains("Status: 5.1.1"), "{dsn}");
+    // Held for temp@ only.
+    let (_, list) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
+    assert_eq!(
+        list["data"][0]["recipients"],
+        serde_json::json!(["temp@partner.org"])
+    );
+
+    // Once the upstream takes temp@, the next release finishes the job.
+    std::fs::remove_file(&strict).unwrap();
+    let (status, body) = http("POST", &release, Some(TOKEN));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["released"], true, "{body}");
+    assert_eq!(body["data"]["recipients"].as_array().unwrap().len(), 1);
+    let files = wait_for_files(&s.inbox, 3);
+    let last = std::fs::read_to_string(files.last().unwrap()).unwrap();
+    assert!(
+        last.starts_with("X-Envelope: alice@example.com -> temp@partner.org"),
+        "{last}"
+    );
+    let (_, list) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
+    assert_eq!(list["data"].as_array().unwrap().len(), 0);
+}
+
+#[test]
 fn quarantine_release_delete_and_a_failed_release() {
     let mut s = setup("", "");
     let hold = |s: &Setup| {
@@ -349,8 +446,16 @@ fn quarantine_release_delete_and_a_failed_release() {
         Some(TOKEN),
     );
     assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["released"], true, "{body}");
+    assert_eq!(
+        body["data"]["recipients"][0]["address"],
+        "advisor@partner.org"
+    );
     assert!(
-        body["data"]["reply"].as_str().unwrap().starts_with("250"),
+        body["data"]["recipients"][0]["reply"]
+            .as_str()
+            .unwrap()
+            .starts_with("250"),
         "{body}"
     );
     let relayed = wait_for_files(&s.inbox, 1);

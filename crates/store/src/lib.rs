@@ -313,6 +313,17 @@ impl Store {
             .optional()?)
     }
 
+    /// Keeps a held message for `pending` recipients only (a release that
+    /// delivered to the others); `false` if there was none with this id.
+    pub fn keep_held_for(&self, id: &str, pending: &[String]) -> Result<bool, StoreError> {
+        let conn = lock(&self.writer);
+        let recipients = serde_json::to_string(pending).unwrap_or_default();
+        Ok(conn.execute(
+            "UPDATE quarantine SET recipients = ?2 WHERE id = ?1",
+            rusqlite::params![id, recipients],
+        )? > 0)
+    }
+
     /// Removes a held message; `false` if there was none with this id.
     pub fn delete_held(&self, id: &str) -> Result<bool, StoreError> {
         let conn = lock(&self.writer);

@@ -161,7 +161,13 @@ class Sink(socketserver.StreamRequestHandler):
                 mailfrom, rcpts = line[line.index(b":") + 1:].strip().split(b" ")[0].strip(b"<>").decode() or "<>", []
                 w(b"250 OK\r\n")
             elif verb == b"RCPT":
-                rcpts.append(line[line.index(b":") + 1:].strip().split(b" ")[0].strip(b"<>").decode())
+                rcpt = line[line.index(b":") + 1:].strip().split(b" ")[0].strip(b"<>").decode()
+                # With DIR.strict present, "temp" and "gone" addresses are
+                # refused (for release tests); otherwise all are taken.
+                if os.path.exists({dir:?} + ".strict") and rcpt.startswith(("temp", "gone")):
+                    w(b"450 4.2.1 try later\r\n" if rcpt.startswith("temp") else b"550 5.1.1 no such user\r\n")
+                    continue
+                rcpts.append(rcpt)
                 w(b"250 OK\r\n")
             elif verb == b"DATA":
                 w(b"354 End data with <CR><LF>.<CR><LF>\r\n")
