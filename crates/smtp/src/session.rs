@@ -125,6 +125,20 @@ pub fn split_parameters(line: &str) -> (&str, Vec<&str>) {
     (&line[..end], line[end..].split_ascii_whitespace().collect())
 }
 
+/// The address inside a path's angle brackets exactly as the client wrote
+/// it (`"bob smith"@partner.org` keeps its quotes, which a parsed address
+/// loses), without a source route; `None` without brackets.
+fn written_address(path: &str) -> Option<&str> {
+    let open = path.find('<')?;
+    let inner = path[open + 1..].strip_suffix('>')?;
+    // `<@relay1,@relay2:user@host>`: the route is obsolete (RFC 5321 C).
+    let inner = match inner.strip_prefix('@') {
+        Some(_) => inner.split_once(':').map_or(inner, |(_, a)| a),
+        None => inner,
+    };
+    Some(inner.trim())
+}
+
 /// The first parameter of `params` not in `allowed`, or a BODY value other
 /// than 7BIT/8BITMIME, as the `555 5.5.4` reply.
 fn check_parameters(params: &[&str], allowed: &[(&str, &str)]) -> Result<(), Reply> {
@@ -463,6 +477,13 @@ mod tests {
             ("RCPT TO: a@b.c", vec!["NOTIFY=NEVER"])
         );
         assert_eq!(split_parameters("MAIL FROM:<>"), ("MAIL FROM:<>", vec![]));
+        assert_eq!(
+            written_address("RCPT TO:<\"bob smith\"@partner.org>"),
+            Some("\"bob smith\"@partner.org")
+        );
+        assert_eq!(written_address("MAIL FROM:<>"), Some(""));
+        assert_eq!(written_address("RCPT TO:<@r1,@r2:a@b.c>"), Some("a@b.c"));
+        assert_eq!(written_address("RCPT TO: a@b.c"), None);
         assert!(check_parameters(
             &["SIZE=1", "body=7bit", "SMTPUTF8", "ENVID=x"],
             MAIL_PARAMETERS
