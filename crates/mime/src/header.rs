@@ -231,7 +231,9 @@ fn parse_encoded_word(s: &str) -> Option<(String, Vec<u8>, usize)> {
     let after = &body[q1 + 1..];
     let mut it = after.chars();
     let enc = it.next()?;
-    if it.next()? != '?' {
+    // The encoding is one ASCII letter; anything else (a multi-byte
+    // character there) is not an encoded word, and would not be one byte.
+    if !enc.is_ascii_alphabetic() || it.next()? != '?' {
         return None;
     }
     let text_start = &after[2..];
@@ -251,6 +253,16 @@ fn parse_encoded_word(s: &str) -> Option<(String, Vec<u8>, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_multibyte_encoding_letter_is_not_an_encoded_word() {
+        // Found by fuzzing (fuzz/artifacts/mime_extract): sliced inside the character.
+        assert_eq!(decode_encoded_words("=?utf-8?€?x?="), "=?utf-8?€?x?=");
+        assert_eq!(
+            decode_encoded_words("a =?utf-8?\u{1F600}?= b"),
+            "a =?utf-8?\u{1F600}?= b"
+        );
+    }
 
     #[test]
     fn lf_only_and_crlf_blocks() {

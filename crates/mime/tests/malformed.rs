@@ -234,3 +234,17 @@ fn rfc2231_name_in_an_unknown_charset_still_decodes() {
     assert_eq!(names[0], "Kundenübersicht.txt");
     assert!(names.contains(&"Prüfung.txt"), "{names:?}");
 }
+
+/// Inputs the fuzzers (`fuzz/`) found crashing, kept as regressions. Each
+/// is a minimal form of the finding (the found inputs were mutated corpus
+/// messages, which stay out of the repository).
+#[test]
+fn fuzz_findings_stay_fixed() {
+    // mime_extract: an encoded word whose encoding letter is multi-byte
+    // was sliced inside the character (a panic in header decoding).
+    let x = extract(
+        "Subject: =?utf-8?\u{20ac}?x?= and =?utf-8?q?ok?=\r\n\r\nbody".as_bytes(),
+        &Limits::default(),
+    );
+    assert_eq!(x.parts[0].text, "=?utf-8?\u{20ac}?x?= and ok");
+}
