@@ -53,9 +53,14 @@ run_one() {
     mkdir -p "artifacts/$t"
     # 2 GiB RSS and 10 s per input: past those a finding, as in production
     # past max_extractor_memory and max_scan_time.
-    local result
+    local result extra=()
+    if [[ " ${contained[*]} " == *" $t "* ]]; then
+        # Keep going past aborts and allocation bombs: each is recorded,
+        # and the run covers its whole time.
+        extra=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1)
+    fi
     if cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 \
-        -timeout=10 -artifact_prefix="artifacts/$t/" -print_final_stats=1 > "logs/$t.log" 2>&1; then
+        -timeout=10 -artifact_prefix="artifacts/$t/" -print_final_stats=1 "${extra[@]}" > "logs/$t.log" 2>&1; then
         result=ok
     elif [[ " ${contained[*]} " == *" $t "* ]]; then
         # A third-party parser that the worker processes contain: its
@@ -64,8 +69,11 @@ run_one() {
     else
         result=finding
     fi
-    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "logs/$t.log" | grep -o '[0-9]*$' || echo 0)
-    echo "$t $result executions=${runs:-0} seconds=$seconds" >> "$report"
+    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "logs/$t.log" | grep -o '[0-9]*$' | tail -1 || true)
+    # Fork mode reports progress as "#N: cov: ...".
+    [ -n "$runs" ] || runs=$(grep -o '^#[0-9]*' "logs/$t.log" | tail -1 | tr -d '#' || true)
+    findings=$(find "artifacts/$t" -type f | wc -l)
+    echo "$t $result executions=${runs:-0} seconds=$seconds findings=$findings" >> "$report"
 }
 
 mkdir -p logs

@@ -4,7 +4,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: sluice_fuzz::count_only_uncaught_panics(), |data: &[u8]| {
     let limits = sluice_mime::Limits {
         max_scan_time: std::time::Duration::from_secs(5),
         ..sluice_mime::Limits::default()

@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 use sluice_smtp::{DataReader, DataStatus, Session, SessionConfig, Step};
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: sluice_fuzz::count_only_uncaught_panics(), |data: &[u8]| {
     let mut session = Session::new(SessionConfig {
         hostname: "fuzz.example".into(),
         max_message_size: 1 << 16,

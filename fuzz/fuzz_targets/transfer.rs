@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 use sluice_mime::transfer;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: sluice_fuzz::count_only_uncaught_panics(), |data: &[u8]| {
     assert!(transfer::decode_base64(data).len() <= data.len());
     assert!(transfer::decode_quoted_printable(data).len() <= data.len());
     for file in transfer::find_uuencoded(data) {
