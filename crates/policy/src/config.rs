@@ -620,10 +620,42 @@ impl Config {
         }
         let de =
             toml::de::Deserializer::parse(text).map_err(|e| err(String::new(), describe(&e)))?;
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = named_path(e.path(), &raw);
-            err(path, describe(e.inner()))
-        })
+        let first = match serde_path_to_error::deserialize(de) {
+            Ok(config) => return Ok(config),
+            Err(e) => e,
+        };
+        let mut errors = vec![ConfigError {
+            file: file.to_owned(),
+            path: named_path(first.path(), &raw),
+            message: describe(first.inner()),
+        }];
+        // serde stops at the first error; every one is wanted. Take the
+        // offending key out and try again, until the rest deserializes or
+        // an error cannot be taken out (a missing key). Later errors come
+        // from the parsed table, which has no line numbers.
+        let mut table = raw.clone();
+        let mut at = first.path().clone();
+        for _ in 0..MAX_ERRORS {
+            if !remove_at(&mut table, &at) {
+                break;
+            }
+            match serde_path_to_error::deserialize::<_, Config>(toml::Value::Table(table.clone())) {
+                Ok(_) => break,
+                Err(e) => {
+                    let path = named_path(e.path(), &raw);
+                    if errors.iter().any(|known| known.path == path) {
+                        break;
+                    }
+                    errors.push(ConfigError {
+                        file: file.to_owned(),
+                        path,
+                        message: one_line(e.inner().message()),
+                    });
+                    at = e.path().clone();
+                }
+            }
+        }
+        Err(ConfigErrors(errors))
     }
 
     fn resolve_paths(&mut self, base: &Path) {
@@ -1174,6 +1206,41 @@ fn not_supported_yet(raw: &toml::Table) -> Vec<String> {
         }
     }
     found
+}
+
+/// Syntax and type errors reported from one file at most.
+const MAX_ERRORS: usize = 50;
+
+/// Removes the value at `path` from `table`; false when there is none (the
+/// error is about something missing, not something present).
+fn remove_at(table: &mut toml::Table, path: &serde_path_to_error::Path) -> bool {
+    let segments: Vec<&serde_path_to_error::Segment> = path.iter().collect();
+    let mut root = toml::Value::Table(std::mem::take(table));
+    let removed = remove_in(&mut root, &segments);
+    if let toml::Value::Table(t) = root {
+        *table = t;
+    }
+    removed
+}
+
+/// [`remove_at`] one level down. Paths follow the config's own types, a
+/// handful of levels deep, so the recursion is shallow whatever the input.
+fn remove_in(node: &mut toml::Value, segments: &[&serde_path_to_error::Segment]) -> bool {
+    use serde_path_to_error::Segment;
+    match (segments, node) {
+        ([Segment::Map { key }], toml::Value::Table(t)) => t.remove(key.as_str()).is_some(),
+        ([Segment::Seq { index }], toml::Value::Array(a)) if *index < a.len() => {
+            a.remove(*index);
+            true
+        }
+        ([Segment::Map { key }, rest @ ..], toml::Value::Table(t)) if !rest.is_empty() => t
+            .get_mut(key.as_str())
+            .is_some_and(|child| remove_in(child, rest)),
+        ([Segment::Seq { index }, rest @ ..], toml::Value::Array(a)) if !rest.is_empty() => a
+            .get_mut(*index)
+            .is_some_and(|child| remove_in(child, rest)),
+        _ => false,
+    }
 }
 
 fn named_path(path: &serde_path_to_error::Path, raw: &toml::Table) -> String {

@@ -154,6 +154,29 @@ fn files_the_proxy_reads_are_checked_with_the_config() {
 }
 
 #[test]
+fn every_parse_error_is_listed_not_only_the_first() {
+    let d = Dir::new();
+    let e = d.errors(&format!(
+        "{BASE}\n[proxy]\nlisten_addr = \"x\"\nmax_recipients = \"many\"\n[limits]\nmax_dpeth = 3\n"
+    ));
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("proxy.listen_addr: unknown field")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter().any(|m| m.starts_with("proxy.max_recipients: ")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("limits.max_dpeth: unknown field")),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn unknown_keys_are_rejected_in_every_table() {
     let d = Dir::new();
     let e = d.errors(&format!(
