@@ -306,6 +306,9 @@ impl UpstreamClient {
         let mut lines = Vec::new();
         let mut code;
         let mut raw = Vec::new();
+        // One deadline for the whole reply: an upstream trickling a line a
+        // minute must not stretch it to `MAX_REPLY_LINES` timeouts.
+        let deadline = tokio::time::Instant::now() + self.timeout;
         loop {
             if lines.len() == MAX_REPLY_LINES {
                 return Err(UpstreamError::Protocol(format!(
@@ -316,7 +319,7 @@ impl UpstreamClient {
             let limit = (MAX_REPLY_LINE + 1) as u64;
             let mut bounded = (&mut self.stream).take(limit);
             let read = bounded.read_until(b'\n', &mut raw);
-            let n = match tokio::time::timeout(self.timeout, read).await {
+            let n = match tokio::time::timeout_at(deadline, read).await {
                 Ok(r) => r?,
                 Err(_) => return Err(UpstreamError::Timeout),
             };
