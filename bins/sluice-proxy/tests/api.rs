@@ -407,6 +407,50 @@ with smtplib.SMTP("127.0.0.1", {port}) as c:
 }
 
 #[test]
+fn incidents_never_hold_a_whole_identifier() {
+    let s = setup("", "");
+    let dir = tempfile::tempdir().unwrap();
+    let message = dir.path().join("cards.eml");
+    // A card in the Subject (full-width digits too), a list of cards in
+    // the body, a file named after one, and an SSN beside them.
+    std::fs::write(
+        &message,
+        "From: alice@example.com\r\nTo: shop@partner.org\r\n\
+         Subject: cards 4111 1111 1111 1111 and \u{ff15}\u{ff15}\u{ff10}\u{ff10}\u{ff10}\u{ff10}\u{ff10}\u{ff10}\u{ff10}\u{ff10}\u{ff10}\u{ff10}\u{ff10}\u{ff10}\u{ff10}\u{ff14}\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\n\
+         4111111111111111 5500000000000004 340000000000009 ssn 536-22-1234\r\n\
+         --b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"4012888888881881.txt\"\r\n\r\n\
+         card 4012 8888 8888 1881\r\n--b--\r\n",
+    )
+    .unwrap();
+    let reply = send(s.smtp, &message, "shop@partner.org");
+    assert!(reply.starts_with("550 5.7.1"), "{reply}");
+    let listed = incidents(&s, "", 1);
+    let text = listed[0].to_string();
+    for whole in [
+        "4111 1111 1111 1111",
+        "4111111111111111",
+        "5500000000000004",
+        "340000000000009",
+        "536-22-1234",
+        "4012888888881881",
+        "4012 8888 8888 1881",
+        "\u{ff15}\u{ff15}\u{ff10}\u{ff10}\u{ff10}\u{ff10}",
+    ] {
+        assert!(!text.contains(whole), "{whole} in {text}");
+    }
+    assert!(text.contains("1111"), "{text}");
+    assert!(
+        listed[0]["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("cards **** **** **** 1111"),
+        "{text}"
+    );
+}
+
+#[test]
 fn quarantine_release_delete_and_a_failed_release() {
     let mut s = setup("", "");
     let hold = |s: &Setup| {

@@ -92,17 +92,21 @@ impl Identifier {
     /// assert_eq!(Identifier::CreditCard.mask("4111 1111 1111 1234"), "**** **** **** 1234");
     /// assert_eq!(Identifier::UsSsn.mask("078-05-1120"), "***-**-1120");
     /// assert_eq!(Identifier::Iban.mask("DE89 3704 0044 0532 0130 00"), "DE** **** **** **** **30 00");
+    /// assert_eq!(Identifier::CreditCard.mask("４１１１１１１１１１１１１１１１"), "************１１１１");
     /// ```
     pub fn mask(self, text: &str) -> String {
         if self == Identifier::PrivateKey {
             let armour = text.lines().next().unwrap_or_default();
             return format!("{armour} [key withheld]");
         }
-        let significant = |c: char| c.is_ascii_alphanumeric();
+        // Any script's letters and digits count: full-width and other
+        // compatibility digits match after normalization, so they must be
+        // masked as digits too (`４１１１…` is a card number).
+        let significant = |c: char| c.is_alphanumeric();
         let digits_only = matches!(self, Identifier::CreditCard | Identifier::UsSsn);
         let shown = |c: char| {
             if digits_only {
-                c.is_ascii_digit()
+                c.is_numeric()
             } else {
                 significant(c)
             }

@@ -316,12 +316,13 @@ impl Session {
                 if let Err(r) = check_parameters(&params, MAIL_PARAMETERS) {
                     return Step::Reply(r);
                 }
+                let sender = written_address(path).unwrap_or(&from.address).to_owned();
                 let (path, params) = (
                     path.to_owned(),
                     params.iter().map(|p| p.to_string()).collect(),
                 );
                 Step::Mail(MailRequest {
-                    from: from.address.into_owned(),
+                    from: sender,
                     size: from.size,
                     line,
                     path,
@@ -339,12 +340,13 @@ impl Session {
                 if let Err(r) = check_parameters(&params, RCPT_PARAMETERS) {
                     return Step::Reply(r);
                 }
+                let recipient = written_address(path).unwrap_or(&to.address).to_owned();
                 let (path, params) = (
                     path.to_owned(),
                     params.iter().map(|p| p.to_string()).collect(),
                 );
                 Step::Rcpt(RcptRequest {
-                    to: to.address.into_owned(),
+                    to: recipient,
                     line,
                     path,
                     params,
