@@ -412,8 +412,22 @@ impl ProxyConnection {
         // are not stalled behind a large attachment.
         let decision = if message.len() <= INLINE_SCAN && !has_attachment(&message) {
             // A small text-only message decodes and scans in well under a
-            // millisecond: handing it to another thread would cost more.
-            live.inspector.inspect(&envelope, &scanned)
+            // millisecond: handing it to another thread would cost more. A
+            // panic (a bug the fuzzers have not found yet) is answered like
+            // a failed blocking scan, not by dropping the connection.
+            let inspect =
+                std::panic::AssertUnwindSafe(|| live.inspector.inspect(&envelope, &scanned));
+            match std::panic::catch_unwind(inspect) {
+                Ok(d) => d,
+                Err(_) => {
+                    self.reset_upstream().await;
+                    return Reply::new(
+                        451,
+                        (4, 3, 0),
+                        "Message could not be inspected, try again later",
+                    );
+                }
+            }
         } else {
             // Larger ones, and anything with attachments (whose extractors
             // may take long), are scanned off the async workers, so other
