@@ -47,7 +47,15 @@ pub fn run(
     // writes finished chunks in input order, so output never serialises
     // the scan.
     let render = |input: &Input| {
-        let decision = input.with_bytes(|b| inspector.inspect(envelope, b));
+        // A panic in one message's scan (a bug) is that message's error,
+        // not the end of the whole scan.
+        let decision = input
+            .with_bytes(|b| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    inspector.inspect(envelope, b)
+                }))
+            })
+            .and_then(|r| r.map_err(|_| "internal error: the scan panicked".to_owned()));
         let result = decision.as_ref().map_err(String::as_str);
         let mut bytes = Vec::new();
         let written = match format {
