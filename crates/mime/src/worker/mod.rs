@@ -296,6 +296,60 @@ enum ExchangeError {
 
 const STDERR_TAIL: usize = 4096;
 
+/// A response being read: the 9-byte header, then as many body bytes as
+/// it announced (checked against the cap before any is kept).
+#[derive(Default)]
+struct Incoming {
+    head: [u8; 9],
+    head_len: usize,
+    body: Vec<u8>,
+    body_len: Option<u64>,
+}
+
+impl Incoming {
+    /// Reads what the pipe has; the decoded response once it is whole.
+    fn read_from(
+        &mut self,
+        pipe: &mut ChildStdout,
+        max_response: u64,
+    ) -> Result<Option<Result<Extracted, String>>, ExchangeError> {
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            let read = match self.body_len {
+                None => pipe.read(&mut self.head[self.head_len..]),
+                Some(len) => {
+                    let want = (len - self.body.len() as u64).min(chunk.len() as u64) as usize;
+                    pipe.read(&mut chunk[..want])
+                }
+            };
+            match read {
+                // A whole response of zero body bytes reads nothing more.
+                Ok(0) if self.body_len != Some(self.body.len() as u64) => {
+                    return Err(ExchangeError::Died)
+                }
+                Ok(n) => match self.body_len {
+                    None => {
+                        self.head_len += n;
+                        if self.head_len == self.head.len() {
+                            let len = protocol::response_len(&self.head, max_response)
+                                .map_err(ExchangeError::Garbage)?;
+                            self.body_len = Some(len);
+                        }
+                    }
+                    Some(_) => self.body.extend_from_slice(&chunk[..n]),
+                },
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return Err(ExchangeError::Died),
+            }
+            if self.body_len == Some(self.body.len() as u64) {
+                let body = std::mem::take(&mut self.body);
+                return Ok(Some(protocol::decode_response(self.head[0], body)));
+            }
+        }
+    }
+}
+
 impl Process {
     fn start(settings: &WorkerSettings) -> io::Result<Process> {
         let mut child = Command::new(&settings.program)
@@ -342,10 +396,7 @@ impl Process {
         let header = protocol::encode_request(kind, allowance, data);
         let mut sent = 0usize;
         let total = header.len() + data.len();
-        let mut head = [0u8; 9];
-        let mut head_len = 0usize;
-        let mut body: Vec<u8> = Vec::new();
-        let mut body_len: Option<u64> = None;
+        let mut response = Incoming::default();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -393,48 +444,13 @@ impl Process {
             if ready[0].is_empty() {
                 continue;
             }
-            // Read what is there: the header first, then the body, never
-            // more than the header announced and the cap allows.
-            loop {
-                let read = if head_len < head.len() {
-                    self.stdout.read(&mut head[head_len..])
-                } else {
-                    let want = body_len.unwrap_or(0) - body.len() as u64;
-                    let mut chunk = [0u8; 64 * 1024];
-                    let n = want.min(chunk.len() as u64) as usize;
-                    match self.stdout.read(&mut chunk[..n]) {
-                        Ok(got) => {
-                            body.extend_from_slice(&chunk[..got]);
-                            Ok(got)
-                        }
-                        Err(e) => Err(e),
-                    }
-                };
-                match read {
-                    Ok(0) if head_len == head.len() && body_len == Some(body.len() as u64) => {}
-                    Ok(0) => return Err(ExchangeError::Died),
-                    Ok(n) if head_len < head.len() => {
-                        head_len += n;
-                        if head_len == head.len() {
-                            let len = protocol::response_len(&head, max_response)
-                                .map_err(ExchangeError::Garbage)?;
-                            body_len = Some(len);
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => return Err(ExchangeError::Died),
+            if let Some(result) = response.read_from(&mut self.stdout, max_response)? {
+                if sent < total {
+                    return Err(ExchangeError::Garbage(
+                        "extractor answered before reading its request".into(),
+                    ));
                 }
-                if body_len == Some(body.len() as u64) {
-                    if sent < total {
-                        // An answer before the whole request was read.
-                        return Err(ExchangeError::Garbage(
-                            "extractor answered before reading its request".into(),
-                        ));
-                    }
-                    return Ok(protocol::decode_response(head[0], body));
-                }
+                return Ok(result);
             }
         }
     }
