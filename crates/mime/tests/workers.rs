@@ -103,6 +103,25 @@ fn a_page_that_only_draws_an_image_has_no_text_layer() {
     assert!(text(&x).contains("Customer Account Manager"));
 }
 
+/// What `fuzz/` found in the extractors the workers run: each a part made
+/// unscannable with the reason, the worker and the process fine after it.
+#[test]
+fn fuzz_findings_in_worker_extractors_are_contained() {
+    // pdf-extract: a Type0 font without DescendantFonts panics ("Descendant
+    // fonts required").
+    let x = run(
+        "fuzzed/pdf-type0-font-without-descendants.pdf",
+        &Limits::default(),
+    );
+    let r = reasons(&x);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(
+        r[0].starts_with("pdf extractor panicked: Descendant fonts required"),
+        "{r:?}"
+    );
+    assert!(text(&run("text.pdf", &Limits::default())).contains("Customer Account Manager"));
+}
+
 #[test]
 fn many_documents_share_few_workers() {
     common::with_workers();
