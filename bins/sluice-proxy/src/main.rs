@@ -307,6 +307,9 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
             webhook,
             metrics,
             pool: relay::UpstreamPool::default(),
+            scan_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            )),
         });
         tokio::spawn(reload_on_hangup(config_path, proxy.clone(), api));
         serve(

@@ -43,6 +43,11 @@ pub struct Proxy {
     pub metrics: Arc<Metrics>,
     /// Upstream sessions left by clients that have gone.
     pub pool: UpstreamPool,
+    /// Scans on the blocking pool at once, one per core: scanning is CPU
+    /// work, so more at once only adds working sets (and allocator arenas)
+    /// without finishing sooner; waiting messages hold only their bytes,
+    /// which the in-flight budget already counts.
+    pub scan_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Idle upstream sessions kept for the next client: connect, greeting,
@@ -432,9 +437,12 @@ impl ProxyConnection {
             // Larger ones, and anything with attachments (whose extractors
             // may take long), are scanned off the async workers, so other
             // sessions are not stalled behind them.
-            match tokio::task::spawn_blocking(move || live.inspector.inspect(&envelope, &scanned))
-                .await
-            {
+            let slot = proxy.scan_slots.clone().acquire_owned().await;
+            let scan = tokio::task::spawn_blocking(move || {
+                let _slot = slot;
+                live.inspector.inspect(&envelope, &scanned)
+            });
+            match scan.await {
                 Ok(d) => d,
                 Err(_) => {
                     self.reset_upstream().await;

@@ -133,6 +133,17 @@ impl DataReader {
         DataStatus::More
     }
 
+    /// Makes room for a message announced as `bytes` (MAIL's SIZE), at
+    /// most the limit: a large message then grows into one allocation
+    /// instead of doubling its way there (each doubling briefly holds the
+    /// old and the new buffer, 3x the message at the last step).
+    pub fn expect(&mut self, bytes: usize) {
+        let want = bytes.min(self.limit);
+        if want > self.message.capacity() {
+            self.message.reserve_exact(want - self.message.len());
+        }
+    }
+
     /// Bytes of message kept so far.
     pub fn len(&self) -> usize {
         self.message.len() + self.line.len()

@@ -392,6 +392,9 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
     /// until the handler has answered.
     async fn data(&mut self, mut charge: Charge) -> std::io::Result<Reply> {
         let mut reader = DataReader::new(self.config.session.max_message_size);
+        // The declared size is already charged to the budget: hold it in
+        // one allocation.
+        reader.expect(self.declared_size);
         // Bytes already received after the DATA line belong to the message.
         let mut pending = std::mem::take(&mut self.input);
         // The first read gets room for a typical message; later ones for
