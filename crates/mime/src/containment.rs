@@ -4,7 +4,7 @@
 //! Office XML, RTF, HTML) are bounded by construction: they read through
 //! the part allowance and are iterative, so none can allocate or loop past
 //! the message's limits. What is left is a panic on input their authors did
-//! not expect; [`guarded`] turns it into an unscannable part's reason.
+//! not expect; `guarded` turns it into an unscannable part's reason.
 //! Parsers that are not bounded by construction (PDF, spreadsheets) run in
 //! worker processes instead ([`crate::worker`]).
 

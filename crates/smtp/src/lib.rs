@@ -12,9 +12,19 @@
 //! with STARTTLS from [`tls::server_config`] (optionally verifying client
 //! certificates: the handler hears of a verified one and decides, at MAIL,
 //! whether to admit the client), and a bounded grace for transactions in
-//! flight at shutdown. [`UpstreamClient`] is our own
+//! flight at shutdown. No client holds resources for ever: every read and
+//! write has `command_timeout`, the session `session_timeout`, one address
+//! at most `max_connections_per_client` connections, and the bytes all
+//! sessions hold are capped by an [`inflight::InflightBudget`] (DATA waits
+//! for room, then `451 4.3.1`). MAIL and RCPT parameters are checked
+//! against SPEC §6's list ([`MAIL_PARAMETERS`], [`RCPT_PARAMETERS`]) and
+//! handed over with the path as the client wrote it. [`UpstreamClient`] is our own
 //! relay client: `mail-send` drops the reply to the end of DATA and alters
-//! the data, and a transparent relay needs both exact.
+//! the data, and a transparent relay needs both exact. It reads replies as
+//! bytes, bounded in line length and count (non-UTF-8 text as Latin-1, so a
+//! 5xx stays a 5xx), fails over across addresses on a bad greeting,
+//! STARTTLS or AUTH, and authenticates only inside TLS unless told
+//! otherwise.
 //!
 //! ```
 //! use sluice_smtp::{Reply, Session, SessionConfig, Step};

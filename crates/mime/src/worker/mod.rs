@@ -35,7 +35,7 @@
 //! themselves).
 //!
 //! Workers are reused: a request costs two pipe transfers and no process
-//! start. Requests and responses are length-prefixed ([`protocol`]); the
+//! start. Requests and responses are length-prefixed (`protocol.rs`); the
 //! parent polls the pipes with the deadline, so a worker that stops
 //! answering is killed, never waited for.
 
