@@ -113,13 +113,7 @@ impl Destination {
         if let Destination::Maildir(dir) = self {
             deliver_maildir(dir, id, parts).map_err(|e| format!("local delivery: {e}"))?;
             let delivered = Reply::new(250, (2, 0, 0), format!("delivered {id}"));
-            return Ok(recipients
-                .iter()
-                .map(|r| RecipientReply {
-                    address: r.clone(),
-                    reply: delivered.clone(),
-                })
-                .collect());
+            return Ok(same_reply(recipients, &delivered));
         }
         let mut upstream = self.open(helo).await.map_err(|e| e.to_string())?;
         let result = per_recipient(&mut upstream, sender, recipients, parts).await;
@@ -138,13 +132,7 @@ async fn per_recipient(
         .command(&mail_command(upstream, sender, recipients, parts))
         .await?;
     if !mail.is_positive() {
-        return Ok(recipients
-            .iter()
-            .map(|r| RecipientReply {
-                address: r.clone(),
-                reply: mail.clone(),
-            })
-            .collect());
+        return Ok(same_reply(recipients, &mail));
     }
     let mut out = Vec::with_capacity(recipients.len());
     let mut accepted = Vec::new();
@@ -170,6 +158,17 @@ async fn per_recipient(
         out[i].reply = data.clone();
     }
     Ok(out)
+}
+
+/// Every recipient with the one reply that decided them all.
+fn same_reply(recipients: &[String], reply: &Reply) -> Vec<RecipientReply> {
+    recipients
+        .iter()
+        .map(|r| RecipientReply {
+            address: r.clone(),
+            reply: reply.clone(),
+        })
+        .collect()
 }
 
 /// `<address>` for a MAIL or RCPT command; an address already written as a

@@ -422,17 +422,7 @@ impl ProxyConnection {
             // a failed blocking scan, not by dropping the connection.
             let inspect =
                 std::panic::AssertUnwindSafe(|| live.inspector.inspect(&envelope, &scanned));
-            match std::panic::catch_unwind(inspect) {
-                Ok(d) => d,
-                Err(_) => {
-                    self.reset_upstream().await;
-                    return Reply::new(
-                        451,
-                        (4, 3, 0),
-                        "Message could not be inspected, try again later",
-                    );
-                }
-            }
+            std::panic::catch_unwind(inspect).ok()
         } else {
             // Larger ones, and anything with attachments (whose extractors
             // may take long), are scanned off the async workers, so other
@@ -442,17 +432,15 @@ impl ProxyConnection {
                 let _slot = slot;
                 live.inspector.inspect(&envelope, &scanned)
             });
-            match scan.await {
-                Ok(d) => d,
-                Err(_) => {
-                    self.reset_upstream().await;
-                    return Reply::new(
-                        451,
-                        (4, 3, 0),
-                        "Message could not be inspected, try again later",
-                    );
-                }
-            }
+            scan.await.ok()
+        };
+        let Some(decision) = decision else {
+            self.reset_upstream().await;
+            return Reply::new(
+                451,
+                (4, 3, 0),
+                "Message could not be inspected, try again later",
+            );
         };
         let scan_time = scan_started.elapsed();
         metrics.scan_seconds.observe(scan_time.as_secs_f64());

@@ -4,11 +4,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{free_port, proxy, proxy_with, relay_to, repo, send, sink, wait_for_files, Running};
+use common::{
+    free_port, proxy, proxy_with, python_server, relay_to, repo, send, sink, wait_for_files,
+    Running,
+};
 
 /// A scripted upstream: offers AUTH (noting every AUTH line in
 /// `dir/auth.log`), answers RCPT with `rcpt` and DATA with `data` (a `354`
@@ -78,18 +80,7 @@ s.serve_forever()
         data = bytes(data),
         greeting = bytes(greeting),
     );
-    let mut child = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
-    (Running(child), port)
+    (python_server(&script), port)
 }
 
 #[test]

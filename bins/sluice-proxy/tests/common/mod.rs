@@ -197,6 +197,11 @@ server.serve_forever()
 "#,
         dir = dir.display().to_string(),
     );
+    (python_server(&script), port)
+}
+
+/// Runs a Python server script that prints `ready` once it listens.
+pub fn python_server(script: &str) -> Running {
     let mut child = Command::new("python3")
         .arg("-W")
         .arg("ignore")
@@ -210,7 +215,7 @@ server.serve_forever()
         .read_line(&mut line)
         .unwrap();
     assert_eq!(line.trim(), "ready");
-    (Running(child), port)
+    Running(child)
 }
 
 /// Sends one fixture message with smtplib; returns "CODE TEXT" of the end of
