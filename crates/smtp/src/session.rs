@@ -125,6 +125,24 @@ pub fn split_parameters(line: &str) -> (&str, Vec<&str>) {
     (&line[..end], line[end..].split_ascii_whitespace().collect())
 }
 
+/// A MAIL or RCPT line as a request carries it: the address as written
+/// (`parsed` when the path has no brackets), the path, and the parameters,
+/// each checked against `allowed`.
+fn parameters(
+    line: &str,
+    parsed: &str,
+    allowed: &[(&str, &str)],
+) -> Result<(String, String, Vec<String>), Reply> {
+    let (path, params) = split_parameters(line);
+    check_parameters(&params, allowed)?;
+    let address = written_address(path).unwrap_or(parsed).to_owned();
+    Ok((
+        address,
+        path.to_owned(),
+        params.iter().map(|p| p.to_string()).collect(),
+    ))
+}
+
 /// The address inside a path's angle brackets exactly as the client wrote
 /// it (`"bob smith"@partner.org` keeps its quotes, which a parsed address
 /// loses), without a source route; `None` without brackets.
@@ -312,15 +330,11 @@ impl Session {
                         "Message size exceeds fixed maximum message size",
                     ));
                 }
-                let (path, params) = split_parameters(&line);
-                if let Err(r) = check_parameters(&params, MAIL_PARAMETERS) {
-                    return Step::Reply(r);
-                }
-                let sender = written_address(path).unwrap_or(&from.address).to_owned();
-                let (path, params) = (
-                    path.to_owned(),
-                    params.iter().map(|p| p.to_string()).collect(),
-                );
+                let (sender, path, params) = match parameters(&line, &from.address, MAIL_PARAMETERS)
+                {
+                    Ok(parts) => parts,
+                    Err(r) => return Step::Reply(r),
+                };
                 Step::Mail(MailRequest {
                     from: sender,
                     size: from.size,
@@ -336,15 +350,11 @@ impl Session {
                 if self.recipients.len() >= self.config.max_recipients {
                     return Step::Reply(reply(452, (4, 5, 3), "Too many recipients"));
                 }
-                let (path, params) = split_parameters(&line);
-                if let Err(r) = check_parameters(&params, RCPT_PARAMETERS) {
-                    return Step::Reply(r);
-                }
-                let recipient = written_address(path).unwrap_or(&to.address).to_owned();
-                let (path, params) = (
-                    path.to_owned(),
-                    params.iter().map(|p| p.to_string()).collect(),
-                );
+                let (recipient, path, params) =
+                    match parameters(&line, &to.address, RCPT_PARAMETERS) {
+                        Ok(parts) => parts,
+                        Err(r) => return Step::Reply(r),
+                    };
                 Step::Rcpt(RcptRequest {
                     to: recipient,
                     line,
