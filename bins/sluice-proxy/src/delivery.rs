@@ -63,7 +63,9 @@ impl Destination {
     /// Sends one whole transaction in a session of its own: `sender` (""
     /// for `MAIL FROM:<>`), every recipient, the message (`parts` joined).
     /// Succeeds with the upstream's reply to the data when at least one
-    /// recipient was accepted and the data too.
+    /// recipient was accepted and the data too (the refused ones named in
+    /// an extra line); otherwise fails, for good only when every refusal
+    /// was a 5xx. [`Destination::send_each`] with the replies summed up.
     pub async fn send(
         &self,
         helo: &str,
@@ -72,18 +74,32 @@ impl Destination {
         recipients: &[String],
         parts: &[&[u8]],
     ) -> Result<Reply, DeliveryError> {
-        if let Destination::Maildir(dir) = self {
-            return deliver_maildir(dir, id, parts)
-                .map(|()| Reply::new(250, (2, 0, 0), format!("delivered {id}")))
-                .map_err(|e| DeliveryError::Transient(format!("local delivery: {e}")));
-        }
-        let mut upstream = self
-            .open(helo)
+        let replies = self
+            .send_each(helo, id, sender, recipients, parts)
             .await
-            .map_err(|e| DeliveryError::Transient(e.to_string()))?;
-        let result = transaction(&mut upstream, sender, recipients, parts).await;
-        upstream.quit().await;
-        result
+            .map_err(DeliveryError::Transient)?;
+        let (delivered, refused): (Vec<_>, Vec<_>) =
+            replies.into_iter().partition(|r| r.reply.is_positive());
+        let named = refused
+            .iter()
+            .map(|r| format!("{}: {}", r.address, r.reply))
+            .collect::<Vec<_>>()
+            .join("; ");
+        match delivered.into_iter().next() {
+            Some(accepted) => {
+                let mut reply = accepted.reply;
+                if !refused.is_empty() {
+                    reply.lines.push(format!("not delivered to: {named}"));
+                }
+                Ok(reply)
+            }
+            None if refused.iter().any(|r| r.reply.code < 500) => Err(DeliveryError::Transient(
+                format!("upstream refused ({named})"),
+            )),
+            None => Err(DeliveryError::Permanent(format!(
+                "upstream refused ({named})"
+            ))),
+        }
     }
 }
 
@@ -199,59 +215,6 @@ fn mail_command(
         mail.push_str(" SMTPUTF8");
     }
     mail
-}
-
-async fn transaction(
-    upstream: &mut UpstreamClient,
-    sender: &str,
-    recipients: &[String],
-    parts: &[&[u8]],
-) -> Result<Reply, DeliveryError> {
-    let judge = |what: &str, r: Reply| {
-        let text = format!("upstream refused {what}: {r}");
-        if r.is_positive() {
-            Ok(r)
-        } else if r.code >= 500 {
-            Err(DeliveryError::Permanent(text))
-        } else {
-            Err(DeliveryError::Transient(text))
-        }
-    };
-    let io = |e: sluice_smtp::UpstreamError| DeliveryError::Transient(e.to_string());
-    let mail = mail_command(upstream, sender, recipients, parts);
-    judge("the sender", upstream.command(&mail).await.map_err(io)?)?;
-    let mut accepted = 0;
-    let mut refused = Vec::new();
-    let mut transient = false;
-    for r in recipients {
-        let reply = upstream
-            .command(&format!("RCPT TO:{}", path_of(r)))
-            .await
-            .map_err(io)?;
-        if reply.is_positive() {
-            accepted += 1;
-        } else {
-            transient |= reply.code < 500;
-            refused.push(format!("{r}: {reply}"));
-        }
-    }
-    if accepted == 0 {
-        let _ = upstream.command("RSET").await;
-        let text = format!("upstream refused every recipient ({})", refused.join("; "));
-        return Err(if transient {
-            DeliveryError::Transient(text)
-        } else {
-            DeliveryError::Permanent(text)
-        });
-    }
-    let reply = judge("the message", upstream.data(parts).await.map_err(io)?)?;
-    if !refused.is_empty() {
-        let mut r = reply;
-        r.lines
-            .push(format!("not delivered to: {}", refused.join("; ")));
-        return Ok(r);
-    }
-    Ok(reply)
 }
 
 /// Our `Received:` and `X-Sluice-Scanned:` fields (and the policy's
