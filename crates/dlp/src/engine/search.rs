@@ -1,0 +1,344 @@
+//! One scan: each segment window by window, every matcher, hits placed
+//! back in the original text and fed to the rules' tallies.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use super::automaton::PARALLEL_MIN_BYTES;
+use super::tally::Tally;
+use super::windows::{char_count, char_positions, section_index, windows};
+use super::{Engine, Matcher, Rule, ScanResult, Segment};
+use crate::fingerprint::for_each_kgram;
+use crate::normalize::{lower_str, Normalized};
+
+/// A match, before rules filter and count.
+#[derive(Debug, Clone)]
+pub(super) struct Hit {
+    pub(super) entity: usize,
+    pub(super) segment: usize,
+    /// Byte range in the segment's original text (in the window's
+    /// normalized text until the window's hits are placed).
+    pub(super) span: Range<usize>,
+    /// Character range in the segment's normalized text, for proximity
+    /// (`0..0` when no rule measures it).
+    pub(super) chars: Range<usize>,
+    pub(super) value: Arc<str>,
+    pub(super) weight: u32,
+    pub(super) similarity: Option<u32>,
+}
+
+impl Hit {
+    /// A text match, its span still in the window's normalized text (see
+    /// [`Engine::place`]).
+    pub(super) fn found(
+        entity: usize,
+        at: &Searched,
+        span: Range<usize>,
+        value: Arc<str>,
+        weight: u32,
+    ) -> Hit {
+        Hit {
+            entity,
+            segment: at.segment,
+            span,
+            chars: 0..0,
+            value,
+            weight,
+            similarity: None,
+        }
+    }
+}
+
+/// A window being searched: its segment, its normalized text, where the
+/// matches it owns end, and where it starts in the whole segment's
+/// normalized text.
+pub(super) struct Searched<'a> {
+    pub(super) segment: usize,
+    pub(super) norm: &'a Normalized,
+    /// Matches starting at or after this byte of `norm.text` belong to
+    /// the next window.
+    pub(super) owned: usize,
+    /// Bytes of the segment's normalized text before the window.
+    pub(super) at_byte: usize,
+}
+
+/// Where each search goes on in the next window of a segment.
+pub(super) struct Resume {
+    /// Per identifier type (index in `Engine::identifiers`).
+    pub(super) identifiers: Vec<usize>,
+    /// Per entity (only regex entities use theirs).
+    pub(super) regexes: Vec<usize>,
+}
+
+impl Engine {
+    pub(super) fn scan_in_windows(&self, segments: &[Segment], window_bytes: usize) -> ScanResult {
+        let mut tallies: Vec<Tally> = self
+            .rules
+            .iter()
+            .map(|rule| Tally::new(rule, segments.len()))
+            .collect();
+        let mut kgrams: Vec<Vec<u64>> = Vec::new();
+        // Where each identifier type's and each regex entity's search goes
+        // on, in normalized bytes of the whole segment: a match that runs
+        // past a window's cut is not searched into again.
+        let mut resume = Resume {
+            identifiers: vec![0; self.identifiers.len()],
+            regexes: vec![0; self.entities.len()],
+        };
+        for (si, segment) in segments.iter().enumerate() {
+            let section = section_index(segment.section);
+            let mut found_kgrams = Vec::new();
+            resume.identifiers.fill(0);
+            resume.regexes.fill(0);
+            // The normalized position of the window's start in the whole
+            // segment's normalized text: bytes, characters.
+            let (mut at_byte, mut at_char) = (0, 0);
+            for w in windows(segment.text, window_bytes, self.overlap) {
+                let original = &segment.text[w.start..w.end];
+                let norm = Normalized::new(original);
+                let owned = if w.cut == w.end {
+                    norm.text.len()
+                } else {
+                    norm.text_position_of_original(w.cut - w.start)
+                };
+                let mut hits = Vec::new();
+                let at = Searched {
+                    segment: si,
+                    norm: &norm,
+                    owned,
+                    at_byte,
+                };
+                self.dictionary_hits(&at, &mut hits);
+                self.identifier_hits(&at, &mut resume, &mut hits);
+                self.regex_hits(&at, &mut resume, &mut hits);
+                if let Some(index) = &self.fingerprint_index {
+                    // Only the k-grams some document has are kept. A k-gram
+                    // starting in the overlap is found again by the next
+                    // window: duplicates go below.
+                    for_each_kgram(norm.lower(), self.fingerprint_filter.as_ref(), |h, _| {
+                        if index.contains(&h) {
+                            found_kgrams.push(h);
+                        }
+                    });
+                }
+                self.place(&norm, original, w.start, at_char, &mut hits);
+                if self.proximity {
+                    at_char += char_count(&norm.text.as_bytes()[..owned]);
+                }
+                at_byte += owned;
+                let next = if w.cut == segment.text.len() {
+                    usize::MAX
+                } else {
+                    at_char
+                };
+                for (rule, tally) in self.rules.iter().zip(&mut tallies) {
+                    if rule.scope[section] {
+                        tally.add(rule, &hits, next);
+                    }
+                }
+            }
+            found_kgrams.sort_unstable();
+            found_kgrams.dedup();
+            kgrams.push(found_kgrams);
+        }
+        let rules = self
+            .rules
+            .iter()
+            .zip(tallies)
+            .map(|(rule, tally)| {
+                let in_scope = |si: usize| rule.scope[section_index(segments[si].section)];
+                let fingerprints = self.fingerprint_hits(rule, &kgrams, &in_scope);
+                tally.finish(self, rule, segments, fingerprints)
+            })
+            .collect();
+        ScanResult { rules }
+    }
+
+    /// All dictionary matches the window owns, overlapping ones included
+    /// (see [`Automaton::find_all`]).
+    pub(super) fn dictionary_hits(&self, at: &Searched, hits: &mut Vec<Hit>) {
+        let norm = at.norm;
+        let runs = [
+            (self.insensitive.as_ref(), true),
+            (self.sensitive.as_ref(), false),
+        ];
+        for (automaton, insensitive) in runs {
+            let Some(automaton) = automaton else { continue };
+            let haystack = if insensitive {
+                norm.lower()
+            } else {
+                &norm.text
+            };
+            for (start, id) in automaton.find_all(haystack) {
+                let p = automaton.patterns[id as usize];
+                let end = start + automaton.lengths[id as usize];
+                let span = if insensitive {
+                    norm.text_position_of_lower(start)..norm.text_position_of_lower(end)
+                } else {
+                    start..end
+                };
+                if span.start >= at.owned {
+                    continue;
+                }
+                let Matcher::Dictionary { terms } = &self.entities[p.entity].matcher else {
+                    unreachable!("dictionary pattern")
+                };
+                let (value, weight) = &terms[p.term];
+                hits.push(Hit::found(p.entity, at, span, value.clone(), *weight));
+            }
+        }
+    }
+
+    /// Identifiers whose pattern match the window owns, each type searched
+    /// from where its search of the previous window stopped.
+    pub(super) fn identifier_hits(&self, at: &Searched, resume: &mut Resume, hits: &mut Vec<Hit>) {
+        let text = at.norm.text.as_str();
+        let search = |i: usize| {
+            let (id, _) = &self.identifiers[i];
+            id.find_within(
+                text,
+                resume.identifiers[i].saturating_sub(at.at_byte),
+                at.owned,
+            )
+        };
+        // Each identifier type is an independent pass over the text: on a
+        // large text they run on all cores.
+        let results: Vec<(Vec<crate::IdentifierMatch>, usize)> =
+            if text.len() >= PARALLEL_MIN_BYTES && self.identifiers.len() > 1 {
+                std::thread::scope(|scope| {
+                    let workers: Vec<_> = (0..self.identifiers.len())
+                        .map(|i| scope.spawn(move || search(i)))
+                        .collect();
+                    workers
+                        .into_iter()
+                        .map(|w| w.join().expect("identifier thread panicked"))
+                        .collect()
+                })
+            } else {
+                (0..self.identifiers.len()).map(search).collect()
+            };
+        for (i, (matches, next)) in results.into_iter().enumerate() {
+            resume.identifiers[i] = at.at_byte + next;
+            for m in matches {
+                let value: Arc<str> = Arc::from(m.value.as_str());
+                for &entity in &self.identifiers[i].1 {
+                    hits.push(Hit::found(entity, at, m.span.clone(), value.clone(), 1));
+                }
+            }
+        }
+    }
+
+    /// Matches of regex entities the window owns (empty ones are not
+    /// matches), each searched from where the previous window stopped.
+    pub(super) fn regex_hits(&self, at: &Searched, resume: &mut Resume, hits: &mut Vec<Hit>) {
+        let text = at.norm.text.as_str();
+        for (entity, e) in self.entities.iter().enumerate() {
+            let Matcher::Regex(re, case_sensitive) = &e.matcher else {
+                continue;
+            };
+            let mut next = resume.regexes[entity].saturating_sub(at.at_byte);
+            while next <= text.len() {
+                let Some(m) = re.find_at(text, next) else {
+                    break;
+                };
+                if m.start() >= at.owned {
+                    break;
+                }
+                if m.is_empty() {
+                    // As `find_iter` does: go on one character later.
+                    next = m.end() + text[m.end()..].chars().next().map_or(1, char::len_utf8);
+                    continue;
+                }
+                next = m.end();
+                let value = if *case_sensitive {
+                    m.as_str().to_owned()
+                } else {
+                    lower_str(m.as_str())
+                };
+                hits.push(Hit::found(entity, at, m.range(), value.into(), 1));
+            }
+            resume.regexes[entity] = at.at_byte + next;
+        }
+    }
+
+    /// Places a window's hits: their spans from the window's normalized
+    /// text to the segment's original text, their characters in the
+    /// segment's normalized text when a rule measures proximity; then
+    /// puts them in text order (stable: matches of one span stay in
+    /// matcher order).
+    pub(super) fn place(
+        &self,
+        norm: &Normalized,
+        original: &str,
+        window_start: usize,
+        at_char: usize,
+        hits: &mut [Hit],
+    ) {
+        if self.proximity {
+            let positions: Vec<usize> = hits
+                .iter()
+                .flat_map(|h| [h.span.start, h.span.end])
+                .collect();
+            let chars = char_positions(norm.text.as_bytes(), &positions);
+            for (h, c) in hits.iter_mut().zip(chars.chunks_exact(2)) {
+                h.chars = at_char + c[0]..at_char + c[1];
+            }
+        }
+        for h in hits.iter_mut() {
+            let span = norm.original_span(original, h.span.clone());
+            h.span = window_start + span.start..window_start + span.end;
+        }
+        hits.sort_by_key(|h| (h.span.start, h.span.end));
+    }
+
+    /// Documents of the rule's fingerprint entities similar enough to the
+    /// rule's in-scope text; each is attributed to the segment holding most
+    /// of its hashes.
+    pub(super) fn fingerprint_hits(
+        &self,
+        rule: &Rule,
+        kgrams: &[Vec<u64>],
+        in_scope: &dyn Fn(usize) -> bool,
+    ) -> Vec<Hit> {
+        let mut out = Vec::new();
+        for &entity in &rule.entities {
+            let Matcher::Fingerprint(set, threshold) = &self.entities[entity].matcher else {
+                continue;
+            };
+            let mut message: Vec<u64> = kgrams
+                .iter()
+                .enumerate()
+                .filter(|(si, _)| in_scope(*si))
+                .flat_map(|(_, h)| h.iter().copied())
+                .collect();
+            message.sort_unstable();
+            message.dedup();
+            for doc in &set.documents {
+                let similarity = doc.similarity(&message);
+                if similarity < *threshold || similarity == 0 {
+                    continue;
+                }
+                let best = kgrams
+                    .iter()
+                    .enumerate()
+                    .filter(|(si, _)| in_scope(*si))
+                    .max_by_key(|(_, hs)| {
+                        hs.iter()
+                            .filter(|h| doc.hashes.binary_search(h).is_ok())
+                            .count()
+                    })
+                    .map_or(0, |(si, _)| si);
+                out.push(Hit {
+                    entity,
+                    segment: best,
+                    span: 0..0,
+                    chars: 0..0,
+                    value: Arc::from(doc.name.as_str()),
+                    weight: 1,
+                    similarity: Some(similarity),
+                });
+            }
+        }
+        out
+    }
+}
