@@ -16,18 +16,17 @@ use sluice_dlp::{
 /// The dictionary, and every built-in identifier if asked.
 fn entities(terms: &[String], identifiers: bool) -> Vec<EntityDefinition> {
     let dictionary = Dictionary::from_terms(terms.iter().map(|t| (t.as_str(), 1)));
-    let mut entities = vec![EntityDefinition {
-        name: "terms".into(),
-        kind: EntityKind::Dictionary {
+    let mut entities = vec![EntityDefinition::new(
+        "terms",
+        EntityKind::Dictionary {
             dictionary,
             case_sensitive: false,
         },
-    }];
+    )];
     if identifiers {
-        entities.extend(Identifier::ALL.map(|id| EntityDefinition {
-            name: id.name().into(),
-            kind: EntityKind::Identifier(id),
-        }));
+        entities.extend(
+            Identifier::ALL.map(|id| EntityDefinition::new(id.name(), EntityKind::Identifier(id))),
+        );
     }
     entities
 }
@@ -39,12 +38,7 @@ fn engine(terms: &[String], identifiers: bool) -> Engine {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut rule = RuleDefinition::new("r", &refs);
     rule.count = CountMode::Total;
-    Engine::new(Definitions {
-        entities,
-        rules: vec![rule],
-        profiles: vec![],
-    })
-    .unwrap()
+    Engine::new(Definitions::new(entities, vec![rule], vec![])).unwrap()
 }
 
 fn bench(c: &mut Criterion) {
@@ -68,12 +62,7 @@ fn bench(c: &mut Criterion) {
     let mut rule = RuleDefinition::new("r", &["terms"]);
     rule.require = vec![Identifier::EmailAddress.name().into()];
     rule.proximity = Some(100);
-    let near = Engine::new(Definitions {
-        entities: entities(&terms, true),
-        rules: vec![rule],
-        profiles: vec![],
-    })
-    .unwrap();
+    let near = Engine::new(Definitions::new(entities(&terms, true), vec![rule], vec![])).unwrap();
     let addressed: String = text
         .split_inclusive('\n')
         .enumerate()
@@ -94,19 +83,19 @@ fn bench(c: &mut Criterion) {
     });
     // Document fingerprints alone: the word loop every message pays for.
     let document = english_like(&vocab, 20 << 10, 5);
-    let fingerprint = Engine::new(Definitions {
-        entities: vec![EntityDefinition {
-            name: "board".into(),
-            kind: EntityKind::Fingerprint {
+    let fingerprint = Engine::new(Definitions::new(
+        vec![EntityDefinition::new(
+            "board",
+            EntityKind::Fingerprint {
                 documents: FingerprintSet {
                     documents: vec![DocumentFingerprint::new("board", &document)],
                 },
                 similarity: 30,
             },
-        }],
-        rules: vec![RuleDefinition::new("r", &["board"])],
-        profiles: vec![],
-    })
+        )],
+        vec![RuleDefinition::new("r", &["board"])],
+        vec![],
+    ))
     .unwrap();
     g.throughput(Throughput::Bytes(text.len() as u64));
     g.bench_function("fingerprint-4MiB", |b| {

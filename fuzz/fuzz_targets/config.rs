@@ -7,7 +7,7 @@ fuzz_target!(init: sluice_fuzz::count_only_uncaught_panics(), |data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(config) = sluice_policy::Config::parse(text, "/nonexistent/fuzz.toml") {
+    if let Ok(config) = sluice_config::Config::parse(text, "/nonexistent/fuzz.toml") {
         let _ = config.validate();
     }
 });

@@ -38,32 +38,24 @@ fn main() {
             let identifiers = args.iter().any(|a| a == "--identifiers");
             let t0 = Instant::now();
             let dictionary = Dictionary::from_csv(std::fs::File::open(&args[2]).unwrap()).unwrap();
-            let mut entities = vec![EntityDefinition {
-                name: "terms".into(),
-                kind: EntityKind::Dictionary {
+            let mut entities = vec![EntityDefinition::new(
+                "terms",
+                EntityKind::Dictionary {
                     dictionary,
                     case_sensitive: false,
                 },
-            }];
+            )];
             let mut names = vec!["terms".to_owned()];
             if identifiers {
                 for id in Identifier::ALL {
-                    entities.push(EntityDefinition {
-                        name: id.name().into(),
-                        kind: EntityKind::Identifier(id),
-                    });
+                    entities.push(EntityDefinition::new(id.name(), EntityKind::Identifier(id)));
                     names.push(id.name().into());
                 }
             }
             let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
             let mut rule = RuleDefinition::new("r", &name_refs);
             rule.count = CountMode::Total;
-            let engine = Engine::new(Definitions {
-                entities,
-                rules: vec![rule],
-                profiles: vec![],
-            })
-            .unwrap();
+            let engine = Engine::new(Definitions::new(entities, vec![rule], vec![])).unwrap();
             let built = t0.elapsed();
             let text = std::fs::read_to_string(&args[3]).unwrap();
             let t1 = Instant::now();
@@ -91,17 +83,17 @@ fn main() {
             let before = peak_rss_kb();
             let t0 = Instant::now();
             let dictionary = Dictionary::from_terms(terms.iter().map(|t| (t.as_str(), 1)));
-            let engine = Engine::new(Definitions {
-                entities: vec![EntityDefinition {
-                    name: "terms".into(),
-                    kind: EntityKind::Dictionary {
+            let engine = Engine::new(Definitions::new(
+                vec![EntityDefinition::new(
+                    "terms",
+                    EntityKind::Dictionary {
                         dictionary,
                         case_sensitive: false,
                     },
-                }],
-                rules: vec![RuleDefinition::new("r", &["terms"])],
-                profiles: vec![],
-            })
+                )],
+                vec![RuleDefinition::new("r", &["terms"])],
+                vec![],
+            ))
             .unwrap();
             let built = t0.elapsed();
             let probe = engine

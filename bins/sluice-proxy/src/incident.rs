@@ -2,29 +2,9 @@
 
 use std::net::IpAddr;
 
-use sluice_policy::Decision;
+use sluice_config::Forensics;
+use sluice_policy::{Decision, Triggered};
 use sluice_store::{EvidenceItem, Incident, IncidentRule, Timestamp};
-
-/// `[store] forensics`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Forensics {
-    /// No evidence kept.
-    None,
-    /// Masked excerpts around each match.
-    Excerpts,
-    /// Excerpts and the whole message.
-    Full,
-}
-
-impl Forensics {
-    pub fn from_config(value: &str) -> Forensics {
-        match value {
-            "none" => Forensics::None,
-            "full" => Forensics::Full,
-            _ => Forensics::Excerpts,
-        }
-    }
-}
 
 /// A location whose free text (file name, archive path) has every
 /// identifier value masked (SPEC §8): a file named after a card number is
@@ -36,17 +16,18 @@ fn redacted_location(location: &sluice_mime::Location) -> sluice_mime::Location 
     out
 }
 
-/// The incident for a triggered policy. Evidence lists the deciding
-/// policy's rules' matches with masked excerpts (never the raw value of an
-/// identifier), unless forensics is `none`.
+/// The incident for policy `t`, triggered by decision `d`. Evidence lists
+/// the matches of the policy's rules with masked excerpts (never the raw
+/// value of an identifier), unless forensics is `none`.
 pub fn incident_of(
     d: &Decision,
+    t: &Triggered,
     id: &str,
     client: Option<IpAddr>,
     forensics: Forensics,
     quarantine_id: Option<String>,
 ) -> Incident {
-    let rules: Vec<_> = d.policy_rules().collect();
+    let rules: Vec<_> = d.rules_of(t).collect();
     let evidence = if forensics == Forensics::None {
         Vec::new()
     } else {
@@ -66,17 +47,17 @@ pub fn incident_of(
     Incident {
         id: id.to_owned(),
         time: Timestamp::now().rfc3339(),
-        policy: d.policy.clone().unwrap_or_default(),
-        action: d.action.map(|a| a.name().to_owned()).unwrap_or_default(),
-        monitor: d.monitor,
+        policy: t.policy.clone(),
+        action: t.action,
+        monitor: t.is_monitor(),
         // A policy triggered by unscannable content alone has no rule.
-        severity: d.severity().map_or("low", |s| s.name()).to_owned(),
+        severity: rules.iter().map(|r| r.severity).max().unwrap_or_default(),
         rules: rules
             .iter()
             .map(|r| IncidentRule {
                 rule: r.rule.clone(),
                 profile: r.profile.clone(),
-                severity: r.severity.name().to_owned(),
+                severity: r.severity,
                 count: r.count,
             })
             .collect(),

@@ -7,11 +7,14 @@
 
 mod api;
 mod delivery;
+mod execute;
 mod incident;
 mod metrics;
 mod notify;
 mod relay;
 mod retry;
+mod transaction_log;
+mod upstream;
 mod webhook;
 
 use std::path::PathBuf;
@@ -20,14 +23,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use sluice_policy::{Config, Inspector};
+use sluice_config::{Config, LogFormat, Starttls};
+use sluice_policy::Inspector;
 use sluice_smtp::tls::{UpstreamTls, UpstreamTlsMode};
 use sluice_smtp::{serve, ServerConfig, SessionConfig};
 use sluice_store::{IncidentQueue, Store, Timestamp};
 
 use api::Api;
 use delivery::Destination;
-use incident::Forensics;
 use metrics::Metrics;
 use notify::Notifier;
 use relay::{Live, Proxy, SharedProxy};
@@ -130,10 +133,10 @@ fn destination(config: &Config) -> anyhow::Result<Destination> {
     match (&upstream.maildir, &upstream.address) {
         (Some(dir), _) => Ok(Destination::Maildir(dir.clone())),
         (None, Some(a)) => {
-            let mode = match upstream.starttls.as_str() {
-                "off" => UpstreamTlsMode::Off,
-                "required" => UpstreamTlsMode::Required,
-                _ => UpstreamTlsMode::Opportunistic,
+            let mode = match upstream.starttls {
+                Starttls::Off => UpstreamTlsMode::Off,
+                Starttls::Opportunistic => UpstreamTlsMode::Opportunistic,
+                Starttls::Required => UpstreamTlsMode::Required,
             };
             let auth = match (&upstream.username, &upstream.password_file) {
                 (Some(user), Some(file)) => {
@@ -160,7 +163,7 @@ fn destination(config: &Config) -> anyhow::Result<Destination> {
 
 fn run(config_path: PathBuf) -> anyhow::Result<()> {
     let config = load(&config_path)?;
-    init_logging(config.proxy.log_format == "json");
+    init_logging(config.proxy.log_format == LogFormat::Json);
     // PDFs and spreadsheets are extracted in worker processes capped by
     // [limits] (SPEC §3.1); they are started on first use.
     sluice_mime::worker::enable_workers(
@@ -302,11 +305,11 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
             destination,
             store,
             incidents,
-            forensics: Forensics::from_config(&config.store.forensics),
+            forensics: config.store.forensics,
             notifier,
             webhook,
             metrics,
-            pool: relay::UpstreamPool::default(),
+            pool: upstream::UpstreamPool::default(),
             scan_slots: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
             )),

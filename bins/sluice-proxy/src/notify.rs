@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
+use sluice_config::Action;
 use sluice_store::{Incident, Timestamp};
 use tokio::sync::mpsc;
 
@@ -114,23 +115,23 @@ impl Notifier {
 
     /// The whole notification message.
     pub fn compose(&self, i: &Incident) -> Vec<u8> {
-        let (outcome, next_steps) = match i.action.as_str() {
-            "block" => (
+        let (outcome, next_steps) = match i.action {
+            Action::Block => (
                 "blocked",
                 "It was not delivered. Remove the sensitive content and send it again, or ask \
                  your data-protection team (quoting the incident id) if it must go out as it is.",
             ),
-            "quarantine" => (
+            Action::Quarantine => (
                 "held for review",
                 "It has not been delivered yet. A reviewer will release or delete it; contact \
                  your data-protection team, quoting the incident id, if it is urgent.",
             ),
-            "add-header" => (
+            Action::AddHeader => (
                 "marked for review",
                 "It was passed on marked for review, and your mail service may hold it. Contact \
                  your data-protection team, quoting the incident id, with any questions.",
             ),
-            _ => (
+            Action::Alert | Action::Allow => (
                 "delivered and recorded",
                 "It was delivered. Please check that sending this content was intended.",
             ),
@@ -153,8 +154,8 @@ impl Notifier {
             .replace("{recipients}", &i.recipients.join(", "))
             .replace("{policy}", &i.policy)
             .replace("{rules}", &rules)
-            .replace("{severity}", &i.severity)
-            .replace("{action}", &i.action)
+            .replace("{severity}", i.severity.name())
+            .replace("{action}", i.action.name())
             .replace("{outcome}", outcome)
             .replace("{incident_id}", &i.id)
             .replace("{next_steps}", next_steps);
@@ -271,13 +272,13 @@ mod tests {
             id: "01JD0000000000000000000000".into(),
             time: "2026-11-28T09:14:03Z".into(),
             policy: "Card block".into(),
-            action: "block".into(),
+            action: Action::Block,
             monitor: false,
-            severity: "low".into(),
+            severity: sluice_dlp::Severity::Low,
             rules: vec![sluice_store::IncidentRule {
                 rule: "Card numbers".into(),
                 profile: "Payment data".into(),
-                severity: "low".into(),
+                severity: sluice_dlp::Severity::Low,
                 count: 1,
             }],
             sender: "alice@example.com".into(),

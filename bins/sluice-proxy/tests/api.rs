@@ -773,8 +773,11 @@ fn token_file_is_reloaded_on_sighup() {
     assert_eq!(http("GET", &url, Some("second-token")).0, 401);
 
     std::fs::write(p.join("api.tokens"), "second-token\n").unwrap();
-    // SAFETY: sending a signal to our own child process.
-    unsafe { libc::kill(proxy.0.id() as i32, libc::SIGHUP) };
+    assert!(std::process::Command::new("kill")
+        .args(["-HUP", &proxy.0.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
     let started = Instant::now();
     while http("GET", &url, Some("second-token")).0 != 200 {
         assert!(
@@ -788,4 +791,46 @@ fn token_file_is_reloaded_on_sighup() {
         401,
         "the old token is revoked"
     );
+}
+
+#[test]
+fn a_monitor_policy_above_a_block_records_and_the_block_still_applies() {
+    // SPEC §5: a policy tried in monitor mode at the top of the file
+    // changes nothing for the mail.
+    let s = setup(
+        "",
+        "[[policy]]\nname = \"Try quarantine\"\nprofiles = [\"Payment data\"]\naction = \"quarantine\"\nmode = \"monitor\"\n",
+    );
+    let reply = send(s.smtp, &demo("card-number.eml"), "shop@partner.org");
+    assert!(reply.starts_with("550 5.7.1 "), "{reply}");
+    let all = incidents(&s, "", 2);
+    let recorded: Vec<(&str, &str, bool)> = all
+        .iter()
+        .map(|i| {
+            (
+                i["policy"].as_str().unwrap(),
+                i["action"].as_str().unwrap(),
+                i["monitor"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    // Newest first: both incidents of the one message.
+    let mut sorted = recorded.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        [
+            ("Card block", "block", false),
+            ("Try quarantine", "quarantine", true)
+        ],
+        "{recorded:?}"
+    );
+    assert!(all.iter().all(|i| i["quarantine_id"].is_null()));
+    let (_, held) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
+    assert_eq!(held["data"], serde_json::json!([]));
+    // The query language finds the monitor incident by its policy.
+    let q = url_encode("policy eq 'try quarantine'");
+    let found = incidents(&s, &format!("query={q}"), 1);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["monitor"], true);
 }

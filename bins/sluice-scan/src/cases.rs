@@ -79,8 +79,8 @@ pub fn run(inspector: &Inspector, cases_path: &Path) -> ExitCode {
             }),
         };
         let d = inspector.inspect(&envelope, &raw);
-        let policy = d.policy.clone().unwrap_or_default();
-        let action = d.action.map(|a| a.name().to_owned()).unwrap_or_default();
+        let policy = d.policy().unwrap_or_default().to_owned();
+        let action = d.action().map(|a| a.name().to_owned()).unwrap_or_default();
         if policy == case.expect.policy && action == case.expect.action {
             passed += 1;
             println!("ok   case {} {}", i + 1, case.message);

@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use sluice_policy::{lints, Config, Inspector};
+use sluice_config::Config;
+use sluice_policy::{lints, Inspector};
 
 pub fn run(path: &Path) -> ExitCode {
     let inspector = match Config::load(path).and_then(Inspector::new) {

@@ -23,7 +23,8 @@ use std::process::ExitCode;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use sluice_policy::{Config, ConfigError, ConfigErrors, Envelope, Inspector, LimitsConfig};
+use sluice_config::{Config, ConfigError, ConfigErrors, LimitsConfig};
+use sluice_policy::{Envelope, Inspector};
 
 #[derive(Parser)]
 #[command(

@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 
 use serde::Serialize;
+use sluice_config::Action;
 use sluice_mime::SkippedPart;
 use sluice_policy::{Decision, Evidence, Inspector};
 
@@ -23,6 +24,12 @@ struct RuleOut<'a> {
 }
 
 #[derive(Serialize)]
+struct MonitoredOut<'a> {
+    policy: &'a str,
+    action: Action,
+}
+
+#[derive(Serialize)]
 struct DecisionOut<'a> {
     path: &'a str,
     message_id: Option<&'a str>,
@@ -30,9 +37,11 @@ struct DecisionOut<'a> {
     from: Option<&'a str>,
     recipients: &'a [String],
     policy: Option<&'a str>,
-    action: Option<&'a str>,
+    action: Option<Action>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     monitor: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    monitored: Vec<MonitoredOut<'a>>,
     rules: Vec<RuleOut<'a>>,
     unscannable: &'a [SkippedPart],
     unsupported: &'a [SkippedPart],
@@ -52,9 +61,17 @@ pub fn json_line(
             subject: d.subject.as_deref(),
             from: Some(d.sender.as_str()),
             recipients: &d.recipients,
-            policy: d.policy.as_deref(),
-            action: d.action.map(|a| a.name()),
-            monitor: d.monitor,
+            policy: d.policy(),
+            action: d.action(),
+            monitor: d.is_monitor(),
+            monitored: d
+                .monitored
+                .iter()
+                .map(|t| MonitoredOut {
+                    policy: &t.policy,
+                    action: t.action,
+                })
+                .collect(),
             rules: d
                 .rules
                 .iter()
@@ -87,6 +104,7 @@ pub fn json_line(
             policy: None,
             action: None,
             monitor: false,
+            monitored: Vec::new(),
             rules: Vec::new(),
             unscannable: &[],
             unsupported: &[],
@@ -130,13 +148,25 @@ pub fn human(
         }
     )?;
     if inspector.uses_policies() {
-        match (&d.policy, d.action) {
-            (Some(p), Some(a)) if d.monitor => writeln!(
+        match &d.decided {
+            Some(t) if t.is_monitor() => writeln!(
                 out,
-                "  DECISION: {a} by policy {p:?} (monitor mode: recorded, not applied)"
+                "  DECISION: {} by policy {:?} (monitor mode: recorded, not applied)",
+                t.action, t.policy
             )?,
-            (Some(p), Some(a)) => writeln!(out, "  DECISION: {a} by policy {p:?}")?,
-            _ => writeln!(out, "  DECISION: no policy triggered (allow)")?,
+            Some(t) => writeln!(out, "  DECISION: {} by policy {:?}", t.action, t.policy)?,
+            None => writeln!(out, "  DECISION: no policy triggered (allow)")?,
+        }
+        for t in d
+            .monitored
+            .iter()
+            .filter(|t| Some(*t) != d.decided.as_ref())
+        {
+            writeln!(
+                out,
+                "  MONITORED: {} by policy {:?} (recorded, not applied)",
+                t.action, t.policy
+            )?;
         }
         for line in &d.trace {
             writeln!(out, "    {line}")?;

@@ -15,17 +15,17 @@ fn repo() -> &'static Path {
 }
 
 fn similarity_rule(set: FingerprintSet) -> Engine {
-    Engine::new(Definitions {
-        entities: vec![EntityDefinition {
-            name: "board".into(),
-            kind: EntityKind::Fingerprint {
+    Engine::new(Definitions::new(
+        vec![EntityDefinition::new(
+            "board",
+            EntityKind::Fingerprint {
                 documents: set,
                 similarity: 20,
             },
-        }],
-        rules: vec![RuleDefinition::new("board papers", &["board"])],
-        profiles: vec![],
-    })
+        )],
+        vec![RuleDefinition::new("board papers", &["board"])],
+        vec![],
+    ))
     .unwrap()
 }
 

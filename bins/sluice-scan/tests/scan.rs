@@ -19,6 +19,22 @@ fn run(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The demo configuration, edited, with its dictionary and fingerprint
+/// beside it in `dir`; the path of its `sluice.toml`.
+fn demo_config_with(dir: &std::path::Path, edit: impl Fn(String) -> String) -> std::path::PathBuf {
+    let demo = repo().join("fixtures/demo");
+    let toml = edit(std::fs::read_to_string(demo.join("sluice.toml")).unwrap());
+    std::fs::copy(demo.join("board.fp"), dir.join("board.fp")).unwrap();
+    std::fs::create_dir(dir.join("dictionaries")).unwrap();
+    std::fs::copy(
+        demo.join("dictionaries/customer.csv"),
+        dir.join("dictionaries/customer.csv"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("sluice.toml"), toml).unwrap();
+    dir.join("sluice.toml")
+}
+
 fn lines(out: &Output) -> Vec<Value> {
     String::from_utf8(out.stdout.clone())
         .unwrap()
@@ -156,19 +172,9 @@ fn envelope_flags_override_headers() {
 #[test]
 fn monitor_mode_adds_the_flag_and_keeps_the_action() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = repo().join("fixtures/demo");
-    let toml = std::fs::read_to_string(demo.join("sluice.toml"))
-        .unwrap()
-        .replace("mode = \"enforce\"", "mode = \"monitor\"");
-    std::fs::copy(demo.join("board.fp"), dir.path().join("board.fp")).unwrap();
-    std::fs::create_dir(dir.path().join("dictionaries")).unwrap();
-    std::fs::copy(
-        demo.join("dictionaries/customer.csv"),
-        dir.path().join("dictionaries/customer.csv"),
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("sluice.toml"), toml).unwrap();
-    let config = dir.path().join("sluice.toml");
+    let config = demo_config_with(dir.path(), |toml| {
+        toml.replace("mode = \"enforce\"", "mode = \"monitor\"")
+    });
     let out = run(&[
         "scan",
         "--config",
@@ -464,4 +470,51 @@ fn many_messages_on_several_workers_keep_input_order() {
     assert_eq!(lines(&one).len(), 700);
     assert_eq!(one.stdout, four.stdout);
     assert_eq!(one.status.code(), four.status.code());
+}
+
+#[test]
+fn a_monitor_policy_is_listed_and_does_not_shield_the_block_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config_with(dir.path(), |toml| {
+        toml.replacen(
+            "[[policy]]",
+            "[[policy]]\nname = \"Try quarantine\"\nprofiles = [\"Payment data\"]\naction = \"quarantine\"\nmode = \"monitor\"\n\n[[policy]]",
+            1,
+        )
+    });
+    let out = run(&[
+        "scan",
+        "--config",
+        config.to_str().unwrap(),
+        "--format",
+        "json",
+        "fixtures/demo/messages/card-number.eml",
+        "fixtures/demo/messages/below-threshold.eml",
+    ]);
+    let l = lines(&out);
+    assert_eq!(l[0]["policy"], "Card block");
+    assert_eq!(l[0]["action"], "block");
+    assert!(l[0].get("monitor").is_none(), "{}", l[0]);
+    assert_eq!(
+        l[0]["monitored"],
+        serde_json::json!([{"policy": "Try quarantine", "action": "quarantine"}])
+    );
+    assert!(l[1].get("monitored").is_none(), "{}", l[1]);
+    assert_eq!(out.status.code(), Some(1));
+    // The human form says so too.
+    let out = run(&[
+        "scan",
+        "--config",
+        config.to_str().unwrap(),
+        "fixtures/demo/messages/card-number.eml",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("DECISION: block by policy \"Card block\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("MONITORED: quarantine by policy \"Try quarantine\""),
+        "{text}"
+    );
 }

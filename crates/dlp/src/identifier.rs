@@ -12,6 +12,7 @@ use regex::bytes::Regex;
 
 /// A built-in identifier type, as named in `type = "..."`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Identifier {
     /// Payment card numbers (Luhn, issuer prefix and length).
     CreditCard,

@@ -12,18 +12,15 @@
 //! all).
 //!
 //! ```
-//! use sluice_dlp::{Definitions, Dictionary, Engine, EntityDefinition, EntityKind, RuleDefinition, Severity};
+//! use sluice_dlp::{Definitions, Dictionary, Engine, EntityDefinition, RuleDefinition, Severity};
 //!
 //! let terms = Dictionary::from_terms([("Customer", 1), ("Account Manager", 1), ("Sales Engineer", 1), ("Purchase date", 1)]);
-//! let engine = Engine::new(Definitions {
-//!     entities: vec![EntityDefinition {
-//!         name: "customer-terms".into(),
-//!         kind: EntityKind::Dictionary { dictionary: terms, case_sensitive: false },
-//!     }],
+//! let engine = Engine::new(Definitions::new(
+//!     vec![EntityDefinition::dictionary("customer-terms", terms)],
 //!     // Unique counting with the default threshold: low = ceil(4/2) = 2.
-//!     rules: vec![RuleDefinition::new("Customer entitlement", &["customer-terms"])],
-//!     profiles: vec![],
-//! })
+//!     vec![RuleDefinition::new("Customer entitlement", &["customer-terms"])],
+//!     vec![],
+//! ))
 //! .unwrap();
 //!
 //! let result = engine.scan_str("The CUSTOMER's account\nmanager signed; customers wait.");
@@ -104,12 +101,13 @@ pub use identifier::{Identifier, IdentifierMatch};
 pub use normalize::Normalized;
 pub use redact::{redact, redact_keeping};
 pub use rule::{
-    CountMode, Definitions, EntityDefinition, EntityKind, ProfileDefinition, RuleDefinition,
-    Section, Severity, Thresholds,
+    check_regex, CountMode, Definitions, EntityDefinition, EntityKind, ProfileDefinition,
+    RuleDefinition, Section, Severity, Thresholds,
 };
 
 /// Why definitions, a dictionary or a fingerprint file were refused.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// A dictionary CSV record is malformed.
     #[error("dictionary line {line}: {message}")]

@@ -1,11 +1,12 @@
 //! Definitions of entities, rules and profiles (SPEC §2, §4), as plain data.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Dictionary, FingerprintSet, Identifier};
 
 /// What an entity matches.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum EntityKind {
     /// Terms of a keyword dictionary, at word boundaries.
     Dictionary {
@@ -34,6 +35,7 @@ pub enum EntityKind {
 
 /// A named thing to look for.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct EntityDefinition {
     /// Unique name, referred to by rules.
     pub name: String,
@@ -41,9 +43,93 @@ pub struct EntityDefinition {
     pub kind: EntityKind,
 }
 
+impl EntityDefinition {
+    /// An entity of any kind.
+    pub fn new(name: impl Into<String>, kind: EntityKind) -> Self {
+        EntityDefinition {
+            name: name.into(),
+            kind,
+        }
+    }
+
+    /// A keyword dictionary matched Unicode case-insensitively.
+    pub fn dictionary(name: impl Into<String>, dictionary: Dictionary) -> Self {
+        Self::new(
+            name,
+            EntityKind::Dictionary {
+                dictionary,
+                case_sensitive: false,
+            },
+        )
+    }
+
+    /// A built-in validated identifier.
+    pub fn identifier(name: impl Into<String>, identifier: Identifier) -> Self {
+        Self::new(name, EntityKind::Identifier(identifier))
+    }
+
+    /// A case-insensitive regex on normalized text.
+    pub fn regex(name: impl Into<String>, pattern: impl Into<String>) -> Self {
+        Self::new(
+            name,
+            EntityKind::Regex {
+                pattern: pattern.into(),
+                case_sensitive: false,
+            },
+        )
+    }
+
+    /// Fingerprinted documents matching at `similarity` percent.
+    pub fn fingerprint(
+        name: impl Into<String>,
+        documents: FingerprintSet,
+        similarity: u32,
+    ) -> Self {
+        Self::new(
+            name,
+            EntityKind::Fingerprint {
+                documents,
+                similarity,
+            },
+        )
+    }
+
+    /// The same entity matching case exactly (dictionaries and regexes;
+    /// other kinds are unchanged).
+    pub fn case_sensitive(mut self) -> Self {
+        match &mut self.kind {
+            EntityKind::Dictionary { case_sensitive, .. }
+            | EntityKind::Regex { case_sensitive, .. } => *case_sensitive = true,
+            EntityKind::Identifier(_) | EntityKind::Fingerprint { .. } => {}
+        }
+        self
+    }
+}
+
+/// Compiles a regex entity's pattern as the engine does; the error is the
+/// regex crate's explanation.
+pub(crate) fn compile_regex(pattern: &str, case_sensitive: bool) -> Result<regex::Regex, String> {
+    regex::RegexBuilder::new(pattern)
+        .case_insensitive(!case_sensitive)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Whether `pattern` compiles as a regex entity's pattern; the error is
+/// the regex crate's explanation (several lines).
+///
+/// ```
+/// assert!(sluice_dlp::check_regex("PRJ-[0-9]{4}").is_ok());
+/// assert!(sluice_dlp::check_regex("PRJ-[0-9").is_err());
+/// ```
+pub fn check_regex(pattern: &str) -> Result<(), String> {
+    compile_regex(pattern, true).map(|_| ())
+}
+
 /// How a rule counts its matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum CountMode {
     /// Distinct normalized values across all the rule's entities.
     #[default]
@@ -54,11 +140,15 @@ pub enum CountMode {
     Score,
 }
 
-/// Severity levels, ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// Severity levels, ordered. Exhaustive on purpose: SPEC §4 has exactly
+/// these four, and thresholds, incidents and queries name each.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Lowest.
+    #[default]
     Low,
     /// Second.
     Medium,
@@ -90,15 +180,17 @@ impl Severity {
 
 impl std::fmt::Display for Severity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 
 /// Count thresholds per severity level; any subset may be set.
 ///
-/// Invariant (checked when an engine is built): the set thresholds are
-/// positive and strictly rise with the level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+/// Invariant (checked when an engine is built, see
+/// [`Thresholds::problems`]): at least one is set, and the set thresholds
+/// are positive and strictly rise with the level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Thresholds {
     /// Count for `low`.
     pub low: Option<u64>,
@@ -142,10 +234,51 @@ impl Thresholds {
     pub fn lowest(&self) -> Option<u64> {
         Severity::ALL.into_iter().find_map(|l| self.get(l))
     }
+
+    /// Every way these thresholds break the invariant, each with the level
+    /// it is about (`None`: the whole set). Empty when they are valid.
+    ///
+    /// ```
+    /// use sluice_dlp::{Severity, Thresholds};
+    /// let t = Thresholds { low: Some(2), medium: Some(2), ..Thresholds::default() };
+    /// assert_eq!(t.problems(), [(Some(Severity::Medium),
+    ///     "thresholds must rise with the level: medium = 2 is not above low = 2".to_string())]);
+    /// ```
+    pub fn problems(&self) -> Vec<(Option<Severity>, String)> {
+        let mut problems = Vec::new();
+        let mut previous: Option<(Severity, u64)> = None;
+        for level in Severity::ALL {
+            let Some(v) = self.get(level) else { continue };
+            if v == 0 {
+                problems.push((
+                    Some(level),
+                    "expected a count of at least 1, found 0".to_owned(),
+                ));
+            } else if let Some((pl, pv)) = previous {
+                if v <= pv {
+                    problems.push((
+                        Some(level),
+                        format!(
+                            "thresholds must rise with the level: {level} = {v} is not above {pl} = {pv}"
+                        ),
+                    ));
+                }
+            }
+            previous = Some((level, v));
+        }
+        if previous.is_none() {
+            problems.push((
+                None,
+                "set at least one of low, medium, high, critical".to_owned(),
+            ));
+        }
+        problems
+    }
 }
 
-/// Which parts of a message a rule looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// Which parts of a message a rule looks at. Exhaustive: SPEC §4's three
+/// scopes cover every part of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Section {
     /// The message's Subject.
@@ -158,6 +291,7 @@ pub enum Section {
 
 /// A rule: entities counted together, with severity thresholds.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RuleDefinition {
     /// Unique name.
     pub name: String,
@@ -196,6 +330,7 @@ impl RuleDefinition {
 
 /// A named set of rules.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ProfileDefinition {
     /// Unique name.
     pub name: String,
@@ -203,8 +338,19 @@ pub struct ProfileDefinition {
     pub rules: Vec<String>,
 }
 
+impl ProfileDefinition {
+    /// A profile of `rules`.
+    pub fn new(name: impl Into<String>, rules: &[&str]) -> Self {
+        ProfileDefinition {
+            name: name.into(),
+            rules: rules.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+}
+
 /// Everything an [`crate::Engine`] is built from.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Definitions {
     /// Entities.
     pub entities: Vec<EntityDefinition>,
@@ -212,4 +358,19 @@ pub struct Definitions {
     pub rules: Vec<RuleDefinition>,
     /// Profiles.
     pub profiles: Vec<ProfileDefinition>,
+}
+
+impl Definitions {
+    /// Entities, rules and profiles.
+    pub fn new(
+        entities: Vec<EntityDefinition>,
+        rules: Vec<RuleDefinition>,
+        profiles: Vec<ProfileDefinition>,
+    ) -> Self {
+        Definitions {
+            entities,
+            rules,
+            profiles,
+        }
+    }
 }

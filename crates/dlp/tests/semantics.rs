@@ -6,29 +6,21 @@ use sluice_dlp::{
 };
 
 fn dictionary(name: &str, terms: &[(&str, u32)], case_sensitive: bool) -> EntityDefinition {
-    EntityDefinition {
-        name: name.into(),
-        kind: EntityKind::Dictionary {
+    EntityDefinition::new(
+        name,
+        EntityKind::Dictionary {
             dictionary: Dictionary::from_terms(terms.iter().copied()),
             case_sensitive,
         },
-    }
+    )
 }
 
 fn identifier(name: &str, id: Identifier) -> EntityDefinition {
-    EntityDefinition {
-        name: name.into(),
-        kind: EntityKind::Identifier(id),
-    }
+    EntityDefinition::new(name, EntityKind::Identifier(id))
 }
 
 fn engine(entities: Vec<EntityDefinition>, rules: Vec<RuleDefinition>) -> Engine {
-    Engine::new(Definitions {
-        entities,
-        rules,
-        profiles: vec![],
-    })
-    .unwrap()
+    Engine::new(Definitions::new(entities, rules, vec![])).unwrap()
 }
 
 fn one_rule(terms: &[(&str, u32)], count: CountMode) -> Engine {
@@ -176,13 +168,13 @@ fn weights_from_csv_with_typographic_quotes() {
     let mut rule = RuleDefinition::new("r", &["d"]);
     rule.count = CountMode::Score;
     let e = engine(
-        vec![EntityDefinition {
-            name: "d".into(),
-            kind: EntityKind::Dictionary {
+        vec![EntityDefinition::new(
+            "d",
+            EntityKind::Dictionary {
                 dictionary: d,
                 case_sensitive: false,
             },
-        }],
+        )],
         vec![rule],
     );
     let r = e.scan_str("customer purchase date");
@@ -263,15 +255,15 @@ fn severity_levels_and_threshold_errors() {
         medium: Some(3),
         ..Thresholds::default()
     });
-    let err = Engine::new(Definitions {
-        entities: vec![dictionary("d", &[("a", 1)], false)],
-        rules: vec![rule.clone()],
-        profiles: vec![],
-    })
+    let err = Engine::new(Definitions::new(
+        vec![dictionary("d", &[("a", 1)], false)],
+        vec![rule.clone()],
+        vec![],
+    ))
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "rule \"r\": severity: medium = 3 must be greater than low = 3"
+        "rule \"r\": severity: medium: thresholds must rise with the level: medium = 3 is not above low = 3"
     );
     rule.severity = Some(Thresholds {
         medium: Some(5),
@@ -279,22 +271,22 @@ fn severity_levels_and_threshold_errors() {
         ..Thresholds::default()
     });
     assert!(matches!(
-        Engine::new(Definitions {
-            entities: vec![dictionary("d", &[("a", 1)], false)],
-            rules: vec![rule],
-            profiles: vec![]
-        }),
+        Engine::new(Definitions::new(
+            vec![dictionary("d", &[("a", 1)], false)],
+            vec![rule],
+            vec![]
+        )),
         Err(Error::Threshold { .. })
     ));
 }
 
 #[test]
 fn definition_errors_name_the_culprit() {
-    let err = Engine::new(Definitions {
-        entities: vec![],
-        rules: vec![RuleDefinition::new("r", &["missing"])],
-        profiles: vec![],
-    })
+    let err = Engine::new(Definitions::new(
+        vec![],
+        vec![RuleDefinition::new("r", &["missing"])],
+        vec![],
+    ))
     .unwrap_err();
     assert_eq!(
         err,
@@ -303,19 +295,14 @@ fn definition_errors_name_the_culprit() {
             entity: "missing".into()
         }
     );
-    let bad = EntityDefinition {
-        name: "codes".into(),
-        kind: EntityKind::Regex {
+    let bad = EntityDefinition::new(
+        "codes",
+        EntityKind::Regex {
             pattern: "PRJ-[0-9".into(),
             case_sensitive: false,
         },
-    };
-    let err = Engine::new(Definitions {
-        entities: vec![bad],
-        rules: vec![],
-        profiles: vec![],
-    })
-    .unwrap_err();
+    );
+    let err = Engine::new(Definitions::new(vec![bad], vec![], vec![])).unwrap_err();
     assert!(
         err.to_string()
             .starts_with("entity \"codes\": invalid regex"),
@@ -325,12 +312,14 @@ fn definition_errors_name_the_culprit() {
 
 #[test]
 fn regex_entities_case_rules() {
-    let re = |cs| EntityDefinition {
-        name: "codes".into(),
-        kind: EntityKind::Regex {
-            pattern: "PRJ-[0-9]{6}".into(),
-            case_sensitive: cs,
-        },
+    let re = |cs| {
+        EntityDefinition::new(
+            "codes",
+            EntityKind::Regex {
+                pattern: "PRJ-[0-9]{6}".into(),
+                case_sensitive: cs,
+            },
+        )
     };
     let mut rule = RuleDefinition::new("r", &["codes"]);
     rule.count = CountMode::Total;
@@ -466,13 +455,13 @@ fn fingerprint_excerpt_found_unrelated_not() {
         ..Thresholds::default()
     });
     let e = engine(
-        vec![EntityDefinition {
-            name: "board".into(),
-            kind: EntityKind::Fingerprint {
+        vec![EntityDefinition::new(
+            "board",
+            EntityKind::Fingerprint {
                 documents: set,
                 similarity: 20,
             },
-        }],
+        )],
         vec![rule],
     );
     // ~30% of the document, re-cased and reflowed, inside other text.

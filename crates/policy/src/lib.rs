@@ -1,14 +1,18 @@
-//! Sluice's policy layer: the configuration model of every `sluice.toml`
-//! table, sender/recipient constraints, and [`Inspector::inspect`], the one
-//! function that turns an envelope and a message into a [`Decision`].
+//! Sluice's policy layer: [`Inspector::inspect`], the one function that
+//! turns an envelope and a message into a [`Decision`], and [`plan`], the
+//! one function that turns a decision into what happens.
 //!
 //! The scanner and the proxy both call `inspect`, so they can never
 //! disagree about a message: extraction (`sluice-mime`), matching and
-//! counting (`sluice-dlp`) and the policies (first triggered wins, monitor
-//! mode recorded but not applied) all happen here.
+//! counting (`sluice-dlp`) and the policies (SPEC §5: the first triggered
+//! policy in enforce mode decides; monitor-mode policies are recorded and
+//! evaluation goes on) all happen here. The proxy (and the milter) then
+//! only execute the [`Plan`]. What the configuration file means is
+//! `sluice-config`'s business.
 //!
 //! ```
-//! use sluice_policy::{Config, Envelope, Inspector};
+//! use sluice_config::Config;
+//! use sluice_policy::{plan, Disposition, Envelope, Inspector};
 //!
 //! let dir = tempfile::tempdir().unwrap();
 //! std::fs::write(dir.path().join("terms.csv"), "Customer\nAccount Manager\n").unwrap();
@@ -37,26 +41,22 @@
 //! let inspector = Inspector::new(Config::load(&dir.path().join("sluice.toml")).unwrap()).unwrap();
 //! let envelope = Envelope { sender: Some("alice@example.com".into()), recipients: Some(vec!["bob@partner.org".into()]) };
 //! let d = inspector.inspect(&envelope, b"Subject: list\r\n\r\nThe Customer and the Account Manager.");
-//! assert_eq!(d.policy.as_deref(), Some("Customer email Hold"));
-//! assert_eq!(d.header.as_deref(), Some("X-Sluice-Hold: customer-entitlement"));
+//! assert_eq!(d.policy(), Some("Customer email Hold"));
+//! let p = plan(&d);
+//! assert_eq!(p.disposition, Disposition::Relay { header: Some("X-Sluice-Hold: customer-entitlement".into()) });
+//! assert_eq!(p.incidents.len(), 1);
 //! ```
 #![deny(missing_docs)]
 
-mod config;
+mod compile;
 mod decision;
+mod evidence;
+mod inspector;
 mod lint;
-mod pattern;
-mod units;
+mod plan;
 
-pub use config::{
-    Action, ApiConfig, Config, ConfigError, ConfigErrors, CountModeConfig, EntityConfig,
-    LimitsConfig, Mode, NotifyConfig, OneOrMany, PolicyConfig, ProfileConfig, ProxyConfig,
-    ProxyTls, RuleConfig, SectionConfig, SeverityConfig, SeverityLevel, StoreConfig,
-    UpstreamConfig,
-};
-pub use decision::{
-    addresses, excerpt, segments, Decision, Envelope, Evidence, Inspector, RuleOutcome,
-};
+pub use decision::{Decision, Envelope, Evidence, RuleOutcome, Triggered};
+pub use evidence::{excerpt, segments};
+pub use inspector::Inspector;
 pub use lint::{lints, Lint};
-pub use pattern::{AddressPattern, Constraint};
-pub use units::{check_header_line, parse_duration, Cidr, Size};
+pub use plan::{plan, Disposition, IncidentPlan, Plan};

@@ -3,7 +3,9 @@
 
 use std::collections::HashSet;
 
-use crate::config::{Config, CountModeConfig, PolicyConfig};
+use sluice_config::{EntityKind, PolicyConfig};
+use sluice_dlp::CountMode;
+
 use crate::Inspector;
 
 /// One warning, with the key path it is about.
@@ -28,20 +30,21 @@ pub fn lints(inspector: &Inspector) -> Vec<Lint> {
     let dictionaries: HashSet<&str> = config
         .entity
         .iter()
-        .filter(|e| e.kind == "dictionary")
+        .filter(|e| matches!(e.kind, EntityKind::Dictionary { .. }))
         .map(|e| e.name.as_str())
         .collect();
     for r in &config.rule {
         let at = format!("rule {:?}", r.name);
         let has_dictionary = r.entities.iter().any(|e| dictionaries.contains(e.as_str()));
-        if has_dictionary && r.count == CountModeConfig::Total {
+        if has_dictionary && r.count == CountMode::Total {
             out.push(Lint {
                 path: format!("{at}.count"),
                 message: "a dictionary rule counting \"total\" lets one repeated term reach any threshold; \"unique\" counts distinct terms".into(),
             });
         }
         if let (true, Some(low)) = (has_dictionary, r.severity.and_then(|s| s.low)) {
-            let n = distinct_terms(inspector, &r.name);
+            // The engine's own n, from the dictionaries it compiled.
+            let n = inspector.engine().dictionary_terms(&r.name).unwrap_or(0);
             let advised = n.div_ceil(2).max(1);
             if low < advised {
                 out.push(Lint {
@@ -71,7 +74,7 @@ pub fn lints(inspector: &Inspector) -> Vec<Lint> {
                 message: format!("can never trigger: profile(s) {empty:?} have no rules"),
             });
         }
-        if let Some(earlier) = config.policy[..i].iter().find(|e| shadows(config, e, p)) {
+        if let Some(earlier) = config.policy[..i].iter().find(|e| shadows(e, p)) {
             out.push(Lint {
                 path: at.clone(),
                 message: format!("can never trigger: earlier policy {:?} has the same from/to, its profiles include all of these, a min_severity no higher and unscannable no narrower", earlier.name),
@@ -83,38 +86,10 @@ pub fn lints(inspector: &Inspector) -> Vec<Lint> {
 
 /// SPEC §4: an earlier policy with equal from/to, a superset of the
 /// profiles, a min_severity no higher and unscannable no narrower.
-fn shadows(_config: &Config, earlier: &PolicyConfig, later: &PolicyConfig) -> bool {
+fn shadows(earlier: &PolicyConfig, later: &PolicyConfig) -> bool {
     earlier.from == later.from
         && earlier.to == later.to
         && later.profiles.iter().all(|p| earlier.profiles.contains(p))
         && earlier.min_severity <= later.min_severity
         && (earlier.unscannable || !later.unscannable)
-}
-
-fn distinct_terms(inspector: &Inspector, rule: &str) -> u64 {
-    // The default threshold the engine would use is ceil(n/2): recover n
-    // from a rule compiled without thresholds would be circular, so count
-    // the terms directly.
-    let config = inspector.config();
-    let Some(r) = config.rule.iter().find(|r| r.name == rule) else {
-        return 0;
-    };
-    let mut terms = HashSet::new();
-    for e in config
-        .entity
-        .iter()
-        .filter(|e| e.kind == "dictionary" && r.entities.contains(&e.name))
-    {
-        let Some(path) = &e.path else { continue };
-        let Ok(file) = std::fs::File::open(path) else {
-            continue;
-        };
-        let Ok(d) = sluice_dlp::Dictionary::from_csv(file) else {
-            continue;
-        };
-        for t in d.distinct(e.case_sensitive.unwrap_or(false)) {
-            terms.insert(t.text);
-        }
-    }
-    terms.len() as u64
 }

@@ -1,7 +1,8 @@
 //! Policy semantics (SPEC §5): constraints, order, first trigger, monitor
 //! mode, unscannable, actions.
 
-use sluice_policy::{Action, Config, Envelope, Inspector};
+use sluice_config::{Action, Config};
+use sluice_policy::{plan, Disposition, Envelope, Inspector};
 
 fn inspector(policies: &str) -> (tempfile::TempDir, Inspector) {
     let d = tempfile::tempdir().unwrap();
@@ -73,11 +74,17 @@ fn constraints_decide_whether_a_policy_applies() {
     let (_d, i) = inspector(HOLD);
     let d = i.inspect(&env("alice@example.com", &["bob@partner.org"]), CUSTOMER);
     assert_eq!(
-        (d.policy.as_deref(), d.action),
+        (d.policy(), d.action()),
         (Some("Hold"), Some(Action::AddHeader))
     );
-    assert_eq!(d.header.as_deref(), Some("X-Hold: yes"));
-    assert!(d.notify_sender);
+    let p = plan(&d);
+    assert_eq!(
+        p.disposition,
+        Disposition::Relay {
+            header: Some("X-Hold: yes".into())
+        }
+    );
+    assert!(p.notify_sender);
     // All recipients inside (domain and subdomain, any case): not applied.
     let d = i.inspect(
         &env(
@@ -86,7 +93,7 @@ fn constraints_decide_whether_a_policy_applies() {
         ),
         CUSTOMER,
     );
-    assert_eq!(d.policy, None);
+    assert_eq!(d.policy(), None);
     assert!(
         d.trace[0].contains("no recipient matches to"),
         "{:?}",
@@ -100,11 +107,11 @@ fn constraints_decide_whether_a_policy_applies() {
         ),
         CUSTOMER,
     );
-    assert_eq!(d.policy.as_deref(), Some("Hold"));
+    assert_eq!(d.policy(), Some("Hold"));
     // Sender outside the include.
     assert_eq!(
         i.inspect(&env("mallory@evil.org", &["bob@partner.org"]), CUSTOMER)
-            .policy,
+            .policy(),
         None
     );
     // Below ceil(4/2) = 2 distinct terms: rule not reached.
@@ -112,7 +119,7 @@ fn constraints_decide_whether_a_policy_applies() {
         &env("alice@example.com", &["bob@partner.org"]),
         b"Subject: x\r\n\r\nthe Customer\r\n",
     );
-    assert_eq!(d.policy, None);
+    assert_eq!(d.policy(), None);
     assert!(d.rules.is_empty());
 }
 
@@ -123,7 +130,7 @@ fn envelope_defaults_to_headers() {
     let d = i.inspect(&Envelope::default(), raw);
     assert_eq!(d.sender, "alice@example.com");
     assert_eq!(d.recipients, ["bob@partner.org", "carol@example.com"]);
-    assert_eq!(d.policy.as_deref(), Some("Hold"));
+    assert_eq!(d.policy(), Some("Hold"));
 }
 
 #[test]
@@ -150,29 +157,34 @@ action = "alert"
     let e = env("a@example.com", &["b@partner.org"]);
     let d = i.inspect(&e, CARDS);
     assert_eq!(
-        (d.policy.as_deref(), d.action),
+        (d.policy(), d.action()),
         (Some("Cards high"), Some(Action::Quarantine))
     );
     let d = i.inspect(&e, b"Subject: c\r\n\r\n4242 4242 4242 4242\r\n");
     assert_eq!(
-        (d.policy.as_deref(), d.action),
+        (d.policy(), d.action()),
         (Some("Cards any"), Some(Action::Block))
     );
-    assert_eq!(d.reject_message.as_deref(), Some("no cards"));
+    assert_eq!(
+        plan(&d).disposition,
+        Disposition::Reject {
+            text: "no cards".into()
+        }
+    );
     let d = i.inspect(
         &e,
         b"Subject: c\r\n\r\n4242 4242 4242 4242 Customer Account Manager\r\n",
     );
-    assert_eq!(d.policy.as_deref(), Some("Cards any"));
+    assert_eq!(d.policy(), Some("Cards any"));
     // Both rules are reported even though one policy decided.
     assert_eq!(d.rules.len(), 2);
     let d = i.inspect(&e, CUSTOMER);
     assert_eq!(
-        (d.policy.as_deref(), d.action),
+        (d.policy(), d.action()),
         (Some("Customer"), Some(Action::Alert))
     );
     let d = i.inspect(&e, b"Subject: nothing\r\n\r\nhello\r\n");
-    assert_eq!((d.policy, d.action), (None, None));
+    assert_eq!((d.policy(), d.action()), (None, None));
 }
 
 #[test]
@@ -183,15 +195,75 @@ fn monitor_mode_records_without_applying() {
     ));
     let d = i.inspect(&env("alice@example.com", &["bob@partner.org"]), CUSTOMER);
     assert_eq!(
-        (d.policy.as_deref(), d.action, d.monitor),
+        (d.policy(), d.action(), d.is_monitor()),
         (Some("Hold"), Some(Action::AddHeader), true)
     );
-    assert_eq!((d.header, d.notify_sender), (None, false));
+    let p = plan(&d);
+    assert_eq!(
+        (p.disposition, p.notify_sender),
+        (Disposition::Relay { header: None }, false)
+    );
+    assert_eq!(p.incidents.len(), 1);
     // Global monitor mode wins over an enforcing policy.
     let (_d, i) = inspector(&format!("[proxy]\nmode = \"monitor\"\n{HOLD}"));
     let d = i.inspect(&env("alice@example.com", &["bob@partner.org"]), CUSTOMER);
-    assert!(d.monitor);
-    assert_eq!(d.header, None);
+    assert!(d.is_monitor());
+    assert_eq!(plan(&d).disposition, Disposition::Relay { header: None });
+}
+
+#[test]
+fn a_monitor_policy_never_shields_the_policies_after_it() {
+    // SPEC §5: trying a new policy in monitor mode at the top of the file
+    // changes nothing for the mail.
+    let policies = format!(
+        r#"
+[[policy]]
+name = "Try quarantine"
+profiles = ["Payment", "Customer data"]
+action = "quarantine"
+mode = "monitor"
+{HOLD}
+[[policy]]
+name = "Cards"
+profiles = ["Payment"]
+action = "block"
+"#
+    );
+    let (_d, i) = inspector(&policies);
+    let e = env("alice@example.com", &["bob@partner.org"]);
+    let d = i.inspect(&e, CUSTOMER);
+    assert_eq!(
+        (d.policy(), d.action(), d.is_monitor()),
+        (Some("Hold"), Some(Action::AddHeader), false)
+    );
+    let monitored: Vec<(&str, Action)> = d
+        .monitored
+        .iter()
+        .map(|t| (t.policy.as_str(), t.action))
+        .collect();
+    assert_eq!(monitored, [("Try quarantine", Action::Quarantine)]);
+    let p = plan(&d);
+    assert_eq!(
+        p.disposition,
+        Disposition::Relay {
+            header: Some("X-Hold: yes".into())
+        }
+    );
+    let incidents: Vec<(&str, bool)> = p
+        .incidents
+        .iter()
+        .map(|i| (i.triggered.policy.as_str(), i.deciding))
+        .collect();
+    assert_eq!(incidents, [("Try quarantine", false), ("Hold", true)]);
+    // Cards go past the monitor policy to the block.
+    let d = i.inspect(&e, CARDS);
+    assert_eq!(d.policy(), Some("Cards"));
+    assert!(matches!(plan(&d).disposition, Disposition::Reject { .. }));
+    assert!(d.trace[0].contains("evaluation goes on"), "{:?}", d.trace);
+    // Only monitor policies triggered: the first is reported.
+    let d = i.inspect(&env("mallory@evil.org", &["bob@partner.org"]), CUSTOMER);
+    assert_eq!((d.policy(), d.is_monitor()), (Some("Try quarantine"), true));
+    assert_eq!(plan(&d).disposition, Disposition::Relay { header: None });
 }
 
 #[test]
@@ -206,29 +278,23 @@ action = "quarantine"
     let e = env("a@example.com", &["b@partner.org"]);
     let encrypted = b"Content-Type: multipart/encrypted; boundary=b\r\n\r\n--b\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n--b--\r\n";
     let d = i.inspect(&e, encrypted);
-    assert_eq!(d.policy.as_deref(), Some("Unscannable"));
+    assert_eq!(d.policy(), Some("Unscannable"));
     let image = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--b--\r\n";
     let d = i.inspect(&e, image);
     assert_eq!(d.unsupported.len(), 1);
-    assert_eq!(d.policy, None);
+    assert_eq!(d.policy(), None);
 }
 
 #[test]
 fn no_notification_for_null_sender_or_auto_replies() {
     let (_d, i) = inspector(&HOLD.replace("from = { include = [\"*@example.com\"] }\n", ""));
     let d = i.inspect(&env("", &["bob@partner.org"]), CUSTOMER);
-    assert_eq!(d.policy.as_deref(), Some("Hold"));
-    assert!(!d.notify_sender);
+    assert_eq!(d.policy(), Some("Hold"));
+    assert!(!plan(&d).notify_sender);
     let auto = b"Auto-Submitted: auto-replied\r\nSubject: re\r\n\r\nCustomer Account Manager\r\n";
-    assert!(
-        !i.inspect(&env("alice@example.com", &["bob@partner.org"]), auto)
-            .notify_sender
-    );
+    assert!(!plan(&i.inspect(&env("alice@example.com", &["bob@partner.org"]), auto)).notify_sender);
     let bulk = b"Precedence: bulk\r\nSubject: re\r\n\r\nCustomer Account Manager\r\n";
-    assert!(
-        !i.inspect(&env("alice@example.com", &["bob@partner.org"]), bulk)
-            .notify_sender
-    );
+    assert!(!plan(&i.inspect(&env("alice@example.com", &["bob@partner.org"]), bulk)).notify_sender);
 }
 
 #[test]

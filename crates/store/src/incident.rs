@@ -1,6 +1,8 @@
 //! Incidents and held messages as the API and the webhook show them (SPEC §8).
 
 use serde::{Deserialize, Serialize};
+use sluice_config::Action;
+use sluice_dlp::Severity;
 
 /// One incident: a triggered policy (its action taken or, in monitor mode,
 /// recorded), with masked evidence.
@@ -13,11 +15,12 @@ pub struct Incident {
     /// The deciding policy.
     pub policy: String,
     /// Its action (in monitor mode: the one that would have been taken).
-    pub action: String,
+    pub action: Action,
     /// Recorded, not applied.
     pub monitor: bool,
-    /// The highest severity among `rules`.
-    pub severity: String,
+    /// The highest severity among `rules` (`low` for a policy triggered by
+    /// unscannable content alone).
+    pub severity: Severity,
     /// Rules of the policy's profiles that reached a threshold.
     pub rules: Vec<IncidentRule>,
     /// Envelope sender (`""` for the null sender).
@@ -44,7 +47,7 @@ pub struct IncidentRule {
     /// Profile it was evaluated in.
     pub profile: String,
     /// Level reached.
-    pub severity: String,
+    pub severity: Severity,
     /// Its count.
     pub count: u64,
 }
@@ -88,8 +91,8 @@ impl Incident {
         use crate::Field;
         let mut out = vec![
             (Field::Policy, self.policy.to_lowercase()),
-            (Field::Action, self.action.to_lowercase()),
-            (Field::Severity, self.severity.to_lowercase()),
+            (Field::Action, self.action.name().to_owned()),
+            (Field::Severity, self.severity.name().to_owned()),
             (Field::Sender, self.sender.to_lowercase()),
         ];
         if let Some(s) = &self.subject {

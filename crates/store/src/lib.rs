@@ -26,8 +26,8 @@
 //! let store = Store::open(&dir.path().join("sluice.db")).unwrap();
 //! let incident = Incident {
 //!     id: sluice_store::ulid(), time: Timestamp::now().rfc3339(),
-//!     policy: "Customer email Hold".into(), action: "add-header".into(), monitor: false,
-//!     severity: "medium".into(), rules: vec![], sender: "alice@example.com".into(),
+//!     policy: "Customer email Hold".into(), action: sluice_config::Action::AddHeader, monitor: false,
+//!     severity: sluice_dlp::Severity::Medium, rules: vec![], sender: "alice@example.com".into(),
 //!     recipients: vec!["bob@partner.org".into()], subject: Some("Renewal".into()),
 //!     message_id: None, client_ip: None, quarantine_id: None, evidence: vec![],
 //! };

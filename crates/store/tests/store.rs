@@ -8,6 +8,13 @@ use sluice_store::{
     IncidentRule, Store, Timestamp, SCHEMA_VERSION,
 };
 
+fn level(name: &str) -> sluice_dlp::Severity {
+    sluice_dlp::Severity::ALL
+        .into_iter()
+        .find(|s| s.name() == name)
+        .unwrap()
+}
+
 fn incident(
     policy: &str,
     severity: &str,
@@ -19,13 +26,13 @@ fn incident(
         id: ulid(),
         time: Timestamp::now().rfc3339(),
         policy: policy.into(),
-        action: "add-header".into(),
+        action: sluice_config::Action::AddHeader,
         monitor: false,
-        severity: severity.into(),
+        severity: level(severity),
         rules: vec![IncidentRule {
             rule: rule.into(),
             profile: "Customer data".into(),
-            severity: severity.into(),
+            severity: level(severity),
             count: 3,
         }],
         sender: sender.into(),

@@ -86,7 +86,9 @@ pub fn proxy_with(
         .stderr(std::fs::File::create(dir.join("proxy.log")).unwrap());
     if let Some(limit) = file_size_limit {
         use std::os::unix::process::CommandExt;
-        // SAFETY: only async-signal-safe calls between fork and exec.
+        // The one unsafe block of the tests: limits set between fork and
+        // exec. SAFETY: only async-signal-safe calls between fork and exec.
+        #[allow(unsafe_code)]
         unsafe {
             command.pre_exec(move || {
                 // An ignored signal stays ignored across exec: writes past

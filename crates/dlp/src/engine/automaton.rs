@@ -55,11 +55,10 @@ impl Automaton {
     /// position, as an overlapping search would report. Large texts are
     /// split into chunks searched on all cores (a chunk's search runs on
     /// past its end by the longest term, so no match across the cut is lost).
-    pub(super) fn find_all(&self, haystack: &str) -> Vec<(usize, u32)> {
+    pub(super) fn find_all(&self, haystack: &str, threads: usize) -> Vec<(usize, u32)> {
         if haystack.len() < PARALLEL_MIN_BYTES {
             return self.find_range(haystack, 0, haystack.len());
         }
-        let threads = cores();
         if threads == 1 {
             return self.find_range(haystack, 0, haystack.len());
         }
@@ -222,7 +221,7 @@ mod tests {
         let text = unit.repeat(PARALLEL_MIN_BYTES / unit.len() + 1000);
         assert!(text.len() >= PARALLEL_MIN_BYTES);
         let one = automaton.find_range(&text, 0, text.len());
-        let chunked = automaton.find_all(&text);
+        let chunked = automaton.find_all(&text, 4);
         assert_eq!(one.len(), chunked.len());
         assert_eq!(one, chunked);
         assert_eq!(

@@ -9,10 +9,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use regex::{Regex, RegexBuilder};
+use regex::Regex;
 
 use crate::fingerprint::{BuildWordHasher, KgramFilter};
-use crate::rule::{CountMode, Definitions, EntityKind, Severity, Thresholds};
+use crate::rule::{compile_regex, CountMode, Definitions, EntityKind, Thresholds};
 use crate::{Error, FingerprintSet, Identifier};
 
 mod automaton;
@@ -82,6 +82,8 @@ pub struct Engine {
     overlap: usize,
     /// Whether a rule measures proximity (hits need character positions).
     proximity: bool,
+    /// Threads one scan of a long text may use ([`Engine::with_threads`]).
+    threads: usize,
 }
 
 impl Engine {
@@ -158,13 +160,12 @@ impl Engine {
                     pattern,
                     case_sensitive,
                 } => {
-                    let re = RegexBuilder::new(pattern)
-                        .case_insensitive(!case_sensitive)
-                        .build()
-                        .map_err(|e| Error::Regex {
+                    let re = compile_regex(pattern, *case_sensitive).map_err(|message| {
+                        Error::Regex {
                             entity: def.name.clone(),
-                            message: e.to_string(),
-                        })?;
+                            message,
+                        }
+                    })?;
                     Matcher::Regex(re, *case_sensitive)
                 }
                 EntityKind::Fingerprint {
@@ -233,7 +234,13 @@ impl Engine {
             let require = resolve(&def.require)?;
             let thresholds = match def.severity {
                 Some(t) => {
-                    check_thresholds(&def.name, &t)?;
+                    if let Some((level, message)) = t.problems().into_iter().next() {
+                        let at = level.map_or(String::new(), |l| format!("{l}: "));
+                        return Err(Error::Threshold {
+                            rule: def.name.clone(),
+                            message: format!("{at}{message}"),
+                        });
+                    }
                     t
                 }
                 None => Thresholds {
@@ -304,7 +311,27 @@ impl Engine {
             fingerprint_filter: fingerprint_filter
                 .filter(|_| filterable)
                 .map(KgramFilter::new),
+            threads: automaton::cores(),
         })
+    }
+
+    /// The same engine, with `threads` threads for one scan of a long text
+    /// (1: none besides the caller's; 0: one per core, the default).
+    ///
+    /// A text of 4 MiB or more is searched with scoped threads that end
+    /// with the scan: the dictionary automatons in one chunk per thread,
+    /// and (with more than 1) the identifier types each on a thread of its
+    /// own. An embedder that scans many messages
+    /// at once on its own pool of threads may prefer 1. The engine keeps no
+    /// other threads; its only caches are per-thread word hashes for
+    /// fingerprints (a few MiB at most per scanning thread).
+    pub fn with_threads(mut self, threads: usize) -> Engine {
+        self.threads = if threads == 0 {
+            automaton::cores()
+        } else {
+            threads
+        };
+        self
     }
 
     /// Rule names of profile `name`, in profile order.
@@ -318,6 +345,14 @@ impl Engine {
     /// Profile names, in definition order.
     pub fn profiles(&self) -> impl Iterator<Item = &str> {
         self.profiles.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// The `n` of a rule's default threshold `low = ceil(n/2)`: the
+    /// distinct terms across its dictionary entities (SPEC §4). `None` for
+    /// an unknown rule or one without dictionaries.
+    pub fn dictionary_terms(&self, rule: &str) -> Option<u64> {
+        let r = self.rules.iter().find(|r| r.name == rule)?;
+        distinct_dictionary_terms(&r.entities, &self.entities)
     }
 
     /// The thresholds a rule uses (the default ones filled in).
@@ -348,6 +383,12 @@ impl Engine {
 /// `ceil(n/2)` with `n` the distinct terms across the rule's dictionary
 /// entities, or 1 for a rule without dictionaries (SPEC §4).
 fn default_low(rule_entities: &[usize], entities: &[Entity]) -> u64 {
+    distinct_dictionary_terms(rule_entities, entities).map_or(1, |n| n.div_ceil(2).max(1))
+}
+
+/// The `n` of the default threshold: distinct terms across the
+/// dictionary entities among `rule_entities`; `None` without dictionaries.
+fn distinct_dictionary_terms(rule_entities: &[usize], entities: &[Entity]) -> Option<u64> {
     let mut terms: HashSet<&str> = HashSet::new();
     let mut has_dictionary = false;
     for &e in rule_entities {
@@ -356,37 +397,5 @@ fn default_low(rule_entities: &[usize], entities: &[Entity]) -> u64 {
             terms.extend(t.iter().map(|(s, _)| &**s));
         }
     }
-    if !has_dictionary {
-        return 1;
-    }
-    (terms.len() as u64).div_ceil(2).max(1)
-}
-
-fn check_thresholds(rule: &str, t: &Thresholds) -> Result<(), Error> {
-    let mut previous: Option<(Severity, u64)> = None;
-    for level in Severity::ALL {
-        let Some(v) = t.get(level) else { continue };
-        if v == 0 {
-            return Err(Error::Threshold {
-                rule: rule.into(),
-                message: format!("{level} = 0: thresholds must be at least 1"),
-            });
-        }
-        if let Some((pl, pv)) = previous {
-            if v <= pv {
-                return Err(Error::Threshold {
-                    rule: rule.into(),
-                    message: format!("{level} = {v} must be greater than {pl} = {pv}"),
-                });
-            }
-        }
-        previous = Some((level, v));
-    }
-    if previous.is_none() {
-        return Err(Error::Threshold {
-            rule: rule.into(),
-            message: "no threshold set".into(),
-        });
-    }
-    Ok(())
+    has_dictionary.then_some(terms.len() as u64)
 }

@@ -169,7 +169,7 @@ impl Engine {
             } else {
                 &norm.text
             };
-            for (start, id) in automaton.find_all(haystack) {
+            for (start, id) in automaton.find_all(haystack, self.threads) {
                 let p = automaton.patterns[id as usize];
                 let end = start + automaton.lengths[id as usize];
                 let span = if insensitive {
@@ -204,7 +204,7 @@ impl Engine {
         // Each identifier type is an independent pass over the text: on a
         // large text they run on all cores.
         let results: Vec<(Vec<crate::IdentifierMatch>, usize)> =
-            if text.len() >= PARALLEL_MIN_BYTES && self.identifiers.len() > 1 {
+            if text.len() >= PARALLEL_MIN_BYTES && self.identifiers.len() > 1 && self.threads > 1 {
                 std::thread::scope(|scope| {
                     let workers: Vec<_> = (0..self.identifiers.len())
                         .map(|i| scope.spawn(move || search(i)))

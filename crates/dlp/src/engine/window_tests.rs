@@ -19,15 +19,12 @@ fn rule(name: &str, entities: &[&str], count: CountMode) -> RuleDefinition {
 
 /// Every kind of matcher, every count mode and proximity.
 fn engine(document: &str) -> Engine {
-    let entity = |name: &str, kind| EntityDefinition {
-        name: name.into(),
-        kind,
-    };
+    let entity = |name: &str, kind| EntityDefinition::new(name, kind);
     let mut near = rule("near", &["terms", "codes"], CountMode::Total);
     near.require = vec!["emails".into()];
     near.proximity = Some(60);
-    Engine::new(Definitions {
-        entities: vec![
+    Engine::new(Definitions::new(
+        vec![
             entity(
                 "terms",
                 EntityKind::Dictionary {
@@ -69,15 +66,15 @@ fn engine(document: &str) -> Engine {
                 },
             ),
         ],
-        rules: vec![
+        vec![
             rule("unique", &["terms", "acronyms", "codes"], CountMode::Unique),
             rule("total", &["terms", "acronyms", "cards"], CountMode::Total),
             rule("score", &["terms", "ibans", "emails"], CountMode::Score),
             rule("board", &["board", "terms"], CountMode::Unique),
             near,
         ],
-        profiles: vec![],
-    })
+        vec![],
+    ))
     .unwrap()
 }
 

@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use sluice_policy::{Config, ConfigErrors, Inspector};
+use sluice_config::{Config, ConfigErrors, EntityKind};
+use sluice_policy::Inspector;
 
 struct Dir(tempfile::TempDir);
 
@@ -72,8 +73,11 @@ fn a_valid_file_loads_with_paths_relative_to_it() {
         ))
         .unwrap();
     assert_eq!(
-        c.entity[0].path.as_ref().unwrap(),
-        &d.0.path().join("terms.csv")
+        c.entity[0].kind,
+        EntityKind::Dictionary {
+            path: d.0.path().join("terms.csv"),
+            case_sensitive: false
+        }
     );
     assert_eq!(c.limits.max_part_bytes.0, 64 << 20);
     assert_eq!(c.proxy.command_timeout, std::time::Duration::from_secs(300));

@@ -20,7 +20,7 @@ impl AddressPattern {
     /// Parses a pattern.
     ///
     /// ```
-    /// use sluice_policy::AddressPattern;
+    /// use sluice_config::AddressPattern;
     /// let p = AddressPattern::parse("*@*.Example.com").unwrap();
     /// assert!(p.matches("bob@eu.example.COM"));
     /// assert!(!p.matches("bob@example.com"));

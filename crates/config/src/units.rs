@@ -14,7 +14,7 @@ impl Size {
     /// Parses `"50MiB"`, `"512 KiB"`, `"2GB"`, `"1000"`.
     ///
     /// ```
-    /// use sluice_policy::Size;
+    /// use sluice_config::Size;
     /// assert_eq!(Size::parse("50MiB"), Ok(Size(50 << 20)));
     /// assert_eq!(Size::parse("10kB"), Ok(Size(10_000)));
     /// assert!(Size::parse("lots").is_err());
@@ -82,8 +82,8 @@ impl<'de> Deserialize<'de> for Size {
 ///
 /// ```
 /// use std::time::Duration;
-/// assert_eq!(sluice_policy::parse_duration("5m"), Ok(Duration::from_secs(300)));
-/// assert!(sluice_policy::parse_duration("5 parsecs").is_err());
+/// assert_eq!(sluice_config::parse_duration("5m"), Ok(Duration::from_secs(300)));
+/// assert!(sluice_config::parse_duration("5 parsecs").is_err());
 /// ```
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
@@ -128,7 +128,7 @@ impl Cidr {
     /// Parses CIDR notation.
     ///
     /// ```
-    /// use sluice_policy::Cidr;
+    /// use sluice_config::Cidr;
     /// let net = Cidr::parse("10.1.0.0/16").unwrap();
     /// assert!(net.contains("10.1.200.3".parse().unwrap()));
     /// assert!(!net.contains("10.2.0.1".parse().unwrap()));
