@@ -124,7 +124,8 @@ pub async fn serve<H: Handler>(
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 // Out of file descriptors and the like: back off, keep serving.
-                Err(_) => {
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -287,7 +288,10 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
     pub async fn run(mut self) {
         let greeting = self.session.greeting();
         self.output.extend_from_slice(&greeting.to_bytes());
-        let _ = self.serve().await;
+        if let Err(e) = self.serve().await {
+            // A client that goes away is routine: debug, not warn.
+            tracing::debug!(peer = %self.peer, "session ended: {e}");
+        }
         self.handler.close().await;
     }
 
@@ -380,7 +384,14 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
                             self.session.tls_started();
                         }
                         // A failed handshake leaves nothing to talk on.
-                        _ => return Ok(()),
+                        Ok(Err(e)) => {
+                            tracing::info!(peer = %self.peer, "STARTTLS handshake failed: {e}");
+                            return Ok(());
+                        }
+                        Err(_) => {
+                            tracing::info!(peer = %self.peer, "STARTTLS handshake timed out");
+                            return Ok(());
+                        }
                     }
                 }
             }
