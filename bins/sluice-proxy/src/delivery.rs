@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sluice_smtp::{Reply, UpstreamClient};
-use sluice_store::Timestamp;
 
 /// Where accepted mail goes.
 pub enum Destination {
@@ -233,7 +232,7 @@ pub fn trace_headers(
     };
     let mut out = format!(
         "Received: {from}by {hostname} (Sluice) with ESMTP id {id};\r\n\t{}\r\n",
-        Timestamp::now().rfc5322()
+        crate::stamps::mail_date()
     )
     .into_bytes();
     out.extend_from_slice(format!("X-Sluice-Scanned: {hostname}\r\n").as_bytes());

@@ -69,7 +69,7 @@ impl ProxyConnection {
         let scan_time = scan_started.elapsed();
         metrics.scan_seconds.observe(scan_time.as_secs_f64());
         log.scan_ms = scan_time.as_secs_f64() * 1e3;
-        let id = sluice_store::ulid();
+        let id = crate::stamps::new_id();
         log.id = id.clone();
         log.message_id = log_text(&sluice_dlp::redact(
             decision.message_id.as_deref().unwrap_or_default(),
@@ -172,7 +172,7 @@ impl ProxyConnection {
             let incident_id = if i.deciding {
                 id.to_owned()
             } else {
-                sluice_store::ulid()
+                crate::stamps::new_id()
             };
             let quarantine_id =
                 (i.deciding && plan.disposition == Disposition::Quarantine).then(|| id.to_owned());
@@ -252,7 +252,7 @@ impl ProxyConnection {
         let held = Held {
             id: id.to_owned(),
             incident_id: id.to_owned(),
-            time: incident.incident.time.clone(),
+            time: incident.incident.time,
             sender: sender.to_owned(),
             recipients: recipients.to_vec(),
             subject: decision.subject.as_deref().map(sluice_dlp::redact),

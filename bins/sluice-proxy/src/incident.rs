@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use sluice_config::Forensics;
 use sluice_policy::{Decision, Triggered};
-use sluice_store::{EvidenceItem, Incident, IncidentRule, Timestamp};
+use sluice_store::{EvidenceItem, Incident, IncidentRule};
 
 /// A location whose free text (file name, archive path) has every
 /// identifier value masked (SPEC §8): a file named after a card number is
@@ -46,7 +46,7 @@ pub fn incident_of(
     };
     Incident {
         id: id.to_owned(),
-        time: Timestamp::now().rfc3339(),
+        time: crate::stamps::now_in_seconds(),
         policy: t.policy.clone(),
         action: t.action,
         monitor: t.is_monitor(),

@@ -9,10 +9,13 @@ mod api;
 mod delivery;
 mod execute;
 mod incident;
+mod incidents;
 mod metrics;
 mod notify;
+mod quarantine;
 mod relay;
 mod retry;
+mod stamps;
 mod transaction_log;
 mod upstream;
 mod webhook;
@@ -27,12 +30,14 @@ use sluice_config::{Config, LogFormat, Starttls};
 use sluice_policy::Inspector;
 use sluice_smtp::tls::{UpstreamTls, UpstreamTlsMode};
 use sluice_smtp::{serve, ServerConfig, SessionConfig};
-use sluice_store::{IncidentQueue, Store, Timestamp};
+use sluice_store::{IncidentQueue, Store};
 
 use api::Api;
 use delivery::Destination;
+use incidents::IncidentParams;
 use metrics::Metrics;
 use notify::Notifier;
+use quarantine::Quarantine;
 use relay::{Live, Proxy, SharedProxy};
 use webhook::Webhook;
 
@@ -247,15 +252,12 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
             metrics.clone(),
         );
         let webhook = match &notify.webhook {
-            Some(url) => {
-                let roots = UpstreamTls::new(UpstreamTlsMode::Required, None, None)?;
-                Some(Webhook::start(
-                    url,
-                    webhook_secret,
-                    roots.verified_config(),
-                    metrics.clone(),
-                )?)
-            }
+            Some(url) => Some(Webhook::start(
+                url,
+                webhook_secret,
+                webhook::https_client_config()?,
+                metrics.clone(),
+            )?),
             None => None,
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -268,13 +270,17 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         };
         let api = match (&config.api, api_tokens) {
             (Some(a), Some(tokens)) => {
-                let api = Arc::new(Api::new(
-                    store.clone(),
-                    metrics.clone(),
-                    destination.clone(),
-                    hostname.clone(),
-                    tokens,
-                ));
+                let api = Arc::new(Api {
+                    store: store.clone(),
+                    metrics: metrics.clone(),
+                    quarantine: Quarantine::new(
+                        store.clone(),
+                        destination.clone(),
+                        hostname.clone(),
+                        metrics.clone(),
+                    ),
+                    tokens: std::sync::RwLock::new(tokens),
+                });
                 let http = tokio::net::TcpListener::bind(&a.listen)
                     .await
                     .with_context(|| format!("cannot listen on {} (api)", a.listen))?;
@@ -360,7 +366,11 @@ async fn prune_periodically(store: Arc<Store>, retention: Duration) {
     loop {
         tick.tick().await;
         let store = store.clone();
-        let before = Timestamp(Timestamp::now().0 - retention.as_millis() as i64);
+        let before = jiff::Timestamp::now()
+            .checked_sub(
+                jiff::SignedDuration::try_from(retention).unwrap_or(jiff::SignedDuration::MAX),
+            )
+            .unwrap_or(jiff::Timestamp::MIN);
         match tokio::task::spawn_blocking(move || store.prune(before)).await {
             Ok(Ok(p)) if p.incidents + p.quarantined > 0 => tracing::info!(
                 "retention: pruned {} incident(s) and {} held message(s)",
@@ -443,18 +453,15 @@ fn administer(config_path: PathBuf, command: Command) -> anyhow::Result<()> {
             offset,
             json,
         } => {
-            let mut params = std::collections::HashMap::new();
-            params.insert("query".to_owned(), query);
-            for (k, v) in [
-                ("timeperiod", timeperiod.map(|v| v.to_string())),
-                ("limit", limit.map(|v| v.to_string())),
-                ("offset", offset.map(|v| v.to_string())),
-            ] {
-                if let Some(v) = v {
-                    params.insert(k.to_owned(), v);
-                }
+            let q = IncidentParams {
+                query,
+                timeperiod,
+                limit: limit.map(u64::from),
+                offset: offset.map(u64::from),
+                ..IncidentParams::default()
             }
-            let q = api::incident_query(&params).map_err(|e| anyhow::anyhow!(e.join("; ")))?;
+            .query()
+            .map_err(|e| anyhow::anyhow!(e.join("; ")))?;
             for i in store.incidents(&q)? {
                 if json {
                     writeln!(out, "{}", serde_json::to_string(&i)?)?;
@@ -475,52 +482,49 @@ fn administer(config_path: PathBuf, command: Command) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Quarantine { action } => match action {
-            QuarantineCommand::List => {
-                for h in store.held()? {
-                    writeln!(
-                        out,
-                        "{}  {}  {:>9} B  <{}> -> {}  {}",
-                        h.id,
-                        h.time,
-                        h.size,
-                        h.sender,
-                        h.recipients.join(","),
-                        h.subject.as_deref().unwrap_or("")
-                    )?;
+        Command::Quarantine { action } => {
+            let quarantine = Quarantine::new(
+                store,
+                Arc::new(destination(&config)?),
+                config.proxy.hostname.clone(),
+                Arc::new(Metrics::new()),
+            );
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            match action {
+                QuarantineCommand::List => {
+                    for h in runtime.block_on(quarantine.list())? {
+                        writeln!(
+                            out,
+                            "{}  {}  {:>9} B  <{}> -> {}  {}",
+                            h.id,
+                            h.time,
+                            h.size,
+                            h.sender,
+                            h.recipients.join(","),
+                            h.subject.as_deref().unwrap_or("")
+                        )?;
+                    }
+                }
+                QuarantineCommand::Delete { id } => {
+                    runtime.block_on(quarantine.delete(&id))?;
+                    writeln!(out, "deleted {id}")?;
+                }
+                QuarantineCommand::Release { id } => {
+                    let released = runtime.block_on(quarantine.release(&id))?;
+                    let state = if released.pending.is_empty() {
+                        "released"
+                    } else {
+                        "partly released (kept for the pending recipients)"
+                    };
+                    writeln!(out, "{state} {id}")?;
+                    for r in &released.recipients {
+                        writeln!(out, "  {}: {}", r.address, r.reply)?;
+                    }
                 }
             }
-            QuarantineCommand::Delete { id } => {
-                if !store.delete_held(&id)? {
-                    anyhow::bail!("no quarantined message {id}");
-                }
-                writeln!(out, "deleted {id}")?;
-            }
-            QuarantineCommand::Release { id } => {
-                let api = Api::new(
-                    store,
-                    Arc::new(Metrics::new()),
-                    Arc::new(destination(&config)?),
-                    config.proxy.hostname.clone(),
-                    Vec::new(),
-                );
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                let released = runtime
-                    .block_on(api::release(&api, &id))
-                    .map_err(|(_, why)| anyhow::anyhow!(why))?;
-                let state = if released.pending.is_empty() {
-                    "released"
-                } else {
-                    "partly released (kept for the pending recipients)"
-                };
-                writeln!(out, "{state} {id}")?;
-                for r in &released.recipients {
-                    writeln!(out, "  {}: {}", r.address, r.reply)?;
-                }
-            }
-        },
+        }
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use sluice_config::Action;
-use sluice_store::{Incident, Timestamp};
+use sluice_store::Incident;
 use tokio::sync::mpsc;
 
 use crate::delivery::{DeliveryError, Destination};
@@ -178,7 +178,7 @@ impl Notifier {
             from = self.from,
             to = i.sender,
             subject = encode_header(&subject),
-            date = Timestamp::now().rfc5322(),
+            date = crate::stamps::mail_date(),
             id = i.id,
             host = self.hostname,
         )
@@ -218,7 +218,7 @@ impl Outbox {
             move |(to, message): (String, Vec<u8>)| {
                 let outbox = sender.clone();
                 async move {
-                    let id = sluice_store::ulid();
+                    let id = crate::stamps::new_id();
                     let sent = outbox
                         .destination
                         .send(
@@ -270,7 +270,7 @@ mod tests {
     fn incident() -> Incident {
         Incident {
             id: "01JD0000000000000000000000".into(),
-            time: "2026-11-28T09:14:03Z".into(),
+            time: "2026-11-28T09:14:03Z".parse().unwrap(),
             policy: "Card block".into(),
             action: Action::Block,
             monitor: false,

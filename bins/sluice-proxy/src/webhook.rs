@@ -51,6 +51,23 @@ struct Endpoint {
     tls: Arc<rustls::ClientConfig>,
 }
 
+/// TLS for an `https://` webhook: certificates verified against the
+/// system's roots (`SSL_CERT_FILE` / `SSL_CERT_DIR` override them).
+pub fn https_client_config() -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        // A system certificate rustls cannot parse is skipped, not fatal.
+        let _ = roots.add(cert);
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 impl Webhook {
     /// Checks the URL and starts the posting task (inside the runtime).
     pub fn start(

@@ -147,15 +147,6 @@ impl UpstreamTls {
     }
 }
 
-impl UpstreamTls {
-    /// The client configuration that verifies certificates against the
-    /// system roots (and the extra ones), for other TLS clients of the
-    /// proxy (webhooks over https).
-    pub fn verified_config(&self) -> Arc<rustls::ClientConfig> {
-        self.verified.clone()
-    }
-}
-
 /// Accepts any certificate but still checks the handshake signatures:
 /// opportunistic TLS, where a failed verification must not stop mail.
 #[derive(Debug)]

@@ -10,8 +10,8 @@ use sluice_dlp::Severity;
 pub struct Incident {
     /// ULID.
     pub id: String,
-    /// RFC 3339, UTC.
-    pub time: String,
+    /// When, in whole seconds (RFC 3339, UTC, in JSON).
+    pub time: jiff::Timestamp,
     /// The deciding policy.
     pub policy: String,
     /// Its action (in monitor mode: the one that would have been taken).
@@ -73,8 +73,8 @@ pub struct Held {
     pub id: String,
     /// The incident that holds it.
     pub incident_id: String,
-    /// When it was held, RFC 3339.
-    pub time: String,
+    /// When it was held (RFC 3339 in JSON).
+    pub time: jiff::Timestamp,
     /// Envelope sender.
     pub sender: String,
     /// Envelope recipients.

@@ -21,11 +21,11 @@
 //! own `lower()` is ASCII-only).
 //!
 //! ```
-//! use sluice_store::{Filter, Incident, IncidentQuery, Store, Timestamp};
+//! use sluice_store::{Filter, Incident, IncidentQuery, Store};
 //! let dir = tempfile::tempdir().unwrap();
 //! let store = Store::open(&dir.path().join("sluice.db")).unwrap();
 //! let incident = Incident {
-//!     id: sluice_store::ulid(), time: Timestamp::now().rfc3339(),
+//!     id: ulid::Ulid::new().to_string(), time: jiff::Timestamp::now(),
 //!     policy: "Customer email Hold".into(), action: sluice_config::Action::AddHeader, monitor: false,
 //!     severity: sluice_dlp::Severity::Medium, rules: vec![], sender: "alice@example.com".into(),
 //!     recipients: vec!["bob@partner.org".into()], subject: Some("Renewal".into()),
@@ -40,7 +40,6 @@
 //! ```
 #![deny(missing_docs)]
 
-mod clock;
 mod incident;
 mod query;
 mod queue;
@@ -53,7 +52,6 @@ use std::time::Duration;
 
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
-pub use clock::{ulid, Timestamp};
 pub use incident::{EvidenceItem, Held, Incident, IncidentRule};
 pub use query::{Field, Filter, QueryError};
 pub use queue::{IncidentQueue, QueueStats};
@@ -103,9 +101,9 @@ pub struct IncidentQuery {
     /// The §8 filter.
     pub filter: Filter,
     /// Inclusive lower bound.
-    pub since: Option<Timestamp>,
+    pub since: Option<jiff::Timestamp>,
     /// Exclusive upper bound.
-    pub until: Option<Timestamp>,
+    pub until: Option<jiff::Timestamp>,
     /// At most this many.
     pub limit: u32,
     /// Skipped first.
@@ -219,7 +217,7 @@ impl Store {
             params![
                 held.id,
                 held.incident_id,
-                parse_rfc3339(&held.time).unwrap_or_else(|| Timestamp::now().0),
+                held.time.as_millisecond(),
                 held.sender,
                 serde_json::to_string(&held.recipients).unwrap_or_default(),
                 held.subject,
@@ -238,10 +236,10 @@ impl Store {
         let condition = query.filter.to_sql(&mut params);
         let mut sql = format!("SELECT id, body FROM incidents WHERE ({condition})");
         if let Some(since) = query.since {
-            sql.push_str(&format!(" AND time_ms >= {}", since.0));
+            sql.push_str(&format!(" AND time_ms >= {}", since.as_millisecond()));
         }
         if let Some(until) = query.until {
-            sql.push_str(&format!(" AND time_ms < {}", until.0));
+            sql.push_str(&format!(" AND time_ms < {}", until.as_millisecond()));
         }
         sql.push_str(&format!(
             " ORDER BY time_ms DESC, id DESC LIMIT {} OFFSET {}",
@@ -342,20 +340,26 @@ impl Store {
 
     /// Removes incidents, kept messages and held messages older than
     /// `before` (`[store] retention`).
-    pub fn prune(&self, before: Timestamp) -> Result<Pruned, StoreError> {
+    pub fn prune(&self, before: jiff::Timestamp) -> Result<Pruned, StoreError> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction()?;
         let old = "SELECT id FROM incidents WHERE time_ms < ?1";
         tx.execute(
             &format!("DELETE FROM incident_fields WHERE incident_id IN ({old})"),
-            [before.0],
+            [before.as_millisecond()],
         )?;
         tx.execute(
             &format!("DELETE FROM forensic_messages WHERE incident_id IN ({old})"),
-            [before.0],
+            [before.as_millisecond()],
         )?;
-        let incidents = tx.execute("DELETE FROM incidents WHERE time_ms < ?1", [before.0])?;
-        let quarantined = tx.execute("DELETE FROM quarantine WHERE time_ms < ?1", [before.0])?;
+        let incidents = tx.execute(
+            "DELETE FROM incidents WHERE time_ms < ?1",
+            [before.as_millisecond()],
+        )?;
+        let quarantined = tx.execute(
+            "DELETE FROM quarantine WHERE time_ms < ?1",
+            [before.as_millisecond()],
+        )?;
         tx.commit()?;
         Ok(Pruned {
             incidents,
@@ -413,29 +417,10 @@ fn insert_incident(
     Ok(())
 }
 
-/// Milliseconds of an incident's `time` (RFC 3339 as [`Timestamp::rfc3339`]
-/// writes it), else now.
+/// Milliseconds of an incident's `time`, the column queries and retention
+/// compare.
 fn time_of(incident: &Incident) -> i64 {
-    parse_rfc3339(&incident.time).unwrap_or_else(|| Timestamp::now().0)
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` → milliseconds.
-fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[19] != b'Z' {
-        return None;
-    }
-    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, m, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
-    let (hh, mm, ss) = (n(11..13)?, n(14..16)?, n(17..19)?);
-    // Days from civil (Howard Hinnant), the inverse of Timestamp's.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400) + hh * 3600 + mm * 60 + ss) * 1000)
+    incident.time.as_millisecond()
 }
 
 fn parse_incident(id: &str, body: &str) -> Result<Incident, StoreError> {
@@ -450,23 +435,10 @@ fn held_of_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Held> {
     Ok(Held {
         id: r.get(0)?,
         incident_id: r.get(1)?,
-        time: Timestamp(r.get(2)?).rfc3339(),
+        time: jiff::Timestamp::from_millisecond(r.get(2)?).unwrap_or_default(),
         sender: r.get(3)?,
         recipients: serde_json::from_str(&recipients).unwrap_or_default(),
         subject: r.get(5)?,
         size: r.get::<_, i64>(6)? as u64,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_round_trips() {
-        for ms in [0, 951_782_400_000, 1_795_857_243_000] {
-            assert_eq!(parse_rfc3339(&Timestamp(ms).rfc3339()), Some(ms));
-        }
-        assert_eq!(parse_rfc3339("2026-11-28 09:14:03"), None);
-    }
 }

@@ -4,9 +4,18 @@
 use std::sync::Arc;
 
 use sluice_store::{
-    ulid, EvidenceItem, Filter, Held, Incident, IncidentQuery, IncidentQueue, IncidentRecord,
-    IncidentRule, Store, Timestamp, SCHEMA_VERSION,
+    EvidenceItem, Filter, Held, Incident, IncidentQuery, IncidentQueue, IncidentRecord,
+    IncidentRule, Store, SCHEMA_VERSION,
 };
+
+/// A time `seconds` before now, in whole seconds as incidents hold it.
+fn ago(seconds: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - seconds).unwrap()
+}
+
+fn ulid() -> String {
+    ulid::Ulid::new().to_string()
+}
 
 fn level(name: &str) -> sluice_dlp::Severity {
     sluice_dlp::Severity::ALL
@@ -24,7 +33,7 @@ fn incident(
 ) -> Incident {
     Incident {
         id: ulid(),
-        time: Timestamp::now().rfc3339(),
+        time: ago(0),
         policy: policy.into(),
         action: sluice_config::Action::AddHeader,
         monitor: false,
@@ -62,7 +71,7 @@ fn held(inc: &Incident, size: usize) -> Held {
     Held {
         id: inc.id.clone(),
         incident_id: inc.id.clone(),
-        time: inc.time.clone(),
+        time: inc.time,
         sender: inc.sender.clone(),
         recipients: inc.recipients.clone(),
         subject: inc.subject.clone(),
@@ -306,13 +315,13 @@ fn newest_first_with_time_windows_and_pages() {
     let mut records = Vec::new();
     for (n, age_s) in [(0, 7200), (1, 1800), (2, 60), (3, 10)] {
         let mut i = incident(&format!("P{n}"), "low", "s@x.org", &["r@y.org"], "R");
-        i.time = Timestamp(Timestamp::now().0 - age_s * 1000).rfc3339();
+        i.time = ago(age_s);
         records.push(record(i));
     }
     store.insert(&records).unwrap();
     let q = |since: Option<i64>, limit: u32, offset: u32| {
         let query = IncidentQuery {
-            since: since.map(|s| Timestamp(Timestamp::now().0 - s * 1000)),
+            since: since.map(ago),
             limit,
             offset,
             ..IncidentQuery::default()
@@ -354,14 +363,12 @@ fn retention_prunes_old_incidents_and_held_messages() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("sluice.db")).unwrap();
     let mut old = incident("Old", "low", "s@x.org", &["r@y.org"], "R");
-    old.time = Timestamp(Timestamp::now().0 - 100 * 86_400_000).rfc3339();
+    old.time = ago(100 * 86_400);
     let new = incident("New", "low", "s@x.org", &["r@y.org"], "R");
     store
         .insert(&[record(old.clone()), record(new.clone())])
         .unwrap();
-    let pruned = store
-        .prune(Timestamp(Timestamp::now().0 - 90 * 86_400_000))
-        .unwrap();
+    let pruned = store.prune(ago(90 * 86_400)).unwrap();
     assert_eq!(pruned.incidents, 1);
     assert_eq!(store.incident(&old.id).unwrap(), None);
     assert!(store.incident(&new.id).unwrap().is_some());
