@@ -1,0 +1,348 @@
+//! Word k-gram hashing: the words of a text, their hashes (cached per
+//! thread), the rolling cheap hash and its filter.
+
+use std::collections::HashSet;
+
+use super::K;
+use sha2::{Digest, Sha256};
+
+use crate::normalize::Normalized;
+
+/// Hashes of every word k-gram of `text` (any text: it is normalized and
+/// lowercased first), in order: (SHA-based hash, cheap filter hash).
+pub(crate) fn kgram_hashes(text: &str) -> Vec<(u64, u64)> {
+    let normalized = Normalized::new(text);
+    let mut out = Vec::new();
+    for_each_kgram(normalized.lower(), None, |h, cheap| out.push((h, cheap)));
+    out
+}
+
+/// Calls `f` with the hashes of every word k-gram of `lower` (normalized,
+/// lowercased text), in order: the SHA-based hash and the cheap one. With
+/// a `filter`, only k-grams whose cheap hash is in it are reported (and
+/// only they cost SHA-256).
+///
+/// Each word is hashed with SHA-256 (first 8 bytes) and a k-gram's hash
+/// combines its words' hashes in order with a mix and a final avalanche.
+/// Word hashes are cached per thread across texts (mail vocabulary repeats
+/// heavily), so most words cost a hash-map probe rather than a SHA-256
+/// block; hashing every k-gram's text instead would cost five blocks per
+/// word.
+pub(crate) fn for_each_kgram(
+    lower: &str,
+    filter: Option<&KgramFilter>,
+    mut f: impl FnMut(u64, u64),
+) {
+    thread_local! {
+        static WORDS: std::cell::RefCell<std::collections::HashMap<u64, u64, BuildWordHasher>> =
+            std::cell::RefCell::new(std::collections::HashMap::default());
+    }
+    WORDS.with_borrow_mut(|cache| {
+        // Bound the cache: a flood of distinct words must not grow it forever.
+        if cache.len() > 200_000 {
+            cache.clear();
+        }
+        let mut words: [&[u8]; K] = [&[]; K];
+        let mut cheap = [0u64; K];
+        let mut seen = 0usize;
+        // `seen % K`, kept as a counter: a division per word showed.
+        let mut slot = 0usize;
+        let mut rolling = 0u64;
+        let on_word = |w, c| {
+            // Roll the word leaving the window out and the new one in.
+            rolling = rolling
+                .wrapping_sub(cheap[slot].wrapping_mul(ROLL_OUT))
+                .wrapping_mul(ROLL)
+                .wrapping_add(c);
+            words[slot] = w;
+            cheap[slot] = c;
+            slot = if slot + 1 == K { 0 } else { slot + 1 };
+            seen += 1;
+            if seen < K {
+                return;
+            }
+            let cheap_gram = rolling;
+            if filter.is_some_and(|set| !set.contains(cheap_gram)) {
+                return;
+            }
+            // `slot` is now the oldest word of the window.
+            f(candidate_hash(cache, &words, &cheap, slot), cheap_gram);
+        };
+        for_each_word(lower, on_word);
+    });
+}
+
+/// The SHA-based hash of the k-gram in the ring `words`/`cheap` whose
+/// oldest word is at `slot`. Out of line: it runs only for the k-grams
+/// that pass the filter, and keeping it out keeps the word loop small
+/// enough to inline.
+#[cold]
+#[inline(never)]
+pub(super) fn candidate_hash(
+    cache: &mut std::collections::HashMap<u64, u64, BuildWordHasher>,
+    words: &[&[u8]; K],
+    cheap: &[u64; K],
+    slot: usize,
+) -> u64 {
+    let at = |i: usize| (slot + i) % K;
+    let gram: [u64; K] = std::array::from_fn(|i| word_hash(cache, cheap[at(i)], words[at(i)]));
+    combine(&gram)
+}
+
+/// Calls `f` with each word of `lower` (runs of alphanumeric characters)
+/// and its cheap hash ([`cheap_word_hash`]).
+#[inline(always)]
+pub(super) fn for_each_word<'a>(lower: &'a str, mut f: impl FnMut(&'a [u8], u64)) {
+    if lower.is_ascii() {
+        for_each_ascii_word(lower.as_bytes(), f);
+    } else {
+        for w in lower
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            f(w.as_bytes(), cheap_word_hash(w.as_bytes()));
+        }
+    }
+}
+
+/// [`for_each_word`] for ASCII text, which is almost all mail. This runs
+/// over every byte of every message, so it classifies 64 bytes at a time
+/// into a bit mask and visits only the word boundaries: a byte-at-a-time
+/// loop mispredicted a branch at both ends of every word.
+#[inline(always)]
+pub(super) fn for_each_ascii_word<'a>(bytes: &'a [u8], mut f: impl FnMut(&'a [u8], u64)) {
+    let mut start = 0usize;
+    // Whether the byte before the current block is alphanumeric.
+    let mut carry = 0u64;
+    for (block, chunk) in bytes.chunks(64).enumerate() {
+        let base = block * 64;
+        let alnum = alphanumeric_mask(chunk);
+        // A set bit where a word starts or ends (the first byte after it).
+        let mut edges = alnum ^ (alnum << 1 | carry);
+        if chunk.len() < 64 {
+            // The last word's end is past the text: reported below.
+            edges &= (1u64 << chunk.len()) - 1;
+        }
+        while edges != 0 {
+            let at = base + edges.trailing_zeros() as usize;
+            if alnum & (edges & edges.wrapping_neg()) != 0 {
+                start = at;
+            } else {
+                f(&bytes[start..at], cheap_word_hash_at(bytes, start, at));
+            }
+            edges &= edges - 1;
+        }
+        carry = alnum >> 63;
+        if chunk.len() < 64 && alnum >> (chunk.len() - 1) & 1 == 1 {
+            carry = 1;
+        }
+    }
+    if carry == 1 {
+        f(
+            &bytes[start..],
+            cheap_word_hash_at(bytes, start, bytes.len()),
+        );
+    }
+}
+
+/// Bit `i` set when `chunk[i]` (at most 64 ASCII bytes) is a letter or
+/// a digit. Eight bytes at a time in a u64 (SWAR): for bytes below 0x80,
+/// adding `0x80 - lo` sets a byte's top bit exactly when it is `>= lo`,
+/// with no carry into the next byte.
+pub(super) fn alphanumeric_mask(chunk: &[u8]) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOP: u64 = ONES * 0x80;
+    #[inline(always)]
+    fn at_least(x: u64, lo: u8) -> u64 {
+        x.wrapping_add(ONES * u64::from(0x80 - lo)) & TOP
+    }
+    #[inline(always)]
+    fn word(x: u64) -> u64 {
+        let digit = at_least(x, b'0') & !at_least(x, b'9' + 1);
+        let folded = x | (ONES * 0x20);
+        let letter = at_least(folded, b'a') & !at_least(folded, b'z' + 1);
+        // Gather the eight top bits into the low byte.
+        ((digit | letter) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+    }
+    let mut mask = 0u64;
+    let mut words = chunk.chunks_exact(8);
+    for (i, w) in (&mut words).enumerate() {
+        mask |= word(u64::from_le_bytes(w.try_into().expect("8 bytes"))) << (8 * i);
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        // Zero bytes are not alphanumeric: the padding adds no bits.
+        mask |= word(u64::from_le_bytes(last)) << (8 * (chunk.len() / 8));
+    }
+    mask
+}
+
+/// [`cheap_word_hash`] of `bytes[start..end]`. A word shorter than 16
+/// bytes, with 16 bytes readable from its start, is hashed from two
+/// unaligned loads masked to its length, choosing between the shapes of
+/// [`WordHasher::write`] (tail only; one full chunk; chunk and tail) with
+/// selects rather than branches, because word lengths are unpredictable.
+/// Same value, always.
+#[inline]
+pub(super) fn cheap_word_hash_at(bytes: &[u8], start: usize, end: usize) -> u64 {
+    let len = end - start;
+    if len < 16 && start + 16 <= bytes.len() {
+        let load = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        let (a, b) = (load(start), load(start + 8));
+        // The low `n` bytes of `v`, n in 1..=8 (for n = 0, `v` whole: the
+        // value is then not selected below).
+        let low = |v: u64, n: usize| v & (u64::MAX >> ((64 - 8 * n) & 63));
+        let first_len = len.min(8);
+        // One chunk of 8, or a tail of `len` (with its length mixed in).
+        let first = if len >= 8 {
+            a
+        } else {
+            low(a, first_len) ^ ((len as u64) << 59)
+        };
+        let h1 = first.wrapping_mul(WORD_MUL);
+        let rest = len.saturating_sub(8);
+        let h2 = (h1.rotate_left(5) ^ low(b, rest) ^ ((rest as u64) << 59)).wrapping_mul(WORD_MUL);
+        let h = WordHasher(if rest > 0 { h2 } else { h1 });
+        return std::hash::Hasher::finish(&h);
+    }
+    cheap_word_hash(&bytes[start..end])
+}
+
+/// The documents' cheap k-gram hashes (version 2 filters), for
+/// [`for_each_kgram`]: a 64 Kibit bitmap on the top 16 bits answers most
+/// probes from L1 cache, the set settles the rest.
+#[derive(Debug, Clone)]
+pub(crate) struct KgramFilter {
+    bits: Box<[u64; 1024]>,
+    set: HashSet<u64, BuildWordHasher>,
+}
+
+impl KgramFilter {
+    pub(crate) fn new(hashes: impl IntoIterator<Item = u64>) -> KgramFilter {
+        let mut bits = Box::new([0u64; 1024]);
+        let mut set = HashSet::default();
+        for h in hashes {
+            let top = (h >> 48) as usize;
+            bits[top / 64] |= 1 << (top % 64);
+            set.insert(h);
+        }
+        KgramFilter { bits, set }
+    }
+
+    fn contains(&self, h: u64) -> bool {
+        let top = (h >> 48) as usize;
+        self.bits[top / 64] & (1 << (top % 64)) != 0 && self.set.contains(&h)
+    }
+}
+
+/// The cheap hash of a k-gram is the polynomial `Σ c_i · ROLL^(K-1-i)`
+/// (mod 2^64) of its words' cheap hashes `c_i`, updated as the window
+/// rolls (two multiplications a word). Part of the file format (version 2
+/// filters): never change it.
+pub(super) const ROLL: u64 = 0x9E37_79B9_7F4A_7C15;
+/// `ROLL^(K-1)`: the weight of the word leaving the window.
+pub(super) const ROLL_OUT: u64 = {
+    let mut p = 1u64;
+    let mut i = 1;
+    while i < K {
+        p = p.wrapping_mul(ROLL);
+        i += 1;
+    }
+    p
+};
+
+/// The cheap hash of a word: [`WordHasher`] over its bytes. Part of the
+/// file format (version 2 filters): it must never change.
+pub(super) fn cheap_word_hash(w: &[u8]) -> u64 {
+    let mut h = WordHasher::default();
+    std::hash::Hasher::write(&mut h, w);
+    std::hash::Hasher::finish(&h)
+}
+
+/// SHA-256 of a word (first 8 bytes), cached under its cheap hash `key`:
+/// a probe compares two integers instead of two strings, and no key is
+/// allocated. (Two words colliding in 64 bits would share a hash: a 2^-64
+/// chance per pair, far below any similarity threshold's noise.)
+pub(super) fn word_hash(
+    cache: &mut std::collections::HashMap<u64, u64, BuildWordHasher>,
+    key: u64,
+    w: &[u8],
+) -> u64 {
+    if let Some(&h) = cache.get(&key) {
+        return h;
+    }
+    let digest = Sha256::digest(w);
+    let h = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+    cache.insert(key, h);
+    h
+}
+
+/// FxHash-style hasher for word caches and hash sets of already-mixed
+/// hashes: SipHash's DoS resistance is not needed for them, and it was a
+/// visible share of scanning. Its output over bytes is also the cheap word
+/// hash of the file format's filters ([`cheap_word_hash`]): do not change
+/// `write` or `finish`.
+#[derive(Default)]
+pub(crate) struct WordHasher(u64);
+
+/// [`WordHasher`]'s multiplier.
+pub(super) const WORD_MUL: u64 = 0x517c_c1b7_2722_0a95;
+
+impl std::hash::Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        // Avalanche: hashbrown takes its control bits from the top of the
+        // hash, which the multiply alone leaves poorly mixed for short keys.
+        let mut h = self.0 ^ (self.0 >> 33);
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^ (h >> 33)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let v = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(WORD_MUL);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            // The tail as a little-endian integer, assembled in registers:
+            // copying it into a zeroed array and loading that whole stalls
+            // on store forwarding, and most words are shorter than 8 bytes.
+            let v = rest
+                .iter()
+                .enumerate()
+                .fold(0u64, |v, (i, &b)| v | u64::from(b) << (8 * i));
+            self.mix_tail(v, rest.len());
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(WORD_MUL);
+    }
+}
+
+impl WordHasher {
+    /// Mixes in the last 1-7 bytes `v` (little-endian) of a write.
+    #[inline(always)]
+    fn mix_tail(&mut self, v: u64, len: usize) {
+        // The length keeps "a" and "a\0" apart.
+        self.0 = (self.0.rotate_left(5) ^ v ^ ((len as u64) << 59)).wrapping_mul(WORD_MUL);
+    }
+}
+
+pub(crate) type BuildWordHasher = std::hash::BuildHasherDefault<WordHasher>;
+
+pub(super) fn combine(gram: &[u64]) -> u64 {
+    let mut h: u64 = 0;
+    for &w in gram {
+        h = (h.rotate_left(23) ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    // splitmix64 finalizer: every bit of every word affects every bit.
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94D0_49BB_1331_11EB);
+    h ^ (h >> 31)
+}
