@@ -1,6 +1,8 @@
 //! Helpers shared by the proxy's integration tests.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod api;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

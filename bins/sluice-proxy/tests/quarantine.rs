@@ -1,0 +1,262 @@
+//! The quarantine through the API: per-recipient releases, deletes, a
+//! failed release, and a full disk, with real peers (Python's smtplib and
+//! urllib, a Python SMTP sink upstream).
+
+mod common;
+
+use std::process::Command;
+
+use common::api::{demo, http, incidents, setup, Setup, TOKEN};
+use common::{proxy_with, relay_to, send, sink, wait_for_files};
+
+#[test]
+fn a_release_answers_per_recipient_keeps_the_deferred_and_bounces_the_refused() {
+    let s = setup("", "");
+    let script = format!(
+        r#"
+import smtplib
+with smtplib.SMTP("127.0.0.1", {port}) as c:
+    r = c.sendmail("alice@example.com", ["advisor@partner.org", "temp@partner.org", "gone@partner.org"],
+                   open({path:?}, "rb").read())
+    print("ok")
+"#,
+        port = s.smtp,
+        path = demo("board-excerpt.eml").display().to_string()
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ok"),
+        "{out:?}"
+    );
+    let (_, list) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
+    let id = list["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(list["data"][0]["recipients"].as_array().unwrap().len(), 3);
+
+    // The upstream now defers temp@ and refuses gone@.
+    let strict = format!("{}.strict", s.inbox.display());
+    std::fs::write(&strict, "").unwrap();
+    let release = format!("{}/api/v1/quarantine/{id}/release", s.api);
+    let (status, body) = http("POST", &release, Some(TOKEN));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["released"], false, "{body}");
+    let replies: Vec<(String, String)> = body["data"]["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["address"].as_str().unwrap().to_owned(),
+                r["reply"].as_str().unwrap()[..3].to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("advisor@partner.org", "250"),
+        ("temp@partner.org", "450"),
+        ("gone@partner.org", "550"),
+    ]
+    .iter()
+    .map(|(a, c)| (a.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(replies, expected);
+    // Delivered to advisor@, and the sender told about gone@.
+    let files = wait_for_files(&s.inbox, 2);
+    let texts: Vec<String> = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("X-Envelope: alice@example.com -> advisor@partner.org")),
+        "{texts:?}"
+    );
+    let dsn = texts
+        .iter()
+        .find(|t| t.starts_with("X-Envelope: <> -> alice@example.com"))
+        .expect("a DSN");
+    assert!(
+        dsn.contains("Final-Recipient: rfc822; gone@partner.org"),
+        "{dsn}"
+    );
+    assert!(dsn.contains("Status: 5.1.1"), "{dsn}");
+    // Held for temp@ only.
+    let (_, list) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
+    assert_eq!(
+        list["data"][0]["recipients"],
+        serde_json::json!(["temp@partner.org"])
+    );
+
+    // Once the upstream takes temp@, the next release finishes the job.
+    std::fs::remove_file(&strict).unwrap();
+    let (status, body) = http("POST", &release, Some(TOKEN));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["released"], true, "{body}");
+    assert_eq!(body["data"]["recipients"].as_array().unwrap().len(), 1);
+    let files = wait_for_files(&s.inbox, 3);
+    let last = std::fs::read_to_string(files.last().unwrap()).unwrap();
+    assert!(
+        last.starts_with("X-Envelope: alice@example.com -> temp@partner.org"),
+        "{last}"
+    );
+    let (_, list) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
+    assert_eq!(list["data"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn quarantine_release_delete_and_a_failed_release() {
+    let mut s = setup("", "");
+    let hold = |s: &Setup| {
+        let reply = send(s.smtp, &demo("board-excerpt.eml"), "advisor@partner.org");
+        assert!(reply.starts_with("250 2.0.0 quarantined "), "{reply}");
+        reply.rsplit(' ').next().unwrap().to_owned()
+    };
+    let first = hold(&s);
+    let second = hold(&s);
+    let (status, list) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
+    assert_eq!(status, 200);
+    let held = list["data"].as_array().unwrap();
+    assert_eq!(held.len(), 2);
+    assert_eq!(held[0]["id"], first.as_str());
+    assert_eq!(held[0]["incident_id"], first.as_str());
+    assert_eq!(held[0]["sender"], "alice@example.com");
+    assert_eq!(
+        held[0]["recipients"],
+        serde_json::json!(["advisor@partner.org"])
+    );
+    assert_eq!(held[0]["subject"], "notes");
+    assert!(held[0]["size"].as_u64().unwrap() > 1000);
+    assert!(held[0]["time"].as_str().unwrap().ends_with('Z'));
+    // The incident points at the held message.
+    let incident = incidents(&s, "", 2);
+    assert_eq!(incident[1]["quarantine_id"], first.as_str());
+    assert!(
+        wait_for_files(&s.inbox, 1).is_empty(),
+        "nothing relayed yet"
+    );
+
+    // Release: relayed to the upstream with the original sender and
+    // recipients, then removed.
+    let (status, body) = http(
+        "POST",
+        &format!("{}/api/v1/quarantine/{first}/release", s.api),
+        Some(TOKEN),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["released"], true, "{body}");
+    assert_eq!(
+        body["data"]["recipients"][0]["address"],
+        "advisor@partner.org"
+    );
+    assert!(
+        body["data"]["recipients"][0]["reply"]
+            .as_str()
+            .unwrap()
+            .starts_with("250"),
+        "{body}"
+    );
+    let relayed = wait_for_files(&s.inbox, 1);
+    assert_eq!(relayed.len(), 1);
+    let text = std::fs::read_to_string(&relayed[0]).unwrap();
+    assert!(
+        text.starts_with("X-Envelope: alice@example.com -> advisor@partner.org"),
+        "{text}"
+    );
+    assert!(text.contains("X-Sluice-Scanned: dlp.test"));
+    assert!(text.contains("Message-ID: <board-excerpt.eml@demo.example.com>"));
+    let (_, list) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        http(
+            "POST",
+            &format!("{}/api/v1/quarantine/{first}/release", s.api),
+            Some(TOKEN)
+        )
+        .0,
+        404
+    );
+
+    // With the upstream down, a release fails, says why and keeps the message.
+    drop(s.sink.take());
+    let (status, body) = http(
+        "POST",
+        &format!("{}/api/v1/quarantine/{second}/release", s.api),
+        Some(TOKEN),
+    );
+    assert_eq!(status, 502, "{body}");
+    let why = body["errors"][0].as_str().unwrap();
+    assert!(why.contains("the message is kept"), "{why}");
+    let (_, list) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
+    assert_eq!(list["data"][0]["id"], second.as_str());
+
+    // Delete, through the command line this time.
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice-proxy"))
+        .args(["quarantine", "delete", &second, "--config"])
+        .arg(&s.config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let (_, list) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
+    assert_eq!(list["data"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        http(
+            "DELETE",
+            &format!("{}/api/v1/quarantine/{second}", s.api),
+            Some(TOKEN)
+        )
+        .0,
+        404
+    );
+}
+
+#[test]
+fn a_full_disk_never_gets_a_250_for_a_quarantine() {
+    let work = tempfile::tempdir().unwrap();
+    let inbox = work.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let (_sink, upstream) = sink(&inbox);
+    // The proxy may write no file past 1 MiB: the store's file can hold a
+    // small message but not a 2 MB one.
+    let (_proxy, smtp) = proxy_with(
+        &work.path().join("p"),
+        &relay_to(upstream),
+        "\"127.0.0.0/8\"",
+        "",
+        "",
+        "",
+        Some(1 << 20),
+    );
+    let original = std::fs::read_to_string(demo("board-excerpt.eml"))
+        .unwrap()
+        .replace("\r\n", "\n");
+    let boundary = "--===============0177061253217551911==";
+    let (head, tail) = original
+        .split_once(&format!("{boundary}\nContent-Type: application/vnd"))
+        .unwrap();
+    let padding: String = (0..30_000).map(|i| format!("{:076}\n", i)).collect();
+    let big = format!(
+        "{head}{boundary}\nContent-Type: text/csv\nContent-Disposition: attachment; filename=\"pad.csv\"\n\n{padding}\n{boundary}\nContent-Type: application/vnd{tail}"
+    );
+    let big_path = work.path().join("big.eml");
+    std::fs::write(&big_path, big.replace('\n', "\r\n")).unwrap();
+
+    let reply = send(smtp, &big_path, "advisor@partner.org");
+    assert!(reply.starts_with("451 4.3.0"), "{reply}");
+    // The session's store still works for what fits.
+    let reply = send(smtp, &demo("board-excerpt.eml"), "advisor@partner.org");
+    assert!(reply.starts_with("250 2.0.0 quarantined"), "{reply}");
+    assert!(wait_for_files(&inbox, 1).is_empty(), "nothing relayed");
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice-proxy"))
+        .args(["quarantine", "list", "--config"])
+        .arg(work.path().join("p/sluice.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        1,
+        "{out:?}"
+    );
+}
