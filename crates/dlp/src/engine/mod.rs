@@ -6,16 +6,17 @@
 //! `automaton.rs` holds the dictionary automatons and `results.rs` what a
 //! scan returns.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use regex::Regex;
 
 use crate::fingerprint::{BuildWordHasher, KgramFilter};
-use crate::rule::{compile_regex, CountMode, Definitions, EntityKind, Thresholds};
+use crate::rule::{CountMode, Definitions, Thresholds};
 use crate::{Error, FingerprintSet, Identifier};
 
 mod automaton;
+mod compile;
 mod results;
 mod search;
 mod tally;
@@ -23,9 +24,9 @@ mod tally;
 mod window_tests;
 mod windows;
 
-use automaton::{build_automaton, Automaton, Pattern};
+use automaton::{build_automaton, Automaton};
 pub use results::{Match, RuleResult, ScanResult, Segment, MAX_EVIDENCE};
-use windows::{section_index, spaceless_script, WINDOW_BYTES, WINDOW_OVERLAP};
+use windows::{WINDOW_BYTES, WINDOW_OVERLAP};
 
 #[derive(Debug)]
 enum Matcher {
@@ -93,203 +94,11 @@ impl Engine {
     /// unknown entities or rules, invalid regexes, thresholds that are not
     /// positive or do not rise with the level.
     pub fn new(definitions: Definitions) -> Result<Engine, Error> {
-        let mut names = HashSet::new();
-        for e in &definitions.entities {
-            if !names.insert(e.name.as_str()) {
-                return Err(Error::Duplicate {
-                    kind: "entity",
-                    name: e.name.clone(),
-                });
-            }
-        }
-        let entity_index: HashMap<&str, usize> = definitions
-            .entities
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.name.as_str(), i))
-            .collect();
-
-        let mut entities = Vec::with_capacity(definitions.entities.len());
-        let mut insensitive_patterns: Vec<(String, Pattern)> = Vec::new();
-        let mut sensitive_patterns: Vec<(String, Pattern)> = Vec::new();
-        let mut identifiers: Vec<(Identifier, Vec<usize>)> = Vec::new();
-        let mut fingerprint_index: Option<HashSet<u64, BuildWordHasher>> = None;
-        let mut fingerprint_filter: Option<HashSet<u64, BuildWordHasher>> = None;
-        // One document without a filter (a version 1 file) disables it.
-        let mut filterable = true;
-        for (i, def) in definitions.entities.iter().enumerate() {
-            let matcher = match &def.kind {
-                EntityKind::Dictionary {
-                    dictionary,
-                    case_sensitive,
-                } => {
-                    let terms = dictionary.distinct(*case_sensitive);
-                    let target = if *case_sensitive {
-                        &mut sensitive_patterns
-                    } else {
-                        &mut insensitive_patterns
-                    };
-                    for (t, term) in terms.iter().enumerate() {
-                        let free_start = term.text.chars().next().is_some_and(spaceless_script);
-                        let free_end = term.text.chars().next_back().is_some_and(spaceless_script);
-                        target.push((
-                            term.text.clone(),
-                            Pattern {
-                                entity: i,
-                                term: t,
-                                free_start,
-                                free_end,
-                            },
-                        ));
-                    }
-                    Matcher::Dictionary {
-                        terms: terms
-                            .into_iter()
-                            .map(|t| (Arc::from(t.text.as_str()), t.weight))
-                            .collect(),
-                    }
-                }
-                EntityKind::Identifier(id) => {
-                    match identifiers.iter_mut().find(|(x, _)| x == id) {
-                        Some((_, users)) => users.push(i),
-                        None => identifiers.push((*id, vec![i])),
-                    }
-                    Matcher::Identifier
-                }
-                EntityKind::Regex {
-                    pattern,
-                    case_sensitive,
-                } => {
-                    let re = compile_regex(pattern, *case_sensitive).map_err(|message| {
-                        Error::Regex {
-                            entity: def.name.clone(),
-                            message,
-                        }
-                    })?;
-                    Matcher::Regex(re, *case_sensitive)
-                }
-                EntityKind::Fingerprint {
-                    documents,
-                    similarity,
-                } => {
-                    fingerprint_index
-                        .get_or_insert_with(HashSet::default)
-                        .extend(
-                            documents
-                                .documents
-                                .iter()
-                                .flat_map(|d| d.hashes.iter().copied()),
-                        );
-                    filterable &= documents
-                        .documents
-                        .iter()
-                        .all(|d| d.hashes.is_empty() || !d.filter.is_empty());
-                    fingerprint_filter
-                        .get_or_insert_with(HashSet::default)
-                        .extend(
-                            documents
-                                .documents
-                                .iter()
-                                .flat_map(|d| d.filter.iter().copied()),
-                        );
-                    Matcher::Fingerprint(documents.clone(), *similarity)
-                }
-            };
-            entities.push(Entity {
-                name: def.name.clone(),
-                matcher,
-            });
-        }
-
-        let mut rule_names = HashSet::new();
-        let mut rules = Vec::with_capacity(definitions.rules.len());
-        for def in &definitions.rules {
-            if !rule_names.insert(def.name.as_str()) {
-                return Err(Error::Duplicate {
-                    kind: "rule",
-                    name: def.name.clone(),
-                });
-            }
-            let resolve = |names: &[String]| -> Result<Vec<usize>, Error> {
-                names
-                    .iter()
-                    .map(|n| {
-                        entity_index
-                            .get(n.as_str())
-                            .copied()
-                            .ok_or_else(|| Error::UnknownEntity {
-                                rule: def.name.clone(),
-                                entity: n.clone(),
-                            })
-                    })
-                    .collect()
-            };
-            let rule_entities = resolve(&def.entities)?;
-            if rule_entities.is_empty() {
-                return Err(Error::Threshold {
-                    rule: def.name.clone(),
-                    message: "a rule needs at least one entity".into(),
-                });
-            }
-            let require = resolve(&def.require)?;
-            let thresholds = match def.severity {
-                Some(t) => {
-                    if let Some((level, message)) = t.problems().into_iter().next() {
-                        let at = level.map_or(String::new(), |l| format!("{l}: "));
-                        return Err(Error::Threshold {
-                            rule: def.name.clone(),
-                            message: format!("{at}{message}"),
-                        });
-                    }
-                    t
-                }
-                None => Thresholds {
-                    low: Some(default_low(&rule_entities, &entities)),
-                    ..Thresholds::default()
-                },
-            };
-            let mut scope = [def.scope.is_empty(); 3];
-            for s in &def.scope {
-                scope[section_index(*s)] = true;
-            }
-            rules.push(Rule {
-                name: def.name.clone(),
-                entities: rule_entities,
-                count: def.count,
-                scope,
-                thresholds,
-                require,
-                proximity: def.proximity,
-            });
-        }
-
-        let mut profiles = Vec::new();
-        let mut profile_names = HashSet::new();
-        for p in &definitions.profiles {
-            if !profile_names.insert(p.name.as_str()) {
-                return Err(Error::Duplicate {
-                    kind: "profile",
-                    name: p.name.clone(),
-                });
-            }
-            let indices = p
-                .rules
-                .iter()
-                .map(|r| {
-                    rules
-                        .iter()
-                        .position(|x| &x.name == r)
-                        .ok_or_else(|| Error::UnknownRule {
-                            profile: p.name.clone(),
-                            rule: r.clone(),
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            profiles.push((p.name.clone(), indices));
-        }
-
-        let insensitive = build_automaton(insensitive_patterns)?;
-        let sensitive = build_automaton(sensitive_patterns)?;
+        let compiled = compile::entities(&definitions.entities)?;
+        let rules = compile::rules(&definitions.rules, &compiled.entities)?;
+        let profiles = compile::profiles(&definitions.profiles, &rules)?;
+        let insensitive = build_automaton(compiled.insensitive_patterns)?;
+        let sensitive = build_automaton(compiled.sensitive_patterns)?;
         let longest_term = [&insensitive, &sensitive]
             .into_iter()
             .flatten()
@@ -301,16 +110,14 @@ impl Engine {
             proximity: rules
                 .iter()
                 .any(|r| r.proximity.is_some() && !r.require.is_empty()),
-            entities,
+            entities: compiled.entities,
             rules,
             profiles,
             insensitive,
             sensitive,
-            identifiers,
-            fingerprint_index,
-            fingerprint_filter: fingerprint_filter
-                .filter(|_| filterable)
-                .map(KgramFilter::new),
+            identifiers: compiled.identifiers,
+            fingerprint_index: compiled.fingerprint_index,
+            fingerprint_filter: compiled.fingerprint_filter,
             threads: automaton::cores(),
         })
     }
@@ -352,7 +159,7 @@ impl Engine {
     /// an unknown rule or one without dictionaries.
     pub fn dictionary_terms(&self, rule: &str) -> Option<u64> {
         let r = self.rules.iter().find(|r| r.name == rule)?;
-        distinct_dictionary_terms(&r.entities, &self.entities)
+        compile::distinct_dictionary_terms(&r.entities, &self.entities)
     }
 
     /// The thresholds a rule uses (the default ones filled in).
@@ -378,24 +185,4 @@ impl Engine {
     pub fn scan(&self, segments: &[Segment]) -> ScanResult {
         self.scan_in_windows(segments, WINDOW_BYTES)
     }
-}
-
-/// `ceil(n/2)` with `n` the distinct terms across the rule's dictionary
-/// entities, or 1 for a rule without dictionaries (SPEC §4).
-fn default_low(rule_entities: &[usize], entities: &[Entity]) -> u64 {
-    distinct_dictionary_terms(rule_entities, entities).map_or(1, |n| n.div_ceil(2).max(1))
-}
-
-/// The `n` of the default threshold: distinct terms across the
-/// dictionary entities among `rule_entities`; `None` without dictionaries.
-fn distinct_dictionary_terms(rule_entities: &[usize], entities: &[Entity]) -> Option<u64> {
-    let mut terms: HashSet<&str> = HashSet::new();
-    let mut has_dictionary = false;
-    for &e in rule_entities {
-        if let Matcher::Dictionary { terms: t } = &entities[e].matcher {
-            has_dictionary = true;
-            terms.extend(t.iter().map(|(s, _)| &**s));
-        }
-    }
-    has_dictionary.then_some(terms.len() as u64)
 }

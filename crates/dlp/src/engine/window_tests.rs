@@ -2,10 +2,10 @@
 
 use super::windows::{windows, Window};
 use super::*;
-use crate::Section;
 use crate::{
     fingerprint::tests::prose, Dictionary, DocumentFingerprint, EntityDefinition, RuleDefinition,
 };
+use crate::{EntityKind, Section};
 
 fn rule(name: &str, entities: &[&str], count: CountMode) -> RuleDefinition {
     let mut r = RuleDefinition::new(name, entities);

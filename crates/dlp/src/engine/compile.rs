@@ -1,0 +1,272 @@
+//! Definitions compiled: entities into matchers and search tables, rules
+//! and profiles into indices, every cross reference checked.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::automaton::Pattern;
+use super::windows::{section_index, spaceless_script};
+use super::{Entity, Matcher, Rule};
+use crate::fingerprint::{BuildWordHasher, KgramFilter};
+use crate::rule::{
+    compile_regex, EntityDefinition, EntityKind, ProfileDefinition, RuleDefinition, Thresholds,
+};
+use crate::{Error, Identifier};
+
+/// The entities' matchers, and the tables every scan searches: the
+/// dictionary patterns of the two automatons, the identifier types with
+/// their entities, the fingerprint index and filter.
+pub(super) struct CompiledEntities {
+    pub(super) entities: Vec<Entity>,
+    pub(super) insensitive_patterns: Vec<(String, Pattern)>,
+    pub(super) sensitive_patterns: Vec<(String, Pattern)>,
+    pub(super) identifiers: Vec<(Identifier, Vec<usize>)>,
+    pub(super) fingerprint_index: Option<HashSet<u64, BuildWordHasher>>,
+    pub(super) fingerprint_filter: Option<KgramFilter>,
+}
+
+/// Compiles entity definitions (names must be unique).
+pub(super) fn entities(definitions: &[EntityDefinition]) -> Result<CompiledEntities, Error> {
+    let mut names = HashSet::new();
+    for e in definitions {
+        if !names.insert(e.name.as_str()) {
+            return Err(Error::Duplicate {
+                kind: "entity",
+                name: e.name.clone(),
+            });
+        }
+    }
+    let mut entities = Vec::with_capacity(definitions.len());
+    let mut insensitive_patterns: Vec<(String, Pattern)> = Vec::new();
+    let mut sensitive_patterns: Vec<(String, Pattern)> = Vec::new();
+    let mut identifiers: Vec<(Identifier, Vec<usize>)> = Vec::new();
+    let mut fingerprint_index: Option<HashSet<u64, BuildWordHasher>> = None;
+    let mut fingerprint_filter: Option<HashSet<u64, BuildWordHasher>> = None;
+    // One document without a filter (a version 1 file) disables it.
+    let mut filterable = true;
+    for (i, def) in definitions.iter().enumerate() {
+        let matcher = match &def.kind {
+            EntityKind::Dictionary {
+                dictionary,
+                case_sensitive,
+            } => {
+                let terms = dictionary.distinct(*case_sensitive);
+                let target = if *case_sensitive {
+                    &mut sensitive_patterns
+                } else {
+                    &mut insensitive_patterns
+                };
+                for (t, term) in terms.iter().enumerate() {
+                    let free_start = term.text.chars().next().is_some_and(spaceless_script);
+                    let free_end = term.text.chars().next_back().is_some_and(spaceless_script);
+                    target.push((
+                        term.text.clone(),
+                        Pattern {
+                            entity: i,
+                            term: t,
+                            free_start,
+                            free_end,
+                        },
+                    ));
+                }
+                Matcher::Dictionary {
+                    terms: terms
+                        .into_iter()
+                        .map(|t| (Arc::from(t.text.as_str()), t.weight))
+                        .collect(),
+                }
+            }
+            EntityKind::Identifier(id) => {
+                match identifiers.iter_mut().find(|(x, _)| x == id) {
+                    Some((_, users)) => users.push(i),
+                    None => identifiers.push((*id, vec![i])),
+                }
+                Matcher::Identifier
+            }
+            EntityKind::Regex {
+                pattern,
+                case_sensitive,
+            } => {
+                let re =
+                    compile_regex(pattern, *case_sensitive).map_err(|message| Error::Regex {
+                        entity: def.name.clone(),
+                        message,
+                    })?;
+                Matcher::Regex(re, *case_sensitive)
+            }
+            EntityKind::Fingerprint {
+                documents,
+                similarity,
+            } => {
+                fingerprint_index
+                    .get_or_insert_with(HashSet::default)
+                    .extend(
+                        documents
+                            .documents
+                            .iter()
+                            .flat_map(|d| d.hashes.iter().copied()),
+                    );
+                filterable &= documents
+                    .documents
+                    .iter()
+                    .all(|d| d.hashes.is_empty() || !d.filter.is_empty());
+                fingerprint_filter
+                    .get_or_insert_with(HashSet::default)
+                    .extend(
+                        documents
+                            .documents
+                            .iter()
+                            .flat_map(|d| d.filter.iter().copied()),
+                    );
+                Matcher::Fingerprint(documents.clone(), *similarity)
+            }
+        };
+        entities.push(Entity {
+            name: def.name.clone(),
+            matcher,
+        });
+    }
+
+    Ok(CompiledEntities {
+        entities,
+        insensitive_patterns,
+        sensitive_patterns,
+        identifiers,
+        fingerprint_index,
+        fingerprint_filter: fingerprint_filter
+            .filter(|_| filterable)
+            .map(KgramFilter::new),
+    })
+}
+
+/// Compiles rule definitions over compiled `entities` (names unique,
+/// entities known, thresholds valid or the default filled in).
+pub(super) fn rules(
+    definitions: &[RuleDefinition],
+    entities: &[Entity],
+) -> Result<Vec<Rule>, Error> {
+    let entity_index: HashMap<&str, usize> = entities
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.name.as_str(), i))
+        .collect();
+    let mut rule_names = HashSet::new();
+    let mut rules = Vec::with_capacity(definitions.len());
+    for def in definitions {
+        if !rule_names.insert(def.name.as_str()) {
+            return Err(Error::Duplicate {
+                kind: "rule",
+                name: def.name.clone(),
+            });
+        }
+        let resolve = |names: &[String]| -> Result<Vec<usize>, Error> {
+            names
+                .iter()
+                .map(|n| {
+                    entity_index
+                        .get(n.as_str())
+                        .copied()
+                        .ok_or_else(|| Error::UnknownEntity {
+                            rule: def.name.clone(),
+                            entity: n.clone(),
+                        })
+                })
+                .collect()
+        };
+        let rule_entities = resolve(&def.entities)?;
+        if rule_entities.is_empty() {
+            return Err(Error::Threshold {
+                rule: def.name.clone(),
+                message: "a rule needs at least one entity".into(),
+            });
+        }
+        let require = resolve(&def.require)?;
+        let thresholds = match def.severity {
+            Some(t) => {
+                if let Some((level, message)) = t.problems().into_iter().next() {
+                    let at = level.map_or(String::new(), |l| format!("{l}: "));
+                    return Err(Error::Threshold {
+                        rule: def.name.clone(),
+                        message: format!("{at}{message}"),
+                    });
+                }
+                t
+            }
+            None => Thresholds {
+                low: Some(default_low(&rule_entities, entities)),
+                ..Thresholds::default()
+            },
+        };
+        let mut scope = [def.scope.is_empty(); 3];
+        for s in &def.scope {
+            scope[section_index(*s)] = true;
+        }
+        rules.push(Rule {
+            name: def.name.clone(),
+            entities: rule_entities,
+            count: def.count,
+            scope,
+            thresholds,
+            require,
+            proximity: def.proximity,
+        });
+    }
+
+    Ok(rules)
+}
+
+/// Compiles profile definitions over compiled `rules`.
+pub(super) fn profiles(
+    definitions: &[ProfileDefinition],
+    rules: &[Rule],
+) -> Result<Vec<(String, Vec<usize>)>, Error> {
+    let mut profiles = Vec::new();
+    let mut profile_names = HashSet::new();
+    for p in definitions {
+        if !profile_names.insert(p.name.as_str()) {
+            return Err(Error::Duplicate {
+                kind: "profile",
+                name: p.name.clone(),
+            });
+        }
+        let indices = p
+            .rules
+            .iter()
+            .map(|r| {
+                rules
+                    .iter()
+                    .position(|x| &x.name == r)
+                    .ok_or_else(|| Error::UnknownRule {
+                        profile: p.name.clone(),
+                        rule: r.clone(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        profiles.push((p.name.clone(), indices));
+    }
+
+    Ok(profiles)
+}
+
+/// `ceil(n/2)` with `n` the distinct terms across the rule's dictionary
+/// entities, or 1 for a rule without dictionaries (SPEC §4).
+pub(super) fn default_low(rule_entities: &[usize], entities: &[Entity]) -> u64 {
+    distinct_dictionary_terms(rule_entities, entities).map_or(1, |n| n.div_ceil(2).max(1))
+}
+
+/// The `n` of the default threshold: distinct terms across the
+/// dictionary entities among `rule_entities`; `None` without dictionaries.
+pub(super) fn distinct_dictionary_terms(
+    rule_entities: &[usize],
+    entities: &[Entity],
+) -> Option<u64> {
+    let mut terms: HashSet<&str> = HashSet::new();
+    let mut has_dictionary = false;
+    for &e in rule_entities {
+        if let Matcher::Dictionary { terms: t } = &entities[e].matcher {
+            has_dictionary = true;
+            terms.extend(t.iter().map(|(s, _)| &**s));
+        }
+    }
+    has_dictionary.then_some(terms.len() as u64)
+}
