@@ -5,7 +5,7 @@ use std::path::Path;
 
 use sluice_config::{
     Action, Config, ConfigError, ConfigErrors, Constraint, EntityConfig, EntityKind, Mode,
-    ProfileConfig, RuleConfig,
+    PolicyConfig, ProfileConfig, RuleConfig,
 };
 use sluice_dlp::{CountMode, Engine};
 use sluice_mime::{extract, header, Extraction, Limits};
@@ -233,106 +233,10 @@ impl Inspector {
     /// on them.
     fn apply_policies(&self, d: &mut Decision, x: &Extraction) {
         for p in &self.config.policy {
-            let name = &p.name;
-            // No `from` is the default constraint: anyone.
-            static ANYONE: Constraint = Constraint {
-                include: Vec::new(),
-                exclude: Vec::new(),
-            };
-            let from = p.from.as_ref().unwrap_or(&ANYONE);
-            if !from.matches(&d.sender) {
-                if self.explain {
-                    let line = format!(
-                        "policy {name:?}: does not apply: sender {}",
-                        from.explain(sender_label(&d.sender))
-                    );
-                    d.trace.push(line);
-                }
-                continue;
-            }
-            // Some(None): no `to` constraint; Some(Some(r)): `r` matches it.
-            let matched = match &p.to {
-                None => Some(None),
-                Some(to) => d.recipients.iter().find(|r| to.matches(r)).map(Some),
-            };
-            let Some(matched) = matched else {
-                if self.explain {
-                    let why = match &p.to {
-                        Some(to) if !d.recipients.is_empty() => d
-                            .recipients
-                            .iter()
-                            .map(|r| to.explain(r))
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                        _ => "there are no recipients".into(),
-                    };
-                    d.trace.push(format!(
-                        "policy {name:?}: does not apply: no recipient matches to ({why})"
-                    ));
-                }
+            let Some(triggered) = self.evaluate(p, d, x) else {
                 continue;
             };
-            let applies = self.explain.then(|| {
-                let to_reason = match (matched, &p.to) {
-                    (Some(r), Some(to)) => format!("recipient {}", to.explain(r)),
-                    _ => "any recipient (no to constraint)".to_owned(),
-                };
-                format!(
-                    "policy {name:?}: applies (sender {}; {to_reason})",
-                    from.explain(sender_label(&d.sender))
-                )
-            });
-            let min = p.min_severity;
-            let rule_hit = d
-                .rules
-                .iter()
-                .find(|r| p.profiles.contains(&r.profile) && r.severity >= min);
-            let unscannable = p.unscannable && !x.unscannable.is_empty();
-            if rule_hit.is_none() && !unscannable {
-                if let Some(applies) = applies {
-                    d.trace.push(format!(
-                        "{applies}; not triggered: no rule of profiles {:?} reached {min}",
-                        p.profiles
-                    ));
-                }
-                continue;
-            }
-            let monitor = self.config.policy_mode(p) == Mode::Monitor;
-            if let Some(applies) = applies {
-                let reason = match rule_hit {
-                    Some(r) => format!(
-                        "rule {:?} (profile {:?}) reached {} (count {}), at least {}",
-                        r.rule, r.profile, r.severity, r.count, min
-                    ),
-                    None => format!(
-                        "{} part(s) could not be scanned and unscannable = true",
-                        x.unscannable.len()
-                    ),
-                };
-                d.trace.push(format!(
-                    "{applies}; TRIGGERED: {reason} → {}{}",
-                    p.action,
-                    if monitor {
-                        " (monitor mode: recorded, not applied; evaluation goes on)"
-                    } else {
-                        ""
-                    }
-                ));
-            }
-            let triggered = Triggered {
-                policy: p.name.clone(),
-                profiles: p.profiles.clone(),
-                action: p.action,
-                mode: if monitor {
-                    Mode::Monitor
-                } else {
-                    Mode::Enforce
-                },
-                header: p.header.clone().filter(|_| p.action == Action::AddHeader),
-                reject_message: p.reject_message.clone(),
-                notify_sender: p.notify_sender && !d.sender.is_empty() && !is_automatic(x),
-            };
-            if monitor {
+            if triggered.is_monitor() {
                 d.decided.get_or_insert_with(|| triggered.clone());
                 d.monitored.push(triggered);
                 continue;
@@ -343,6 +247,110 @@ impl Inspector {
         if self.config.policy.is_empty() && self.explain {
             d.trace.push("no policies configured".into());
         }
+    }
+
+    /// Whether policy `p` applies to the decision's envelope and triggers
+    /// on its rules or unscannable content; the trace says why.
+    fn evaluate(&self, p: &PolicyConfig, d: &mut Decision, x: &Extraction) -> Option<Triggered> {
+        let name = &p.name;
+        // No `from` is the default constraint: anyone.
+        static ANYONE: Constraint = Constraint {
+            include: Vec::new(),
+            exclude: Vec::new(),
+        };
+        let from = p.from.as_ref().unwrap_or(&ANYONE);
+        if !from.matches(&d.sender) {
+            if self.explain {
+                let line = format!(
+                    "policy {name:?}: does not apply: sender {}",
+                    from.explain(sender_label(&d.sender))
+                );
+                d.trace.push(line);
+            }
+            return None;
+        }
+        // Some(None): no `to` constraint; Some(Some(r)): `r` matches it.
+        let matched = match &p.to {
+            None => Some(None),
+            Some(to) => d.recipients.iter().find(|r| to.matches(r)).map(Some),
+        };
+        let Some(matched) = matched else {
+            if self.explain {
+                let why = match &p.to {
+                    Some(to) if !d.recipients.is_empty() => d
+                        .recipients
+                        .iter()
+                        .map(|r| to.explain(r))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    _ => "there are no recipients".into(),
+                };
+                d.trace.push(format!(
+                    "policy {name:?}: does not apply: no recipient matches to ({why})"
+                ));
+            }
+            return None;
+        };
+        let applies = self.explain.then(|| {
+            let to_reason = match (matched, &p.to) {
+                (Some(r), Some(to)) => format!("recipient {}", to.explain(r)),
+                _ => "any recipient (no to constraint)".to_owned(),
+            };
+            format!(
+                "policy {name:?}: applies (sender {}; {to_reason})",
+                from.explain(sender_label(&d.sender))
+            )
+        });
+        let min = p.min_severity;
+        let rule_hit = d
+            .rules
+            .iter()
+            .find(|r| p.profiles.contains(&r.profile) && r.severity >= min);
+        let unscannable = p.unscannable && !x.unscannable.is_empty();
+        if rule_hit.is_none() && !unscannable {
+            if let Some(applies) = applies {
+                d.trace.push(format!(
+                    "{applies}; not triggered: no rule of profiles {:?} reached {min}",
+                    p.profiles
+                ));
+            }
+            return None;
+        }
+        let monitor = self.config.policy_mode(p) == Mode::Monitor;
+        if let Some(applies) = applies {
+            let reason = match rule_hit {
+                Some(r) => format!(
+                    "rule {:?} (profile {:?}) reached {} (count {}), at least {}",
+                    r.rule, r.profile, r.severity, r.count, min
+                ),
+                None => format!(
+                    "{} part(s) could not be scanned and unscannable = true",
+                    x.unscannable.len()
+                ),
+            };
+            d.trace.push(format!(
+                "{applies}; TRIGGERED: {reason} → {}{}",
+                p.action,
+                if monitor {
+                    " (monitor mode: recorded, not applied; evaluation goes on)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        Some(Triggered {
+            policy: p.name.clone(),
+            profiles: p.profiles.clone(),
+            action: p.action,
+            mode: if monitor {
+                Mode::Monitor
+            } else {
+                Mode::Enforce
+            },
+            header: p.header.clone().filter(|_| p.action == Action::AddHeader),
+            reject_message: p.reject_message.clone(),
+            notify_sender: p.notify_sender && !d.sender.is_empty() && !is_automatic(x),
+        })
     }
 }
 
