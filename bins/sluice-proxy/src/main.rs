@@ -180,52 +180,13 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
     let inspector = inspector(&config)?;
     let destination = Arc::new(destination(&config)?);
     let store = Arc::new(Store::open(&config.store.path)?);
-    let tls = match &config.proxy.tls {
-        Some(t) => Some(sluice_smtp::tls::server_config(
-            &t.cert,
-            &t.key,
-            t.client_ca.as_deref(),
-        )?),
-        None => None,
-    };
-    let tls_required = config.proxy.tls.as_ref().is_some_and(|t| t.required);
     let api_tokens = match &config.api {
         Some(a) => Some(api::load_tokens(&a.tokens, a.token_file.as_ref())?),
         None => None,
     };
     let notify = config.notify.clone().unwrap_or_default();
-    let template = match &notify.template {
-        Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("notify.template {}", path.display()))?,
-        None => notify::BUILT_IN_TEMPLATE.to_owned(),
-    };
-    let webhook_secret = match &notify.webhook_secret_file {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("notify.webhook_secret_file {}", path.display()))?
-                .trim_end_matches(['\r', '\n'])
-                .as_bytes()
-                .to_vec(),
-        ),
-        None => None,
-    };
-    let server_config = ServerConfig {
-        session: SessionConfig {
-            hostname: config.proxy.hostname.clone(),
-            max_message_size: config.proxy.max_message_size.0 as usize,
-            max_recipients: config.proxy.max_recipients as usize,
-            starttls: tls.is_some(),
-            tls_required,
-        },
-        max_connections: config.proxy.max_connections as usize,
-        command_timeout: config.proxy.command_timeout,
-        tls,
-        // A transaction in flight gets as long as a client may stay silent.
-        shutdown_grace: config.proxy.command_timeout,
-        max_inflight_bytes: config.limits.max_inflight_bytes.0,
-        session_timeout: config.proxy.session_timeout,
-        max_connections_per_client: config.proxy.max_connections_per_client,
-    };
+    let notice_files = notice_files(&notify)?;
+    let server_config = server_config(&config)?;
     let metrics = Arc::new(Metrics::new());
     let lost = metrics.incidents_lost.clone();
     let (incidents, writer) = IncidentQueue::start(store.clone(), 10_000, move |e, n| {
@@ -241,25 +202,8 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", config.proxy.listen))?;
         tracing::info!("listening on {}", listener.local_addr()?);
         let hostname = config.proxy.hostname.clone();
-        let notifier = Notifier::start(
-            destination.clone(),
-            hostname.clone(),
-            notify
-                .from
-                .clone()
-                .unwrap_or_else(|| format!("Sluice DLP <postmaster@{hostname}>")),
-            template,
-            metrics.clone(),
-        );
-        let webhook = match &notify.webhook {
-            Some(url) => Some(Webhook::start(
-                url,
-                webhook_secret,
-                webhook::https_client_config()?,
-                metrics.clone(),
-            )?),
-            None => None,
-        };
+        let (notifier, webhook) =
+            announcers(&notify, notice_files, &destination, &hostname, &metrics)?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             shutdown_signal().await;
@@ -281,17 +225,7 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
                     ),
                     tokens: std::sync::RwLock::new(tokens),
                 });
-                let http = tokio::net::TcpListener::bind(&a.listen)
-                    .await
-                    .with_context(|| format!("cannot listen on {} (api)", a.listen))?;
-                tracing::info!("API listening on {}", http.local_addr()?);
-                let app = api::router(api.clone());
-                let stop = stopped(stop_rx.clone());
-                tokio::spawn(async move {
-                    if let Err(e) = axum::serve(http, app).with_graceful_shutdown(stop).await {
-                        tracing::error!("API server failed: {e}");
-                    }
-                });
+                serve_api(&a.listen, api.clone(), stopped(stop_rx.clone())).await?;
                 Some(api)
             }
             _ => None,
@@ -330,6 +264,97 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         .await;
         Ok::<_, anyhow::Error>(())
     })?;
+    drain(runtime, writer);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The SMTP server's settings: sessions, limits and STARTTLS.
+fn server_config(config: &Config) -> anyhow::Result<ServerConfig> {
+    let tls = match &config.proxy.tls {
+        Some(t) => Some(sluice_smtp::tls::server_config(
+            &t.cert,
+            &t.key,
+            t.client_ca.as_deref(),
+        )?),
+        None => None,
+    };
+    let tls_required = config.proxy.tls.as_ref().is_some_and(|t| t.required);
+    Ok(ServerConfig {
+        session: SessionConfig {
+            hostname: config.proxy.hostname.clone(),
+            max_message_size: config.proxy.max_message_size.0 as usize,
+            max_recipients: config.proxy.max_recipients as usize,
+            starttls: tls.is_some(),
+            tls_required,
+        },
+        max_connections: config.proxy.max_connections as usize,
+        command_timeout: config.proxy.command_timeout,
+        tls,
+        // A transaction in flight gets as long as a client may stay silent.
+        shutdown_grace: config.proxy.command_timeout,
+        max_inflight_bytes: config.limits.max_inflight_bytes.0,
+        session_timeout: config.proxy.session_timeout,
+        max_connections_per_client: config.proxy.max_connections_per_client,
+    })
+}
+
+/// The notice template (`[notify] template`, else the built-in one) and
+/// the webhook's signing secret.
+fn notice_files(notify: &sluice_config::NotifyConfig) -> anyhow::Result<(String, Option<Vec<u8>>)> {
+    let template = match &notify.template {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("notify.template {}", path.display()))?,
+        None => notify::BUILT_IN_TEMPLATE.to_owned(),
+    };
+    let webhook_secret = match &notify.webhook_secret_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("notify.webhook_secret_file {}", path.display()))?
+                .trim_end_matches(['\r', '\n'])
+                .as_bytes()
+                .to_vec(),
+        ),
+        None => None,
+    };
+    Ok((template, webhook_secret))
+}
+
+/// The sender notifier and the webhook (inside the runtime: both start
+/// their delivery tasks).
+fn announcers(
+    notify: &sluice_config::NotifyConfig,
+    (template, webhook_secret): (String, Option<Vec<u8>>),
+    destination: &Arc<Destination>,
+    hostname: &str,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<(Notifier, Option<Webhook>)> {
+    let notifier = Notifier::start(
+        destination.clone(),
+        hostname.to_owned(),
+        notify
+            .from
+            .clone()
+            .unwrap_or_else(|| format!("Sluice DLP <postmaster@{hostname}>")),
+        template,
+        metrics.clone(),
+    );
+    let webhook = match &notify.webhook {
+        Some(url) => Some(Webhook::start(
+            url,
+            webhook_secret,
+            webhook::https_client_config()?,
+            metrics.clone(),
+        )?),
+        None => None,
+    };
+    Ok((notifier, webhook))
+}
+
+/// Waits for the end after the runtime: sessions still running past the
+/// grace must not keep the process alive, and queued incidents are
+/// committed.
+fn drain(runtime: tokio::runtime::Runtime, writer: std::thread::JoinHandle<()>) {
     // Sessions still running past the grace (a scan that does not end)
     // must not keep the process alive.
     runtime.shutdown_timeout(Duration::from_secs(10));
@@ -340,7 +365,24 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
     while !writer.is_finished() && waited.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    tracing::info!("stopped");
+}
+
+/// Serves the HTTP API on `listen` until `stop`.
+async fn serve_api(
+    listen: &str,
+    api: Arc<Api>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let http = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (api)"))?;
+    tracing::info!("API listening on {}", http.local_addr()?);
+    let app = api::router(api);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(http, app).with_graceful_shutdown(stop).await {
+            tracing::error!("API server failed: {e}");
+        }
+    });
     Ok(())
 }
 
