@@ -149,62 +149,14 @@ pub fn is_known(label: &str) -> bool {
     label.eq_ignore_ascii_case("utf-7") || Encoding::for_label(label.as_bytes()).is_some()
 }
 
-/// RFC 2152 UTF-7: `+` starts a modified-base64 run of UTF-16 code units,
-/// `-` (or any non-base64 byte) ends it, `+-` is a literal `+`.
+/// RFC 2152 UTF-7, through the `charset` crate (Thunderbird's choice of
+/// labels, the same decoder `mailparse` uses): a run that is not valid
+/// modified base64 becomes U+FFFD, never an error.
 fn decode_utf7(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    let mut units: Vec<u16> = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b != b'+' {
-            out.push(if b.is_ascii() {
-                b as char
-            } else {
-                char::REPLACEMENT_CHARACTER
-            });
-            i += 1;
-            continue;
-        }
-        i += 1;
-        if bytes.get(i) == Some(&b'-') {
-            out.push('+');
-            i += 1;
-            continue;
-        }
-        let (mut acc, mut bits) = (0u32, 0u32);
-        units.clear();
-        while let Some(v) = bytes.get(i).and_then(|&c| base64_value(c)) {
-            acc = (acc << 6) | v as u32;
-            bits += 6;
-            if bits >= 16 {
-                bits -= 16;
-                units.push((acc >> bits) as u16);
-                acc &= (1 << bits) - 1;
-            }
-            i += 1;
-        }
-        out.extend(
-            char::decode_utf16(units.iter().copied())
-                .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)),
-        );
-        // An explicit `-` terminator is absorbed; any other byte is literal.
-        if bytes.get(i) == Some(&b'-') {
-            i += 1;
-        }
-    }
-    out
-}
-
-fn base64_value(c: u8) -> Option<u8> {
-    match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    }
+    charset::UTF_7
+        .decode_without_bom_handling(bytes)
+        .0
+        .into_owned()
 }
 
 #[cfg(test)]
