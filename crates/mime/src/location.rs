@@ -25,6 +25,7 @@ pub struct Location {
 /// A text that comes from a header rather than from a body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Field {
     /// The decoded Subject header (of the message or of a forwarded one).
     Subject,

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 /// A body's transfer encoding, from its `Content-Transfer-Encoding` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TransferEncoding {
     /// `7bit`, `8bit`, `binary`, missing or unknown: bytes as they are.
     Identity,

@@ -16,6 +16,9 @@ mod attachments;
 mod tree;
 
 /// Which part of a message a text belongs to, for a rule's `scope`.
+/// Exhaustive: SPEC §4's three scopes cover every part. (The DLP engine
+/// has its own `Section`: `sluice-mime` knows nothing of DLP and the engine
+/// nothing of MIME; `sluice_policy::segments` maps one to the other.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Section {
