@@ -31,6 +31,22 @@
 //! assert_eq!(rule.matches[1].value, "account manager");
 //! ```
 //!
+//! `examples/embed.rs` (`cargo run -p sluice-dlp --example embed`) builds
+//! an engine from a CSV dictionary, identifiers and a regex with the
+//! constructors ([`EntityDefinition::dictionary`],
+//! [`EntityDefinition::identifier`], [`EntityDefinition::regex`]), scans
+//! segments tagged with their sections and prints masked evidence.
+//!
+//! # Threads and caches
+//!
+//! An [`Engine`] starts no threads of its own and keeps none: a scan runs
+//! on the caller's thread, except that a text of 4 MiB or more is searched
+//! with scoped threads that end with the scan (one chunk per thread for the
+//! dictionary automatons, one thread per identifier type).
+//! [`Engine::with_threads`] sets how many (1: none; default: one per
+//! core). The only cache is per scanning thread: the word hashes of
+//! fingerprint matching, bounded at 200,000 words.
+//!
 //! # Design decisions
 //!
 //! * **Normalize once, match many.** Every segment is normalized once (NFKC,

@@ -32,7 +32,7 @@ impl<'a> Segment<'a> {
 pub struct Match {
     /// The entity that matched.
     pub entity: String,
-    /// Index of the segment (in the slice given to [`Engine::scan`]).
+    /// Index of the segment (in the slice given to [`Engine::scan`](crate::Engine::scan)).
     pub segment: usize,
     /// Byte range of the match in the segment's original text.
     pub span: Range<usize>,
@@ -50,7 +50,7 @@ pub struct Match {
 pub struct RuleResult {
     /// The rule's name.
     pub rule: String,
-    /// The count (per the rule's [`CountMode`]).
+    /// The count (per the rule's [`CountMode`](crate::CountMode)).
     pub count: u64,
     /// The level reached; `None` below the lowest threshold.
     pub severity: Option<Severity>,
