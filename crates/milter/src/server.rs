@@ -1,0 +1,464 @@
+//! The milter listener and one MTA connection: packets in, the message
+//! assembled, the handler's verdict out.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sluice_smtp::inflight::{Charge, InflightBudget, ADMISSION_WAIT};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::protocol::{
+    actions, encode, flags, parse, Command, ProtocolError, Response, MAX_PACKET, VERSION,
+};
+
+/// Who the MTA says the SMTP client is (connect step and macros).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Client {
+    /// The client's address.
+    pub address: Option<IpAddr>,
+    /// Its host name as the MTA resolved it (`None` when unknown).
+    pub name: Option<String>,
+    /// What it said in HELO/EHLO.
+    pub helo: Option<String>,
+    /// The SASL login it authenticated as (`{auth_authen}`).
+    pub auth_user: Option<String>,
+    /// The MTA's queue id (`i`).
+    pub queue_id: Option<String>,
+}
+
+/// One whole message, at its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Who sent it, as the MTA saw them.
+    pub client: Client,
+    /// The envelope sender, without angle brackets (`""`: null sender).
+    pub sender: String,
+    /// The envelope recipients, without angle brackets.
+    pub recipients: Vec<String>,
+    /// The message: its headers as the MTA passed them, a blank line, the
+    /// body (CRLF line ends).
+    pub raw: Vec<u8>,
+}
+
+/// What the MTA is to do with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Deliver it, with these header lines (`Name: value`) inserted at the
+    /// top, in this order.
+    Accept(Vec<String>),
+    /// Refuse it with this reply (`550 5.7.1 ...`).
+    Reject(String),
+    /// Accept it and throw it away (it is in the quarantine).
+    Discard,
+    /// Ask the client to try again later with this reply (`451 ...`).
+    Tempfail(String),
+}
+
+/// What the milter front end asks of its user.
+pub trait MilterHandler: Send + Sync + 'static {
+    /// Whether a TCP peer may use the milter (unix sockets are guarded by
+    /// their file permissions).
+    fn admits(&self, peer: IpAddr) -> bool;
+
+    /// The verdict on one message. It must not fail: a failure of its own
+    /// is a [`Verdict::Tempfail`].
+    fn end_of_message(&self, message: Message)
+        -> impl std::future::Future<Output = Verdict> + Send;
+}
+
+/// Settings of the milter front end.
+#[derive(Debug, Clone)]
+pub struct MilterConfig {
+    /// Largest message (headers and body) accepted; past it `552 5.3.4`.
+    pub max_message_size: usize,
+    /// How long the MTA may stay silent between packets.
+    pub timeout: Duration,
+    /// Message bytes held at once, shared with the SMTP listener.
+    pub inflight: InflightBudget,
+}
+
+/// Where the milter listens: `host:port`, or `unix:/path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MilterAddress {
+    /// A TCP socket.
+    Tcp(SocketAddr),
+    /// A unix socket path (replaced if it exists).
+    Unix(std::path::PathBuf),
+}
+
+impl MilterAddress {
+    /// Reads `127.0.0.1:8891` or `unix:/run/sluice/milter.sock`.
+    pub fn parse(s: &str) -> Result<MilterAddress, String> {
+        if let Some(path) = s.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err("unix: needs a path".into());
+            }
+            return Ok(MilterAddress::Unix(path.into()));
+        }
+        s.parse()
+            .map(MilterAddress::Tcp)
+            .map_err(|_| format!("expected an address such as \"127.0.0.1:8891\" or \"unix:/run/sluice/milter.sock\", found {s:?}"))
+    }
+}
+
+/// Serves the milter on `address` until `shutdown` completes.
+pub async fn serve_milter<H: MilterHandler>(
+    address: &MilterAddress,
+    config: MilterConfig,
+    handler: Arc<H>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let config = Arc::new(config);
+    tokio::pin!(shutdown);
+    match address {
+        MilterAddress::Tcp(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            tracing::info!("milter listening on {}", listener.local_addr()?);
+            loop {
+                let (stream, peer) = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok(a) => a,
+                        Err(e) => {
+                            // Out of file descriptors and the like: back off.
+                            tracing::warn!("milter accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    },
+                    _ = &mut shutdown => return Ok(()),
+                };
+                if !handler.admits(peer.ip()) {
+                    tracing::warn!(
+                        "milter client {} refused: not in [milter] allowed_clients",
+                        peer.ip()
+                    );
+                    continue;
+                }
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(run(stream, config.clone(), handler.clone()));
+            }
+        }
+        MilterAddress::Unix(path) => {
+            // A socket left by an earlier run would make bind fail.
+            if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_dir()) {
+                std::fs::remove_file(path)?;
+            }
+            let listener = tokio::net::UnixListener::bind(path)?;
+            tracing::info!("milter listening on unix:{}", path.display());
+            loop {
+                let stream = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok((s, _)) => s,
+                        Err(e) => {
+                            tracing::warn!("milter accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    },
+                    _ = &mut shutdown => return Ok(()),
+                };
+                tokio::spawn(run(stream, config.clone(), handler.clone()));
+            }
+        }
+    }
+}
+
+/// One connection, logged when it ends badly.
+async fn run<S, H>(stream: S, config: Arc<MilterConfig>, handler: Arc<H>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    H: MilterHandler,
+{
+    let mut connection = Connection {
+        stream,
+        config,
+        handler,
+        state: State::default(),
+    };
+    if let Err(e) = connection.serve().await {
+        tracing::info!("milter connection ended: {e}");
+    }
+}
+
+/// Why a connection ended early.
+#[derive(Debug, thiserror::Error)]
+enum ConnectionError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Protocol(#[from] ProtocolError),
+    #[error("the MTA sent nothing for {0:?}")]
+    Timeout(Duration),
+}
+
+/// What one connection knows: the client, the negotiated flags and the
+/// message being received.
+#[derive(Default)]
+struct State {
+    client: Client,
+    /// Header values arrive with their leading space.
+    leading_space: bool,
+    sender: String,
+    recipients: Vec<String>,
+    raw: Vec<u8>,
+    charge: Option<Charge>,
+    /// The message was already answered (too large, no room): the rest of
+    /// its packets are only acknowledged.
+    refused: bool,
+}
+
+impl State {
+    fn new_message(&mut self) {
+        self.sender.clear();
+        self.recipients.clear();
+        self.raw = Vec::new();
+        self.charge = None;
+        self.refused = false;
+        self.client.queue_id = None;
+    }
+}
+
+struct Connection<S, H> {
+    stream: S,
+    config: Arc<MilterConfig>,
+    handler: Arc<H>,
+    state: State,
+}
+
+/// An address without its angle brackets.
+fn bare(path: &str) -> String {
+    path.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_owned()
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin, H: MilterHandler> Connection<S, H> {
+    async fn serve(&mut self) -> Result<(), ConnectionError> {
+        loop {
+            let (code, data) = self.read_packet().await?;
+            let command = parse(code, &data)?;
+            let responses = match command {
+                Command::Quit => return Ok(()),
+                Command::QuitNewConnection => {
+                    self.state = State::default();
+                    continue;
+                }
+                command => self.step(command).await,
+            };
+            for r in responses {
+                self.stream.write_all(&encode(&r)).await?;
+            }
+            self.stream.flush().await?;
+        }
+    }
+
+    async fn read_packet(&mut self) -> Result<(u8, Vec<u8>), ConnectionError> {
+        let timeout = self.config.timeout;
+        let read = async {
+            let mut length = [0u8; 4];
+            self.stream.read_exact(&mut length).await?;
+            let length = u32::from_be_bytes(length) as usize;
+            if length == 0 || length > MAX_PACKET {
+                return Err(ConnectionError::Protocol(ProtocolError::Length(length)));
+            }
+            let mut packet = vec![0u8; length];
+            self.stream.read_exact(&mut packet).await?;
+            let data = packet.split_off(1);
+            Ok((packet[0], data))
+        };
+        tokio::time::timeout(timeout, read)
+            .await
+            .map_err(|_| ConnectionError::Timeout(timeout))?
+    }
+
+    /// The answers to one command (none for macros and abort).
+    async fn step(&mut self, command: Command) -> Vec<Response> {
+        let s = &mut self.state;
+        match command {
+            Command::Negotiate {
+                actions: offered_actions,
+                flags: offered_flags,
+                ..
+            } => {
+                let wanted = flags::NO_UNKNOWN | flags::NO_DATA | flags::HEADER_LEADING_SPACE;
+                let agreed = wanted & offered_flags;
+                s.leading_space = agreed & flags::HEADER_LEADING_SPACE != 0;
+                vec![Response::Negotiate {
+                    version: VERSION,
+                    actions: actions::ADD_HEADERS & offered_actions,
+                    flags: agreed,
+                }]
+            }
+            Command::Macros { pairs, .. } => {
+                for (name, value) in pairs {
+                    let value = Some(value).filter(|v| !v.is_empty());
+                    match name.as_str() {
+                        "i" => s.client.queue_id = value,
+                        "{auth_authen}" => s.client.auth_user = value,
+                        "{client_addr}" => {
+                            if let Some(ip) = value.and_then(|v| v.parse().ok()) {
+                                s.client.address = Some(ip);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Vec::new()
+            }
+            Command::Connect { hostname, address } => {
+                s.client = Client {
+                    address: address.parse().ok(),
+                    // Postfix says "unknown" and Sendmail "[addr]" when the
+                    // address did not resolve.
+                    name: Some(hostname)
+                        .filter(|h| !h.is_empty() && h != "unknown" && !h.starts_with('[')),
+                    ..Client::default()
+                };
+                vec![Response::Continue]
+            }
+            Command::Helo(helo) => {
+                s.client.helo = Some(helo).filter(|h| !h.is_empty());
+                vec![Response::Continue]
+            }
+            Command::Mail(args) => {
+                s.new_message();
+                s.sender = args.first().map(|a| bare(a)).unwrap_or_default();
+                let declared = args
+                    .iter()
+                    .skip(1)
+                    .find_map(|p| {
+                        let (k, v) = p.split_once('=')?;
+                        k.eq_ignore_ascii_case("SIZE")
+                            .then(|| v.parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0)
+                    .min(self.config.max_message_size);
+                match self.config.inflight.admit(declared, ADMISSION_WAIT).await {
+                    Some(charge) => {
+                        s.charge = Some(charge);
+                        vec![Response::Continue]
+                    }
+                    None => {
+                        s.refused = true;
+                        vec![Response::ReplyCode(
+                            "451 4.3.1 Too much mail in flight, try again later".into(),
+                        )]
+                    }
+                }
+            }
+            Command::Rcpt(args) => {
+                if let Some(path) = args.first() {
+                    s.recipients.push(bare(path));
+                }
+                vec![Response::Continue]
+            }
+            Command::Header { name, value } => {
+                s.raw.extend_from_slice(name.as_bytes());
+                s.raw.push(b':');
+                if !s.leading_space {
+                    s.raw.push(b' ');
+                }
+                // Folded values come with bare LF between their lines.
+                let mut previous = 0u8;
+                for &b in value.as_bytes() {
+                    if b == b'\n' && previous != b'\r' {
+                        s.raw.push(b'\r');
+                    }
+                    s.raw.push(b);
+                    previous = b;
+                }
+                s.raw.extend_from_slice(b"\r\n");
+                self.grown()
+            }
+            Command::EndOfHeaders => {
+                s.raw.extend_from_slice(b"\r\n");
+                self.grown()
+            }
+            Command::Body(chunk) => {
+                if !s.refused {
+                    s.raw.extend_from_slice(&chunk);
+                }
+                self.grown()
+            }
+            Command::EndOfMessage(chunk) => {
+                if s.refused {
+                    return vec![Response::Continue];
+                }
+                s.raw.extend_from_slice(&chunk);
+                if let Some(refusal) = self.grown().into_iter().find(|r| *r != Response::Continue) {
+                    return vec![refusal];
+                }
+                let s = &mut self.state;
+                let message = Message {
+                    client: s.client.clone(),
+                    sender: std::mem::take(&mut s.sender),
+                    recipients: std::mem::take(&mut s.recipients),
+                    raw: std::mem::take(&mut s.raw),
+                };
+                let verdict = self.handler.end_of_message(message).await;
+                // The charge is held until the verdict is given.
+                self.state.new_message();
+                match verdict {
+                    Verdict::Accept(headers) => {
+                        let mut out: Vec<Response> = headers
+                            .iter()
+                            .rev()
+                            .filter_map(|h| {
+                                let (name, value) = h.split_once(':')?;
+                                Some(Response::InsertHeader {
+                                    index: 0,
+                                    name: name.to_owned(),
+                                    value: if self.state.leading_space {
+                                        value.to_owned()
+                                    } else {
+                                        value.trim_start().to_owned()
+                                    },
+                                })
+                            })
+                            .collect();
+                        out.push(Response::Accept);
+                        out
+                    }
+                    Verdict::Reject(reply) | Verdict::Tempfail(reply) => {
+                        vec![Response::ReplyCode(reply)]
+                    }
+                    Verdict::Discard => vec![Response::Discard],
+                }
+            }
+            Command::Abort => {
+                s.new_message();
+                Vec::new()
+            }
+            Command::Data | Command::Unknown => vec![Response::Continue],
+            Command::Quit | Command::QuitNewConnection => Vec::new(),
+        }
+    }
+
+    /// Checks the message's size and charge after it grew: `Continue`, or
+    /// the one refusal (after which the message's packets are only
+    /// acknowledged).
+    fn grown(&mut self) -> Vec<Response> {
+        let s = &mut self.state;
+        if s.refused {
+            return vec![Response::Continue];
+        }
+        if s.raw.len() > self.config.max_message_size {
+            s.refused = true;
+            s.raw = Vec::new();
+            return vec![Response::ReplyCode(
+                "552 5.3.4 Message size exceeds fixed maximum message size".into(),
+            )];
+        }
+        let covered = s.charge.as_mut().is_some_and(|c| c.cover(s.raw.len()));
+        if !covered {
+            s.refused = true;
+            s.raw = Vec::new();
+            return vec![Response::ReplyCode(
+                "451 4.3.1 Too much mail in flight, try again later".into(),
+            )];
+        }
+        vec![Response::Continue]
+    }
+}
