@@ -12,8 +12,8 @@ use sluice_smtp::{Reply, Transaction};
 use sluice_store::{Held, IncidentRecord};
 
 use crate::delivery::{deliver_maildir, trace_headers, Destination};
-use crate::incident::incident_of;
-use crate::relay::ProxyConnection;
+use crate::incident::{incident_of, ClientFacts};
+use crate::relay::{Proxy, ProxyConnection};
 use crate::transaction_log::{log_text, TransactionLog};
 use crate::upstream::upstream_unavailable;
 
@@ -31,7 +31,7 @@ const QUARANTINE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The incidents of a plan, ready for the store: the deciding one under
 /// the transaction's id (which is also the quarantine id).
-struct Recorded {
+pub(crate) struct Recorded {
     deciding: Option<IncidentRecord>,
     others: Vec<IncidentRecord>,
 }
@@ -58,7 +58,7 @@ impl ProxyConnection {
             sender: Some(t.from.clone()),
             recipients: Some(t.recipients.clone()),
         };
-        let Some(decision) = self.inspect(envelope, message.clone()).await else {
+        let Some(decision) = proxy.inspect(envelope, message.clone()).await else {
             self.upstream.reset().await;
             return Reply::new(
                 451,
@@ -71,44 +71,43 @@ impl ProxyConnection {
         log.scan_ms = scan_time.as_secs_f64() * 1e3;
         let id = crate::stamps::new_id();
         log.id = id.clone();
-        log.message_id = log_text(&sluice_dlp::redact(
-            decision.message_id.as_deref().unwrap_or_default(),
-        ));
-        log.policy = decision.policy().unwrap_or_default().to_owned();
-        log.action = decision.action().map_or("allow", |a| a.name());
-        log.monitor = decision.is_monitor();
-        metrics
-            .decisions
-            .with_label_values(&[
-                decision.policy().unwrap_or(""),
-                log.action,
-                if log.monitor { "monitor" } else { "enforce" },
-            ])
-            .inc();
+        proxy.count_decision(&decision, log);
 
         let plan = plan(&decision);
-        let recorded = self.incidents(&decision, &plan, &id, &message);
+        let client = ClientFacts {
+            address: Some(self.peer.ip()),
+            helo: Some(t.helo.clone()).filter(|h| !h.is_empty()),
+            ..ClientFacts::default()
+        };
+        let recorded = proxy.incidents(&decision, &plan, &id, &message, &client);
         match plan.disposition.clone() {
             Disposition::Reject { text } => {
                 self.upstream.reset().await;
-                self.record(recorded, &decision, &plan);
+                proxy.record(recorded, &decision, &plan);
                 Reply::new(550, (5, 7, 1), &text)
             }
             Disposition::Quarantine => {
                 self.upstream.reset().await;
-                self.quarantine(
-                    &t.from,
-                    &t.recipients,
-                    &id,
-                    message,
-                    recorded,
-                    &decision,
-                    &plan,
-                )
-                .await
+                match proxy
+                    .quarantine(
+                        &t.from,
+                        &t.recipients,
+                        &id,
+                        message,
+                        recorded,
+                        &decision,
+                        &plan,
+                    )
+                    .await
+                {
+                    Ok(()) => Reply::new(250, (2, 0, 0), format!("quarantined {id}")),
+                    Err(()) => {
+                        Reply::new(451, (4, 3, 0), "Quarantine unavailable, try again later")
+                    }
+                }
             }
             Disposition::Relay { header } => {
-                self.record(recorded, &decision, &plan);
+                proxy.record(recorded, &decision, &plan);
                 let headers = trace_headers(
                     &proxy.hostname,
                     &t.helo,
@@ -125,12 +124,36 @@ impl ProxyConnection {
             }
         }
     }
+}
+
+impl Proxy {
+    /// The decision in the metrics and the transaction's log line.
+    pub(crate) fn count_decision(&self, decision: &Decision, log: &mut TransactionLog) {
+        log.message_id = log_text(&sluice_dlp::redact(
+            decision.message_id.as_deref().unwrap_or_default(),
+        ));
+        log.policy = decision.policy().unwrap_or_default().to_owned();
+        log.action = decision.action().map_or("allow", |a| a.name());
+        log.monitor = decision.is_monitor();
+        self.metrics
+            .decisions
+            .with_label_values(&[
+                decision.policy().unwrap_or(""),
+                log.action,
+                if log.monitor { "monitor" } else { "enforce" },
+            ])
+            .inc();
+    }
 
     /// The decision for a message; `None` when the scan failed (a panic:
     /// a bug the fuzzers have not found yet), which the client is told to
     /// retry.
-    async fn inspect(&self, envelope: Envelope, message: Arc<Vec<u8>>) -> Option<Decision> {
-        let live = self.proxy.live();
+    pub(crate) async fn inspect(
+        &self,
+        envelope: Envelope,
+        message: Arc<Vec<u8>>,
+    ) -> Option<Decision> {
+        let live = self.live();
         if message.len() <= INLINE_SCAN && !may_have_attachment(&message) {
             // A small text-only message decodes and scans in well under a
             // millisecond: handing it to another thread would cost more.
@@ -141,7 +164,7 @@ impl ProxyConnection {
             // Larger ones, and anything with attachments (whose extractors
             // may take long), are scanned off the async workers, so other
             // sessions are not stalled behind them.
-            let slot = self.proxy.scan_slots.clone().acquire_owned().await;
+            let slot = self.scan_slots.clone().acquire_owned().await;
             let scan = tokio::task::spawn_blocking(move || {
                 let _slot = slot;
                 live.inspector.inspect(&envelope, &message)
@@ -152,14 +175,15 @@ impl ProxyConnection {
 
     /// The plan's incidents as store records: the deciding one under `id`,
     /// monitor-mode ones under ids of their own.
-    fn incidents(
+    pub(crate) fn incidents(
         &self,
         decision: &Decision,
         plan: &Plan,
         id: &str,
         message: &Arc<Vec<u8>>,
+        client: &ClientFacts,
     ) -> Recorded {
-        let forensics = self.proxy.forensics;
+        let forensics = self.forensics;
         let record = |incident| IncidentRecord {
             incident,
             message: (forensics == Forensics::Full).then(|| message.clone()),
@@ -180,7 +204,7 @@ impl ProxyConnection {
                 decision,
                 i.triggered,
                 &incident_id,
-                Some(self.peer.ip()),
+                client,
                 forensics,
                 quarantine_id,
             ));
@@ -196,7 +220,7 @@ impl ProxyConnection {
     /// Queues incidents for the store and announces the deciding one
     /// (webhook; sender notice when the plan says so). Every incident goes
     /// to the webhook; only the deciding one can notify.
-    fn record(&self, recorded: Recorded, decision: &Decision, plan: &Plan) {
+    pub(crate) fn record(&self, recorded: Recorded, decision: &Decision, plan: &Plan) {
         for incident in recorded.others {
             self.announce(&incident, decision, false);
             self.submit(incident);
@@ -210,7 +234,7 @@ impl ProxyConnection {
     /// Webhook and sender notice for one incident, once the action has
     /// been applied.
     fn announce(&self, incident: &IncidentRecord, decision: &Decision, notify_sender: bool) {
-        if let Some(w) = &self.proxy.webhook {
+        if let Some(w) = &self.webhook {
             w.post(&incident.incident);
         }
         if notify_sender {
@@ -218,7 +242,7 @@ impl ProxyConnection {
                 .policy_rules()
                 .flat_map(|r| r.matches.iter().map(|m| m.value.as_str()))
                 .collect();
-            self.proxy.notifier.notify(&incident.incident, &matched);
+            self.notifier.notify(&incident.incident, &matched);
         }
     }
 
@@ -226,17 +250,17 @@ impl ProxyConnection {
     /// counted, never waited for.
     fn submit(&self, incident: IncidentRecord) {
         let id = incident.incident.id.clone();
-        if !self.proxy.incidents.submit(incident) {
-            self.proxy.metrics.incidents_lost.inc();
+        if !self.incidents.submit(incident) {
+            self.metrics.incidents_lost.inc();
             tracing::warn!("incident {id} dropped: the store's queue is full");
         }
     }
 
     /// Holds the message: the store has it and its incident before the
-    /// client hears `250`; a failed write records nothing (the client
-    /// retries after `451`).
+    /// client is answered; a failed write records nothing (the client is
+    /// told to retry) and is `Err`.
     #[allow(clippy::too_many_arguments)]
-    async fn quarantine(
+    pub(crate) async fn quarantine(
         &self,
         sender: &str,
         recipients: &[String],
@@ -245,7 +269,7 @@ impl ProxyConnection {
         recorded: Recorded,
         decision: &Decision,
         plan: &Plan<'_>,
-    ) -> Reply {
+    ) -> Result<(), ()> {
         let Some(incident) = recorded.deciding.clone() else {
             unreachable!("a quarantine plan always has its deciding incident");
         };
@@ -258,7 +282,7 @@ impl ProxyConnection {
             subject: decision.subject.as_deref().map(sluice_dlp::redact),
             size: message.len() as u64,
         };
-        let store = self.proxy.store.clone();
+        let store = self.store.clone();
         let write =
             tokio::task::spawn_blocking(move || store.quarantine(&held, &message, &incident));
         match tokio::time::timeout(QUARANTINE_TIMEOUT, write).await {
@@ -272,21 +296,23 @@ impl ProxyConnection {
                     self.announce(&incident, decision, false);
                     self.submit(incident);
                 }
-                Reply::new(250, (2, 0, 0), format!("quarantined {id}"))
+                Ok(())
             }
             failed => {
-                self.proxy.metrics.quarantine_errors.inc();
+                self.metrics.quarantine_errors.inc();
                 let why = match failed {
                     Ok(Ok(Err(e))) => e.to_string(),
                     Ok(Err(e)) => format!("quarantine write panicked: {e}"),
                     _ => format!("quarantine write slower than {QUARANTINE_TIMEOUT:?}"),
                 };
                 tracing::warn!("tx={id}: cannot quarantine: {why}");
-                Reply::new(451, (4, 3, 0), "Quarantine unavailable, try again later")
+                Err(())
             }
         }
     }
+}
 
+impl ProxyConnection {
     /// Passes the message on: into the maildir, or as the data of the
     /// transaction open upstream.
     async fn relay(&mut self, id: &str, chunks: &[&[u8]]) -> Reply {

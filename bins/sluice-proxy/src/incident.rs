@@ -6,6 +6,20 @@ use sluice_config::Forensics;
 use sluice_policy::{Decision, Triggered};
 use sluice_store::{EvidenceItem, Incident, IncidentRule};
 
+/// Who sent a message, as far as the front end knows: the connecting
+/// peer, or the original client an MTA in front passed on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientFacts {
+    /// Its address.
+    pub address: Option<IpAddr>,
+    /// Its host name, as the MTA in front resolved it.
+    pub name: Option<String>,
+    /// What it said in HELO/EHLO.
+    pub helo: Option<String>,
+    /// The login it authenticated as at the MTA in front.
+    pub auth_user: Option<String>,
+}
+
 /// A location whose free text (file name, archive path) has every
 /// identifier value masked (SPEC §8): a file named after a card number is
 /// stored as `**** **** **** 1111.pdf`.
@@ -23,7 +37,7 @@ pub fn incident_of(
     d: &Decision,
     t: &Triggered,
     id: &str,
-    client: Option<IpAddr>,
+    client: &ClientFacts,
     forensics: Forensics,
     quarantine_id: Option<String>,
 ) -> Incident {
@@ -65,7 +79,10 @@ pub fn incident_of(
         recipients: d.recipients.clone(),
         subject: d.subject.as_deref().map(sluice_dlp::redact),
         message_id: d.message_id.clone(),
-        client_ip: client.map(|ip| ip.to_string()),
+        client_ip: client.address.map(|ip| ip.to_string()),
+        client_name: client.name.as_deref().map(sluice_dlp::redact),
+        client_helo: client.helo.clone(),
+        auth_user: client.auth_user.clone(),
         quarantine_id,
         evidence,
     }

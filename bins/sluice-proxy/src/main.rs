@@ -11,6 +11,7 @@ mod execute;
 mod incident;
 mod incidents;
 mod metrics;
+mod milter;
 mod notify;
 mod quarantine;
 mod relay;
@@ -27,7 +28,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sluice_config::{Config, LogFormat, Starttls};
+use sluice_milter::{serve_milter, MilterAddress};
 use sluice_policy::Inspector;
+use sluice_smtp::inflight::InflightBudget;
 use sluice_smtp::tls::{UpstreamTls, UpstreamTlsMode};
 use sluice_smtp::{serve, ServerConfig, SessionConfig};
 use sluice_store::{IncidentQueue, Store};
@@ -186,7 +189,9 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
     };
     let notify = config.notify.clone().unwrap_or_default();
     let notice_files = notice_files(&notify)?;
-    let server_config = server_config(&config)?;
+    // One budget for both front ends: the bytes all messages hold at once.
+    let inflight = InflightBudget::new(config.limits.max_inflight_bytes.0);
+    let server_config = server_config(&config, &inflight)?;
     let metrics = Arc::new(Metrics::new());
     let lost = metrics.incidents_lost.clone();
     let (incidents, writer) = IncidentQueue::start(store.clone(), 10_000, move |e, n| {
@@ -197,10 +202,17 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&config.proxy.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.proxy.listen))?;
-        tracing::info!("listening on {}", listener.local_addr()?);
+        // An empty listen address: a milter-only deployment.
+        let listener = match config.proxy.listen.as_str() {
+            "" => None,
+            listen => {
+                let l = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {listen}"))?;
+                tracing::info!("listening on {}", l.local_addr()?);
+                Some(l)
+            }
+        };
         let hostname = config.proxy.hostname.clone();
         let (notifier, webhook) =
             announcers(&notify, notice_files, &destination, &hostname, &metrics)?;
@@ -255,13 +267,40 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
             )),
         });
         tokio::spawn(reload_on_hangup(config_path, proxy.clone(), api));
-        serve(
-            listener,
-            server_config,
-            Arc::new(SharedProxy(proxy)),
-            stopped(stop_rx),
-        )
-        .await;
+        let milter = match &config.milter {
+            Some(m) => {
+                let address = MilterAddress::parse(&m.listen).map_err(anyhow::Error::msg)?;
+                let front = Arc::new(milter::MilterFront {
+                    proxy: proxy.clone(),
+                    allowed_clients: m.allowed_clients.clone(),
+                });
+                let settings = sluice_milter::MilterConfig {
+                    max_message_size: config.proxy.max_message_size.0 as usize,
+                    timeout: config.proxy.command_timeout,
+                    inflight,
+                };
+                let stop = stopped(stop_rx.clone());
+                Some(tokio::spawn(async move {
+                    serve_milter(&address, settings, front, stop).await
+                }))
+            }
+            None => None,
+        };
+        if let Some(listener) = listener {
+            serve(
+                listener,
+                server_config,
+                Arc::new(SharedProxy(proxy)),
+                stopped(stop_rx),
+            )
+            .await;
+        }
+        if let Some(milter) = milter {
+            milter
+                .await
+                .context("milter front end")?
+                .context("milter front end")?;
+        }
         Ok::<_, anyhow::Error>(())
     })?;
     drain(runtime, writer);
@@ -270,7 +309,7 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
 }
 
 /// The SMTP server's settings: sessions, limits and STARTTLS.
-fn server_config(config: &Config) -> anyhow::Result<ServerConfig> {
+fn server_config(config: &Config, inflight: &InflightBudget) -> anyhow::Result<ServerConfig> {
     let tls = match &config.proxy.tls {
         Some(t) => Some(sluice_smtp::tls::server_config(
             &t.cert,
@@ -293,7 +332,7 @@ fn server_config(config: &Config) -> anyhow::Result<ServerConfig> {
         tls,
         // A transaction in flight gets as long as a client may stay silent.
         shutdown_grace: config.proxy.command_timeout,
-        max_inflight_bytes: config.limits.max_inflight_bytes.0,
+        inflight: inflight.clone(),
         session_timeout: config.proxy.session_timeout,
         max_connections_per_client: config.proxy.max_connections_per_client,
     })

@@ -286,6 +286,9 @@ mod tests {
             subject: Some("Zahlung für Bob".into()),
             message_id: None,
             client_ip: None,
+            client_name: None,
+            client_helo: None,
+            auth_user: None,
             quarantine_id: None,
             evidence: vec![sluice_store::EvidenceItem {
                 rule: "Card numbers".into(),

@@ -218,7 +218,6 @@ pub(crate) fn one_line(s: &str) -> String {
 /// Keys of SPEC §2 whose feature is not built yet, by table; `None`: the
 /// whole table.
 const NOT_SUPPORTED_YET: &[(&str, Option<&[&str]>)] = &[
-    ("milter", None),
     ("console", None),
     ("proxy", Some(&["xforward_clients", "proxy_protocol"])),
     ("store", Some(&["audit_retention"])),

@@ -70,6 +70,7 @@ impl Config {
         };
         self.validate_proxy(&mut p);
         self.validate_upstream(&mut p);
+        self.validate_milter(&mut p);
         self.validate_limits(&mut p);
         self.validate_store(&mut p);
         self.validate_api(&mut p);
@@ -86,7 +87,16 @@ impl Config {
     }
 
     fn validate_proxy(&self, p: &mut Problems) {
-        p.socket_address("proxy.listen", &self.proxy.listen, "127.0.0.1:2525");
+        if self.proxy.listen.is_empty() {
+            if self.milter.is_none() {
+                p.push(
+                    "proxy.listen",
+                    "empty (no SMTP listener) needs a [milter] to listen instead",
+                );
+            }
+        } else {
+            p.socket_address("proxy.listen", &self.proxy.listen, "127.0.0.1:2525");
+        }
         if self.proxy.max_message_size.0 == 0 {
             p.push("proxy.max_message_size", "must be more than 0");
         }
@@ -146,6 +156,15 @@ impl Config {
         }
         if let Some(f) = &u.password_file {
             p.readable("upstream.password_file", f, None);
+        }
+    }
+
+    fn validate_milter(&self, p: &mut Problems) {
+        let Some(m) = &self.milter else { return };
+        match m.listen.strip_prefix("unix:") {
+            Some("") => p.push("milter.listen", "unix: needs a socket path"),
+            Some(_) => {}
+            None => p.socket_address("milter.listen", &m.listen, "127.0.0.1:8891"),
         }
     }
 

@@ -88,11 +88,12 @@ fn a_valid_file_loads_with_paths_relative_to_it() {
 fn spec_keys_not_built_yet_are_refused_all_at_once() {
     let d = Dir::new();
     let e = d.errors(&format!(
-        "{BASE}\n[proxy]\nxforward_clients = [\"127.0.0.1/32\"]\n[milter]\nlisten = \"127.0.0.1:8891\"\n"
+        "{BASE}\n[proxy]\nxforward_clients = [\"127.0.0.1/32\"]\n[console]\nusers_file = \"console.users\"\n"
     ));
     assert_eq!(e.len(), 2, "{e:?}");
     assert!(
-        e.iter().any(|m| m.starts_with("milter: not supported yet")),
+        e.iter()
+            .any(|m| m.starts_with("console: not supported yet")),
         "{e:?}"
     );
     assert!(
@@ -337,4 +338,30 @@ fn upstream_and_syntax_errors() {
         e[0].starts_with(": ") && e[0].ends_with("(line 1)"),
         "{e:?}"
     );
+}
+
+#[test]
+fn the_milter_table_and_a_milter_only_deployment() {
+    let d = Dir::new();
+    let c = d
+        .load(&format!(
+            "{BASE}\n[proxy]\nlisten = \"\"\n[milter]\nlisten = \"unix:/run/sluice/milter.sock\"\n"
+        ))
+        .unwrap();
+    let m = c.milter.unwrap();
+    assert_eq!(m.listen, "unix:/run/sluice/milter.sock");
+    assert_eq!(m.allowed_clients.len(), 2);
+    assert_eq!(
+        d.errors(&format!("{BASE}\n[proxy]\nlisten = \"\"\n")),
+        ["proxy.listen: empty (no SMTP listener) needs a [milter] to listen instead"]
+    );
+    let e = d.errors(&format!("{BASE}\n[milter]\nlisten = \"localhost\"\n"));
+    assert!(
+        e[0].starts_with("milter.listen: expected an address such as \"127.0.0.1:8891\""),
+        "{e:?}"
+    );
+    let e = d.errors(&format!(
+        "{BASE}\n[milter]\nlisten = \"127.0.0.1:8891\"\nallowed = []\n"
+    ));
+    assert!(e[0].starts_with("milter.allowed: unknown field"), "{e:?}");
 }

@@ -92,8 +92,9 @@ pub struct ServerConfig {
     /// message byte by byte must not keep it alive for ever; an
     /// unanswered client retries, so nothing is lost).
     pub shutdown_grace: Duration,
-    /// Message bytes all sessions hold at once (see [`crate::inflight`]).
-    pub max_inflight_bytes: u64,
+    /// Message bytes all sessions hold at once (see [`crate::inflight`]);
+    /// a clone shares one budget with another front end.
+    pub inflight: InflightBudget,
     /// Whole-session deadline, reads and writes alike; past it `421 4.4.2`
     /// at the next read (a message already handed over finishes).
     pub session_timeout: Duration,
@@ -113,7 +114,7 @@ pub async fn serve<H: Handler>(
     shutdown: impl Future<Output = ()>,
 ) {
     let limit = Arc::new(Semaphore::new(config.max_connections));
-    let inflight = InflightBudget::new(config.max_inflight_bytes);
+    let inflight = config.inflight.clone();
     let per_client = PerClient::default();
     let config = Arc::new(config);
     let mut tasks = tokio::task::JoinSet::new();

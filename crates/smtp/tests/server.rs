@@ -94,7 +94,7 @@ fn start_tweaked(
                 command_timeout: timeout,
                 tls,
                 shutdown_grace: Duration::from_secs(30),
-                max_inflight_bytes: 2 << 30,
+                inflight: sluice_smtp::inflight::InflightBudget::new(2 << 30),
                 session_timeout: Duration::from_secs(1800),
                 max_connections_per_client: 0,
             };
@@ -249,7 +249,7 @@ fn oversized_data_without_size_is_read_and_refused() {
 fn a_message_past_the_inflight_budget_is_read_and_deferred() {
     // 12 KiB of budget holds 4 KiB of message (its text, its scan).
     let (addr, recorder) = start_tweaked(10, Duration::from_secs(10), None, |c| {
-        c.max_inflight_bytes = 12 * 1024
+        c.inflight = sluice_smtp::inflight::InflightBudget::new(12 * 1024)
     });
     let mut input =
         b"EHLO c\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@partner.org>\r\nDATA\r\n".to_vec();

@@ -31,8 +31,19 @@ pub struct Incident {
     pub subject: Option<String>,
     /// Message-ID header.
     pub message_id: Option<String>,
-    /// The SMTP client's address.
+    /// The SMTP client's address: the original client's when an MTA in
+    /// front passed it on (XFORWARD, PROXY protocol, the milter's connect
+    /// step), else the connecting peer's.
     pub client_ip: Option<String>,
+    /// The client's host name as the MTA in front resolved it.
+    #[serde(default)]
+    pub client_name: Option<String>,
+    /// What the client said in HELO/EHLO.
+    #[serde(default)]
+    pub client_helo: Option<String>,
+    /// The login the client authenticated as at the MTA in front.
+    #[serde(default)]
+    pub auth_user: Option<String>,
     /// The held message, for `quarantine`.
     pub quarantine_id: Option<String>,
     /// Matches with masked excerpts; empty with `forensics = "none"`.

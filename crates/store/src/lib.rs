@@ -29,7 +29,8 @@
 //!     policy: "Customer email Hold".into(), action: sluice_config::Action::AddHeader, monitor: false,
 //!     severity: sluice_dlp::Severity::Medium, rules: vec![], sender: "alice@example.com".into(),
 //!     recipients: vec!["bob@partner.org".into()], subject: Some("Renewal".into()),
-//!     message_id: None, client_ip: None, quarantine_id: None, evidence: vec![],
+//!     message_id: None, client_ip: None, client_name: None, client_helo: None,
+//!     auth_user: None, quarantine_id: None, evidence: vec![],
 //! };
 //! store.insert(&[sluice_store::IncidentRecord { incident, message: None }]).unwrap();
 //! let query = IncidentQuery {

@@ -49,6 +49,9 @@ fn incident(
         subject: Some("Renewal for Ünïcode Corp".into()),
         message_id: Some("<m@example.com>".into()),
         client_ip: Some("127.0.0.1".into()),
+        client_name: None,
+        client_helo: Some("client.test".into()),
+        auth_user: None,
         quarantine_id: None,
         evidence: vec![EvidenceItem {
             rule: rule.into(),

@@ -12,8 +12,8 @@ mod service;
 pub use detection::{Action, EntityConfig, EntityKind, PolicyConfig, ProfileConfig, RuleConfig};
 pub(crate) use service::MIN_EXTRACTOR_MEMORY;
 pub use service::{
-    ApiConfig, Forensics, LimitsConfig, LogFormat, NotifyConfig, OneOrMany, ProxyConfig, ProxyTls,
-    Starttls, StoreConfig, UpstreamConfig,
+    ApiConfig, Forensics, LimitsConfig, LogFormat, MilterConfig, NotifyConfig, OneOrMany,
+    ProxyConfig, ProxyTls, Starttls, StoreConfig, UpstreamConfig,
 };
 
 /// Enforce or only record (SPEC §5 monitor mode).
@@ -39,6 +39,8 @@ pub struct Config {
     /// `[limits]`.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// `[milter]`.
+    pub milter: Option<MilterConfig>,
     /// `[store]`.
     #[serde(default)]
     pub store: StoreConfig,

@@ -51,7 +51,7 @@ pub enum Forensics {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProxyConfig {
-    /// SMTP listen address.
+    /// SMTP listen address; `""` for none (a milter-only deployment).
     pub listen: String,
     /// Name in the greeting, `Received:` and `X-Sluice-Scanned:`.
     pub hostname: String,
@@ -84,10 +84,7 @@ impl Default for ProxyConfig {
         ProxyConfig {
             listen: "127.0.0.1:2525".into(),
             hostname: machine_hostname(),
-            allowed_clients: vec![
-                Cidr::parse("127.0.0.0/8").expect("valid"),
-                Cidr::parse("::1/128").expect("valid"),
-            ],
+            allowed_clients: loopback(),
             max_message_size: Size(50 << 20),
             max_recipients: 1000,
             max_connections: 500,
@@ -297,4 +294,22 @@ pub struct NotifyConfig {
     pub webhook: Option<String>,
     /// File with the HMAC key for `X-Sluice-Signature`.
     pub webhook_secret_file: Option<PathBuf>,
+}
+
+/// `[milter]` (SPEC §6): the milter front end.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MilterConfig {
+    /// `host:port`, or `unix:/path` for a unix socket.
+    pub listen: String,
+    /// TCP peers that may use the milter.
+    #[serde(default = "loopback")]
+    pub allowed_clients: Vec<Cidr>,
+}
+
+fn loopback() -> Vec<Cidr> {
+    vec![
+        Cidr::parse("127.0.0.0/8").expect("valid"),
+        Cidr::parse("::1/128").expect("valid"),
+    ]
 }
