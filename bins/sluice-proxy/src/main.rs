@@ -67,8 +67,8 @@ enum Command {
         /// Filter, e.g. "(policy in ['Customer email Hold'])".
         #[arg(long, default_value = "")]
         query: String,
-        /// Only the last SECONDS.
-        #[arg(long)]
+        /// Only the last period: "3600", "90s", "5m", "1h", "7d".
+        #[arg(long, value_parser = period)]
         timeperiod: Option<u64>,
         /// At most N (default 100, at most 1000).
         #[arg(long)]
@@ -507,6 +507,15 @@ async fn reload_on_hangup(path: PathBuf, proxy: Arc<Proxy>, api: Option<Arc<Api>
     }
 }
 
+/// `--timeperiod` as seconds: a plain number, or a duration as the
+/// configuration writes them.
+fn period(value: &str) -> Result<u64, String> {
+    match value.parse::<u64>() {
+        Ok(seconds) => Ok(seconds),
+        Err(_) => sluice_config::parse_duration(value).map(|d| d.as_secs()),
+    }
+}
+
 /// SIGTERM or SIGINT.
 async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -543,18 +552,27 @@ fn administer(config_path: PathBuf, command: Command) -> anyhow::Result<()> {
             }
             .query()
             .map_err(|e| anyhow::anyhow!(e.join("; ")))?;
-            for i in store.incidents(&q)? {
-                if json {
-                    writeln!(out, "{}", serde_json::to_string(&i)?)?;
-                } else {
+            let found = store.incidents(&q)?;
+            if json {
+                for i in &found {
+                    writeln!(out, "{}", serde_json::to_string(i)?)?;
+                }
+            } else if found.is_empty() {
+                writeln!(out, "no incidents")?;
+            } else {
+                writeln!(
+                    out,
+                    "{:<26}  {:<20}  {:<24} {:<21} {:<8} SENDER -> RECIPIENTS  SUBJECT",
+                    "ID", "TIME", "POLICY", "ACTION", "SEVERITY"
+                )?;
+                for i in &found {
                     writeln!(
                         out,
-                        "{}  {}  {:<24} {:<11}{} {:<6} <{}> -> {}  {}",
+                        "{:<26}  {:<20}  {:<24} {:<21} {:<8} <{}> -> {}  {}",
                         i.id,
                         i.time,
                         i.policy,
-                        i.action,
-                        if i.monitor { " (monitor)" } else { "" },
+                        format!("{}{}", i.action, if i.monitor { " (monitor)" } else { "" }),
                         i.severity,
                         i.sender,
                         i.recipients.join(","),
@@ -575,10 +593,20 @@ fn administer(config_path: PathBuf, command: Command) -> anyhow::Result<()> {
                 .build()?;
             match action {
                 QuarantineCommand::List => {
-                    for h in runtime.block_on(quarantine.list())? {
+                    let held = runtime.block_on(quarantine.list())?;
+                    if held.is_empty() {
+                        writeln!(out, "no held messages")?;
+                    } else {
                         writeln!(
                             out,
-                            "{}  {}  {:>9} B  <{}> -> {}  {}",
+                            "{:<26}  {:<20}  {:>11}  SENDER -> RECIPIENTS  SUBJECT",
+                            "ID", "TIME", "SIZE"
+                        )?;
+                    }
+                    for h in held {
+                        writeln!(
+                            out,
+                            "{:<26}  {:<20}  {:>9} B  <{}> -> {}  {}",
                             h.id,
                             h.time,
                             h.size,

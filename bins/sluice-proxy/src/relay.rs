@@ -75,6 +75,8 @@ impl Handler for SharedProxy {
         // Without client certificates there is nothing the client could
         // still do to be admitted: refuse at once.
         if !allowed && !self.0.client_certificates {
+            // An administrator who forgot their MTA's address needs to see it.
+            tracing::warn!(client = %peer.ip(), "refused: not in [proxy] allowed_clients");
             return Err(relay_denied());
         }
         Ok(ProxyConnection {
@@ -151,6 +153,10 @@ impl ConnectionHandler for ProxyConnection {
         if self.admitted {
             Ok(())
         } else {
+            tracing::warn!(
+                client = %self.peer.ip(),
+                "refused: not in [proxy] allowed_clients and no verified client certificate"
+            );
             Err(relay_denied())
         }
     }

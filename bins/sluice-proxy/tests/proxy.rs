@@ -59,10 +59,13 @@ fn decisions_end_to_end_through_a_real_upstream() {
         .arg(work.path().join("p/sluice.toml"))
         .output()
         .unwrap();
+    let listed = String::from_utf8_lossy(&held.stdout);
+    let mut rows = listed.lines();
     assert!(
-        String::from_utf8_lossy(&held.stdout).starts_with(id),
-        "{held:?}"
+        rows.next().unwrap().starts_with("ID "),
+        "a header: {listed}"
     );
+    assert!(rows.next().unwrap().starts_with(id), "{listed}");
 
     // Internal mail: relayed without a hold header.
     let reply = send(
@@ -118,6 +121,34 @@ fn decisions_end_to_end_through_a_real_upstream() {
         })
         .collect();
     assert_eq!(actions, ["quarantine", "block", "add-header"], "{lines}");
+    // The table: a header, durations as the config writes them, and
+    // "no incidents" for an empty answer.
+    let table = |period: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_sluice-proxy"))
+            .args(["incidents", "--timeperiod", period, "--config"])
+            .arg(work.path().join("p/sluice.toml"))
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let listed = table("1h");
+    assert!(listed.starts_with("ID "), "{listed}");
+    assert_eq!(listed.lines().count(), 4, "{listed}");
+    assert_eq!(
+        table("1h")
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .nth(2),
+        Some("Board")
+    );
+    let query = Command::new(env!("CARGO_BIN_EXE_sluice-proxy"))
+        .args(["incidents", "--query", "policy eq 'none such'", "--config"])
+        .arg(work.path().join("p/sluice.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&query.stdout), "no incidents\n");
 }
 
 #[test]
@@ -188,6 +219,12 @@ fn upstream_down_relay_control_and_maildir() {
     assert!(
         reply.starts_with("554") || reply.starts_with("disconnected"),
         "{reply}"
+    );
+    // The refusal is in the log, so a forgotten MTA address shows.
+    let log = std::fs::read_to_string(work.path().join("closed/proxy.log")).unwrap();
+    assert!(
+        log.contains("refused: not in [proxy] allowed_clients") && log.contains("127.0.0.1"),
+        "{log}"
     );
 
     let (mut p, port) = proxy(

@@ -1,9 +1,10 @@
 //! Configuration errors: each names the file, the key path and what is
 //! wrong.
 
-/// One problem in a configuration file.
+/// One problem in a configuration file: `file: key.path: message`, or
+/// `file: message` for a problem of the whole file (unreadable, syntax).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}: {path}: {message}")]
+#[error("{file}: {}{message}", if path.is_empty() { String::new() } else { format!("{path}: ") })]
 pub struct ConfigError {
     /// The file.
     pub file: String,

@@ -335,8 +335,15 @@ fn upstream_and_syntax_errors() {
     );
     let e = d.errors("[[rule]\nname = 1");
     assert!(
-        e[0].starts_with(": ") && e[0].ends_with("(line 1)"),
-        "{e:?}"
+        !e[0].starts_with(':') && e[0].ends_with("(line 1)"),
+        "a whole-file problem has no empty key path: {e:?}"
+    );
+    let missing = Config::load(&d.0.path().join("missing.toml")).unwrap_err();
+    assert!(
+        missing
+            .to_string()
+            .ends_with("missing.toml: cannot read: No such file or directory (os error 2)"),
+        "{missing}"
     );
 }
 

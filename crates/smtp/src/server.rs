@@ -139,6 +139,7 @@ pub async fn serve<H: Handler>(
         let permit = match limit.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
+                tracing::warn!(client = %peer.ip(), "refused: max_connections reached");
                 tasks.spawn(async move {
                     let mut stream = stream;
                     let reply = Reply::new(421, (4, 3, 2), "Too many connections, try later");
@@ -151,6 +152,7 @@ pub async fn serve<H: Handler>(
         };
         let Some(client_slot) = per_client.enter(peer.ip(), config.max_connections_per_client)
         else {
+            tracing::warn!(client = %peer.ip(), "refused: max_connections_per_client reached");
             tasks.spawn(async move {
                 let mut stream = stream;
                 let reply = Reply::new(421, (4, 7, 0), "Too many connections from your address");
