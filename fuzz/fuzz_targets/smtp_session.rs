@@ -12,6 +12,8 @@ fuzz_target!(init: sluice_fuzz::count_only_uncaught_panics(), |data: &[u8]| {
         starttls: true,
         tls_required: false,
     });
+    // XFORWARD too, as from an MTA in front.
+    session.allow_xforward();
     let mut rest = data;
     while !rest.is_empty() {
         let end = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |p| p + 1);

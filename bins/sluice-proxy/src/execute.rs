@@ -74,11 +74,10 @@ impl ProxyConnection {
         proxy.count_decision(&decision, log);
 
         let plan = plan(&decision);
-        let client = ClientFacts {
-            address: Some(self.peer.ip()),
-            helo: Some(t.helo.clone()).filter(|h| !h.is_empty()),
-            ..ClientFacts::default()
-        };
+        let client = self.client(&t.helo);
+        if let Some(ip) = client.address.filter(|ip| *ip != self.peer.ip()) {
+            log.client = format!("{ip} via {}", self.peer.ip());
+        }
         let recorded = proxy.incidents(&decision, &plan, &id, &message, &client);
         match plan.disposition.clone() {
             Disposition::Reject { text } => {

@@ -247,6 +247,7 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
             live: std::sync::RwLock::new(Arc::new(Live {
                 inspector,
                 allowed_clients: config.proxy.allowed_clients.clone(),
+                xforward_clients: config.proxy.xforward_clients.clone(),
             })),
             client_certificates: config
                 .proxy
@@ -492,6 +493,7 @@ async fn reload_on_hangup(path: PathBuf, proxy: Arc<Proxy>, api: Option<Arc<Api>
                 let live = Arc::new(Live {
                     inspector,
                     allowed_clients: config.proxy.allowed_clients.clone(),
+                    xforward_clients: config.proxy.xforward_clients.clone(),
                 });
                 *proxy.live.write().unwrap_or_else(|e| e.into_inner()) = live;
                 if let (Some(api), Some(tokens)) = (&api, tokens) {

@@ -13,6 +13,7 @@ use sluice_smtp::{
 use sluice_store::{IncidentQueue, Store};
 
 use crate::delivery::Destination;
+use crate::incident::ClientFacts;
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::transaction_log::{log_text, TransactionLog};
@@ -24,6 +25,8 @@ use crate::webhook::Webhook;
 pub struct Live {
     pub inspector: Inspector,
     pub allowed_clients: Vec<Cidr>,
+    /// MTAs whose XFORWARD is believed (for incidents and logs only).
+    pub xforward_clients: Vec<Cidr>,
 }
 
 /// State shared by all connections.
@@ -66,10 +69,13 @@ impl Handler for SharedProxy {
     type Connection = ProxyConnection;
 
     fn connect(&self, peer: SocketAddr) -> Result<ProxyConnection, Reply> {
-        let allowed = self
-            .0
-            .live()
+        let live = self.0.live();
+        let allowed = live
             .allowed_clients
+            .iter()
+            .any(|net| net.contains(peer.ip()));
+        let xforward = live
+            .xforward_clients
             .iter()
             .any(|net| net.contains(peer.ip()));
         // Without client certificates there is nothing the client could
@@ -84,6 +90,8 @@ impl Handler for SharedProxy {
             peer,
             upstream: UpstreamSession::default(),
             admitted: allowed,
+            xforward,
+            xforwarded: Vec::new(),
         })
     }
 }
@@ -95,6 +103,12 @@ pub struct ProxyConnection {
     pub(crate) upstream: UpstreamSession,
     /// From an allowed address, or with a verified client certificate.
     admitted: bool,
+    /// The peer is in `xforward_clients`.
+    xforward: bool,
+    /// XFORWARD attributes for the next transaction (SPEC §6): who the MTA
+    /// in front says the client is. They change what incidents and logs
+    /// show, never relay control.
+    pub(crate) xforwarded: Vec<(String, String)>,
 }
 
 fn relay_denied() -> Reply {
@@ -144,7 +158,73 @@ impl ProxyConnection {
     }
 }
 
+impl ProxyConnection {
+    /// The client as incidents and logs show it: the one XFORWARD named,
+    /// else the connecting peer.
+    pub(crate) fn client(&self, helo: &str) -> ClientFacts {
+        let attribute = |name: &str| {
+            self.xforwarded
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+                // Postfix's words for "not known".
+                .filter(|v| !matches!(*v, "[UNAVAILABLE]" | "[TEMPUNAVAIL]"))
+        };
+        match attribute("ADDR") {
+            Some(addr) => ClientFacts {
+                address: addr
+                    .strip_prefix("IPV6:")
+                    .unwrap_or(addr)
+                    .parse()
+                    .ok(),
+                name: attribute("NAME").map(str::to_owned),
+                helo: attribute("HELO").map(str::to_owned),
+                auth_user: None,
+            },
+            None => ClientFacts {
+                address: Some(self.peer.ip()),
+                helo: Some(helo.to_owned()).filter(|h| !h.is_empty()),
+                ..ClientFacts::default()
+            },
+        }
+    }
+
+    /// Passes the XFORWARD attributes on when the upstream takes them (the
+    /// ones it advertises), before the transaction's MAIL.
+    async fn forward_xforward(&mut self) {
+        let Some(offered) = self.upstream.extension_args("XFORWARD") else {
+            return;
+        };
+        let line: Vec<String> = self
+            .xforwarded
+            .iter()
+            .filter(|(n, _)| offered.iter().any(|o| o.eq_ignore_ascii_case(n)))
+            .map(|(n, v)| format!("{n}={}", sluice_smtp::xtext_encode(v)))
+            .collect();
+        if !line.is_empty() {
+            // A refusal changes nothing for the mail: the upstream only
+            // loses what it would have logged.
+            let reply = self.upstream.command(&format!("XFORWARD {}", line.join(" "))).await;
+            if !reply.is_positive() {
+                tracing::info!("upstream refused XFORWARD: {}", log_text(&reply.to_string()));
+            }
+        }
+    }
+}
+
 impl ConnectionHandler for ProxyConnection {
+    fn xforward_allowed(&self) -> bool {
+        self.xforward
+    }
+
+    fn xforward(&mut self, attributes: Vec<(String, String)>) {
+        // Later attributes replace earlier ones of the same name.
+        for (name, value) in attributes {
+            self.xforwarded.retain(|(n, _)| *n != name);
+            self.xforwarded.push((name, value));
+        }
+    }
+
     fn tls_established(&mut self, verified_certificate: bool) {
         self.admitted |= verified_certificate;
     }
@@ -170,6 +250,9 @@ impl ConnectionHandler for ProxyConnection {
             if let Err(reply) = self.open_upstream().await {
                 return reply;
             }
+        }
+        if !self.xforwarded.is_empty() {
+            self.forward_xforward().await;
         }
         let line = self.upstream_line(&request.path, &request.params, MAIL_PARAMETERS);
         let mut reply = self.upstream.command(&line).await;
@@ -206,6 +289,8 @@ impl ConnectionHandler for ProxyConnection {
             ..TransactionLog::default()
         };
         let reply = self.process(t, &mut log).await;
+        // XFORWARD names the client of one transaction.
+        self.xforwarded.clear();
         log.reply = log_text(&reply.to_string());
         log.total_ms = started.elapsed().as_secs_f64() * 1e3;
         log.write();
@@ -214,6 +299,7 @@ impl ConnectionHandler for ProxyConnection {
 
     async fn reset(&mut self) {
         self.upstream.reset().await;
+        self.xforwarded.clear();
     }
 
     async fn close(&mut self) {

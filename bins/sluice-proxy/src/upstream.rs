@@ -90,6 +90,19 @@ impl UpstreamSession {
         self.in_transaction = open && self.client.is_some();
     }
 
+    /// The arguments of an ESMTP extension the upstream offers (`XFORWARD
+    /// NAME ADDR` → `["NAME", "ADDR"]`); `None` when it does not.
+    pub fn extension_args(&self, extension: &str) -> Option<Vec<String>> {
+        let client = self.client.as_ref()?;
+        client.extensions.iter().find_map(|e| {
+            let mut words = e.split_ascii_whitespace();
+            words
+                .next()
+                .is_some_and(|k| k.eq_ignore_ascii_case(extension))
+                .then(|| words.map(str::to_owned).collect())
+        })
+    }
+
     /// Whether the upstream offers an ESMTP extension.
     pub fn offers(&self, extension: &str) -> bool {
         self.client.as_ref().is_some_and(|u| {

@@ -219,7 +219,7 @@ pub(crate) fn one_line(s: &str) -> String {
 /// whole table.
 const NOT_SUPPORTED_YET: &[(&str, Option<&[&str]>)] = &[
     ("console", None),
-    ("proxy", Some(&["xforward_clients", "proxy_protocol"])),
+    ("proxy", Some(&["proxy_protocol"])),
     ("store", Some(&["audit_retention"])),
     ("api", Some(&["tls"])),
     ("notify", Some(&["console_url", "link_ttl"])),

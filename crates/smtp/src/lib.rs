@@ -57,6 +57,7 @@ pub use data::{dot_stuff, DataProblem, DataReader, DataStatus, DotStuffer};
 pub use reply::Reply;
 pub use server::{serve, Connection, ConnectionHandler, Handler, ServerConfig, Transaction};
 pub use session::{
-    split_parameters, MailRequest, RcptRequest, Session, SessionConfig, State, Step,
-    MAIL_PARAMETERS, MAX_COMMAND_LINE, RCPT_PARAMETERS,
+    split_parameters, xtext_decode, xtext_encode, MailRequest, RcptRequest, Session,
+    SessionConfig, State, Step, MAIL_PARAMETERS, MAX_COMMAND_LINE, RCPT_PARAMETERS,
+    XFORWARD_ATTRIBUTES,
 };

@@ -73,6 +73,15 @@ pub trait ConnectionHandler: Send + 'static {
     fn admit(&mut self) -> Result<(), Reply> {
         Ok(())
     }
+    /// Whether this client may send XFORWARD (asked once, at connect).
+    fn xforward_allowed(&self) -> bool {
+        false
+    }
+    /// XFORWARD attributes (names upper-case, values decoded) for the next
+    /// transaction: who the MTA in front says the client is.
+    fn xforward(&mut self, attributes: Vec<(String, String)>) {
+        let _ = attributes;
+    }
 }
 
 /// Connection-level limits.
@@ -272,11 +281,15 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
     ) -> Self {
         let mut session_config = config.session.clone();
         session_config.starttls = config.tls.is_some();
+        let mut session = Session::new(session_config);
+        if handler.xforward_allowed() {
+            session.allow_xforward();
+        }
         Connection {
             stream: Stream::Plain(stream),
             peer,
             config,
-            session: Session::new(session_config),
+            session,
             handler,
             input: Vec::new(),
             output: Vec::new(),
@@ -330,6 +343,11 @@ impl<'c, C: ConnectionHandler> Connection<'c, C> {
                     self.session.mail_answered(&m, &r);
                     self.declared_size = m.size;
                     self.output.extend_from_slice(&r.to_bytes());
+                }
+                Step::Xforward(attributes) => {
+                    self.handler.xforward(attributes);
+                    self.output
+                        .extend_from_slice(&Reply::new(250, (2, 0, 0), "Ok").to_bytes());
                 }
                 Step::Rcpt(rcpt) => {
                     let r = self.handler.rcpt(&rcpt).await;

@@ -198,6 +198,45 @@ pub enum Step {
     Reset(Reply),
     /// Send the reply (`220`), then start TLS and call [`Session::tls_started`].
     StartTls(Reply),
+    /// Give the handler these XFORWARD attributes (names upper-cased,
+    /// values xtext-decoded), then send `250`.
+    Xforward(Vec<(String, String)>),
+}
+
+/// XFORWARD attributes this server accepts (Postfix's `XFORWARD_README`).
+pub const XFORWARD_ATTRIBUTES: &[&str] = &["NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE"];
+
+/// Undoes xtext (RFC 3461 §4): `+XX` is the byte with that hex value.
+pub fn xtext_decode(value: &str) -> String {
+    let b = value.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'+' {
+            if let (Some(h), Some(l)) = (b.get(i + 1).and_then(|&c| hex(c)), b.get(i + 2).and_then(|&c| hex(c))) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// xtext (RFC 3461 §4): `+`, `=`, controls and non-ASCII as `+XX`.
+pub fn xtext_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for &b in value.as_bytes() {
+        if (b'!'..=b'~').contains(&b) && b != b'+' && b != b'=' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("+{b:02X}"));
+        }
+    }
+    out
 }
 
 /// One client session.
@@ -206,6 +245,8 @@ pub struct Session {
     config: SessionConfig,
     state: State,
     tls: bool,
+    /// The client may send XFORWARD (an MTA in front of us).
+    xforward: bool,
     helo: Option<String>,
     from: Option<String>,
     recipients: Vec<String>,
@@ -222,6 +263,7 @@ impl Session {
             config,
             state: State::Connected,
             tls: false,
+            xforward: false,
             helo: None,
             from: None,
             recipients: Vec::new(),
@@ -257,6 +299,11 @@ impl Session {
         self.tls
     }
 
+    /// Lets this client send XFORWARD (and advertises it).
+    pub fn allow_xforward(&mut self) {
+        self.xforward = true;
+    }
+
     /// Handles one command line (with or without its CRLF).
     pub fn command(&mut self, line: &[u8]) -> Step {
         if line.len() > MAX_COMMAND_LINE {
@@ -269,6 +316,13 @@ impl Session {
         let text = String::from_utf8_lossy(&owned)
             .trim_end_matches(['\r', '\n'])
             .to_owned();
+        // smtp-proto does not know XFORWARD (a Postfix extension).
+        if text
+            .get(..9)
+            .is_some_and(|k| k.eq_ignore_ascii_case("XFORWARD "))
+        {
+            return self.xforward(&text[9..]);
+        }
         let parsed = Request::parse(&mut owned.iter());
         match parsed {
             Ok(request) => self.request(request, text),
@@ -293,6 +347,9 @@ impl Session {
                 ]);
                 if self.config.starttls && !self.tls {
                     lines.push("STARTTLS".into());
+                }
+                if self.xforward {
+                    lines.push("XFORWARD NAME ADDR PROTO HELO".into());
                 }
                 Step::Reset(Reply {
                     code: 250,
@@ -404,6 +461,31 @@ impl Session {
         }
     }
 
+    /// `XFORWARD attr=value ...` (Postfix `XFORWARD_README`).
+    fn xforward(&mut self, args: &str) -> Step {
+        if !self.xforward {
+            return Step::Reply(reply(550, (5, 7, 0), "XFORWARD not permitted"));
+        }
+        if !matches!(self.state, State::Ready | State::Connected) {
+            return Step::Reply(reply(503, (5, 5, 1), "Mail transaction in progress"));
+        }
+        let mut attributes = Vec::new();
+        for pair in args.split_ascii_whitespace() {
+            let Some((name, value)) = pair.split_once('=') else {
+                return Step::Reply(reply(501, (5, 5, 4), "Bad XFORWARD attribute syntax"));
+            };
+            let name = name.to_ascii_uppercase();
+            if !XFORWARD_ATTRIBUTES.contains(&name.as_str()) {
+                return Step::Reply(reply(501, (5, 5, 4), "Bad XFORWARD attribute name"));
+            }
+            attributes.push((name, xtext_decode(value)));
+        }
+        if attributes.is_empty() {
+            return Step::Reply(reply(501, (5, 5, 4), "Syntax: XFORWARD attribute=value..."));
+        }
+        Step::Xforward(attributes)
+    }
+
     fn greeted(&mut self, host: String) {
         self.helo = Some(host);
         self.reset();
@@ -475,6 +557,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn xforward_only_for_allowed_clients_and_outside_transactions() {
+        let config = SessionConfig {
+            hostname: "dlp.test".into(),
+            max_message_size: 1000,
+            max_recipients: 10,
+            starttls: false,
+            tls_required: false,
+        };
+        let mut s = Session::new(config.clone());
+        let Step::Reset(ehlo) = s.command(b"EHLO mta\r\n") else {
+            panic!()
+        };
+        assert!(!ehlo.lines.iter().any(|l| l.starts_with("XFORWARD")));
+        assert_eq!(
+            s.command(b"XFORWARD ADDR=203.0.113.5\r\n"),
+            Step::Reply(reply(550, (5, 7, 0), "XFORWARD not permitted"))
+        );
+        let mut s = Session::new(config);
+        s.allow_xforward();
+        let Step::Reset(ehlo) = s.command(b"EHLO mta\r\n") else {
+            panic!()
+        };
+        assert!(ehlo.lines.contains(&"XFORWARD NAME ADDR PROTO HELO".to_owned()));
+        assert_eq!(
+            s.command(b"XFORWARD NAME=client.example ADDR=IPV6:2001:db8::5 helo=a+20b\r\n"),
+            Step::Xforward(vec![
+                ("NAME".into(), "client.example".into()),
+                ("ADDR".into(), "IPV6:2001:db8::5".into()),
+                ("HELO".into(), "a b".into()),
+            ])
+        );
+        assert!(matches!(
+            s.command(b"XFORWARD COLOR=red\r\n"),
+            Step::Reply(r) if r.code == 501
+        ));
+        assert_eq!(xtext_encode("a b+=c"), "a+20b+2B+3Dc");
+        assert_eq!(xtext_decode(&xtext_encode("héllo = +")), "héllo = +");
+    }
+
+    #[test]
     fn parameters_split_after_the_path_quotes_and_all() {
         assert_eq!(
             split_parameters("MAIL FROM:<a@b.c> SIZE=10 BODY=8BITMIME"),
@@ -536,7 +658,7 @@ mod tests {
             | Step::Data(r)
             | Step::Reset(r)
             | Step::StartTls(r) => r.code,
-            Step::Mail(_) | Step::Rcpt(_) => 0,
+            Step::Mail(_) | Step::Rcpt(_) | Step::Xforward(_) => 0,
         }
     }
 

@@ -71,6 +71,9 @@ pub struct ProxyConfig {
     pub session_timeout: Duration,
     /// Connections from one address at once; 0 = no limit.
     pub max_connections_per_client: usize,
+    /// MTAs that may send XFORWARD (a Postfix before-queue proxy filter):
+    /// incidents and logs then show the client they name.
+    pub xforward_clients: Vec<Cidr>,
     /// Global enforce/monitor mode.
     pub mode: Mode,
     /// Log line format.
@@ -91,6 +94,7 @@ impl Default for ProxyConfig {
             command_timeout: Duration::from_secs(300),
             session_timeout: Duration::from_secs(30 * 60),
             max_connections_per_client: 0,
+            xforward_clients: Vec::new(),
             mode: Mode::Enforce,
             log_format: LogFormat::Text,
             tls: None,
