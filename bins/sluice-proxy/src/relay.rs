@@ -172,11 +172,7 @@ impl ProxyConnection {
         };
         match attribute("ADDR") {
             Some(addr) => ClientFacts {
-                address: addr
-                    .strip_prefix("IPV6:")
-                    .unwrap_or(addr)
-                    .parse()
-                    .ok(),
+                address: addr.strip_prefix("IPV6:").unwrap_or(addr).parse().ok(),
                 name: attribute("NAME").map(str::to_owned),
                 helo: attribute("HELO").map(str::to_owned),
                 auth_user: None,
@@ -204,9 +200,15 @@ impl ProxyConnection {
         if !line.is_empty() {
             // A refusal changes nothing for the mail: the upstream only
             // loses what it would have logged.
-            let reply = self.upstream.command(&format!("XFORWARD {}", line.join(" "))).await;
+            let reply = self
+                .upstream
+                .command(&format!("XFORWARD {}", line.join(" ")))
+                .await;
             if !reply.is_positive() {
-                tracing::info!("upstream refused XFORWARD: {}", log_text(&reply.to_string()));
+                tracing::info!(
+                    "upstream refused XFORWARD: {}",
+                    log_text(&reply.to_string())
+                );
             }
         }
     }

@@ -57,7 +57,6 @@ pub use data::{dot_stuff, DataProblem, DataReader, DataStatus, DotStuffer};
 pub use reply::Reply;
 pub use server::{serve, Connection, ConnectionHandler, Handler, ServerConfig, Transaction};
 pub use session::{
-    split_parameters, xtext_decode, xtext_encode, MailRequest, RcptRequest, Session,
-    SessionConfig, State, Step, MAIL_PARAMETERS, MAX_COMMAND_LINE, RCPT_PARAMETERS,
-    XFORWARD_ATTRIBUTES,
+    split_parameters, xtext_decode, xtext_encode, MailRequest, RcptRequest, Session, SessionConfig,
+    State, Step, MAIL_PARAMETERS, MAX_COMMAND_LINE, RCPT_PARAMETERS, XFORWARD_ATTRIBUTES,
 };

@@ -204,7 +204,8 @@ pub enum Step {
 }
 
 /// XFORWARD attributes this server accepts (Postfix's `XFORWARD_README`).
-pub const XFORWARD_ATTRIBUTES: &[&str] = &["NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE"];
+pub const XFORWARD_ATTRIBUTES: &[&str] =
+    &["NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE"];
 
 /// Undoes xtext (RFC 3461 §4): `+XX` is the byte with that hex value.
 pub fn xtext_decode(value: &str) -> String {
@@ -214,7 +215,10 @@ pub fn xtext_decode(value: &str) -> String {
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
         if b[i] == b'+' {
-            if let (Some(h), Some(l)) = (b.get(i + 1).and_then(|&c| hex(c)), b.get(i + 2).and_then(|&c| hex(c))) {
+            if let (Some(h), Some(l)) = (
+                b.get(i + 1).and_then(|&c| hex(c)),
+                b.get(i + 2).and_then(|&c| hex(c)),
+            ) {
                 out.push((h * 16 + l) as u8);
                 i += 3;
                 continue;
@@ -579,7 +583,9 @@ mod tests {
         let Step::Reset(ehlo) = s.command(b"EHLO mta\r\n") else {
             panic!()
         };
-        assert!(ehlo.lines.contains(&"XFORWARD NAME ADDR PROTO HELO".to_owned()));
+        assert!(ehlo
+            .lines
+            .contains(&"XFORWARD NAME ADDR PROTO HELO".to_owned()));
         assert_eq!(
             s.command(b"XFORWARD NAME=client.example ADDR=IPV6:2001:db8::5 helo=a+20b\r\n"),
             Step::Xforward(vec![
