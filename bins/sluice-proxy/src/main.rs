@@ -248,6 +248,7 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
                 inspector,
                 allowed_clients: config.proxy.allowed_clients.clone(),
                 xforward_clients: config.proxy.xforward_clients.clone(),
+                proxy_protocol: config.proxy.proxy_protocol.clone(),
             })),
             client_certificates: config
                 .proxy
@@ -494,6 +495,7 @@ async fn reload_on_hangup(path: PathBuf, proxy: Arc<Proxy>, api: Option<Arc<Api>
                     inspector,
                     allowed_clients: config.proxy.allowed_clients.clone(),
                     xforward_clients: config.proxy.xforward_clients.clone(),
+                    proxy_protocol: config.proxy.proxy_protocol.clone(),
                 });
                 *proxy.live.write().unwrap_or_else(|e| e.into_inner()) = live;
                 if let (Some(api), Some(tokens)) = (&api, tokens) {

@@ -27,6 +27,8 @@ pub struct Live {
     pub allowed_clients: Vec<Cidr>,
     /// MTAs whose XFORWARD is believed (for incidents and logs only).
     pub xforward_clients: Vec<Cidr>,
+    /// Load balancers that open with a PROXY header.
+    pub proxy_protocol: Vec<Cidr>,
 }
 
 /// State shared by all connections.
@@ -67,6 +69,14 @@ pub struct SharedProxy(pub Arc<Proxy>);
 
 impl Handler for SharedProxy {
     type Connection = ProxyConnection;
+
+    fn expects_proxy_header(&self, peer: SocketAddr) -> bool {
+        self.0
+            .live()
+            .proxy_protocol
+            .iter()
+            .any(|net| net.contains(peer.ip()))
+    }
 
     fn connect(&self, peer: SocketAddr) -> Result<ProxyConnection, Reply> {
         let live = self.0.live();

@@ -88,7 +88,7 @@ fn a_valid_file_loads_with_paths_relative_to_it() {
 fn spec_keys_not_built_yet_are_refused_all_at_once() {
     let d = Dir::new();
     let e = d.errors(&format!(
-        "{BASE}\n[proxy]\nproxy_protocol = [\"127.0.0.1/32\"]\n[console]\nusers_file = \"console.users\"\n"
+        "{BASE}\n[store]\naudit_retention = \"400d\"\n[console]\nusers_file = \"console.users\"\n"
     ));
     assert_eq!(e.len(), 2, "{e:?}");
     assert!(
@@ -98,7 +98,7 @@ fn spec_keys_not_built_yet_are_refused_all_at_once() {
     );
     assert!(
         e.iter()
-            .any(|m| m.starts_with("proxy.proxy_protocol: not supported yet")),
+            .any(|m| m.starts_with("store.audit_retention: not supported yet")),
         "{e:?}"
     );
     let e = d.errors(&BASE.replace(

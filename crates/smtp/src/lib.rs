@@ -46,6 +46,7 @@
 mod client;
 pub mod data;
 pub mod inflight;
+pub mod proxy_protocol;
 mod reply;
 mod server;
 mod session;

@@ -18,6 +18,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::data::{DataProblem, DataReader, DataStatus};
 use crate::inflight::{Charge, InflightBudget, ADMISSION_WAIT};
+use crate::proxy_protocol::{read_header, HEADER_TIMEOUT};
 use crate::session::{
     MailRequest, RcptRequest, Session, SessionConfig, State, Step, MAX_COMMAND_LINE,
 };
@@ -47,6 +48,14 @@ pub trait Handler: Send + Sync + 'static {
     /// A client connected; `Err(reply)` refuses it (the reply is sent and
     /// the connection closed).
     fn connect(&self, peer: SocketAddr) -> Result<Self::Connection, Reply>;
+
+    /// Whether connections from `peer` open with a PROXY protocol header
+    /// (a load balancer in front); its address is then the client for
+    /// everything (SPEC §6).
+    fn expects_proxy_header(&self, peer: SocketAddr) -> bool {
+        let _ = peer;
+        false
+    }
 }
 
 /// One connection's side of the [`Handler`].
@@ -159,26 +168,37 @@ pub async fn serve<H: Handler>(
                 continue;
             }
         };
-        let Some(client_slot) = per_client.enter(peer.ip(), config.max_connections_per_client)
-        else {
-            tracing::warn!(client = %peer.ip(), "refused: max_connections_per_client reached");
-            tasks.spawn(async move {
-                let mut stream = stream;
-                let reply = Reply::new(421, (4, 7, 0), "Too many connections from your address");
-                let _ =
-                    tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&reply.to_bytes())).await;
-                drop(permit);
-            });
-            continue;
-        };
         let handler = handler.clone();
         let config = config.clone();
         let stopping = stopping.clone();
         let inflight = inflight.clone();
+        let per_client = per_client.clone();
         tasks.spawn(async move {
             // Held for the connection's lifetime.
             let _permit = permit;
-            let _client_slot = client_slot;
+            let mut stream = stream;
+            // Behind a load balancer: no greeting until it says who the
+            // client is; a peer that does not is closed without a reply.
+            let peer = if handler.expects_proxy_header(peer) {
+                match read_header(&mut stream, HEADER_TIMEOUT).await {
+                    Ok(Some(client)) => client,
+                    Ok(None) => peer,
+                    Err(e) => {
+                        tracing::warn!(peer = %peer.ip(), "refused: {e}");
+                        return;
+                    }
+                }
+            } else {
+                peer
+            };
+            let Some(_client_slot) = per_client.enter(peer.ip(), config.max_connections_per_client)
+            else {
+                tracing::warn!(client = %peer.ip(), "refused: max_connections_per_client reached");
+                let reply = Reply::new(421, (4, 7, 0), "Too many connections from your address");
+                let _ =
+                    tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&reply.to_bytes())).await;
+                return;
+            };
             match handler.connect(peer) {
                 Ok(conn) => {
                     Connection::new(stream, peer, &config, conn, stopping, inflight)
@@ -186,7 +206,6 @@ pub async fn serve<H: Handler>(
                         .await
                 }
                 Err(reply) => {
-                    let mut stream = stream;
                     let _ =
                         tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&reply.to_bytes()))
                             .await;

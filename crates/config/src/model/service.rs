@@ -74,6 +74,9 @@ pub struct ProxyConfig {
     /// MTAs that may send XFORWARD (a Postfix before-queue proxy filter):
     /// incidents and logs then show the client they name.
     pub xforward_clients: Vec<Cidr>,
+    /// Load balancers whose connections open with a PROXY v1/v2 header:
+    /// the address in it is the client for everything.
+    pub proxy_protocol: Vec<Cidr>,
     /// Global enforce/monitor mode.
     pub mode: Mode,
     /// Log line format.
@@ -95,6 +98,7 @@ impl Default for ProxyConfig {
             session_timeout: Duration::from_secs(30 * 60),
             max_connections_per_client: 0,
             xforward_clients: Vec::new(),
+            proxy_protocol: Vec::new(),
             mode: Mode::Enforce,
             log_format: LogFormat::Text,
             tls: None,
