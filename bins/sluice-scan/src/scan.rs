@@ -23,6 +23,29 @@ struct Rendered {
     bytes: Vec<u8>,
     finding: bool,
     error: Option<String>,
+    /// Said on stderr: the input is scanned, but it is not mail.
+    warning: Option<String>,
+}
+
+/// Whether `bytes` look like a binary file rather than a mail message: no
+/// header field (or mbox `From ` line) first, and NUL bytes or many control
+/// characters near the start. (A binary is still scanned, with a warning:
+/// SPEC §7. Mail may carry binary parts, so a message that starts like one
+/// is never called a binary.)
+fn looks_binary(bytes: &[u8]) -> bool {
+    let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let field_name = first.iter().position(|&b| b == b':').is_some_and(|colon| {
+        colon > 0 && first[..colon].iter().all(|&b| (0x21..=0x7e).contains(&b))
+    });
+    if field_name || first.starts_with(b"From ") {
+        return false;
+    }
+    let head = &bytes[..bytes.len().min(8192)];
+    let control = head
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n' | 0x0c | 0x1b))
+        .count();
+    head.contains(&0) || control * 10 > head.len()
 }
 
 pub fn run(
@@ -49,8 +72,10 @@ pub fn run(
     let render = |input: &Input| {
         // A panic in one message's scan (a bug) is that message's error,
         // not the end of the whole scan.
+        let mut binary = false;
         let decision = input
             .with_bytes(|b| {
+                binary = looks_binary(b);
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     inspector.inspect(envelope, b)
                 }))
@@ -67,6 +92,12 @@ pub fn run(
             bytes,
             finding: result.is_ok_and(|d| d.is_finding(inspector.uses_policies())),
             error: decision.err(),
+            warning: binary.then(|| {
+                format!(
+                    "{}: not a mail message (a binary file); scanned as far as it goes",
+                    input.name
+                )
+            }),
         }
     };
     let stdout = io::stdout();
@@ -113,6 +144,9 @@ struct Sink<'a, W: Write> {
 impl<W: Write> Sink<'_, W> {
     fn write(&mut self, chunk: &[Rendered]) -> io::Result<()> {
         for r in chunk {
+            if let Some(w) = &r.warning {
+                eprintln!("sluice-scan: warning: {w}");
+            }
             if let Some(e) = &r.error {
                 eprintln!("sluice-scan: {e}");
                 self.errors = true;

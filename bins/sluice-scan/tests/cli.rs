@@ -184,6 +184,42 @@ fn malformed_message_is_not_an_error() {
 }
 
 #[test]
+fn a_binary_is_scanned_with_a_warning_and_mail_with_binary_parts_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("program.bin");
+    let mut bytes = b"\x7fELF\x02\x01\x01\0\0\0".to_vec();
+    bytes.extend_from_slice(b" 4111 1111 1111 1111 ");
+    std::fs::write(&binary, &bytes).unwrap();
+    let mail = dir.path().join("utf16.eml");
+    std::fs::write(
+        &mail,
+        b"Content-Type: text/plain; charset=utf-16le\nContent-Transfer-Encoding: binary\n\nH\0i\0",
+    )
+    .unwrap();
+    let out = bin()
+        .args([
+            "scan",
+            "--config",
+            "fixtures/demo/sluice.toml",
+            "--format",
+            "json",
+        ])
+        .arg(&binary)
+        .arg(&mail)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("program.bin: not a mail message (a binary file)"),
+        "{stderr}"
+    );
+    // Still scanned: the card number in it is found.
+    assert_eq!(json_lines(&out)[0]["policy"], "Card block");
+}
+
+#[test]
 fn human_format_names_locations() {
     let out = bin()
         .args(["extract", "fixtures/messages/forwarded-archive.eml"])
