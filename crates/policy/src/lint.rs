@@ -54,6 +54,7 @@ pub fn lints(inspector: &Inspector) -> Vec<Lint> {
             }
         }
     }
+    out.extend(exposed_secrets(config));
     for (i, p) in config.policy.iter().enumerate() {
         let at = format!("policy {:?}", p.name);
         let empty: Vec<&str> = p
@@ -92,4 +93,45 @@ fn shadows(earlier: &PolicyConfig, later: &PolicyConfig) -> bool {
         && later.profiles.iter().all(|p| earlier.profiles.contains(p))
         && earlier.min_severity <= later.min_severity
         && (earlier.unscannable || !later.unscannable)
+}
+
+/// Secret files anyone on the machine can read (the service needs them
+/// readable by its own group only: `root:sluice 0640`).
+fn exposed_secrets(config: &sluice_config::Config) -> Vec<Lint> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut secrets: Vec<(&str, &std::path::Path)> = Vec::new();
+    if let Some(tls) = &config.proxy.tls {
+        secrets.push(("proxy.tls.key", &tls.key));
+    }
+    if let Some(f) = config
+        .upstream
+        .as_ref()
+        .and_then(|u| u.password_file.as_deref())
+    {
+        secrets.push(("upstream.password_file", f));
+    }
+    if let Some(f) = config.api.as_ref().and_then(|a| a.token_file.as_deref()) {
+        secrets.push(("api.token_file", f));
+    }
+    if let Some(f) = config
+        .notify
+        .as_ref()
+        .and_then(|n| n.webhook_secret_file.as_deref())
+    {
+        secrets.push(("notify.webhook_secret_file", f));
+    }
+    secrets
+        .into_iter()
+        .filter_map(|(key, path)| {
+            let mode = std::fs::metadata(path).ok()?.permissions().mode();
+            (mode & 0o004 != 0).then(|| Lint {
+                path: key.to_owned(),
+                message: format!(
+                    "{} is readable by anyone (mode {:04o}); a secret should be root:sluice 0640",
+                    path.display(),
+                    mode & 0o7777
+                ),
+            })
+        })
+        .collect()
 }

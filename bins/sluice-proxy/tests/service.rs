@@ -1,0 +1,120 @@
+//! Running as a service: the systemd unit passes `systemd-analyze verify`
+//! and keeps its hardening, and `check` flags secrets anyone can read.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use common::repo;
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn the_systemd_unit_verifies_and_is_hardened() {
+    if !have("systemd-analyze") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "systemd-analyze missing in CI"
+        );
+        eprintln!("NOTICE: systemd-analyze not installed; unit check skipped");
+        return;
+    }
+    let unit = std::fs::read_to_string(repo().join("packaging/sluice-proxy.service")).unwrap();
+    for hardening in [
+        "User=sluice",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/sluice /run/sluice",
+        "CapabilityBoundingSet=\n",
+        "Restart=on-failure",
+    ] {
+        assert!(unit.contains(hardening), "{hardening}");
+    }
+    // Verified with the binaries this build made in place of /usr/bin's.
+    let dir = tempfile::tempdir().unwrap();
+    let local = unit
+        .replace("/usr/bin/sluice-proxy", env!("CARGO_BIN_EXE_sluice-proxy"))
+        .replace(
+            "/usr/bin/sluice-scan",
+            &std::path::Path::new(env!("CARGO_BIN_EXE_sluice-proxy"))
+                .with_file_name("sluice-scan")
+                .display()
+                .to_string(),
+        );
+    let path = dir.path().join("sluice-proxy.service");
+    std::fs::write(&path, local).unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{:?} {} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--threshold=20"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    // Exposure at most 2.0 ("OK"; the threshold is in tenths).
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn check_flags_secrets_anyone_can_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = std::fs::read_to_string(repo().join("fixtures/demo/sluice.toml")).unwrap();
+    let rules = &demo[demo.find("[[entity]]").unwrap()..];
+    std::fs::create_dir(dir.path().join("dictionaries")).unwrap();
+    std::fs::copy(
+        repo().join("fixtures/demo/dictionaries/customer.csv"),
+        dir.path().join("dictionaries/customer.csv"),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo().join("fixtures/demo/board.fp"),
+        dir.path().join("board.fp"),
+    )
+    .unwrap();
+    let tokens = dir.path().join("api.tokens");
+    std::fs::write(&tokens, "secret-token\n").unwrap();
+    std::fs::write(
+        dir.path().join("sluice.toml"),
+        format!("[api]\ntoken_file = \"api.tokens\"\n\n{rules}"),
+    )
+    .unwrap();
+    let check = || {
+        let scan =
+            std::path::Path::new(env!("CARGO_BIN_EXE_sluice-proxy")).with_file_name("sluice-scan");
+        let out = Command::new(scan)
+            .args(["check", "--config"])
+            .arg(dir.path().join("sluice.toml"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = check();
+    assert!(
+        out.contains("api.token_file:") && out.contains("is readable by anyone (mode 0644)"),
+        "{out}"
+    );
+    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert!(!check().contains("readable by anyone"));
+}
