@@ -118,3 +118,44 @@ fn check_flags_secrets_anyone_can_read() {
     std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o640)).unwrap();
     assert!(!check().contains("readable by anyone"));
 }
+
+#[test]
+fn the_packaged_configuration_passes_check_laid_out_as_installed() {
+    // /etc/sluice as the package lays it out, in a temporary folder.
+    let etc = tempfile::tempdir().unwrap();
+    let e = etc.path();
+    std::fs::create_dir(e.join("dictionaries")).unwrap();
+    std::fs::copy(
+        repo().join("fixtures/demo/dictionaries/customer.csv"),
+        e.join("dictionaries/customer.csv"),
+    )
+    .unwrap();
+    std::fs::copy(repo().join("fixtures/demo/board.fp"), e.join("board.fp")).unwrap();
+    std::fs::write(e.join("api.token"), "0123abcd\n").unwrap();
+    std::fs::set_permissions(e.join("api.token"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let config = std::fs::read_to_string(repo().join("packaging/sluice.toml"))
+        .unwrap()
+        // The store's folder as the package creates it.
+        .replace(
+            "/var/lib/sluice/sluice.db",
+            &e.join("lib/sluice.db").display().to_string(),
+        );
+    std::fs::write(e.join("sluice.toml"), config).unwrap();
+    let scan =
+        std::path::Path::new(env!("CARGO_BIN_EXE_sluice-proxy")).with_file_name("sluice-scan");
+    let out = Command::new(scan)
+        .args(["check", "--config"])
+        .arg(e.join("sluice.toml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("ok: ") && text.contains("0 warning(s)"),
+        "{text}"
+    );
+}
