@@ -5,7 +5,6 @@
 //! pool: SQLite is synchronous.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use axum::extract::{Path, Query, Request, State};
@@ -13,9 +12,10 @@ use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use sluice_config::{ApiConfig, ApiToken};
 use sluice_store::Store;
 
 use crate::incidents::IncidentParams;
@@ -28,22 +28,72 @@ pub struct Api {
     pub metrics: Arc<Metrics>,
     pub quarantine: Quarantine,
     /// Accepted tokens (`[api] tokens` and `token_file`), swapped on SIGHUP.
-    pub tokens: RwLock<Vec<String>>,
+    pub tokens: RwLock<Vec<Token>>,
 }
+
+/// One accepted token and who it stands for.
+#[derive(Clone)]
+pub struct Token {
+    /// `token:<name>` or `token:#N`.
+    pub actor: String,
+    secret: String,
+}
+
+/// Who made a request (the matched token's actor).
+#[derive(Clone)]
+struct Actor(String);
 
 /// `[api] tokens` plus the lines of `token_file` (blank lines and `#`
 /// comments skipped).
-pub fn load_tokens(tokens: &[String], file: Option<&PathBuf>) -> anyhow::Result<Vec<String>> {
-    let mut all: Vec<String> = tokens.iter().filter(|t| !t.is_empty()).cloned().collect();
-    if let Some(file) = file {
+pub fn load_tokens(api: &ApiConfig) -> anyhow::Result<Vec<Token>> {
+    let mut all = Vec::new();
+    // Unnamed tokens are `token:#N`, counting over `tokens` then the lines
+    // of `token_file` (SPEC §8).
+    let mut unnamed = 0;
+    let mut bare = |token: String, all: &mut Vec<Token>| {
+        unnamed += 1;
+        all.push(Token {
+            actor: format!("token:#{unnamed}"),
+            secret: token,
+        });
+    };
+    for t in &api.tokens {
+        match t {
+            ApiToken::Bare(token) if !token.is_empty() => bare(token.clone(), &mut all),
+            ApiToken::Bare(_) => {}
+            ApiToken::Named(named) => {
+                let secret = match (&named.token, &named.token_file) {
+                    (Some(token), _) => token.clone(),
+                    (None, Some(file)) => std::fs::read_to_string(file)
+                        .map_err(|e| {
+                            anyhow::anyhow!("api.tokens {:?} {}: {e}", named.name, file.display())
+                        })?
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned(),
+                    (None, None) => String::new(),
+                };
+                if !secret.is_empty() {
+                    all.push(Token {
+                        actor: format!("token:{}", named.name),
+                        secret,
+                    });
+                }
+            }
+        }
+    }
+    if let Some(file) = &api.token_file {
         let text = std::fs::read_to_string(file)
             .map_err(|e| anyhow::anyhow!("api.token_file {}: {e}", file.display()))?;
-        all.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_owned),
-        );
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            bare(line.to_owned(), &mut all);
+        }
     }
     if all.is_empty() {
         anyhow::bail!("[api] has no token (tokens or token_file)");
@@ -116,12 +166,15 @@ async fn authorize(State(api): State<Arc<Api>>, request: Request, next: Next) ->
     };
     let tokens = api.tokens.read().unwrap_or_else(|e| e.into_inner()).clone();
     // Every token is compared, so timing does not tell which one matched.
-    let matched = tokens
-        .iter()
-        .fold(false, |acc, t| token_matches(&candidate, t) | acc);
-    if !matched {
+    let matched = tokens.iter().fold(None, |found, t| {
+        let hit = token_matches(&candidate, &t.secret);
+        found.or(hit.then(|| t.actor.clone()))
+    });
+    let Some(actor) = matched else {
         return error(StatusCode::UNAUTHORIZED, "invalid token");
-    }
+    };
+    let mut request = request;
+    request.extensions_mut().insert(Actor(actor));
     next.run(request).await
 }
 
@@ -246,15 +299,23 @@ async fn list_held(State(api): State<Arc<Api>>) -> Response {
     }
 }
 
-async fn delete_held(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Response {
-    match api.quarantine.delete(&id).await {
+async fn delete_held(
+    State(api): State<Arc<Api>>,
+    Extension(Actor(actor)): Extension<Actor>,
+    Path(id): Path<String>,
+) -> Response {
+    match api.quarantine.delete(&id, &actor).await {
         Ok(()) => success(json!({"id": id, "deleted": true})),
         Err(e) => quarantine_error(e),
     }
 }
 
-async fn release_held(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Response {
-    match api.quarantine.release(&id).await {
+async fn release_held(
+    State(api): State<Arc<Api>>,
+    Extension(Actor(actor)): Extension<Actor>,
+    Path(id): Path<String>,
+) -> Response {
+    match api.quarantine.release(&id, &actor).await {
         Ok(released) => success(released.to_json()),
         Err(e) => quarantine_error(e),
     }

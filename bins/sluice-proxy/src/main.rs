@@ -184,7 +184,7 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
     let destination = Arc::new(destination(&config)?);
     let store = Arc::new(Store::open(&config.store.path)?);
     let api_tokens = match &config.api {
-        Some(a) => Some(api::load_tokens(&a.tokens, a.token_file.as_ref())?),
+        Some(a) => Some(api::load_tokens(a)?),
         None => None,
     };
     let notify = config.notify.clone().unwrap_or_default();
@@ -482,7 +482,7 @@ async fn reload_on_hangup(path: PathBuf, proxy: Arc<Proxy>, api: Option<Arc<Api>
                 let config = load(&path)?;
                 let inspector = inspector(&config)?;
                 let tokens = match &config.api {
-                    Some(a) => Some(api::load_tokens(&a.tokens, a.token_file.as_ref())?),
+                    Some(a) => Some(api::load_tokens(a)?),
                     None => None,
                 };
                 Ok((config, inspector, tokens))
@@ -511,6 +511,15 @@ async fn reload_on_hangup(path: PathBuf, proxy: Arc<Proxy>, api: Option<Arc<Api>
     }
 }
 
+/// Who runs an administration command: `cli:<login name>` (SPEC §8).
+fn cli_actor() -> String {
+    let login = ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "unknown".into());
+    format!("cli:{login}")
+}
+
 /// `--timeperiod` as seconds: a plain number, or a duration as the
 /// configuration writes them.
 fn period(value: &str) -> Result<u64, String> {
@@ -534,6 +543,8 @@ async fn shutdown_signal() {
 /// the configured upstream (the same path as the API's).
 fn administer(config_path: PathBuf, command: Command) -> anyhow::Result<()> {
     let config = load(&config_path)?;
+    // Releases and deletes are logged with their actor, from here too.
+    init_logging(config.proxy.log_format == LogFormat::Json);
     let store = Arc::new(Store::open(&config.store.path)?);
     let out = std::io::stdout();
     let mut out = out.lock();
@@ -621,11 +632,11 @@ fn administer(config_path: PathBuf, command: Command) -> anyhow::Result<()> {
                     }
                 }
                 QuarantineCommand::Delete { id } => {
-                    runtime.block_on(quarantine.delete(&id))?;
+                    runtime.block_on(quarantine.delete(&id, &cli_actor()))?;
                     writeln!(out, "deleted {id}")?;
                 }
                 QuarantineCommand::Release { id } => {
-                    let released = runtime.block_on(quarantine.release(&id))?;
+                    let released = runtime.block_on(quarantine.release(&id, &cli_actor()))?;
                     let state = if released.pending.is_empty() {
                         "released"
                     } else {

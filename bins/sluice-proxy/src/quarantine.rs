@@ -137,8 +137,18 @@ impl Quarantine {
         blocking(move || store.held()).await
     }
 
-    /// Deletes a held message (refused while it is being released).
-    pub async fn delete(&self, id: &str) -> Result<(), QuarantineError> {
+    /// Deletes a held message (refused while it is being released); logged
+    /// with `actor`.
+    pub async fn delete(&self, id: &str, actor: &str) -> Result<(), QuarantineError> {
+        let result = self.delete_held(id).await;
+        match &result {
+            Ok(()) => tracing::info!(actor = %actor, quarantine = %id, "quarantine delete: ok"),
+            Err(e) => tracing::info!(actor = %actor, quarantine = %id, "quarantine delete: {e}"),
+        }
+        result
+    }
+
+    async fn delete_held(&self, id: &str) -> Result<(), QuarantineError> {
         let Some(_releasing) = Releasing::start(self, id) else {
             return Err(QuarantineError::Releasing(id.to_owned()));
         };
@@ -155,7 +165,22 @@ impl Quarantine {
     /// delivery status notice, and the message is removed only when no
     /// recipient is pending. `Err` (502) only when no upstream session could
     /// be had; the message is then kept whole.
-    pub async fn release(&self, id: &str) -> Result<Released, QuarantineError> {
+    pub async fn release(&self, id: &str, actor: &str) -> Result<Released, QuarantineError> {
+        let result = self.relay_held(id).await;
+        match &result {
+            Ok(r) => tracing::info!(
+                actor = %actor,
+                quarantine = %id,
+                "quarantine release: {} ({} recipient(s) pending)",
+                if r.pending.is_empty() { "released" } else { "partly released" },
+                r.pending.len()
+            ),
+            Err(e) => tracing::info!(actor = %actor, quarantine = %id, "quarantine release: {e}"),
+        }
+        result
+    }
+
+    async fn relay_held(&self, id: &str) -> Result<Released, QuarantineError> {
         let Some(_releasing) = Releasing::start(self, id) else {
             return Err(QuarantineError::Releasing(id.to_owned()));
         };

@@ -196,9 +196,23 @@ fn quarantine_release_delete_and_a_failed_release() {
     let out = Command::new(env!("CARGO_BIN_EXE_sluice-proxy"))
         .args(["quarantine", "delete", &second, "--config"])
         .arg(&s.config)
+        .env("USER", "dana")
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
+    // Each release and delete is logged with who did it, and when.
+    let cli_log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        cli_log.contains("actor=cli:dana") && cli_log.contains(&format!("quarantine={second}")),
+        "{cli_log}"
+    );
+    let proxy_log = std::fs::read_to_string(s.config.with_file_name("proxy.log")).unwrap();
+    assert!(
+        proxy_log
+            .lines()
+            .any(|l| l.contains("actor=token:#1") && l.contains("quarantine release: released")),
+        "{proxy_log}"
+    );
     let (_, list) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
     assert_eq!(list["data"].as_array().unwrap().len(), 0);
     assert_eq!(

@@ -193,6 +193,13 @@ impl Config {
             if let Some(p) = a.token_file.as_mut() {
                 fix(p);
             }
+            for t in &mut a.tokens {
+                if let crate::ApiToken::Named(named) = t {
+                    if let Some(p) = named.token_file.as_mut() {
+                        fix(p);
+                    }
+                }
+            }
         }
         if let Some(n) = self.notify.as_mut() {
             for p in [n.template.as_mut(), n.webhook_secret_file.as_mut()]

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::model::MIN_EXTRACTOR_MEMORY;
 use crate::units::check_header_line;
-use crate::{Action, Config, ConfigError, ConfigErrors, Starttls};
+use crate::{Action, ApiToken, Config, ConfigError, ConfigErrors, Starttls};
 
 /// Problems found so far, each at its key path.
 struct Problems {
@@ -210,6 +210,19 @@ impl Config {
         p.socket_address("api.listen", &a.listen, "127.0.0.1:8025");
         if a.tokens.is_empty() && a.token_file.is_none() {
             p.push("api", "needs tokens or token_file");
+        }
+        let mut names = HashSet::new();
+        for t in &a.tokens {
+            let ApiToken::Named(named) = t else { continue };
+            let at = format!("api.tokens {:?}", named.name);
+            if !names.insert(named.name.as_str()) {
+                p.push(&at, "duplicate token name");
+            }
+            match (&named.token, &named.token_file) {
+                (Some(_), None) => {}
+                (None, Some(f)) => p.readable(&format!("{at}.token_file"), f, None),
+                _ => p.push(&at, "needs exactly one of token or token_file"),
+            }
         }
         if let Some(f) = &a.token_file {
             p.readable("api.token_file", f, None);

@@ -372,3 +372,31 @@ fn the_milter_table_and_a_milter_only_deployment() {
     ));
     assert!(e[0].starts_with("milter.allowed: unknown field"), "{e:?}");
 }
+
+#[test]
+fn api_tokens_bare_and_named() {
+    let d = Dir::new();
+    std::fs::write(d.0.path().join("soar.token"), "s0ar\n").unwrap();
+    let c = d
+        .load(&format!(
+            "{BASE}\n[api]\ntokens = [\"bare\", {{name = \"soar\", token_file = \"soar.token\"}}, {{name = \"ci\", token = \"c1\"}}]\n"
+        ))
+        .unwrap();
+    assert_eq!(c.api.unwrap().tokens.len(), 3);
+    let e = d.errors(&format!(
+        "{BASE}\n[api]\ntokens = [{{name = \"x\", token = \"a\", token_file = \"soar.token\"}}, {{name = \"x\", token_file = \"missing\"}}]\n"
+    ));
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(
+        e[0].starts_with("api.tokens \"x\": needs exactly one of token or token_file"),
+        "{e:?}"
+    );
+    assert!(
+        e[1].starts_with("api.tokens \"x\": duplicate token name"),
+        "{e:?}"
+    );
+    assert!(
+        e[2].starts_with("api.tokens \"x\".token_file: cannot read"),
+        "{e:?}"
+    );
+}

@@ -12,8 +12,8 @@ mod service;
 pub use detection::{Action, EntityConfig, EntityKind, PolicyConfig, ProfileConfig, RuleConfig};
 pub(crate) use service::MIN_EXTRACTOR_MEMORY;
 pub use service::{
-    ApiConfig, Forensics, LimitsConfig, LogFormat, MilterConfig, NotifyConfig, OneOrMany,
-    ProxyConfig, ProxyTls, Starttls, StoreConfig, UpstreamConfig,
+    ApiConfig, ApiToken, Forensics, LimitsConfig, LogFormat, MilterConfig, NamedToken,
+    NotifyConfig, OneOrMany, ProxyConfig, ProxyTls, Starttls, StoreConfig, UpstreamConfig,
 };
 
 /// Enforce or only record (SPEC §5 monitor mode).

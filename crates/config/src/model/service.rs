@@ -279,9 +279,9 @@ pub struct ApiConfig {
     /// HTTP listen address.
     #[serde(default = "default_api_listen")]
     pub listen: String,
-    /// Accepted bearer tokens.
+    /// Accepted bearer tokens, bare or named.
     #[serde(default)]
-    pub tokens: Vec<String>,
+    pub tokens: Vec<ApiToken>,
     /// File with one token a line.
     pub token_file: Option<PathBuf>,
 }
@@ -320,4 +320,28 @@ fn loopback() -> Vec<Cidr> {
         Cidr::parse("127.0.0.0/8").expect("valid"),
         Cidr::parse("::1/128").expect("valid"),
     ]
+}
+
+/// One `[api] tokens` entry: a bare token (its actor is `token:#N`) or a
+/// named one (`token:<name>` in logs and the audit trail), whose secret is
+/// inline or in a file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ApiToken {
+    /// `"change-me"`.
+    Bare(String),
+    /// `{name = "soar", token_file = "soar.token"}`.
+    Named(NamedToken),
+}
+
+/// A named API token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedToken {
+    /// Who uses it (`token:<name>`).
+    pub name: String,
+    /// The token itself.
+    pub token: Option<String>,
+    /// A file holding it (first line).
+    pub token_file: Option<PathBuf>,
 }
