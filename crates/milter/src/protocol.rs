@@ -27,6 +27,24 @@ pub mod flags {
     pub const NO_DATA: u32 = 0x200;
     /// Header values keep their leading space.
     pub const HEADER_LEADING_SPACE: u32 = 0x0010_0000;
+    /// No reply to a header.
+    pub const NO_REPLY_HEADER: u32 = 0x80;
+    /// No reply to connect.
+    pub const NO_REPLY_CONNECT: u32 = 0x1000;
+    /// No reply to HELO.
+    pub const NO_REPLY_HELO: u32 = 0x2000;
+    /// No reply to RCPT.
+    pub const NO_REPLY_RCPT: u32 = 0x8000;
+    /// No reply to end of headers.
+    pub const NO_REPLY_END_OF_HEADERS: u32 = 0x0004_0000;
+    /// The steps whose replies this filter never needs: it refuses a
+    /// message at MAIL (no room), at a body chunk or at its end (size), so
+    /// the MTA need not wait for the others. Fewer round trips per message.
+    pub const NO_REPLY: u32 = NO_REPLY_HEADER
+        | NO_REPLY_CONNECT
+        | NO_REPLY_HELO
+        | NO_REPLY_RCPT
+        | NO_REPLY_END_OF_HEADERS;
 }
 
 /// One command from the MTA.

@@ -199,6 +199,11 @@ struct State {
     client: Client,
     /// Header values arrive with their leading space.
     leading_space: bool,
+    /// `flags::NO_REPLY*` bits agreed: steps answered with nothing.
+    no_reply: u32,
+    /// A refusal decided at a step without a reply, for the next step
+    /// that has one.
+    pending: Option<Response>,
     sender: String,
     recipients: Vec<String>,
     raw: Vec<u8>,
@@ -215,6 +220,7 @@ impl State {
         self.raw = Vec::new();
         self.charge = None;
         self.refused = false;
+        self.pending = None;
         self.client.queue_id = None;
     }
 }
@@ -224,6 +230,18 @@ struct Connection<S, H> {
     config: Arc<MilterConfig>,
     handler: Arc<H>,
     state: State,
+}
+
+/// The `flags::NO_REPLY*` bit of a step (0: it is always answered).
+fn no_reply_bit(command: &Command) -> u32 {
+    match command {
+        Command::Connect { .. } => flags::NO_REPLY_CONNECT,
+        Command::Helo(_) => flags::NO_REPLY_HELO,
+        Command::Rcpt(_) => flags::NO_REPLY_RCPT,
+        Command::Header { .. } => flags::NO_REPLY_HEADER,
+        Command::EndOfHeaders => flags::NO_REPLY_END_OF_HEADERS,
+        _ => 0,
+    }
 }
 
 /// An address without its angle brackets.
@@ -245,7 +263,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin, H: MilterHandler> Connection<S, H> {
                     self.state = State::default();
                     continue;
                 }
-                command => self.step(command).await,
+                command => {
+                    let silent = no_reply_bit(&command) & self.state.no_reply != 0;
+                    let responses = self.step(command).await;
+                    if silent {
+                        // The MTA waits for nothing here; a refusal waits
+                        // for the next step it does wait for.
+                        if let Some(r) = responses.into_iter().find(|r| *r != Response::Continue) {
+                            self.state.pending.get_or_insert(r);
+                        }
+                        continue;
+                    }
+                    match self.state.pending.take() {
+                        Some(refusal) if !responses.is_empty() => vec![refusal],
+                        _ => responses,
+                    }
+                }
             };
             for r in responses {
                 self.stream.write_all(&encode(&r)).await?;
@@ -282,9 +315,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin, H: MilterHandler> Connection<S, H> {
                 flags: offered_flags,
                 ..
             } => {
-                let wanted = flags::NO_UNKNOWN | flags::NO_DATA | flags::HEADER_LEADING_SPACE;
+                let wanted = flags::NO_UNKNOWN
+                    | flags::NO_DATA
+                    | flags::HEADER_LEADING_SPACE
+                    | flags::NO_REPLY;
                 let agreed = wanted & offered_flags;
                 s.leading_space = agreed & flags::HEADER_LEADING_SPACE != 0;
+                s.no_reply = agreed & flags::NO_REPLY;
                 vec![Response::Negotiate {
                     version: VERSION,
                     actions: actions::ADD_HEADERS & offered_actions,

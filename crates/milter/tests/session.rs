@@ -71,12 +71,26 @@ async fn start(verdict: Verdict, max: usize) -> (Arc<Recorder>, u16) {
     (handler, port)
 }
 
+/// What Postfix offers, without the no-reply flags (so every step is
+/// answered) or with them.
+const EVERY_REPLY: u32 = 0x0010_0000 | 0x7f | 0x300;
+const NO_REPLY_STEPS: &[u8] = b"CHRLN";
+
 /// Negotiation through the headers, as Postfix sends them; the replies to
-/// each step are checked.
+/// the steps that get one are returned.
 async fn converse(port: u16, body: &[u8]) -> (TcpStream, Vec<(u8, Vec<u8>)>) {
+    converse_offering(port, body, EVERY_REPLY).await
+}
+
+async fn converse_offering(
+    port: u16,
+    body: &[u8],
+    offered: u32,
+) -> (TcpStream, Vec<(u8, Vec<u8>)>) {
+    let silent = offered & 0x0004_9080 != 0;
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let mut neg = Vec::new();
-    for v in [6u32, 0x1ff, 0x1f_ffff] {
+    for v in [6u32, 0x1ff, offered] {
         neg.extend_from_slice(&v.to_be_bytes());
     }
     s.write_all(&packet(b'O', &neg)).await.unwrap();
@@ -99,7 +113,7 @@ async fn converse(port: u16, body: &[u8]) -> (TcpStream, Vec<(u8, Vec<u8>)>) {
     let mut replies = Vec::new();
     for (code, data) in steps {
         s.write_all(&packet(code, data)).await.unwrap();
-        if code != b'D' {
+        if code != b'D' && !(silent && NO_REPLY_STEPS.contains(&code)) {
             replies.push(read_packet(&mut s).await);
         }
     }
@@ -189,4 +203,25 @@ async fn a_huge_or_unknown_packet_ends_the_connection() {
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     s.write_all(&packet(b'z', b"")).await.unwrap();
     assert_eq!(s.read(&mut buf).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn with_no_reply_steps_a_refusal_waits_for_the_next_answered_step() {
+    // A message too large by its headers: the MTA waits for no header
+    // reply, so the refusal comes with the body chunk's.
+    let (h, port) = start(Verdict::Accept(vec![]), 40).await;
+    let (mut s, replies) = converse_offering(port, b"x\r\n", 0x1f_ffff).await;
+    // Only MAIL and the body were answered.
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    assert_eq!(replies[0].0, b'c');
+    assert_eq!(
+        replies[1],
+        (
+            b'y',
+            b"552 5.3.4 Message size exceeds fixed maximum message size\x00".to_vec()
+        )
+    );
+    s.write_all(&packet(b'E', b"")).await.unwrap();
+    assert_eq!(read_packet(&mut s).await.0, b'c');
+    assert!(h.seen.lock().unwrap().is_empty());
 }
