@@ -451,7 +451,7 @@ fn postfix_after_queue_content_filter_holds_without_a_loop() {
         (free_port(), free_port(), free_port(), free_port());
     let front = format!(
         "[proxy]\nlisten = \"127.0.0.1:{smtp_port}\"\nhostname = \"dlp.test\"\n\
-         allowed_clients = [\"127.0.0.0/8\"]\n"
+         allowed_clients = [\"127.0.0.0/8\"]\nxforward_clients = [\"127.0.0.0/8\"]\n"
     );
     let _sluice = sluice(&w.join("sluice"), &front, smtp_port, back_port, api_port);
     std::fs::create_dir_all(w.join("postfix/etc")).unwrap();
@@ -475,7 +475,28 @@ fn postfix_after_queue_content_filter_holds_without_a_loop() {
         )],
     );
     let c = postfix.config.to_str().unwrap().to_owned();
-    let filter = format!("127.0.0.1:{port}/inet/content_filter = smtp:[127.0.0.1]:{smtp_port}");
+    // A transport of its own for the filter, so it can tell Sluice the
+    // original client (XFORWARD).
+    run(
+        "postconf",
+        &[
+            "-c",
+            &c,
+            "-Me",
+            "sluicefilter/unix = sluicefilter unix - - n - - smtp",
+        ],
+    );
+    run(
+        "postconf",
+        &[
+            "-c",
+            &c,
+            "-P",
+            "sluicefilter/unix/smtp_send_xforward_command = yes",
+        ],
+    );
+    let filter =
+        format!("127.0.0.1:{port}/inet/content_filter = sluicefilter:[127.0.0.1]:{smtp_port}");
     run("postconf", &["-c", &c, "-P", &filter]);
     run("postfix", &["-c", &c, "reload"]);
     std::thread::sleep(Duration::from_millis(500));
@@ -507,6 +528,15 @@ fn postfix_after_queue_content_filter_holds_without_a_loop() {
         !postfix.log().contains("too many hops"),
         "{}",
         postfix.log()
+    );
+    // The incident names the original client: Postfix's filter transport
+    // passed it on with XFORWARD.
+    let incidents = incidents(api_port, 1);
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert_eq!(
+        incidents[0]["client_helo"], "client.test",
+        "{}",
+        incidents[0]
     );
     // `postsuper -H` releases it: delivered with the hold header.
     postfix.run("postsuper", &["-H", "ALL"]);
