@@ -8,31 +8,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::api::{http, TOKEN};
-use common::{free_port, proxy_with, wait_port, Running};
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn swaks_from(source: &str, port: u16, data: &Path) -> String {
-    let out = Command::new("swaks")
-        .args(["--server", &format!("127.0.0.1:{port}")])
-        .args(["--local-interface", source])
-        .args(["--from", "alice@example.com", "--to", "bob@partner.org"])
-        .args(["--helo", "client.test", "--data"])
-        .arg(format!("@{}", data.display()))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{free_port, have, proxy_with, swaks, wait_port, Running};
 
 #[test]
 fn haproxy_send_proxy_v2_keeps_the_client_address() {
@@ -89,11 +68,21 @@ fn haproxy_send_proxy_v2_keeps_the_client_address() {
 
     // Through HAProxy from the allowed address: relayed by either proxy.
     for _ in 0..2 {
-        let t = swaks_from("127.0.0.2", front, &messages.join("hold-partner.eml"));
+        let t = swaks(
+            front,
+            "bob@partner.org",
+            &messages.join("hold-partner.eml"),
+            &["--local-interface", "127.0.0.2"],
+        );
         assert!(t.contains("<-  250 2.0.0 delivered"), "{t}");
     }
     // From another address: relay control sees the real client.
-    let t = swaks_from("127.0.0.3", front, &messages.join("hold-partner.eml"));
+    let t = swaks(
+        front,
+        "bob@partner.org",
+        &messages.join("hold-partner.eml"),
+        &["--local-interface", "127.0.0.3"],
+    );
     assert!(t.contains("554 5.7.1"), "{t}");
     // Both proxies served one message each, and their incidents name the
     // client, not HAProxy.

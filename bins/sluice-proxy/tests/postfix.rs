@@ -6,16 +6,8 @@ mod common;
 
 use std::path::Path;
 
-use common::{free_port, proxy, relay_to, repo, wait_for_files, wait_port, Running};
+use common::{free_port, have, proxy, relay_to, repo, swaks, wait_for_files, wait_port, Running};
 use std::process::Command;
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
 
 /// smtp-sink dumping each message into `dir`; `extra` are more options.
 fn smtp_sink(dir: &Path, extra: &[&str]) -> (Running, u16) {
@@ -32,26 +24,6 @@ fn smtp_sink(dir: &Path, extra: &[&str]) -> (Running, u16) {
         .unwrap();
     wait_port(port);
     (Running(child), port)
-}
-
-/// swaks' transcript for one message.
-fn swaks(port: u16, to: &str, data: &Path) -> String {
-    let out = Command::new("swaks")
-        .args([
-            "--server",
-            &format!("127.0.0.1:{port}"),
-            "--from",
-            "alice@example.com",
-            "--to",
-            to,
-            "--helo",
-            "client.test",
-            "--data",
-        ])
-        .arg(format!("@{}", data.display()))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
@@ -74,12 +46,22 @@ fn swaks_through_the_proxy_to_smtp_sink() {
     );
     let messages = repo().join("fixtures/demo/messages");
 
-    let t = swaks(port, "bob@partner.org", &messages.join("hold-partner.eml"));
+    let t = swaks(
+        port,
+        "bob@partner.org",
+        &messages.join("hold-partner.eml"),
+        &[],
+    );
     assert!(
         t.contains("<-  250 2.0.0 Ok"),
         "the upstream's own reply passes through: {t}"
     );
-    let t = swaks(port, "shop@partner.org", &messages.join("card-number.eml"));
+    let t = swaks(
+        port,
+        "shop@partner.org",
+        &messages.join("card-number.eml"),
+        &[],
+    );
     assert!(
         t.contains("<** 550 5.7.1 Message blocked: it contains a payment card number"),
         "{t}"
@@ -107,7 +89,7 @@ fn swaks_through_the_proxy_to_smtp_sink() {
     let crlf = text.replace('\n', "\r\n");
     let sent = work.path().join("sample.eml");
     std::fs::write(&sent, &crlf).unwrap();
-    let t = swaks(port, "colleague@example.com", &sent);
+    let t = swaks(port, "colleague@example.com", &sent, &[]);
     assert!(t.contains("<-  250"), "{t}");
     // The hold, the block's sender notification and the sample; never the
     // blocked message.
@@ -170,6 +152,7 @@ fn upstream_rcpt_rejections_pass_through() {
         port,
         "bob@partner.org",
         &repo().join("fixtures/demo/messages/hold-partner.eml"),
+        &[],
     );
     assert!(t.contains("<** 5"), "{t}");
     assert!(

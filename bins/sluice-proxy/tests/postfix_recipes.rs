@@ -16,15 +16,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::api::http;
-use common::{free_port, repo, wait_port, Running};
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+use common::{free_port, have, repo, swaks, wait_port, Running};
 
 fn is_root() -> bool {
     Command::new("id")
@@ -159,24 +151,6 @@ impl Drop for Postfix {
     }
 }
 
-fn swaks(port: u16, to: &str, data: &Path) -> String {
-    let out = Command::new("swaks")
-        .args(["--server", &format!("127.0.0.1:{port}")])
-        .args([
-            "--from",
-            "alice@example.com",
-            "--to",
-            to,
-            "--helo",
-            "client.test",
-        ])
-        .arg("--data")
-        .arg(format!("@{}", data.display()))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Files smtp-sink wrote into `dir`, once there are `n` (or after 10 s).
 fn sunk(dir: &Path, n: usize) -> Vec<String> {
     let started = Instant::now();
@@ -240,6 +214,52 @@ fn sink(dir: &Path) -> (Running, u16) {
     (Running(child), port)
 }
 
+/// A card number gets the block's reply at the client; the hold message
+/// is queued by Postfix.
+fn block_then_hold(port: u16, postfix: &Postfix) {
+    let messages = repo().join("fixtures/demo/messages");
+    let t = swaks(
+        port,
+        "shop@partner.org",
+        &messages.join("card-number.eml"),
+        &[],
+    );
+    assert!(
+        t.contains("<** 550 5.7.1 Message blocked: it contains a payment card number"),
+        "{t}\n{}",
+        postfix.log()
+    );
+    let t = swaks(
+        port,
+        "bob@partner.org",
+        &messages.join("hold-partner.eml"),
+        &[],
+    );
+    assert!(t.contains("<-  250 2.0.0 Ok: queued as"), "{t}");
+}
+
+/// `n` incidents, each naming the client as Postfix saw it (swaks from
+/// 127.0.0.1 with HELO `client.test`); then, with Sluice stopped, a
+/// message gets `expected` at the client.
+fn clients_named_then_sluice_down(
+    api_port: u16,
+    n: usize,
+    sluice: &mut Option<Running>,
+    port: u16,
+    expected: &str,
+) {
+    let list = incidents(api_port, n);
+    assert_eq!(list.len(), n, "{list:?}");
+    for i in &list {
+        assert_eq!(i["client_ip"], "127.0.0.1", "{i}");
+        assert_eq!(i["client_helo"], "client.test", "{i}");
+    }
+    sluice.take();
+    let card = repo().join("fixtures/demo/messages/card-number.eml");
+    let t = swaks(port, "shop@partner.org", &card, &[]);
+    assert!(t.contains(expected), "{t}");
+}
+
 /// The incidents the API has, once there are `n` (or after 10 s).
 fn incidents(api_port: u16, n: usize) -> Vec<serde_json::Value> {
     let started = Instant::now();
@@ -292,21 +312,15 @@ fn postfix_with_sluice_as_its_milter() {
     );
     let messages = repo().join("fixtures/demo/messages");
 
-    // block: Postfix answers the client with the policy's reply.
-    let t = swaks(port, "shop@partner.org", &messages.join("card-number.eml"));
-    assert!(
-        t.contains("<** 550 5.7.1 Message blocked: it contains a payment card number"),
-        "{t}\n{}",
-        postfix.log()
-    );
+    // block: Postfix answers the client with the policy's reply;
     // add-header: delivered with the headers at the top.
-    let t = swaks(port, "bob@partner.org", &messages.join("hold-partner.eml"));
-    assert!(t.contains("<-  250 2.0.0 Ok: queued as"), "{t}");
+    block_then_hold(port, &postfix);
     // quarantine: accepted by Postfix, discarded, held by Sluice.
     let t = swaks(
         port,
         "advisor@partner.org",
         &messages.join("board-excerpt.eml"),
+        &[],
     );
     assert!(t.contains("<-  250 2.0.0 Ok: queued as"), "{t}");
 
@@ -348,18 +362,9 @@ fn postfix_with_sluice_as_its_milter() {
         1,
         "{quarantined}"
     );
-    let incidents = incidents(api_port, 3);
-    assert_eq!(incidents.len(), 3, "{incidents:?}");
-    for i in &incidents {
-        // The client as Postfix saw it, from the milter's connect step.
-        assert_eq!(i["client_ip"], "127.0.0.1", "{i}");
-        assert_eq!(i["client_helo"], "client.test", "{i}");
-    }
-
-    // Sluice down: Postfix tempfails, nothing is accepted unscanned.
-    sluice.take();
-    let t = swaks(port, "shop@partner.org", &messages.join("card-number.eml"));
-    assert!(t.contains("<** 451 4.7.1"), "{t}");
+    // The client as Postfix saw it, from the milter's connect step; Sluice
+    // down: Postfix tempfails, nothing is accepted unscanned.
+    clients_named_then_sluice_down(api_port, 3, &mut sluice, port, "<** 451 4.7.1");
 }
 
 #[test]
@@ -412,29 +417,12 @@ fn postfix_before_queue_proxy_filter_with_xforward() {
     }
     run("postfix", &["-c", &c, "reload"]);
     std::thread::sleep(Duration::from_millis(500));
-    let messages = repo().join("fixtures/demo/messages");
 
     // The block reaches the client at its end of DATA.
-    let t = swaks(port, "shop@partner.org", &messages.join("card-number.eml"));
-    assert!(
-        t.contains("<** 550 5.7.1 Message blocked: it contains a payment card number"),
-        "{t}\n{}",
-        postfix.log()
-    );
-    let t = swaks(port, "bob@partner.org", &messages.join("hold-partner.eml"));
-    assert!(t.contains("<-  250 2.0.0 Ok: queued as"), "{t}");
+    block_then_hold(port, &postfix);
     // The incidents name the original client (XFORWARD from Postfix), not
-    // Postfix's own HELO.
-    let incidents = incidents(api_port, 2);
-    assert_eq!(incidents.len(), 2, "{incidents:?}");
-    for i in &incidents {
-        assert_eq!(i["client_helo"], "client.test", "{i}");
-        assert_eq!(i["client_ip"], "127.0.0.1", "{i}");
-    }
-    // Sluice down: Postfix answers the client with a temporary error.
-    sluice.take();
-    let t = swaks(port, "bob@partner.org", &messages.join("hold-partner.eml"));
-    assert!(t.contains("<** 451 "), "{t}");
+    // Postfix's own HELO; Sluice down: the client gets a temporary error.
+    clients_named_then_sluice_down(api_port, 2, &mut sluice, port, "<** 451 ");
 }
 
 #[test]
@@ -502,12 +490,18 @@ fn postfix_after_queue_content_filter_holds_without_a_loop() {
     std::thread::sleep(Duration::from_millis(500));
     let messages = repo().join("fixtures/demo/messages");
 
-    let t = swaks(port, "bob@partner.org", &messages.join("hold-partner.eml"));
+    let t = swaks(
+        port,
+        "bob@partner.org",
+        &messages.join("hold-partner.eml"),
+        &[],
+    );
     assert!(t.contains("<-  250 2.0.0 Ok: queued as"), "{t}");
     let t = swaks(
         port,
         "carol@eu.example.com",
         &messages.join("internal-subdomain.eml"),
+        &[],
     );
     assert!(t.contains("<-  250 2.0.0 Ok: queued as"), "{t}");
     // The internal message goes out once; the held-for-review one waits in

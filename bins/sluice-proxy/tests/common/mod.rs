@@ -252,3 +252,33 @@ except smtplib.SMTPServerDisconnected as e:
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// Whether a program is on PATH.
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// swaks' transcript for one message from alice@example.com (HELO
+/// `client.test`) to `to`; `extra` are more swaks options.
+pub fn swaks(port: u16, to: &str, data: &Path, extra: &[&str]) -> String {
+    let out = Command::new("swaks")
+        .args(["--server", &format!("127.0.0.1:{port}")])
+        .args([
+            "--from",
+            "alice@example.com",
+            "--to",
+            to,
+            "--helo",
+            "client.test",
+        ])
+        .args(extra)
+        .arg("--data")
+        .arg(format!("@{}", data.display()))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
