@@ -40,3 +40,13 @@ paired_ms() {
         }
         END { printf "%.0f %.0f %.2f\n", median(a, NR) / 1000, median(b, NR) / 1000, median(r, NR) }'
 }
+
+# Wall time in ms of smtp-source sending N 10 KB messages over 20 sessions
+# to 127.0.0.1:PORT (the mail benchmarks' one load).
+run_ms() {
+    local s e
+    s=$(date +%s%N)
+    smtp-source -s 20 -m "$N" -l 10240 -f alice@example.com -t bob@partner.org "127.0.0.1:$1"
+    e=$(date +%s%N)
+    echo $(( (e - s) / 1000000 ))
+}

@@ -9,6 +9,7 @@
 # Goal (issue 14): with the milter >= 0.8 of Postfix alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/common.sh
 N=${1:-2000}
 ROUNDS=${2:-3}
 [ "$(id -u)" = 0 ] || { echo "needs root (Postfix's master)" >&2; exit 2; }
@@ -67,13 +68,6 @@ target/release/sluice-proxy --config "$WORK/sluice/sluice.toml" 2> "$WORK/sluice
 postfix -c "$WORK/etc" start || { cat "$WORK/maillog" >&2; exit 1; }
 sleep 2
 
-run_ms() {
-    local s e
-    s=$(date +%s%N)
-    smtp-source -s 20 -m "$N" -l 10240 -f alice@example.com -t bob@partner.org "127.0.0.1:$1"
-    e=$(date +%s%N)
-    echo $(( (e - s) / 1000000 ))
-}
 plain=0; filtered=0
 for r in $(seq "$ROUNDS"); do
     p=$(run_ms $PLAIN); f=$(run_ms $FILTERED)

@@ -9,6 +9,7 @@
 # Goal (issue 14): at most 3% slower with the header (median of rounds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/common.sh
 N=${1:-2000}
 ROUNDS=${2:-6}
 cargo build --release -q -p sluice-proxy
@@ -47,13 +48,6 @@ backend proxied
 CF
 haproxy -f "$WORK/haproxy.cfg" -db > /dev/null 2>&1 &
 sleep 1
-run_ms() {
-    local s e
-    s=$(date +%s%N)
-    smtp-source -s 20 -m "$N" -l 10240 -f alice@example.com -t bob@partner.org "127.0.0.1:$1"
-    e=$(date +%s%N)
-    echo $(( (e - s) / 1000000 ))
-}
 plain=(); proxied=()
 for r in $(seq "$ROUNDS"); do
     a=$(run_ms 25314); b=$(run_ms 25315)

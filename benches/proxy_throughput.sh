@@ -10,6 +10,7 @@
 # connections under 100 MB RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/common.sh
 N=${1:-2000}
 ROUNDS=${2:-3}
 for tool in smtp-source smtp-sink; do
@@ -32,13 +33,6 @@ target/release/sluice-proxy --config "$WORK/demo/sluice.toml" 2> "$WORK/proxy.lo
 PROXY_PID=$!
 sleep 1
 
-run_ms() {
-    local s e
-    s=$(date +%s%N)
-    smtp-source -s 20 -m "$N" -l 10240 -f alice@example.com -t bob@partner.org "127.0.0.1:$1"
-    e=$(date +%s%N)
-    echo $(( (e - s) / 1000000 ))
-}
 
 direct=0
 proxied=0

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 minutes=${1:-10}
 targets=(mime_extract document_office document_pdf document_sheet archive html_rtf transfer
-         smtp_session query config dictionary_csv fingerprint_file)
+         smtp_session milter_packet query config dictionary_csv fingerprint_file)
 seconds=$(python3 -c "import sys; print(max(5, int(float(sys.argv[1]) * 60 * 2 / ${#targets[@]})))" "$minutes")
 
 seed() { # target -> its seed folder, filled once from the fixtures and the corpus
@@ -35,6 +35,8 @@ seed() { # target -> its seed folder, filled once from the fixtures and the corp
                         { printf '\001'; cat ../fixtures/attachments/sheet.ods; } > "$dir/sheet.ods" ;;
         archive) for f in ../fixtures/attachments/*.zip; do { printf '\000'; cat "$f"; } > "$dir/$(basename "$f")"; done ;;
         html_rtf) cp ../fixtures/attachments/*.rtf "$dir"/ ;;
+        milter_packet) printf 'O\014\000\000\000\006\000\000\001\377\000\037\377\377' > "$dir/negotiate"
+                       printf 'L\016Subject\000 Hello\000' > "$dir/header" ;;
         query) printf "%s" "(policy in ['Customer email Hold']) and not severity eq 'low'" > "$dir/q1"
                printf "%s" "subject like '*inv\\'oice*' or rule ne 'x'" > "$dir/q2" ;;
         config) cp ../fixtures/demo/sluice.toml "$dir"/ ;;

@@ -392,6 +392,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin, H: MilterHandler> Connection<S, H> {
                 vec![Response::Continue]
             }
             Command::Header { name, value } => {
+                // A refused message's packets are only acknowledged: what
+                // an MTA sends after the refusal is not held.
+                if s.refused {
+                    return vec![Response::Continue];
+                }
                 s.raw.extend_from_slice(name.as_bytes());
                 s.raw.push(b':');
                 if !s.leading_space {
@@ -410,7 +415,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin, H: MilterHandler> Connection<S, H> {
                 self.grown()
             }
             Command::EndOfHeaders => {
-                s.raw.extend_from_slice(b"\r\n");
+                if !s.refused {
+                    s.raw.extend_from_slice(b"\r\n");
+                }
                 self.grown()
             }
             Command::Body(chunk) => {
@@ -497,5 +504,53 @@ impl<S: AsyncRead + AsyncWrite + Unpin, H: MilterHandler> Connection<S, H> {
             )];
         }
         vec![Response::Continue]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Accepting;
+
+    impl MilterHandler for Accepting {
+        fn admits(&self, _peer: IpAddr) -> bool {
+            true
+        }
+
+        async fn end_of_message(&self, _message: Message) -> Verdict {
+            Verdict::Accept(Vec::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn nothing_is_held_after_a_refusal() {
+        let (stream, _peer) = tokio::io::duplex(64);
+        let mut c = Connection {
+            stream,
+            config: Arc::new(MilterConfig {
+                max_message_size: 100,
+                timeout: Duration::from_secs(1),
+                inflight: InflightBudget::new(1 << 20),
+            }),
+            handler: Arc::new(Accepting),
+            state: State::default(),
+        };
+        c.step(Command::Mail(vec!["<a@example.com>".into()])).await;
+        let header = || Command::Header {
+            name: "X".into(),
+            value: "y".repeat(60),
+        };
+        assert_eq!(c.step(header()).await, vec![Response::Continue]);
+        assert!(
+            matches!(&c.step(header()).await[..], [Response::ReplyCode(r)] if r.starts_with("552"))
+        );
+        // A peer that goes on sending cannot grow what is held.
+        for _ in 0..100 {
+            c.step(header()).await;
+            c.step(Command::Body(vec![b'x'; 1000])).await;
+        }
+        c.step(Command::EndOfHeaders).await;
+        assert_eq!(c.state.raw.len(), 0);
     }
 }
