@@ -113,7 +113,7 @@ pub use engine::{Engine, Match, RuleResult, ScanResult, Segment, MAX_EVIDENCE};
 pub use fingerprint::{
     DocumentFingerprint, FingerprintSet, K as FINGERPRINT_K, WINDOW as FINGERPRINT_WINDOW,
 };
-pub use identifier::{Identifier, IdentifierMatch};
+pub use identifier::{Confidence, Identifier, IdentifierMatch};
 pub use normalize::Normalized;
 pub use redact::{redact, redact_keeping};
 pub use rule::{
@@ -176,6 +176,21 @@ pub enum Error {
     /// A fingerprint file is corrupt or of another version.
     #[error("fingerprint file: {0}")]
     Fingerprint(String),
+    /// An identifier entity's setting does not fit it: an `exclude` value
+    /// that is no valid value of the type, keywords on another kind.
+    #[error("entity {entity:?}: {message}")]
+    Entity {
+        /// The entity.
+        entity: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// `min_confidence` on a rule that counts no identifier.
+    #[error("rule {rule:?}: min_confidence applies to identifier entities, and the rule has none")]
+    Confidence {
+        /// The rule.
+        rule: String,
+    },
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Dictionary, FingerprintSet, Identifier};
+use crate::{Confidence, Dictionary, FingerprintSet, Identifier};
 
 /// What an entity matches.
 #[derive(Debug, Clone)]
@@ -41,6 +41,12 @@ pub struct EntityDefinition {
     pub name: String,
     /// What it matches.
     pub kind: EntityKind,
+    /// Identifier entities: keywords added to the type's built-in ones
+    /// (SPEC §3.3).
+    pub keywords: Vec<String>,
+    /// Identifier entities: values that never match (test cards, the
+    /// company's own VAT number), written any way the type is written.
+    pub exclude: Vec<String>,
 }
 
 impl EntityDefinition {
@@ -49,6 +55,8 @@ impl EntityDefinition {
         EntityDefinition {
             name: name.into(),
             kind,
+            keywords: Vec::new(),
+            exclude: Vec::new(),
         }
     }
 
@@ -92,6 +100,18 @@ impl EntityDefinition {
                 similarity,
             },
         )
+    }
+
+    /// The same identifier entity with `keywords` added to its type's.
+    pub fn with_keywords<S: Into<String>>(mut self, keywords: impl IntoIterator<Item = S>) -> Self {
+        self.keywords.extend(keywords.into_iter().map(Into::into));
+        self
+    }
+
+    /// The same identifier entity, never matching the values `exclude`.
+    pub fn with_exclude<S: Into<String>>(mut self, exclude: impl IntoIterator<Item = S>) -> Self {
+        self.exclude.extend(exclude.into_iter().map(Into::into));
+        self
     }
 
     /// The same entity matching case exactly (dictionaries and regexes;
@@ -310,6 +330,10 @@ pub struct RuleDefinition {
     /// Counted matches need a `require` match within this many normalized
     /// characters in the same part.
     pub proximity: Option<usize>,
+    /// Identifier matches below this confidence are not counted, nor seen
+    /// by `require`; `None`: `medium` (SPEC §3.3). Setting it on a rule
+    /// without identifier entities is an error.
+    pub min_confidence: Option<Confidence>,
 }
 
 impl RuleDefinition {
@@ -324,6 +348,7 @@ impl RuleDefinition {
             severity: None,
             require: Vec::new(),
             proximity: None,
+            min_confidence: None,
         }
     }
 }

@@ -11,7 +11,8 @@ use crate::fingerprint::{BuildWordHasher, KgramFilter};
 use crate::rule::{
     compile_regex, EntityDefinition, EntityKind, ProfileDefinition, RuleDefinition, Thresholds,
 };
-use crate::{Error, Identifier};
+use super::keywords::{entity_owner, type_owner};
+use crate::{Confidence, Error, Identifier};
 
 /// The entities' matchers, and the tables every scan searches: the
 /// dictionary patterns of the two automatons, the identifier types with
@@ -21,6 +22,8 @@ pub(super) struct CompiledEntities {
     pub(super) insensitive_patterns: Vec<(String, Pattern)>,
     pub(super) sensitive_patterns: Vec<(String, Pattern)>,
     pub(super) identifiers: Vec<(Identifier, Vec<usize>)>,
+    /// Keywords of the identifier types in use and of the entities.
+    pub(super) keyword_owners: Vec<(usize, Vec<String>)>,
     pub(super) fingerprint_index: Option<HashSet<u64, BuildWordHasher>>,
     pub(super) fingerprint_filter: Option<KgramFilter>,
 }
@@ -40,11 +43,19 @@ pub(super) fn entities(definitions: &[EntityDefinition]) -> Result<CompiledEntit
     let mut insensitive_patterns: Vec<(String, Pattern)> = Vec::new();
     let mut sensitive_patterns: Vec<(String, Pattern)> = Vec::new();
     let mut identifiers: Vec<(Identifier, Vec<usize>)> = Vec::new();
+    let mut keyword_owners: Vec<(usize, Vec<String>)> = Vec::new();
     let mut fingerprint_index: Option<HashSet<u64, BuildWordHasher>> = None;
     let mut fingerprint_filter: Option<HashSet<u64, BuildWordHasher>> = None;
     // One document without a filter (a version 1 file) disables it.
     let mut filterable = true;
     for (i, def) in definitions.iter().enumerate() {
+        let identifier = matches!(def.kind, EntityKind::Identifier(_));
+        if !identifier && !(def.keywords.is_empty() && def.exclude.is_empty()) {
+            return Err(Error::Entity {
+                entity: def.name.clone(),
+                message: "keywords and exclude apply to built-in identifier types only".into(),
+            });
+        }
         let matcher = match &def.kind {
             EntityKind::Dictionary {
                 dictionary,
@@ -79,9 +90,20 @@ pub(super) fn entities(definitions: &[EntityDefinition]) -> Result<CompiledEntit
             EntityKind::Identifier(id) => {
                 match identifiers.iter_mut().find(|(x, _)| x == id) {
                     Some((_, users)) => users.push(i),
-                    None => identifiers.push((*id, vec![i])),
+                    None => {
+                        identifiers.push((*id, vec![i]));
+                        keyword_owners.push((
+                            type_owner(*id),
+                            id.keywords().iter().map(|k| k.to_string()).collect(),
+                        ));
+                    }
                 }
-                Matcher::Identifier
+                if !def.keywords.is_empty() {
+                    keyword_owners.push((entity_owner(i), def.keywords.clone()));
+                }
+                Matcher::Identifier {
+                    exclude: excluded_values(def, *id)?,
+                }
             }
             EntityKind::Regex {
                 pattern,
@@ -132,11 +154,27 @@ pub(super) fn entities(definitions: &[EntityDefinition]) -> Result<CompiledEntit
         insensitive_patterns,
         sensitive_patterns,
         identifiers,
+        keyword_owners,
         fingerprint_index,
         fingerprint_filter: fingerprint_filter
             .filter(|_| filterable)
             .map(KgramFilter::new),
     })
+}
+
+/// The normalized values an identifier entity's `exclude` lists: each
+/// must be one valid value of the type, as it would be found in text.
+fn excluded_values(def: &EntityDefinition, id: Identifier) -> Result<HashSet<String>, Error> {
+    def.exclude
+        .iter()
+        .map(|written| match id.find(written.trim()).as_slice() {
+            [one] => Ok(one.value.clone()),
+            _ => Err(Error::Entity {
+                entity: def.name.clone(),
+                message: format!("exclude {written:?} is not one valid {} value", id.name()),
+            }),
+        })
+        .collect()
 }
 
 /// Compiles rule definitions over compiled `entities` (names unique,
@@ -197,6 +235,15 @@ pub(super) fn rules(
                 ..Thresholds::default()
             },
         };
+        let counts_identifiers = rule_entities
+            .iter()
+            .chain(&require)
+            .any(|&e| matches!(entities[e].matcher, Matcher::Identifier { .. }));
+        if def.min_confidence.is_some() && !counts_identifiers {
+            return Err(Error::Confidence {
+                rule: def.name.clone(),
+            });
+        }
         let mut scope = [def.scope.is_empty(); 3];
         for s in &def.scope {
             scope[section_index(*s)] = true;
@@ -209,6 +256,7 @@ pub(super) fn rules(
             thresholds,
             require,
             proximity: def.proximity,
+            min_confidence: def.min_confidence.unwrap_or(Confidence::Medium),
         });
     }
 

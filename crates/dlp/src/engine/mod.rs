@@ -13,10 +13,12 @@ use regex::Regex;
 
 use crate::fingerprint::{BuildWordHasher, KgramFilter};
 use crate::rule::{CountMode, Definitions, Thresholds};
-use crate::{Error, FingerprintSet, Identifier};
+use crate::identifier::Search;
+use crate::{Confidence, Error, FingerprintSet, Identifier};
 
 mod automaton;
 mod compile;
+mod keywords;
 mod results;
 mod search;
 mod tally;
@@ -25,6 +27,7 @@ mod window_tests;
 mod windows;
 
 use automaton::{build_automaton, Automaton};
+use keywords::Keywords;
 pub use results::{Match, RuleResult, ScanResult, Segment, MAX_EVIDENCE};
 use windows::{WINDOW_BYTES, WINDOW_OVERLAP};
 
@@ -33,8 +36,9 @@ enum Matcher {
     Dictionary {
         terms: Vec<(Arc<str>, u32)>,
     },
-    /// Runs through `Engine::identifiers`, shared by entities of one type.
-    Identifier,
+    /// Runs through `Engine::searches`, shared by entities of one type;
+    /// the normalized values that never match.
+    Identifier { exclude: HashSet<String> },
     Regex(Regex, bool),
     Fingerprint(FingerprintSet, u32),
 }
@@ -54,6 +58,7 @@ struct Rule {
     thresholds: Thresholds,
     require: Vec<usize>,
     proximity: Option<usize>,
+    min_confidence: Confidence,
 }
 
 /// A compiled set of entities, rules and profiles.
@@ -70,7 +75,12 @@ pub struct Engine {
     profiles: Vec<(String, Vec<usize>)>,
     insensitive: Option<Automaton>,
     sensitive: Option<Automaton>,
-    identifiers: Vec<(Identifier, Vec<usize>)>,
+    /// Per identifier type (`id as usize`): the entities of that type.
+    identifier_users: Vec<Vec<usize>>,
+    /// The passes that find the identifier types in use.
+    searches: Vec<Search>,
+    /// Their keywords and the entities' own.
+    keywords: Option<Keywords>,
     /// Every hash of every fingerprinted document (`None` without
     /// fingerprint entities): a message's k-grams are checked against it.
     fingerprint_index: Option<HashSet<u64, BuildWordHasher>>,
@@ -115,7 +125,21 @@ impl Engine {
             profiles,
             insensitive,
             sensitive,
-            identifiers: compiled.identifiers,
+            identifier_users: {
+                let mut users = vec![Vec::new(); Identifier::ALL.len()];
+                for (id, entities) in &compiled.identifiers {
+                    users[*id as usize].clone_from(entities);
+                }
+                users
+            },
+            searches: Search::for_types(
+                &compiled
+                    .identifiers
+                    .iter()
+                    .map(|(id, _)| *id)
+                    .collect::<Vec<_>>(),
+            ),
+            keywords: Keywords::build(&compiled.keyword_owners)?,
             fingerprint_index: compiled.fingerprint_index,
             fingerprint_filter: compiled.fingerprint_filter,
             threads: automaton::cores(),

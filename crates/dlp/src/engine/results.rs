@@ -3,6 +3,7 @@
 use std::ops::Range;
 
 use crate::rule::{Section, Severity, Thresholds};
+use crate::{Confidence, Identifier};
 
 /// One text to scan, with what the engine needs to know about where it is.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +44,8 @@ pub struct Match {
     pub value: String,
     /// For fingerprint matches: the document's similarity in percent.
     pub similarity: Option<u32>,
+    /// For identifier matches: the type and the confidence.
+    pub identifier: Option<(Identifier, Confidence)>,
 }
 
 /// The outcome of one rule on one message.

@@ -5,11 +5,13 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::automaton::PARALLEL_MIN_BYTES;
+use super::keywords::{entity_owner, type_owner};
 use super::tally::Tally;
 use super::windows::{char_count, char_positions, section_index, windows};
 use super::{Engine, Matcher, Rule, ScanResult, Segment};
 use crate::fingerprint::for_each_kgram;
 use crate::normalize::{lower_str, Normalized};
+use crate::{Confidence, Identifier, IdentifierMatch};
 
 /// A match, before rules filter and count.
 #[derive(Debug, Clone)]
@@ -25,6 +27,9 @@ pub(super) struct Hit {
     pub(super) value: Arc<str>,
     pub(super) weight: u32,
     pub(super) similarity: Option<u32>,
+    /// For identifier matches: the type and the confidence (keywords
+    /// counted).
+    pub(super) identifier: Option<(Identifier, Confidence)>,
 }
 
 impl Hit {
@@ -45,6 +50,7 @@ impl Hit {
             value,
             weight,
             similarity: None,
+            identifier: None,
         }
     }
 }
@@ -64,7 +70,7 @@ pub(super) struct Searched<'a> {
 
 /// Where each search goes on in the next window of a segment.
 pub(super) struct Resume {
-    /// Per identifier type (index in `Engine::identifiers`).
+    /// Per identifier search (index in `Engine::searches`).
     pub(super) identifiers: Vec<usize>,
     /// Per entity (only regex entities use theirs).
     pub(super) regexes: Vec<usize>,
@@ -82,7 +88,7 @@ impl Engine {
         // on, in normalized bytes of the whole segment: a match that runs
         // past a window's cut is not searched into again.
         let mut resume = Resume {
-            identifiers: vec![0; self.identifiers.len()],
+            identifiers: vec![0; self.searches.len()],
             regexes: vec![0; self.entities.len()],
         };
         for (si, segment) in segments.iter().enumerate() {
@@ -189,24 +195,24 @@ impl Engine {
         }
     }
 
-    /// Identifiers whose pattern match the window owns, each type searched
-    /// from where its search of the previous window stopped.
+    /// Identifiers whose pattern match the window owns, each search
+    /// going on from where it stopped in the previous window; each match's
+    /// confidence raised by a keyword near it, per entity.
     pub(super) fn identifier_hits(&self, at: &Searched, resume: &mut Resume, hits: &mut Vec<Hit>) {
         let text = at.norm.text.as_str();
         let search = |i: usize| {
-            let (id, _) = &self.identifiers[i];
-            id.find_within(
+            self.searches[i].find_within(
                 text,
                 resume.identifiers[i].saturating_sub(at.at_byte),
                 at.owned,
             )
         };
-        // Each identifier type is an independent pass over the text: on a
-        // large text they run on all cores.
-        let results: Vec<(Vec<crate::IdentifierMatch>, usize)> =
-            if text.len() >= PARALLEL_MIN_BYTES && self.identifiers.len() > 1 && self.threads > 1 {
+        // Each search is an independent pass over the text: on a large
+        // text they run on all cores.
+        let results: Vec<(Vec<IdentifierMatch>, usize)> =
+            if text.len() >= PARALLEL_MIN_BYTES && self.searches.len() > 1 && self.threads > 1 {
                 std::thread::scope(|scope| {
-                    let workers: Vec<_> = (0..self.identifiers.len())
+                    let workers: Vec<_> = (0..self.searches.len())
                         .map(|i| scope.spawn(move || search(i)))
                         .collect();
                     workers
@@ -215,14 +221,35 @@ impl Engine {
                         .collect()
                 })
             } else {
-                (0..self.identifiers.len()).map(search).collect()
+                (0..self.searches.len()).map(search).collect()
             };
+        // Keywords are looked for only when a match could use one.
+        let mut keywords = None;
         for (i, (matches, next)) in results.into_iter().enumerate() {
             resume.identifiers[i] = at.at_byte + next;
             for m in matches {
                 let value: Arc<str> = Arc::from(m.value.as_str());
-                for &entity in &self.identifiers[i].1 {
-                    hits.push(Hit::found(entity, at, m.span.clone(), value.clone(), 1));
+                for &entity in &self.identifier_users[m.identifier as usize] {
+                    let Matcher::Identifier { exclude } = &self.entities[entity].matcher else {
+                        unreachable!("identifier entity")
+                    };
+                    if exclude.contains(&m.value) {
+                        continue;
+                    }
+                    let mut confidence = m.confidence;
+                    if confidence < Confidence::High {
+                        if let Some(k) = &self.keywords {
+                            let found = keywords.get_or_insert_with(|| k.find(at.norm, self.threads));
+                            if found.near(type_owner(m.identifier), &m.span, text)
+                                || found.near(entity_owner(entity), &m.span, text)
+                            {
+                                confidence = Confidence::High;
+                            }
+                        }
+                    }
+                    let mut hit = Hit::found(entity, at, m.span.clone(), value.clone(), 1);
+                    hit.identifier = Some((m.identifier, confidence));
+                    hits.push(hit);
                 }
             }
         }
@@ -336,6 +363,7 @@ impl Engine {
                     value: Arc::from(doc.name.as_str()),
                     weight: 1,
                     similarity: Some(similarity),
+                    identifier: None,
                 });
             }
         }

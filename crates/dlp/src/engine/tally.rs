@@ -88,7 +88,7 @@ impl Tally {
     /// order; `next` is where the next window's hits start, in characters
     /// of the segment's normalized text (`usize::MAX` after the last).
     pub(super) fn add(&mut self, rule: &Rule, hits: &[Hit], next: usize) {
-        for h in hits {
+        for h in counted_identifiers(rule, hits) {
             if let Some(i) = rule.require.iter().position(|&r| r == h.entity) {
                 self.present[i] = true;
                 if let Some(near) = &mut self.near {
@@ -232,10 +232,40 @@ impl Tally {
                 span: h.span,
                 value: h.value.to_string(),
                 similarity: h.similarity,
+                identifier: h.identifier,
             })
             .collect();
         result(count, matches)
     }
+}
+
+/// The hits a rule sees: identifier matches below its `min_confidence`
+/// left out, and of the identifier matches of its counted entities on one
+/// span only the one of highest confidence (the first of equals), so a
+/// span several types read counts once, as its likeliest type (SPEC
+/// §3.3). Hits are in text order, so one span's hits are together.
+fn counted_identifiers<'h>(rule: &'h Rule, hits: &'h [Hit]) -> impl Iterator<Item = &'h Hit> + 'h {
+    let confidence = |h: &Hit| h.identifier.map(|(_, c)| c);
+    let counted_identifier =
+        |h: &Hit| h.identifier.is_some() && rule.entities.contains(&h.entity);
+    hits.iter().enumerate().filter(move |&(i, h)| {
+        if confidence(h).is_some_and(|c| c < rule.min_confidence) {
+            return false;
+        }
+        if !counted_identifier(h) {
+            return true;
+        }
+        let same_span = |o: &Hit| o.segment == h.segment && o.span == h.span;
+        let rivals = |o: &&Hit| {
+            counted_identifier(o) && confidence(o).is_some_and(|c| c >= rule.min_confidence)
+        };
+        let before = hits[..i].iter().rev().take_while(|o| same_span(o)).filter(rivals);
+        let after = hits[i + 1..].iter().take_while(|o| same_span(o)).filter(rivals);
+        let mine = confidence(h);
+        !before.into_iter().any(|o| confidence(o) >= mine)
+            && !after.into_iter().any(|o| confidence(o) > mine)
+    })
+    .map(|(_, h)| h)
 }
 
 /// Matches counted (`per_segment`), where for each multipart/alternative

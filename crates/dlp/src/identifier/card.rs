@@ -1,6 +1,7 @@
 //! Payment card numbers: issuer prefixes and lengths, the Luhn check.
 
-use super::{ascii, isolated, Candidates, IdentifierMatch};
+use super::checks::luhn;
+use super::{ascii, isolated, Candidates, Confidence, Identifier, IdentifierMatch};
 
 /// Issuer prefixes and lengths (Visa, Mastercard incl. 2-series, Amex,
 /// Discover, JCB, Diners, UnionPay).
@@ -38,21 +39,6 @@ pub(super) fn issuer_accepts(d: &[u8]) -> bool {
         }
         _ => false,
     }
-}
-
-pub(super) fn luhn(d: &[u8]) -> bool {
-    let mut sum = 0u32;
-    for (i, &b) in d.iter().rev().enumerate() {
-        let mut v = (b - b'0') as u32;
-        if i % 2 == 1 {
-            v *= 2;
-            if v > 9 {
-                v -= 9;
-            }
-        }
-        sum += v;
-    }
-    sum.is_multiple_of(10)
 }
 
 pub(super) fn valid_card(digits: &[u8]) -> bool {
@@ -116,6 +102,8 @@ pub(super) fn find_cards(bytes: &[u8], found: &mut Candidates, out: &mut Vec<Ide
             match found {
                 Some((j, digits)) => {
                     out.push(IdentifierMatch {
+                        identifier: Identifier::CreditCard,
+                        confidence: Confidence::Medium,
                         span: groups[i].0..groups[j - 1].1,
                         value: ascii(&digits),
                     });

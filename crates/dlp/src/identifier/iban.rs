@@ -1,6 +1,6 @@
 //! IBANs (ISO 13616): registry lengths by country and the mod-97 check.
 
-use super::{ascii, isolated, Candidates, IdentifierMatch};
+use super::{ascii, isolated, Candidates, Confidence, Identifier, IdentifierMatch};
 
 /// IBAN lengths by country (ISO 13616 registry).
 pub(super) fn iban_length(country: &[u8]) -> Option<usize> {
@@ -152,6 +152,8 @@ pub(super) fn find_ibans(bytes: &[u8], found: &mut Candidates, out: &mut Vec<Ide
         }
         if value.len() == len && isolated(bytes, start, i) && iban_checksum_ok(&value) {
             out.push(IdentifierMatch {
+                identifier: Identifier::Iban,
+                confidence: Confidence::Medium,
                 span: start..i,
                 value: ascii(&value),
             });

@@ -1,86 +1,115 @@
 //! Built-in identifiers (SPEC §3.3): found by pattern, kept only when they
-//! validate (checksums, issuer ranges, registry lengths).
+//! validate (checksums, issuer ranges, registry lengths, embedded dates),
+//! each with a confidence.
 //!
 //! Patterns are `regex::bytes` with Unicode off (`(?-u)`): identifiers are
 //! ASCII, and Unicode-aware `\b` and classes cost up to 50× on non-ASCII
 //! text. A value inside a longer unbroken run of digits or letters does not
 //! match.
+//!
+//! Three kinds of search find the candidates: the number-shaped types
+//! (national ids, tax and bank numbers) share one pass ([`tokens`]); cards
+//! and IBANs have their own run-aware searches; each secret and network
+//! type has a pattern with a literal the regex engine's prefilter skips
+//! to. [`Search`] is one of those, as the engine runs it.
 
 use std::sync::OnceLock;
 
 use regex::bytes::Regex;
+use serde::{Deserialize, Serialize};
 
 mod card;
+mod catalog;
+mod checks;
 mod iban;
+mod national;
+mod secrets;
+mod tokens;
+mod vat;
 
 use card::find_cards;
+pub use catalog::Identifier;
+use catalog::CATALOG;
 use iban::find_ibans;
+pub(crate) use tokens::TokenSearch;
 
-/// A built-in identifier type, as named in `type = "..."`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Identifier {
-    /// Payment card numbers (Luhn, issuer prefix and length).
-    CreditCard,
-    /// US Social Security numbers.
-    UsSsn,
-    /// International bank account numbers (ISO 13616).
-    Iban,
-    /// E-mail addresses.
-    EmailAddress,
-    /// Dotted-quad IPv4 addresses.
-    Ipv4Address,
-    /// AWS access key ids (`AKIA…`).
-    AwsAccessKeyId,
-    /// GitHub tokens (`ghp_…`, `github_pat_…`).
-    GithubToken,
-    /// Slack tokens (`xoxb-…`).
-    SlackToken,
-    /// PEM private key blocks.
-    PrivateKey,
-    /// JSON Web Tokens.
-    Jwt,
+/// How sure a match is (SPEC §3.3): `high` with one of the type's keywords
+/// near it, otherwise the type's own level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// The shape and check alone, where that is weak evidence (a 9-digit
+    /// number passing a mod-11 check).
+    Low,
+    /// The shape and check of a type rare by chance (cards, IBANs, secrets).
+    Medium,
+    /// A keyword of the type within 300 characters.
+    High,
+}
+
+impl Confidence {
+    /// `"low"`, `"medium"` or `"high"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+impl std::fmt::Display for Confidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// One validated identifier in a text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentifierMatch {
+    /// Its type.
+    pub identifier: Identifier,
     /// Byte range in the searched text.
     pub span: std::ops::Range<usize>,
     /// The value used for unique counting (digits only for cards, IBANs
     /// uppercase without spaces, ...).
     pub value: String,
+    /// Its confidence without keywords (keywords are the engine's, see
+    /// SPEC §3.3).
+    pub confidence: Confidence,
 }
 
 impl Identifier {
     /// Every identifier, in a stable order.
-    pub const ALL: [Identifier; 10] = [
-        Identifier::CreditCard,
-        Identifier::UsSsn,
-        Identifier::Iban,
-        Identifier::EmailAddress,
-        Identifier::Ipv4Address,
-        Identifier::AwsAccessKeyId,
-        Identifier::GithubToken,
-        Identifier::SlackToken,
-        Identifier::PrivateKey,
-        Identifier::Jwt,
-    ];
+    pub const ALL: [Identifier; 59] = {
+        let mut all = [Identifier::CreditCard; 59];
+        let mut i = 0;
+        while i < 59 {
+            all[i] = CATALOG[i].id;
+            i += 1;
+        }
+        all
+    };
 
     /// The configuration name (`"credit-card"`, ...).
     pub fn name(self) -> &'static str {
-        match self {
-            Identifier::CreditCard => "credit-card",
-            Identifier::UsSsn => "us-ssn",
-            Identifier::Iban => "iban",
-            Identifier::EmailAddress => "email-address",
-            Identifier::Ipv4Address => "ipv4-address",
-            Identifier::AwsAccessKeyId => "aws-access-key-id",
-            Identifier::GithubToken => "github-token",
-            Identifier::SlackToken => "slack-token",
-            Identifier::PrivateKey => "private-key",
-            Identifier::Jwt => "jwt",
-        }
+        CATALOG[self as usize].name
+    }
+
+    /// What a value must pass, in a line.
+    pub fn validates(self) -> &'static str {
+        CATALOG[self as usize].validates
+    }
+
+    /// The highest confidence a match has without a keyword (`medium` for
+    /// us-ssn, which is `low` written as bare digits).
+    pub fn confidence(self) -> Confidence {
+        CATALOG[self as usize].confidence
+    }
+
+    /// The built-in keywords that make a match `high`.
+    pub fn keywords(self) -> &'static [&'static str] {
+        CATALOG[self as usize].keywords
     }
 
     /// The identifier with configuration name `name`.
@@ -88,11 +117,11 @@ impl Identifier {
         Identifier::ALL.into_iter().find(|i| i.name() == name)
     }
 
-    /// `text` (a match of this identifier) as evidence may show it: card
-    /// numbers and SSNs keep their last 4 digits, IBANs their country and
-    /// last 4 characters, other identifiers (secrets, addresses) their last
-    /// 4 characters; separators stay so the shape is recognisable. A
-    /// private key shows only its armour line.
+    /// `text` (a match of this identifier) as evidence may show it: the
+    /// last 4 letters or digits (card numbers and SSNs: digits), IBANs and
+    /// VAT numbers also their country; separators stay so the shape is
+    /// recognisable. A private key shows only its armour line; a URL
+    /// with credentials only its scheme and host.
     ///
     /// ```
     /// use sluice_dlp::Identifier;
@@ -100,11 +129,17 @@ impl Identifier {
     /// assert_eq!(Identifier::UsSsn.mask("078-05-1120"), "***-**-1120");
     /// assert_eq!(Identifier::Iban.mask("DE89 3704 0044 0532 0130 00"), "DE** **** **** **** **30 00");
     /// assert_eq!(Identifier::CreditCard.mask("４１１１１１１１１１１１１１１１"), "************１１１１");
+    /// assert_eq!(Identifier::UrlCredentials.mask("https://bob:hunter2@db.example.com"), "https://***:***@db.example.com");
     /// ```
     pub fn mask(self, text: &str) -> String {
         if self == Identifier::PrivateKey {
             let armour = text.lines().next().unwrap_or_default();
             return format!("{armour} [key withheld]");
+        }
+        if self == Identifier::UrlCredentials {
+            if let (Some(scheme), Some(at)) = (text.find("://"), text.rfind('@')) {
+                return format!("{}://***:***{}", &text[..scheme], &text[at..]);
+            }
         }
         // Any script's letters and digits count: full-width and other
         // compatibility digits match after normalization, so they must be
@@ -119,8 +154,14 @@ impl Identifier {
             }
         };
         let total = text.chars().filter(|&c| shown(c)).count();
-        // Characters counted from the start that stay visible (IBAN country).
-        let lead = if self == Identifier::Iban { 2 } else { 0 };
+        // Characters counted from the start that stay visible (a country).
+        let lead = if matches!(self, Identifier::Iban | Identifier::EuVat) {
+            2
+        } else {
+            0
+        };
+        // Short values keep fewer, so at least half is always hidden.
+        let tail = 4.min(total / 2);
         let mut seen = 0;
         text.chars()
             .map(|c| {
@@ -128,7 +169,7 @@ impl Identifier {
                     return c;
                 }
                 seen += 1;
-                if seen <= lead || seen + 4 > total {
+                if seen <= lead || seen + tail > total {
                     c
                 } else {
                     '*'
@@ -146,98 +187,78 @@ impl Identifier {
     /// assert_eq!(found[0].value, "4111111111111111");
     /// ```
     pub fn find(self, text: &str) -> Vec<IdentifierMatch> {
-        self.find_within(text, 0, text.len()).0
+        Search::new(self).find_within(text, 0, text.len()).0
+    }
+}
+
+/// One search pass over a text, as the engine runs it: a type on its own,
+/// or the number-shaped types together.
+#[derive(Debug, Clone)]
+pub(crate) enum Search {
+    Own(Identifier),
+    Tokens(TokenSearch),
+}
+
+impl Search {
+    fn new(id: Identifier) -> Search {
+        if national::lengths(id).is_empty() {
+            Search::Own(id)
+        } else {
+            Search::Tokens(TokenSearch::new(&[id]))
+        }
     }
 
-    /// The identifiers of [`Identifier::find`] whose pattern match starts
-    /// in `from..until`, and the position its next search would start
-    /// from: a window of a larger text, searched from where the previous
-    /// window's search stopped, finds what a search of the whole text
-    /// finds there.
+    /// The passes that find `types`: one per type found on its own, and
+    /// one for all the number-shaped ones.
+    pub(crate) fn for_types(types: &[Identifier]) -> Vec<Search> {
+        let (numbers, own): (Vec<Identifier>, Vec<Identifier>) = types
+            .iter()
+            .partition(|&&t| !national::lengths(t).is_empty());
+        let mut searches: Vec<Search> = own.into_iter().map(Search::Own).collect();
+        if !numbers.is_empty() {
+            searches.push(Search::Tokens(TokenSearch::new(&numbers)));
+        }
+        searches
+    }
+
+    /// The identifiers whose pattern match starts in `from..until`, and
+    /// the position its next search would start from: a window of a
+    /// larger text, searched from where the previous window's search
+    /// stopped, finds what a search of the whole text finds there.
     pub(crate) fn find_within(
-        self,
+        &self,
         text: &str,
         from: usize,
         until: usize,
     ) -> (Vec<IdentifierMatch>, usize) {
+        let id = match self {
+            Search::Tokens(t) => return t.find_within(text, from, until),
+            Search::Own(id) => *id,
+        };
         let bytes = text.as_bytes();
         let mut out = Vec::new();
+        let re = match id {
+            Identifier::CreditCard => card_regex(),
+            Identifier::Iban => iban_regex(),
+            other => secrets::regex(other).expect("a type searched on its own has a pattern"),
+        };
         let mut candidates = Candidates {
-            re: regex(self),
+            re,
             bytes,
             next: from,
             until,
         };
-        let found = &mut candidates;
-        match self {
-            Identifier::CreditCard => find_cards(bytes, found, &mut out),
-            Identifier::UsSsn => {
-                for m in found.by_ref() {
-                    let s = m.as_bytes();
-                    if isolated(bytes, m.start(), m.end()) && s[3] == s[6] && valid_ssn(s) {
+        match id {
+            Identifier::CreditCard => find_cards(bytes, &mut candidates, &mut out),
+            Identifier::Iban => find_ibans(bytes, &mut candidates, &mut out),
+            other => {
+                for m in candidates.by_ref() {
+                    if let Some(value) = secrets::check(other, bytes, m.start(), m.as_bytes()) {
                         out.push(IdentifierMatch {
+                            identifier: other,
                             span: m.range(),
-                            value: format!(
-                                "{}-{}-{}",
-                                ascii(&s[..3]),
-                                ascii(&s[4..6]),
-                                ascii(&s[7..])
-                            ),
-                        });
-                    }
-                }
-            }
-            Identifier::Iban => find_ibans(bytes, found, &mut out),
-            Identifier::Ipv4Address => {
-                for m in found.by_ref() {
-                    let before_ok = m.start() == 0
-                        || !(bytes[m.start() - 1].is_ascii_alphanumeric()
-                            || bytes[m.start() - 1] == b'.');
-                    let after = bytes.get(m.end()).copied();
-                    let after_ok = match after {
-                        None => true,
-                        Some(b'.') => !bytes.get(m.end() + 1).is_some_and(u8::is_ascii_digit),
-                        Some(b) => !b.is_ascii_alphanumeric(),
-                    };
-                    let octets_ok = m.as_bytes().split(|&b| b == b'.').all(|o| {
-                        ascii(o).parse::<u16>().is_ok_and(|v| v <= 255)
-                            && (o.len() == 1 || o[0] != b'0')
-                    });
-                    if before_ok && after_ok && octets_ok {
-                        out.push(IdentifierMatch {
-                            span: m.range(),
-                            value: ascii(m.as_bytes()),
-                        });
-                    }
-                }
-            }
-            Identifier::EmailAddress => {
-                for m in found.by_ref() {
-                    out.push(IdentifierMatch {
-                        span: m.range(),
-                        value: ascii(m.as_bytes()).to_ascii_lowercase(),
-                    });
-                }
-            }
-            Identifier::Jwt => {
-                for m in found.by_ref() {
-                    if isolated(bytes, m.start(), m.end()) && valid_jwt(m.as_bytes()) {
-                        out.push(IdentifierMatch {
-                            span: m.range(),
-                            value: ascii(m.as_bytes()),
-                        });
-                    }
-                }
-            }
-            Identifier::AwsAccessKeyId
-            | Identifier::GithubToken
-            | Identifier::SlackToken
-            | Identifier::PrivateKey => {
-                for m in found.by_ref() {
-                    if isolated(bytes, m.start(), m.end()) {
-                        out.push(IdentifierMatch {
-                            span: m.range(),
-                            value: ascii(m.as_bytes()),
+                            value,
+                            confidence: other.confidence(),
                         });
                     }
                 }
@@ -284,51 +305,18 @@ fn isolated(bytes: &[u8], start: usize, end: usize) -> bool {
     (start == 0 || !word(bytes[start - 1])) && bytes.get(end).is_none_or(|&b| !word(b))
 }
 
-fn regex(id: Identifier) -> &'static Regex {
-    static CELLS: [OnceLock<Regex>; 10] = [const { OnceLock::new() }; 10];
-    let i = Identifier::ALL
-        .iter()
-        .position(|&x| x == id)
-        .expect("listed");
-    CELLS[i].get_or_init(|| {
-        let pattern = match id {
-            // A maximal run of digit groups separated by single spaces or
-            // dashes, holding at least 13 digits (the shortest card): the
-            // many shorter numbers in mail (dates, amounts, ids) are not
-            // matches at all, which costs far less than validating each.
-            Identifier::CreditCard => r"(?-u)[0-9](?:[ -]?[0-9]){12,}",
-            Identifier::UsSsn => r"(?-u)[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}",
-            Identifier::Iban => r"(?-u)[A-Za-z]{2}[0-9]{2}",
-            Identifier::EmailAddress => {
-                r"(?-u)[A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}"
-            }
-            Identifier::Ipv4Address => r"(?-u)[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}",
-            Identifier::AwsAccessKeyId => r"(?-u)(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)[A-Z0-9]{16}",
-            Identifier::GithubToken => r"(?-u)gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{82}",
-            Identifier::SlackToken => r"(?-u)xox[abeprs]-[0-9A-Za-z]{2,}(?:-[0-9A-Za-z]{2,}){1,}",
-            Identifier::PrivateKey => {
-                r"(?-u)-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=:,\- \r\n]{16,}?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
-            }
-            Identifier::Jwt => r"(?-u)eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{10,}",
-        };
-        Regex::new(pattern).expect("built-in identifier pattern compiles")
-    })
+/// A maximal run of digit groups separated by single spaces or dashes,
+/// holding at least 13 digits (the shortest card): the many shorter
+/// numbers in mail (dates, amounts, ids) are not candidates at all, which
+/// costs far less than validating each.
+fn card_regex() -> &'static Regex {
+    static CELL: OnceLock<Regex> = OnceLock::new();
+    CELL.get_or_init(|| Regex::new(r"(?-u)[0-9](?:[ -]?[0-9]){12,}").expect("compiles"))
 }
 
-fn valid_ssn(s: &[u8]) -> bool {
-    let (area, group, serial) = (&s[..3], &s[4..6], &s[7..]);
-    let area_n: u32 = ascii(area).parse().unwrap_or(0);
-    if area_n == 0 || area_n == 666 || area_n >= 900 || group == b"00" || serial == b"0000" {
-        return false;
-    }
-    let flat = [area, group, serial].concat();
-    flat != b"078051120" && flat != b"219099999"
-}
-
-fn valid_jwt(token: &[u8]) -> bool {
-    let header = token.split(|&b| b == b'.').next().unwrap_or_default();
-    let decoded = base64url(header);
-    decoded.first() == Some(&b'{') && decoded.windows(5).any(|w| w == b"\"alg\"")
+fn iban_regex() -> &'static Regex {
+    static CELL: OnceLock<Regex> = OnceLock::new();
+    CELL.get_or_init(|| Regex::new(r"(?-u)[A-Za-z]{2}[0-9]{2}").expect("compiles"))
 }
 
 fn base64url(s: &[u8]) -> Vec<u8> {

@@ -1,0 +1,155 @@
+//! Identifier keywords (SPEC §3.3): a match is `high` when a keyword of its
+//! type, or of its entity, stands within 300 characters of normalized text
+//! before or after it in the same part.
+//!
+//! Keywords match like dictionary terms (one case-insensitive automaton at
+//! word boundaries), except all-capital keywords of up to four letters
+//! (`SSN`, `BSN`, `PAN`), which match in capitals only so that the words
+//! "pan" and "sin" are no keywords. The automatons run on a window only
+//! when it has a match to judge.
+
+use std::ops::Range;
+
+use super::automaton::{build_automaton, Automaton, Pattern};
+use super::windows::spaceless_script;
+use crate::normalize::Normalized;
+use crate::{Dictionary, Error, Identifier};
+
+/// How far a keyword may stand from its match, in characters.
+pub(super) const KEYWORD_DISTANCE: usize = 300;
+
+/// Who a keyword belongs to: a type (`id as usize`) or an entity
+/// (`Identifier::ALL.len() + entity`).
+pub(super) fn type_owner(id: Identifier) -> usize {
+    id as usize
+}
+
+pub(super) fn entity_owner(entity: usize) -> usize {
+    Identifier::ALL.len() + entity
+}
+
+/// The keyword automatons of an engine's identifier types and entities.
+#[derive(Debug)]
+pub(super) struct Keywords {
+    insensitive: Option<Automaton>,
+    capitals: Option<Automaton>,
+    owners: usize,
+}
+
+/// A window's keyword positions (in its normalized text), per owner.
+pub(super) struct Found {
+    by_owner: Vec<Vec<Range<usize>>>,
+}
+
+/// Whether a keyword is matched in capitals only.
+fn capitals_only(keyword: &str) -> bool {
+    let letters: Vec<char> = keyword.chars().filter(|c| c.is_alphabetic()).collect();
+    !letters.is_empty() && letters.len() <= 4 && letters.iter().all(|c| c.is_uppercase())
+}
+
+impl Keywords {
+    /// The automatons for `owners` (owner id, keywords); `None` when there
+    /// is no keyword at all.
+    pub(super) fn build(owners: &[(usize, Vec<String>)]) -> Result<Option<Keywords>, Error> {
+        let mut insensitive = Vec::new();
+        let mut capitals = Vec::new();
+        for (owner, words) in owners {
+            for w in words {
+                let exact = capitals_only(w);
+                // Normalized as dictionary terms are (NFKC, whitespace,
+                // case folding for the insensitive ones).
+                let terms = Dictionary::from_terms([(w.as_str(), 1)]).distinct(exact);
+                let Some(term) = terms.into_iter().next() else {
+                    continue;
+                };
+                let pattern = Pattern {
+                    entity: *owner,
+                    term: 0,
+                    free_start: term.text.chars().next().is_some_and(spaceless_script),
+                    free_end: term.text.chars().next_back().is_some_and(spaceless_script),
+                };
+                if exact {
+                    capitals.push((term.text, pattern));
+                } else {
+                    insensitive.push((term.text, pattern));
+                }
+            }
+        }
+        if insensitive.is_empty() && capitals.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Keywords {
+            insensitive: build_automaton(insensitive)?,
+            capitals: build_automaton(capitals)?,
+            owners: owners.iter().map(|(o, _)| o + 1).max().unwrap_or(0),
+        }))
+    }
+
+    /// Every keyword in a window's normalized text.
+    pub(super) fn find(&self, norm: &Normalized, threads: usize) -> Found {
+        let mut by_owner = vec![Vec::new(); self.owners];
+        let runs = [(self.insensitive.as_ref(), true), (self.capitals.as_ref(), false)];
+        for (automaton, folded) in runs {
+            let Some(automaton) = automaton else { continue };
+            let haystack = if folded { norm.lower() } else { &norm.text };
+            for (start, id) in automaton.find_all(haystack, threads) {
+                let p = automaton.patterns[id as usize];
+                let end = start + automaton.lengths[id as usize];
+                let span = if folded {
+                    norm.text_position_of_lower(start)..norm.text_position_of_lower(end)
+                } else {
+                    start..end
+                };
+                by_owner[p.entity].push(span);
+            }
+        }
+        for spans in &mut by_owner {
+            spans.sort_by_key(|s| s.start);
+        }
+        Found { by_owner }
+    }
+}
+
+impl Found {
+    /// Whether a keyword of `owner` is within [`KEYWORD_DISTANCE`]
+    /// characters of `span` in `text`.
+    pub(super) fn near(&self, owner: usize, span: &Range<usize>, text: &str) -> bool {
+        let Some(spans) = self.by_owner.get(owner) else {
+            return false;
+        };
+        // A character is at most 4 bytes: keywords starting further than
+        // that (plus a keyword's length) cannot be near.
+        let reach = KEYWORD_DISTANCE * 4;
+        let last = spans.partition_point(|k| k.start <= span.end + reach);
+        spans[..last]
+            .iter()
+            .rev()
+            .take_while(|k| k.end + reach + 256 >= span.start)
+            .any(|k| {
+                let gap = if k.end <= span.start {
+                    k.end..span.start
+                } else if k.start >= span.end {
+                    span.end..k.start
+                } else {
+                    return true;
+                };
+                gap.len() <= KEYWORD_DISTANCE
+                    || text
+                        .get(gap)
+                        .is_some_and(|g| g.chars().count() <= KEYWORD_DISTANCE)
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_capital_keywords_match_in_capitals_only() {
+        assert!(capitals_only("SSN") && capitals_only("SS#") && capitals_only("ΑΦΜ"));
+        assert!(capitals_only("IBAN"));
+        assert!(!capitals_only("NAMES"), "five letters");
+        assert!(!capitals_only("Steuer-ID") && !capitals_only("burgerservicenummer"));
+    }
+}

@@ -1,0 +1,143 @@
+//! Secrets and network identifiers: each has a distinctive literal (a
+//! prefix, `@`, `://`, `-----BEGIN`), so its pattern's own literal
+//! prefilter skips text without one; structure is checked on each match.
+
+use std::sync::OnceLock;
+
+use regex::bytes::Regex;
+
+use super::{base64url, isolated, Identifier};
+
+/// The pattern of a type searched on its own, `None` for the types of the
+/// shared number search and for cards and IBANs.
+pub(super) fn pattern(id: Identifier) -> Option<&'static str> {
+    use Identifier::*;
+    Some(match id {
+        EmailAddress => {
+            r"(?-u)[A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}"
+        }
+        Ipv4Address => r"(?-u)[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}",
+        // Hex groups and colons with at least two colons, optionally ending
+        // in a dotted quad; the standard library's parser decides.
+        Ipv6Address => r"(?-u)[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?",
+        AwsAccessKeyId => {
+            r"(?-u)(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)[A-Z0-9]{16}"
+        }
+        AwsSecretAccessKey => r"(?-u)[A-Za-z0-9/+]{40}",
+        GithubToken => r"(?-u)gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{82}",
+        SlackToken => r"(?-u)xox[abeprs]-[0-9A-Za-z]{2,}(?:-[0-9A-Za-z]{2,}){1,}",
+        SlackWebhookUrl => {
+            r"(?-u)https://hooks\.slack\.com/(?:services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[A-Za-z0-9]{20,32}|workflows/T[A-Z0-9]{6,12}/A[A-Z0-9]{6,12}/[0-9]{10,20}/[A-Za-z0-9]{20,32})"
+        }
+        StripeKey => r"(?-u)(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{24,247}",
+        GoogleApiKey => r"(?-u)AIza[0-9A-Za-z_\-]{35}",
+        OpenaiApiKey => {
+            r"(?-u)sk-(?:(?:proj|svcacct|admin)-)?[A-Za-z0-9_\-]{20,200}T3BlbkFJ[A-Za-z0-9_\-]{20,200}"
+        }
+        AnthropicApiKey => r"(?-u)sk-ant-(?:api|admin|oat)[0-9]{2}-[A-Za-z0-9_\-]{80,120}",
+        AzureStorageKey => r"(?-u)AccountKey=[A-Za-z0-9+/]{86}==",
+        UrlCredentials => {
+            r"(?-u)[A-Za-z][A-Za-z0-9+.\-]{1,15}://[A-Za-z0-9._~%!$&'()*+,;=\-]{1,64}:[A-Za-z0-9._~%!$&'()*+,;=\-]{1,128}@[A-Za-z0-9](?:[A-Za-z0-9.\-]{0,253}[A-Za-z0-9])?"
+        }
+        PrivateKey => {
+            r"(?-u)-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=:,\- \r\n]{16,}?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+        }
+        Jwt => r"(?-u)eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{10,}",
+        _ => return None,
+    })
+}
+
+/// The compiled pattern (see [`pattern`]).
+pub(super) fn regex(id: Identifier) -> Option<&'static Regex> {
+    static CELLS: [OnceLock<Option<Regex>>; Identifier::ALL.len()] =
+        [const { OnceLock::new() }; Identifier::ALL.len()];
+    CELLS[id as usize]
+        .get_or_init(|| pattern(id).map(|p| Regex::new(p).expect("built-in pattern compiles")))
+        .as_ref()
+}
+
+/// The value of a pattern match `m` at `start` in `bytes` when its
+/// structure holds, `None` otherwise.
+pub(super) fn check(id: Identifier, bytes: &[u8], start: usize, m: &[u8]) -> Option<String> {
+    use Identifier::*;
+    let end = start + m.len();
+    let text = || String::from_utf8_lossy(m).into_owned();
+    match id {
+        EmailAddress => Some(text().to_ascii_lowercase()),
+        Ipv4Address => {
+            let before_ok = start == 0
+                || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'.');
+            let after_ok = match bytes.get(end).copied() {
+                None => true,
+                Some(b'.') => !bytes.get(end + 1).is_some_and(u8::is_ascii_digit),
+                Some(b) => !b.is_ascii_alphanumeric(),
+            };
+            let octets_ok = m.split(|&b| b == b'.').all(|o| {
+                String::from_utf8_lossy(o)
+                    .parse::<u16>()
+                    .is_ok_and(|v| v <= 255)
+                    && (o.len() == 1 || o[0] != b'0')
+            });
+            (before_ok && after_ok && octets_ok).then(text)
+        }
+        Ipv6Address => {
+            let glued = |b: u8| b.is_ascii_alphanumeric() || b == b':' || b == b'.' || b == b'_';
+            if start > 0 && glued(bytes[start - 1]) || bytes.get(end).is_some_and(|&b| glued(b)) {
+                return None;
+            }
+            // A time (`12:30:45`) or a C++ path (`a::b`) is no address: an
+            // address here has at least three groups with digits in them.
+            let groups = m
+                .split(|&b| b == b':')
+                .filter(|g| !g.is_empty())
+                .count();
+            let addr: std::net::Ipv6Addr = std::str::from_utf8(m).ok()?.parse().ok()?;
+            (groups >= 3 || m.contains(&b'.') || addr.is_loopback())
+                .then(|| addr.to_string())
+        }
+        AwsSecretAccessKey => {
+            let edge = |b: u8| b.is_ascii_alphanumeric() || b == b'/' || b == b'+' || b == b'=';
+            if start > 0 && edge(bytes[start - 1]) || bytes.get(end).is_some_and(|&b| edge(b)) {
+                return None;
+            }
+            let mixed = m.iter().any(u8::is_ascii_lowercase)
+                && m.iter().any(u8::is_ascii_uppercase)
+                && m.iter().any(u8::is_ascii_digit);
+            (mixed && next_to_aws_key(bytes, start, end)).then(text)
+        }
+        Jwt => (isolated(bytes, start, end) && valid_jwt(m)).then(text),
+        UrlCredentials => {
+            let password = m.split(|&b| b == b':').nth(2)?;
+            let password = &password[..password.iter().rposition(|&b| b == b'@')?];
+            // Placeholders in documentation are no secret.
+            let placeholder = password.iter().all(|&b| b == b'*' || b == b'x' || b == b'X')
+                || password.eq_ignore_ascii_case(b"password")
+                || password.eq_ignore_ascii_case(b"pass");
+            (!placeholder && (start == 0 || !bytes[start - 1].is_ascii_alphanumeric())).then(text)
+        }
+        AzureStorageKey => Some(String::from_utf8_lossy(&m[b"AccountKey=".len()..]).into_owned()),
+        SlackWebhookUrl | PrivateKey => Some(text()),
+        _ => isolated(bytes, start, end).then(text),
+    }
+}
+
+/// Whether an AWS access key id or an AWS secret keyword stands within 200
+/// bytes of a 40-character candidate (SPEC §3.3: only next to one).
+fn next_to_aws_key(bytes: &[u8], start: usize, end: usize) -> bool {
+    static NEAR: OnceLock<Regex> = OnceLock::new();
+    let near = NEAR.get_or_init(|| {
+        Regex::new(
+            r"(?i-u)(?-i:(?:AKIA|ASIA)[A-Z0-9]{16})|aws_?secret|secret_?access_?key|secretaccesskey|aws.{0,20}secret",
+        )
+        .expect("pattern compiles")
+    });
+    let from = start.saturating_sub(200);
+    let to = (end + 200).min(bytes.len());
+    near.is_match(&bytes[from..to])
+}
+
+fn valid_jwt(token: &[u8]) -> bool {
+    let header = token.split(|&b| b == b'.').next().unwrap_or_default();
+    let decoded = base64url(header);
+    decoded.first() == Some(&b'{') && decoded.windows(5).any(|w| w == b"\"alg\"")
+}

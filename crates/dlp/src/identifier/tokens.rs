@@ -1,0 +1,260 @@
+//! The one candidate search shared by every number-shaped identifier type
+//! (national ids, tax and bank numbers): one pass finds the words that hold
+//! a digit, joins the neighbouring groups written with single separators
+//! (`123-45-6789`, `756.1234.5678.97`, `AB 12 34 56 C`, `X-1234567-L`), and
+//! offers every run of whole groups, up to [`MAX_COMPACT`] characters, to
+//! the types whose lengths fit. Validation runs only on those candidates,
+//! so fifty types cost one search plus a length lookup per candidate, not
+//! fifty regex passes.
+//!
+//! Invariant: a candidate is whole groups, and groups are maximal runs of
+//! ASCII letters and digits, so a value inside a longer unbroken run never
+//! is one (SPEC §3.3).
+
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use regex::bytes::Regex;
+
+use super::{isolated, national, Confidence, Identifier, IdentifierMatch};
+
+/// The longest candidate, in letters and digits (a CURP or a Chinese id
+/// has 18; a French VAT number with its country 13).
+pub(super) const MAX_COMPACT: usize = 20;
+
+/// Most groups in one candidate (`1 85 05 78 006 084 36` has 7).
+const MAX_GROUPS: usize = 8;
+
+/// A run of whole groups offered to the types.
+pub(super) struct Candidate<'a> {
+    /// The text as written, separators included.
+    pub(super) text: &'a [u8],
+    /// Its letters (upper case) and digits, without separators.
+    pub(super) compact: &'a [u8],
+}
+
+impl Candidate<'_> {
+    /// Written as one unbroken group.
+    pub(super) fn bare(&self) -> bool {
+        self.text.len() == self.compact.len()
+    }
+
+    /// Written in one of `shapes`, where `#` is a letter or digit and any
+    /// other byte a separator that must be exactly that one.
+    pub(super) fn shaped(&self, shapes: &[&str]) -> bool {
+        shapes.iter().any(|s| {
+            s.len() == self.text.len()
+                && s.bytes().zip(self.text).all(|(p, &t)| {
+                    if p == b'#' {
+                        t.is_ascii_alphanumeric()
+                    } else {
+                        p == t
+                    }
+                })
+        })
+    }
+
+    /// Bare, or in one of `shapes` (see [`Candidate::shaped`]).
+    pub(super) fn bare_or(&self, shapes: &[&str]) -> bool {
+        self.bare() || self.shaped(shapes)
+    }
+
+    /// The compact value as a string (ASCII by construction).
+    pub(super) fn value(&self) -> String {
+        String::from_utf8_lossy(self.compact).into_owned()
+    }
+}
+
+/// The number-shaped types one search looks for, by candidate length.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenSearch {
+    by_length: Vec<Vec<Identifier>>,
+    /// Whether capital words without digits are candidates (SWIFT/BIC).
+    letters_only: bool,
+}
+
+impl TokenSearch {
+    /// A search for `types` (those without [`national::lengths`] are
+    /// ignored).
+    pub(crate) fn new(types: &[Identifier]) -> TokenSearch {
+        let mut by_length = vec![Vec::new(); MAX_COMPACT + 1];
+        for &t in types {
+            for &len in national::lengths(t) {
+                if !by_length[len].contains(&t) {
+                    by_length[len].push(t);
+                }
+            }
+        }
+        TokenSearch {
+            by_length,
+            letters_only: types.contains(&Identifier::SwiftBic),
+        }
+    }
+
+    /// The matches whose group run starts in `from..until`, and where the
+    /// next search starts (see `Identifier::find_within`).
+    pub(crate) fn find_within(
+        &self,
+        text: &str,
+        from: usize,
+        until: usize,
+    ) -> (Vec<IdentifierMatch>, usize) {
+        let bytes = text.as_bytes();
+        let re = word_regex(self.letters_only);
+        let mut out = Vec::new();
+        let mut next = from;
+        // Per type: where its last match ended (a type's matches do not
+        // overlap; the longest run of groups at a start wins).
+        let mut ended: Vec<(Identifier, usize)> = Vec::new();
+        while next <= bytes.len() {
+            let Some(m) = re.find_at(bytes, next) else {
+                break;
+            };
+            if m.start() >= until {
+                break;
+            }
+            let groups = chain(bytes, m.range(), from);
+            next = groups.last().map_or(m.end(), |g| g.end);
+            self.offer(bytes, &groups, &mut ended, &mut out);
+        }
+        (out, next.max(from))
+    }
+
+    fn offer(
+        &self,
+        bytes: &[u8],
+        groups: &[Range<usize>],
+        ended: &mut Vec<(Identifier, usize)>,
+        out: &mut Vec<IdentifierMatch>,
+    ) {
+        let mut compact = [0u8; MAX_COMPACT];
+        for i in 0..groups.len() {
+            let last = (i + MAX_GROUPS).min(groups.len());
+            // Longest first, so a type's longer reading of a start wins.
+            let mut lengths: Vec<(usize, usize)> = Vec::with_capacity(MAX_GROUPS);
+            let mut len = 0;
+            for (j, g) in groups.iter().enumerate().take(last).skip(i) {
+                len += g.len();
+                if len > MAX_COMPACT {
+                    break;
+                }
+                lengths.push((j, len));
+            }
+            for &(j, len) in lengths.iter().rev() {
+                let types = &self.by_length[len];
+                if types.is_empty() {
+                    continue;
+                }
+                let span = groups[i].start..groups[j].end;
+                if !isolated(bytes, span.start, span.end) {
+                    continue;
+                }
+                let mut k = 0;
+                for g in &groups[i..=j] {
+                    for &b in &bytes[g.clone()] {
+                        compact[k] = b.to_ascii_uppercase();
+                        k += 1;
+                    }
+                }
+                let candidate = Candidate {
+                    text: &bytes[span.clone()],
+                    compact: &compact[..len],
+                };
+                for &t in types {
+                    let free = ended
+                        .iter()
+                        .find(|(x, _)| *x == t)
+                        .is_none_or(|&(_, end)| end <= span.start);
+                    if !free {
+                        continue;
+                    }
+                    if let Some((value, confidence)) = national::validate(t, &candidate) {
+                        match ended.iter_mut().find(|(x, _)| *x == t) {
+                            Some(e) => e.1 = span.end,
+                            None => ended.push((t, span.end)),
+                        }
+                        out.push(IdentifierMatch {
+                            identifier: t,
+                            span: span.clone(),
+                            value,
+                            confidence,
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Words holding a digit, and (for BIC) capital words of 8 or 11.
+fn word_regex(letters_only: bool) -> &'static Regex {
+    static CELLS: [OnceLock<Regex>; 2] = [OnceLock::new(), OnceLock::new()];
+    CELLS[usize::from(letters_only)].get_or_init(|| {
+        let pattern = if letters_only {
+            r"(?-u)[A-Za-z0-9]*[0-9][A-Za-z0-9]*|\b[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?\b"
+        } else {
+            r"(?-u)[A-Za-z0-9]*[0-9][A-Za-z0-9]*"
+        };
+        Regex::new(pattern).expect("token pattern compiles")
+    })
+}
+
+/// Separators that join the groups of one written number.
+fn separator(b: u8) -> bool {
+    matches!(b, b' ' | b'-' | b'.' | b'/' | b'+')
+}
+
+/// A group that may stand in a number: one holding a digit, or a prefix or
+/// suffix of at most two letters (`DE`, `X`, `AB … C`).
+fn joinable(g: &[u8]) -> bool {
+    g.iter().any(u8::is_ascii_digit) || g.len() <= 2
+}
+
+/// The groups joined to the word at `word`: short letter groups before it
+/// (not before `from`), and every joinable group after it.
+fn chain(bytes: &[u8], word: Range<usize>, from: usize) -> Vec<Range<usize>> {
+    let alnum = |b: u8| b.is_ascii_alphanumeric();
+    let mut groups = vec![word];
+    // Backwards: at most two short letter groups (`X-`, `AB `).
+    while groups.len() < 3 {
+        let start = groups[0].start;
+        if start < from + 2 || !separator(bytes[start - 1]) || !alnum(bytes[start - 2]) {
+            break;
+        }
+        let mut s = start - 2;
+        while s > from && alnum(bytes[s - 1]) {
+            s -= 1;
+        }
+        let g = &bytes[s..start - 1];
+        if g.len() > 2 || g.iter().any(u8::is_ascii_digit) {
+            break;
+        }
+        groups.insert(0, s..start - 1);
+    }
+    // Forwards, over every joinable group.
+    loop {
+        let end = groups.last().expect("one group").end;
+        if end + 1 >= bytes.len() || !separator(bytes[end]) || !alnum(bytes[end + 1]) {
+            break;
+        }
+        let mut e = end + 1;
+        while e < bytes.len() && alnum(bytes[e]) {
+            e += 1;
+        }
+        if !joinable(&bytes[end + 1..e]) {
+            break;
+        }
+        groups.push(end + 1..e);
+    }
+    groups
+}
+
+/// Confidence of a match written with or without separators, for the one
+/// type (us-ssn) whose bare form is weaker evidence.
+pub(super) fn by_form(c: &Candidate, separated: Confidence) -> Confidence {
+    if c.bare() {
+        Confidence::Low
+    } else {
+        separated
+    }
+}
