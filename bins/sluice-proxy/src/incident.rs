@@ -54,6 +54,8 @@ pub fn incident_of(
                     location: serde_json::to_value(redacted_location(&m.location))
                         .unwrap_or_default(),
                     excerpt: m.excerpt.clone(),
+                    identifier: m.identifier.map(|i| i.name().to_owned()),
+                    confidence: m.confidence,
                 })
             })
             .collect()

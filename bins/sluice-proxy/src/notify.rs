@@ -295,6 +295,8 @@ mod tests {
                 entity: "cards".into(),
                 location: serde_json::Value::Null,
                 excerpt: "card **** **** **** 1111 exp".into(),
+                identifier: None,
+                confidence: None,
             }],
         }
     }

@@ -8,6 +8,7 @@ mod cases;
 mod check;
 mod extract;
 mod fingerprint;
+mod identifiers;
 mod input;
 mod report;
 mod scan;
@@ -102,6 +103,13 @@ enum Command {
         #[arg(required = true)]
         docs: Vec<String>,
     },
+    /// List the built-in identifier types: what each validates, its
+    /// confidence without a keyword, its keywords.
+    Identifiers {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
 }
 
 /// Output format of a command.
@@ -172,6 +180,7 @@ fn main() -> ExitCode {
             Ok(()) => extract::run(&paths, format),
             Err(errors) => config_errors(&errors),
         },
+        Command::Identifiers { format } => identifiers::run(format),
         Command::Fingerprint { out, docs } => match enable_workers(&LimitsConfig::default()) {
             Ok(()) => fingerprint::run(&out, &docs),
             Err(errors) => config_errors(&errors),

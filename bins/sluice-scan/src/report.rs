@@ -12,6 +12,10 @@ struct MatchOut<'a> {
     entity: &'a str,
     value: &'a str,
     location: &'a sluice_mime::Location,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    identifier: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confidence: Option<sluice_dlp::Confidence>,
 }
 
 #[derive(Serialize)]
@@ -87,6 +91,8 @@ pub fn json_line(
                             entity: &m.entity,
                             value: &m.value,
                             location: &m.location,
+                            identifier: m.identifier.map(|i| i.name()),
+                            confidence: m.confidence,
                         })
                         .collect(),
                 })
@@ -213,6 +219,10 @@ fn write_match(out: &mut impl Write, m: &Evidence) -> io::Result<()> {
         .similarity
         .map(|s| format!(" ({s}% similar)"))
         .unwrap_or_default();
+    let similarity = match (m.identifier, m.confidence) {
+        (Some(id), Some(c)) => format!("{similarity} ({}, {c} confidence)", id.name()),
+        _ => similarity,
+    };
     writeln!(
         out,
         "    {} {:?}{similarity} at [{}]: {}",

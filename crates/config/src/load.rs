@@ -232,9 +232,6 @@ const NOT_SUPPORTED_YET: &[(&str, Option<&[&str]>)] = &[
     (
         "entity",
         Some(&[
-            "keywords",
-            "exclude",
-            "exclude_path",
             "min_passage_words",
             "salt_file",
             "min_columns",
@@ -242,7 +239,6 @@ const NOT_SUPPORTED_YET: &[(&str, Option<&[&str]>)] = &[
             "max_value_rows",
         ]),
     ),
-    ("rule", Some(&["min_confidence"])),
 ];
 
 /// Every key of [`NOT_SUPPORTED_YET`] present in `raw`, as key paths

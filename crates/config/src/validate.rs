@@ -284,6 +284,17 @@ impl Config {
                     }
                 }
             }
+            let identifiers = r.entities.iter().chain(&r.require).any(|name| {
+                self.entity.iter().any(|e| {
+                    &e.name == name && matches!(e.kind, crate::EntityKind::Identifier { .. })
+                })
+            });
+            if r.min_confidence.is_some() && !identifiers {
+                p.push(
+                    format!("{at}.min_confidence"),
+                    "applies to identifier entities, and the rule has none",
+                );
+            }
             if r.proximity.is_some() && r.require.is_empty() {
                 p.push(format!("{at}.proximity"), "proximity needs require");
             }

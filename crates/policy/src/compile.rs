@@ -47,10 +47,35 @@ pub(crate) fn engine(config: &Config) -> Result<Engine, ConfigErrors> {
                 pattern: pattern.clone(),
                 case_sensitive: *case_sensitive,
             }),
-            EntityKind::Identifier(id) => Ok(sluice_dlp::EntityKind::Identifier(*id)),
+            EntityKind::Identifier { identifier, .. } => {
+                Ok(sluice_dlp::EntityKind::Identifier(*identifier))
+            }
+        };
+        let (keywords, exclude) = match &e.kind {
+            EntityKind::Identifier {
+                identifier,
+                keywords,
+                exclude,
+                exclude_path,
+            } => match excluded(*identifier, exclude, exclude_path.as_deref()) {
+                Ok(exclude) => (keywords.clone(), exclude),
+                Err(message) => {
+                    errors.push(ConfigError {
+                        file: file.clone(),
+                        path: format!("entity {:?}.exclude_path", e.name),
+                        message,
+                    });
+                    continue;
+                }
+            },
+            _ => (Vec::new(), Vec::new()),
         };
         match kind {
-            Ok(kind) => entities.push(EntityDefinition::new(e.name.clone(), kind)),
+            Ok(kind) => entities.push(
+                EntityDefinition::new(e.name.clone(), kind)
+                    .with_keywords(keywords)
+                    .with_exclude(exclude),
+            ),
             Err(message) => errors.push(ConfigError {
                 file: file.clone(),
                 path: format!("entity {:?}.path", e.name),
@@ -68,6 +93,7 @@ pub(crate) fn engine(config: &Config) -> Result<Engine, ConfigErrors> {
             let entities: Vec<&str> = r.entities.iter().map(String::as_str).collect();
             let mut rule = RuleDefinition::new(r.name.clone(), &entities);
             rule.count = r.count;
+            rule.min_confidence = r.min_confidence;
             rule.scope = r.scope.clone();
             rule.severity = r.severity;
             rule.require = r.require.clone();
@@ -90,4 +116,36 @@ pub(crate) fn engine(config: &Config) -> Result<Engine, ConfigErrors> {
             message: e.to_string(),
         }])
     })
+}
+
+/// An identifier entity's `exclude` values and those of its
+/// `exclude_path` (one a line; blank lines and `#` comments skipped), each
+/// a valid value of the type; the error names the first line that is not.
+fn excluded(
+    identifier: sluice_dlp::Identifier,
+    exclude: &[String],
+    exclude_path: Option<&std::path::Path>,
+) -> Result<Vec<String>, String> {
+    let mut all = exclude.to_vec();
+    let Some(path) = exclude_path else {
+        return Ok(all);
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    for (n, line) in text.lines().enumerate() {
+        let value = line.split('#').next().unwrap_or_default().trim();
+        if value.is_empty() {
+            continue;
+        }
+        if identifier.normalize(value).is_none() {
+            return Err(format!(
+                "{} line {}: {value:?} is not one valid {} value",
+                path.display(),
+                n + 1,
+                identifier.name()
+            ));
+        }
+        all.push(value.to_owned());
+    }
+    Ok(all)
 }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 use sluice_config::{Action, Mode};
-use sluice_dlp::{Severity, Thresholds};
+use sluice_dlp::{Confidence, Identifier, Severity, Thresholds};
 use sluice_mime::{Location, SkippedPart};
 
 /// Who sends a message to whom. `None` fields are taken from the message's
@@ -36,6 +36,23 @@ pub struct Evidence {
     /// For fingerprint matches, the document's similarity in percent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub similarity: Option<u32>,
+    /// For identifier matches, the type.
+    #[serde(
+        rename = "type",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "identifier_name"
+    )]
+    pub identifier: Option<Identifier>,
+    /// For identifier matches, the confidence (SPEC §3.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<Confidence>,
+}
+
+fn identifier_name<S: serde::Serializer>(id: &Option<Identifier>, s: S) -> Result<S::Ok, S::Error> {
+    match id {
+        Some(id) => s.serialize_str(id.name()),
+        None => s.serialize_none(),
+    }
 }
 
 /// A rule that reached its lowest threshold, in one evaluated profile.

@@ -73,6 +73,7 @@ impl Inspector {
             severity: None,
             require: Vec::new(),
             proximity: None,
+            min_confidence: None,
         });
         config.profile.push(ProfileConfig {
             name: name.clone(),
@@ -161,17 +162,6 @@ impl Inspector {
                 .collect()
         });
         let scan = self.engine.scan(&segments(x));
-        let identifier_of = |entity: &str| {
-            self.config
-                .entity
-                .iter()
-                .find(|e| e.name == entity)
-                .and_then(|e| match e.kind {
-                    EntityKind::Identifier(i) => Some(i),
-                    _ => None,
-                })
-        };
-
         let mut rules = Vec::new();
         for profile in self.evaluated_profiles() {
             for rule in self.engine.profile(profile).unwrap_or_default() {
@@ -192,9 +182,11 @@ impl Inspector {
                         excerpt: excerpt(
                             &x.parts[m.segment].text,
                             m.span.clone(),
-                            identifier_of(&m.entity).map(|i| i.mask(&m.text)).as_deref(),
+                            m.identifier.map(|(i, _)| i.mask(&m.text)).as_deref(),
                         ),
                         similarity: m.similarity,
+                        identifier: m.identifier.map(|(i, _)| i),
+                        confidence: m.identifier.map(|(_, c)| c),
                     })
                     .collect();
                 rules.push(RuleOutcome {

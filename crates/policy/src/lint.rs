@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use sluice_config::{EntityKind, PolicyConfig};
-use sluice_dlp::CountMode;
+use sluice_dlp::{Confidence, CountMode};
 
 use crate::Inspector;
 
@@ -54,6 +54,7 @@ pub fn lints(inspector: &Inspector) -> Vec<Lint> {
             }
         }
     }
+    out.extend(confidence_reach(config));
     out.extend(exposed_secrets(config));
     for (i, p) in config.policy.iter().enumerate() {
         let at = format!("policy {:?}", p.name);
@@ -97,6 +98,56 @@ fn shadows(earlier: &PolicyConfig, later: &PolicyConfig) -> bool {
 
 /// Secret files anyone on the machine can read (the service needs them
 /// readable by its own group only: `root:sluice 0640`).
+/// Rules whose identifier entities can count nothing at the rule's
+/// `min_confidence` without a keyword near (SPEC §3.3): said, so that an
+/// administrator who lists `nl-bsn` knows a bare number is not enough.
+fn confidence_reach(config: &sluice_config::Config) -> Vec<Lint> {
+    let mut out = Vec::new();
+    for r in &config.rule {
+        let min = r.min_confidence.unwrap_or(Confidence::Medium);
+        let mut weak = Vec::new();
+        let mut counted_without_keywords = false;
+        for name in &r.entities {
+            let Some(e) = config.entity.iter().find(|e| &e.name == name) else {
+                continue;
+            };
+            let EntityKind::Identifier {
+                identifier,
+                keywords,
+                ..
+            } = &e.kind
+            else {
+                counted_without_keywords = true;
+                continue;
+            };
+            if identifier.confidence() >= min {
+                counted_without_keywords = true;
+            } else if identifier.keywords().is_empty() && keywords.is_empty() {
+                out.push(Lint {
+                    path: format!("rule {:?}.min_confidence", r.name),
+                    message: format!(
+                        "entity {name:?} ({}) can count nothing: its matches are {} without a keyword, and it has none",
+                        identifier.name(),
+                        identifier.confidence()
+                    ),
+                });
+            } else {
+                weak.push(format!("{name:?} ({})", identifier.name()));
+            }
+        }
+        if !weak.is_empty() && !counted_without_keywords {
+            out.push(Lint {
+                path: format!("rule {:?}.min_confidence", r.name),
+                message: format!(
+                    "counts nothing without a keyword near: {} match at low confidence alone, below {min}; add keywords or set min_confidence = \"low\"",
+                    weak.join(", ")
+                ),
+            });
+        }
+    }
+    out
+}
+
 fn exposed_secrets(config: &sluice_config::Config) -> Vec<Lint> {
     use std::os::unix::fs::PermissionsExt;
     let mut secrets: Vec<(&str, &std::path::Path)> = Vec::new();

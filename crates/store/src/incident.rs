@@ -75,6 +75,12 @@ pub struct EvidenceItem {
     pub location: serde_json::Value,
     /// About 40 characters around the match.
     pub excerpt: String,
+    /// For identifier matches: the type's name (SPEC §3.3).
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+    /// For identifier matches: the confidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<sluice_dlp::Confidence>,
 }
 
 /// A held message, without its bytes.

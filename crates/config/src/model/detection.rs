@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use serde::Deserialize;
-use sluice_dlp::{CountMode, Identifier, Section, Severity, Thresholds};
+use sluice_dlp::{Confidence, CountMode, Identifier, Section, Severity, Thresholds};
 
 use crate::load::{one_line, KeyProblems};
 use crate::pattern::Constraint;
@@ -49,7 +49,16 @@ pub enum EntityKind {
         similarity: u32,
     },
     /// `type = "<identifier>"`: a built-in validated identifier.
-    Identifier(Identifier),
+    Identifier {
+        /// The type.
+        identifier: Identifier,
+        /// Keywords added to the type's own (SPEC §3.3).
+        keywords: Vec<String>,
+        /// Values that never match, each a valid value of the type.
+        exclude: Vec<String>,
+        /// A file of more such values, one a line (`#` starts a comment).
+        exclude_path: Option<PathBuf>,
+    },
 }
 
 impl EntityKind {
@@ -59,7 +68,7 @@ impl EntityKind {
             EntityKind::Dictionary { .. } => "dictionary",
             EntityKind::Regex { .. } => "regex",
             EntityKind::Fingerprint { .. } => "fingerprint",
-            EntityKind::Identifier(i) => i.name(),
+            EntityKind::Identifier { identifier, .. } => identifier.name(),
         }
     }
 
@@ -69,7 +78,8 @@ impl EntityKind {
             EntityKind::Dictionary { path, .. } | EntityKind::Fingerprint { path, .. } => {
                 Some(path)
             }
-            EntityKind::Regex { .. } | EntityKind::Identifier(_) => None,
+            EntityKind::Identifier { exclude_path, .. } => exclude_path.as_ref(),
+            EntityKind::Regex { .. } => None,
         }
     }
 
@@ -78,7 +88,8 @@ impl EntityKind {
             EntityKind::Dictionary { path, .. } | EntityKind::Fingerprint { path, .. } => {
                 Some(path)
             }
-            EntityKind::Regex { .. } | EntityKind::Identifier(_) => None,
+            EntityKind::Identifier { exclude_path, .. } => exclude_path.as_mut(),
+            EntityKind::Regex { .. } => None,
         }
     }
 }
@@ -96,6 +107,9 @@ struct EntityTable {
     case_sensitive: Option<bool>,
     pattern: Option<String>,
     similarity: Option<u32>,
+    keywords: Option<Vec<String>>,
+    exclude: Option<Vec<String>>,
+    exclude_path: Option<PathBuf>,
 }
 
 impl TryFrom<EntityTable> for EntityConfig {
@@ -108,6 +122,12 @@ impl TryFrom<EntityTable> for EntityConfig {
                 problems.push(key, format!("{key} does not apply to type = {:?}", t.kind));
             }
         };
+        let identifier = Identifier::from_name(&t.kind);
+        if identifier.is_none() {
+            not_for("keywords", t.keywords.is_some());
+            not_for("exclude", t.exclude.is_some());
+            not_for("exclude_path", t.exclude_path.is_some());
+        }
         let kind = match t.kind.as_str() {
             "dictionary" => {
                 not_for("pattern", t.pattern.is_some());
@@ -170,8 +190,24 @@ impl TryFrom<EntityTable> for EntityConfig {
                 not_for("pattern", t.pattern.is_some());
                 not_for("similarity", t.similarity.is_some());
                 not_for("case_sensitive", t.case_sensitive.is_some());
-                match Identifier::from_name(other) {
-                    Some(id) => Some(EntityKind::Identifier(id)),
+                match identifier {
+                    Some(id) => {
+                        let exclude = t.exclude.unwrap_or_default();
+                        for written in &exclude {
+                            if id.normalize(written).is_none() {
+                                problems.push(
+                                    "exclude",
+                                    format!("{written:?} is not one valid {other} value"),
+                                );
+                            }
+                        }
+                        Some(EntityKind::Identifier {
+                            identifier: id,
+                            keywords: t.keywords.unwrap_or_default(),
+                            exclude,
+                            exclude_path: t.exclude_path,
+                        })
+                    }
                     None => {
                         let known: Vec<&str> = Identifier::ALL.iter().map(|i| i.name()).collect();
                         problems.push(
@@ -214,6 +250,8 @@ pub struct RuleConfig {
     pub require: Vec<String>,
     /// Characters within which a `require` match must be.
     pub proximity: Option<usize>,
+    /// Identifier matches below it are not counted (default `medium`).
+    pub min_confidence: Option<Confidence>,
 }
 
 /// `[[profile]]`.

@@ -5,13 +5,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::automaton::Pattern;
+use super::keywords::{entity_owner, type_owner};
 use super::windows::{section_index, spaceless_script};
 use super::{Entity, Matcher, Rule};
 use crate::fingerprint::{BuildWordHasher, KgramFilter};
 use crate::rule::{
     compile_regex, EntityDefinition, EntityKind, ProfileDefinition, RuleDefinition, Thresholds,
 };
-use super::keywords::{entity_owner, type_owner};
 use crate::{Confidence, Error, Identifier};
 
 /// The entities' matchers, and the tables every scan searches: the
@@ -167,12 +167,11 @@ pub(super) fn entities(definitions: &[EntityDefinition]) -> Result<CompiledEntit
 fn excluded_values(def: &EntityDefinition, id: Identifier) -> Result<HashSet<String>, Error> {
     def.exclude
         .iter()
-        .map(|written| match id.find(written.trim()).as_slice() {
-            [one] => Ok(one.value.clone()),
-            _ => Err(Error::Entity {
+        .map(|written| {
+            id.normalize(written).ok_or_else(|| Error::Entity {
                 entity: def.name.clone(),
                 message: format!("exclude {written:?} is not one valid {} value", id.name()),
-            }),
+            })
         })
         .collect()
 }

@@ -88,7 +88,10 @@ impl Keywords {
     /// Every keyword in a window's normalized text.
     pub(super) fn find(&self, norm: &Normalized, threads: usize) -> Found {
         let mut by_owner = vec![Vec::new(); self.owners];
-        let runs = [(self.insensitive.as_ref(), true), (self.capitals.as_ref(), false)];
+        let runs = [
+            (self.insensitive.as_ref(), true),
+            (self.capitals.as_ref(), false),
+        ];
         for (automaton, folded) in runs {
             let Some(automaton) = automaton else { continue };
             let haystack = if folded { norm.lower() } else { &norm.text };

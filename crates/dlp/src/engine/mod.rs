@@ -12,8 +12,8 @@ use std::sync::Arc;
 use regex::Regex;
 
 use crate::fingerprint::{BuildWordHasher, KgramFilter};
-use crate::rule::{CountMode, Definitions, Thresholds};
 use crate::identifier::Search;
+use crate::rule::{CountMode, Definitions, Thresholds};
 use crate::{Confidence, Error, FingerprintSet, Identifier};
 
 mod automaton;
@@ -38,7 +38,9 @@ enum Matcher {
     },
     /// Runs through `Engine::searches`, shared by entities of one type;
     /// the normalized values that never match.
-    Identifier { exclude: HashSet<String> },
+    Identifier {
+        exclude: HashSet<String>,
+    },
     Regex(Regex, bool),
     Fingerprint(FingerprintSet, u32),
 }

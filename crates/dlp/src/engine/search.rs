@@ -239,7 +239,8 @@ impl Engine {
                     let mut confidence = m.confidence;
                     if confidence < Confidence::High {
                         if let Some(k) = &self.keywords {
-                            let found = keywords.get_or_insert_with(|| k.find(at.norm, self.threads));
+                            let found =
+                                keywords.get_or_insert_with(|| k.find(at.norm, self.threads));
                             if found.near(type_owner(m.identifier), &m.span, text)
                                 || found.near(entity_owner(entity), &m.span, text)
                             {

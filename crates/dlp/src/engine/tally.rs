@@ -246,26 +246,34 @@ impl Tally {
 /// §3.3). Hits are in text order, so one span's hits are together.
 fn counted_identifiers<'h>(rule: &'h Rule, hits: &'h [Hit]) -> impl Iterator<Item = &'h Hit> + 'h {
     let confidence = |h: &Hit| h.identifier.map(|(_, c)| c);
-    let counted_identifier =
-        |h: &Hit| h.identifier.is_some() && rule.entities.contains(&h.entity);
-    hits.iter().enumerate().filter(move |&(i, h)| {
-        if confidence(h).is_some_and(|c| c < rule.min_confidence) {
-            return false;
-        }
-        if !counted_identifier(h) {
-            return true;
-        }
-        let same_span = |o: &Hit| o.segment == h.segment && o.span == h.span;
-        let rivals = |o: &&Hit| {
-            counted_identifier(o) && confidence(o).is_some_and(|c| c >= rule.min_confidence)
-        };
-        let before = hits[..i].iter().rev().take_while(|o| same_span(o)).filter(rivals);
-        let after = hits[i + 1..].iter().take_while(|o| same_span(o)).filter(rivals);
-        let mine = confidence(h);
-        !before.into_iter().any(|o| confidence(o) >= mine)
-            && !after.into_iter().any(|o| confidence(o) > mine)
-    })
-    .map(|(_, h)| h)
+    let counted_identifier = |h: &Hit| h.identifier.is_some() && rule.entities.contains(&h.entity);
+    hits.iter()
+        .enumerate()
+        .filter(move |&(i, h)| {
+            if confidence(h).is_some_and(|c| c < rule.min_confidence) {
+                return false;
+            }
+            if !counted_identifier(h) {
+                return true;
+            }
+            let same_span = |o: &Hit| o.segment == h.segment && o.span == h.span;
+            let rivals = |o: &&Hit| {
+                counted_identifier(o) && confidence(o).is_some_and(|c| c >= rule.min_confidence)
+            };
+            let before = hits[..i]
+                .iter()
+                .rev()
+                .take_while(|o| same_span(o))
+                .filter(rivals);
+            let after = hits[i + 1..]
+                .iter()
+                .take_while(|o| same_span(o))
+                .filter(rivals);
+            let mine = confidence(h);
+            !before.into_iter().any(|o| confidence(o) >= mine)
+                && !after.into_iter().any(|o| confidence(o) > mine)
+        })
+        .map(|(_, h)| h)
 }
 
 /// Matches counted (`per_segment`), where for each multipart/alternative

@@ -11,7 +11,8 @@ pub(super) fn digit(b: u8) -> u32 {
 
 /// The number the ASCII digits spell (at most 18 digits, which fits).
 pub(super) fn number(d: &[u8]) -> u64 {
-    d.iter().fold(0u64, |acc, &b| acc * 10 + u64::from(digit(b)))
+    d.iter()
+        .fold(0u64, |acc, &b| acc * 10 + u64::from(digit(b)))
 }
 
 pub(super) fn all_digits(d: &[u8]) -> bool {

@@ -178,6 +178,22 @@ impl Identifier {
             .collect()
     }
 
+    /// The value `written` stands for (as unique counting and `exclude`
+    /// compare values), when it is exactly one valid value of this type.
+    ///
+    /// ```
+    /// use sluice_dlp::Identifier;
+    /// assert_eq!(Identifier::CreditCard.normalize("4111-1111-1111-1111").as_deref(), Some("4111111111111111"));
+    /// assert_eq!(Identifier::CreditCard.normalize("4111 1111 1111 1112"), None);
+    /// ```
+    pub fn normalize(self, written: &str) -> Option<String> {
+        let written = written.trim();
+        match self.find(written).as_slice() {
+            [one] if one.span == (0..written.len()) => Some(one.value.clone()),
+            _ => None,
+        }
+    }
+
     /// Finds every valid identifier of this type in `text` (normalized text).
     ///
     /// ```

@@ -8,8 +8,8 @@
 //! upper case, no separators (us-ssn keeps its dashes, as it always has).
 
 use super::checks::{
-    all_digits, all_letters, current_year, date, digit, luhn, mod_11_10, mod_11_2, number, two, verhoeff,
-    weighted,
+    all_digits, all_letters, current_year, date, digit, luhn, mod_11_10, mod_11_2, number, two,
+    verhoeff, weighted,
 };
 use super::tokens::{by_form, Candidate};
 use super::{vat, Confidence, Identifier};
@@ -123,10 +123,7 @@ pub(super) fn validate(id: Identifier, c: &Candidate) -> Option<(String, Confide
                 && mod11_check(&d[..8], &[9, 8, 7, 6, 5, 4, 3, 2]).unwrap_or(0) == digit(d[8])
         }
         ChAhv => {
-            all_digits(d)
-                && c.bare_or(&["###.####.####.##"])
-                && d.starts_with(b"756")
-                && ean13(d)
+            all_digits(d) && c.bare_or(&["###.####.####.##"]) && d.starts_with(b"756") && ean13(d)
         }
         BrCpf => {
             all_digits(d)
@@ -165,12 +162,10 @@ pub(super) fn validate(id: Identifier, c: &Candidate) -> Option<(String, Confide
                 && &d[5..9] != b"0000"
         }
         JpMyNumber => {
-            all_digits(d)
-                && c.bare_or(&["#### #### ####", "####-####-####"])
-                && {
-                    let s = weighted(&d[..11], &[6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2]);
-                    (11 - s % 11) % 11 % 10 == digit(d[11])
-                }
+            all_digits(d) && c.bare_or(&["#### #### ####", "####-####-####"]) && {
+                let s = weighted(&d[..11], &[6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2]);
+                (11 - s % 11) % 11 % 10 == digit(d[11])
+            }
         }
         AuTfn => {
             all_digits(d)
@@ -185,7 +180,8 @@ pub(super) fn validate(id: Identifier, c: &Candidate) -> Option<(String, Confide
             all_digits(d)
                 && c.bare_or(&["## ### ### ###"])
                 && d[0] != b'0'
-                && (weighted(&d[1..], &[1, 3, 5, 7, 9, 11, 13, 15, 17, 19]) + (digit(d[0]) - 1) * 10)
+                && (weighted(&d[1..], &[1, 3, 5, 7, 9, 11, 13, 15, 17, 19])
+                    + (digit(d[0]) - 1) * 10)
                     .is_multiple_of(89)
         }
         AuMedicare => {
@@ -215,7 +211,9 @@ pub(super) fn validate(id: Identifier, c: &Candidate) -> Option<(String, Confide
         }
         SwiftBic => {
             c.bare()
-                && c.text.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                && c.text
+                    .iter()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
                 && all_letters(&d[..6])
                 && vat::country(&d[4..6])
         }
@@ -246,7 +244,10 @@ fn ssn(c: &Candidate) -> Option<(String, Confidence)> {
 
 /// IRS campus prefixes in use (the IRS's published list).
 fn ein_prefix(p: u32) -> bool {
-    !matches!(p, 0 | 7 | 8 | 9 | 17 | 18 | 19 | 28 | 29 | 49 | 69 | 70 | 78 | 79 | 89 | 96 | 97)
+    !matches!(
+        p,
+        0 | 7 | 8 | 9 | 17 | 18 | 19 | 28 | 29 | 49 | 69 | 70 | 78 | 79 | 89 | 96 | 97
+    )
 }
 
 /// `11 - Σ d×w mod 11`, with 11 read as 0 and 10 as no valid number.
@@ -266,7 +267,10 @@ fn dea(c: &Candidate) -> bool {
         && all_digits(&d[2..])
         && {
             let n = &d[2..];
-            let s = digit(n[0]) + digit(n[2]) + digit(n[4]) + 2 * (digit(n[1]) + digit(n[3]) + digit(n[5]));
+            let s = digit(n[0])
+                + digit(n[2])
+                + digit(n[4])
+                + 2 * (digit(n[1]) + digit(n[3]) + digit(n[5]));
             s % 10 == digit(n[6])
         }
 }
@@ -299,7 +303,10 @@ fn nino(c: &Candidate) -> bool {
         && (b'A'..=b'D').contains(&d[8])
         && !b"DFIQUV".contains(&d[0])
         && !b"DFIOQUV".contains(&d[1])
-        && !matches!(&d[..2], b"BG" | b"GB" | b"NK" | b"KN" | b"TN" | b"NT" | b"ZZ")
+        && !matches!(
+            &d[..2],
+            b"BG" | b"GB" | b"NK" | b"KN" | b"TN" | b"NT" | b"ZZ"
+        )
 }
 
 fn de_tax_id(c: &Candidate) -> bool {
@@ -445,7 +452,13 @@ fn hetu(c: &Candidate) -> bool {
         b'A'..=b'F' => 2000,
         _ => return false,
     };
-    if !all_digits(&digits[..9]) || !date(century + two(&digits[4..6]), two(&digits[2..4]), two(&digits)) {
+    if !all_digits(&digits[..9])
+        || !date(
+            century + two(&digits[4..6]),
+            two(&digits[2..4]),
+            two(&digits),
+        )
+    {
         return false;
     }
     let individual = number(&digits[6..9]);

@@ -19,7 +19,9 @@ pub(super) fn pattern(id: Identifier) -> Option<&'static str> {
         Ipv4Address => r"(?-u)[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}",
         // Hex groups and colons with at least two colons, optionally ending
         // in a dotted quad; the standard library's parser decides.
-        Ipv6Address => r"(?-u)[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?",
+        Ipv6Address => {
+            r"(?-u)[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3})?"
+        }
         AwsAccessKeyId => {
             r"(?-u)(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)[A-Z0-9]{16}"
         }
@@ -87,13 +89,9 @@ pub(super) fn check(id: Identifier, bytes: &[u8], start: usize, m: &[u8]) -> Opt
             }
             // A time (`12:30:45`) or a C++ path (`a::b`) is no address: an
             // address here has at least three groups with digits in them.
-            let groups = m
-                .split(|&b| b == b':')
-                .filter(|g| !g.is_empty())
-                .count();
+            let groups = m.split(|&b| b == b':').filter(|g| !g.is_empty()).count();
             let addr: std::net::Ipv6Addr = std::str::from_utf8(m).ok()?.parse().ok()?;
-            (groups >= 3 || m.contains(&b'.') || addr.is_loopback())
-                .then(|| addr.to_string())
+            (groups >= 3 || m.contains(&b'.') || addr.is_loopback()).then(|| addr.to_string())
         }
         AwsSecretAccessKey => {
             let edge = |b: u8| b.is_ascii_alphanumeric() || b == b'/' || b == b'+' || b == b'=';
@@ -110,7 +108,9 @@ pub(super) fn check(id: Identifier, bytes: &[u8], start: usize, m: &[u8]) -> Opt
             let password = m.split(|&b| b == b':').nth(2)?;
             let password = &password[..password.iter().rposition(|&b| b == b'@')?];
             // Placeholders in documentation are no secret.
-            let placeholder = password.iter().all(|&b| b == b'*' || b == b'x' || b == b'X')
+            let placeholder = password
+                .iter()
+                .all(|&b| b == b'*' || b == b'x' || b == b'X')
                 || password.eq_ignore_ascii_case(b"password")
                 || password.eq_ignore_ascii_case(b"pass");
             (!placeholder && (start == 0 || !bytes[start - 1].is_ascii_alphanumeric())).then(text)

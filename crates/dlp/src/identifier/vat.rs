@@ -18,38 +18,37 @@ UG UM US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW";
 
 /// Whether two capital letters are a country code.
 pub(super) fn country(code: &[u8]) -> bool {
-    code.len() == 2
-        && COUNTRIES
-            .as_bytes()
-            .chunks(3)
-            .any(|c| &c[..2] == code)
+    code.len() == 2 && COUNTRIES.as_bytes().chunks(3).any(|c| &c[..2] == code)
 }
 
 /// The compact VAT number (country prefix included) when `c` is one.
 pub(super) fn validate(c: &Candidate) -> Option<String> {
     let d = c.compact;
     // Written with its prefix, then the number bare or in groups.
-    if !d[..2].iter().all(u8::is_ascii_uppercase) || !c.text[..2].iter().all(u8::is_ascii_uppercase) {
+    if !d[..2].iter().all(u8::is_ascii_uppercase) || !c.text[..2].iter().all(u8::is_ascii_uppercase)
+    {
         return None;
     }
     let n = &d[2..];
     let ok = match &d[..2] {
-        b"AT" => n.len() == 9 && n[0] == b'U' && all_digits(&n[1..]) && {
-            // Luhn-like over the seven digits before the check, plus 4.
-            let s: u32 = n[1..8]
-                .iter()
-                .enumerate()
-                .map(|(i, &b)| {
-                    let v = digit(b);
-                    if i % 2 == 1 {
-                        v * 2 / 10 + v * 2 % 10
-                    } else {
-                        v
-                    }
-                })
-                .sum();
-            (10 - (s + 4) % 10) % 10 == digit(n[8])
-        },
+        b"AT" => {
+            n.len() == 9 && n[0] == b'U' && all_digits(&n[1..]) && {
+                // Luhn-like over the seven digits before the check, plus 4.
+                let s: u32 = n[1..8]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &b)| {
+                        let v = digit(b);
+                        if i % 2 == 1 {
+                            v * 2 / 10 + v * 2 % 10
+                        } else {
+                            v
+                        }
+                    })
+                    .sum();
+                (10 - (s + 4) % 10) % 10 == digit(n[8])
+            }
+        }
         b"BE" => {
             n.len() == 10
                 && all_digits(n)
@@ -68,7 +67,13 @@ pub(super) fn validate(c: &Candidate) -> Option<String> {
                     let s: u32 = n[..8]
                         .iter()
                         .enumerate()
-                        .map(|(i, &b)| if i % 2 == 0 { ODD[digit(b) as usize] } else { digit(b) })
+                        .map(|(i, &b)| {
+                            if i % 2 == 0 {
+                                ODD[digit(b) as usize]
+                            } else {
+                                digit(b)
+                            }
+                        })
                         .sum();
                     n[8] == b'A' + (s % 26) as u8
                 }
@@ -89,15 +94,23 @@ pub(super) fn validate(c: &Candidate) -> Option<String> {
                 && weighted(n, &[2, 7, 6, 5, 4, 3, 2, 1]).is_multiple_of(11)
         }
         b"EE" => {
-            n.len() == 9 && all_digits(n) && weighted(n, &[3, 7, 1, 3, 7, 1, 3, 7, 1]).is_multiple_of(10)
+            n.len() == 9
+                && all_digits(n)
+                && weighted(n, &[3, 7, 1, 3, 7, 1, 3, 7, 1]).is_multiple_of(10)
         }
-        b"EL" => n.len() == 9 && all_digits(n) && {
-            let s = n[..8].iter().fold(0u64, |acc, &b| acc * 2 + u64::from(digit(b)));
-            s * 2 % 11 % 10 == u64::from(digit(n[8]))
-        },
+        b"EL" => {
+            n.len() == 9 && all_digits(n) && {
+                let s = n[..8]
+                    .iter()
+                    .fold(0u64, |acc, &b| acc * 2 + u64::from(digit(b)));
+                s * 2 % 11 % 10 == u64::from(digit(n[8]))
+            }
+        }
         b"ES" => n.len() == 9 && spain(n),
         b"FI" => {
-            n.len() == 8 && all_digits(n) && weighted(n, &[7, 9, 10, 5, 8, 4, 2, 1]).is_multiple_of(11)
+            n.len() == 8
+                && all_digits(n)
+                && weighted(n, &[7, 9, 10, 5, 8, 4, 2, 1]).is_multiple_of(11)
         }
         b"FR" => {
             // Numeric key: (12 + 3 × (SIREN mod 97)) mod 97; the SIREN is Luhn.
@@ -107,7 +120,11 @@ pub(super) fn validate(c: &Candidate) -> Option<String> {
                 && number(&n[..2]) == (number(&n[2..]) * 100 + 12) % 97
         }
         b"HR" => n.len() == 11 && all_digits(n) && mod_11_10(n),
-        b"HU" => n.len() == 8 && all_digits(n) && weighted(n, &[9, 7, 3, 1, 9, 7, 3, 1]).is_multiple_of(10),
+        b"HU" => {
+            n.len() == 8
+                && all_digits(n)
+                && weighted(n, &[9, 7, 3, 1, 9, 7, 3, 1]).is_multiple_of(10)
+        }
         b"IE" => ireland(n),
         b"IT" => {
             n.len() == 11
@@ -165,33 +182,39 @@ pub(super) fn validate(c: &Candidate) -> Option<String> {
                 && number(&n[10..]) > 0
                 && (bsn(&n[..9]) || mod97_with_letters(d))
         }
-        b"PL" => n.len() == 10 && all_digits(n) && {
-            let s = weighted(&n[..9], &[6, 5, 7, 2, 3, 4, 5, 6, 7]);
-            s % 11 == digit(n[9])
-        },
+        b"PL" => {
+            n.len() == 10 && all_digits(n) && {
+                let s = weighted(&n[..9], &[6, 5, 7, 2, 3, 4, 5, 6, 7]);
+                s % 11 == digit(n[9])
+            }
+        }
         b"PT" => {
             n.len() == 9 && all_digits(n) && n[0] != b'0' && {
                 let s = weighted(&n[..8], &[9, 8, 7, 6, 5, 4, 3, 2]);
                 (11 - s % 11) % 11 % 10 == digit(n[8])
             }
         }
-        b"RO" => (2..=10).contains(&n.len()) && all_digits(n) && {
-            let body = &n[..n.len() - 1];
-            let weights = [7u32, 5, 3, 2, 1, 7, 5, 3, 2];
-            let s: u32 = body
-                .iter()
-                .rev()
-                .zip(weights.iter().rev())
-                .map(|(&b, &w)| digit(b) * w)
-                .sum();
-            s * 10 % 11 % 10 == digit(n[n.len() - 1])
-        },
+        b"RO" => {
+            (2..=10).contains(&n.len()) && all_digits(n) && {
+                let body = &n[..n.len() - 1];
+                let weights = [7u32, 5, 3, 2, 1, 7, 5, 3, 2];
+                let s: u32 = body
+                    .iter()
+                    .rev()
+                    .zip(weights.iter().rev())
+                    .map(|(&b, &w)| digit(b) * w)
+                    .sum();
+                s * 10 % 11 % 10 == digit(n[n.len() - 1])
+            }
+        }
         b"SE" => n.len() == 12 && all_digits(n) && &n[10..] == b"01" && luhn(&n[..10]),
-        b"SI" => n.len() == 8 && all_digits(n) && n[0] != b'0' && {
-            let s = weighted(&n[..7], &[8, 7, 6, 5, 4, 3, 2]);
-            let check = 11 - s % 11;
-            (if check == 10 { 0 } else { check }) == digit(n[7])
-        },
+        b"SI" => {
+            n.len() == 8 && all_digits(n) && n[0] != b'0' && {
+                let s = weighted(&n[..7], &[8, 7, 6, 5, 4, 3, 2]);
+                let check = 11 - s % 11;
+                (if check == 10 { 0 } else { check }) == digit(n[7])
+            }
+        }
         b"SK" => {
             n.len() == 10
                 && all_digits(n)
@@ -294,7 +317,11 @@ fn mod97_with_letters(d: &[u8]) -> bool {
         } else {
             u64::from(b - b'A') + 10
         };
-        r = if v >= 10 { (r * 100 + v) % 97 } else { (r * 10 + v) % 97 };
+        r = if v >= 10 {
+            (r * 100 + v) % 97
+        } else {
+            (r * 10 + v) % 97
+        };
     }
     r == 1
 }
