@@ -50,7 +50,8 @@ pub(super) fn entities(definitions: &[EntityDefinition]) -> Result<CompiledEntit
     let mut filterable = true;
     for (i, def) in definitions.iter().enumerate() {
         let identifier = matches!(def.kind, EntityKind::Identifier(_));
-        if !identifier && !(def.keywords.is_empty() && def.exclude.is_empty()) {
+        let plain = def.keywords.is_empty() && def.exclude.is_empty();
+        if !identifier && !plain {
             return Err(Error::Entity {
                 entity: def.name.clone(),
                 message: "keywords and exclude apply to built-in identifier types only".into(),

@@ -365,6 +365,40 @@ mod tests {
     }
 
     #[test]
+    fn no_candidate_makes_a_type_panic() {
+        // Hostile input for every validator: short runs of digits, the
+        // letters the types look for, and every separator, in all
+        // groupings (a year 0000 once underflowed a date rule).
+        let alphabet = b"0123456789ABCDEFGHJKLMNPRSTUVWXYZ -./+";
+        let searches = Search::for_types(&Identifier::ALL);
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..40_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 48) as usize;
+            let text: String = (0..len)
+                .map(|i| {
+                    let r = state.rotate_left(i as u32 * 5) as usize;
+                    alphabet[r % alphabet.len()] as char
+                })
+                .collect();
+            for s in &searches {
+                let (found, next) = s.find_within(&text, 0, text.len());
+                assert!(next <= text.len() + 1, "{text:?}");
+                for m in found {
+                    assert!(text.get(m.span.clone()).is_some(), "{text:?}");
+                }
+            }
+            for zeros in ["0000", "000000", "00000000000000000"] {
+                for s in &searches {
+                    s.find_within(zeros, 0, zeros.len());
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_card_in_a_long_column_of_numbers() {
         // A spreadsheet export: one digit run with separators, 2 MB long
         // (this took minutes when every start tried every end).

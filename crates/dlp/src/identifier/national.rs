@@ -35,7 +35,8 @@ pub(super) fn lengths(id: Identifier) -> &'static [usize] {
         MxCurp | CnResidentId => &[18],
         InAadhaar | JpMyNumber => &[12],
         SwiftBic => &[8, 11],
-        EuVat => &[10, 11, 12, 13, 14],
+        // Romanian numbers have 2 to 10 digits.
+        EuVat => &[4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
         _ => &[],
     }
 }
@@ -419,7 +420,10 @@ fn personnummer(c: &Candidate) -> bool {
         // Which century does not matter for a date check but 29 February.
         2000 + two(short)
     };
-    let leap_safe = date(year, two(&short[2..4]), day) || date(year - 100, two(&short[2..4]), day);
+    let leap_safe = date(year, two(&short[2..4]), day)
+        || year
+            .checked_sub(100)
+            .is_some_and(|y| date(y, two(&short[2..4]), day));
     leap_safe && luhn(short)
 }
 

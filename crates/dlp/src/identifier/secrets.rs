@@ -83,15 +83,27 @@ pub(super) fn check(id: Identifier, bytes: &[u8], start: usize, m: &[u8]) -> Opt
             (before_ok && after_ok && octets_ok).then(text)
         }
         Ipv6Address => {
-            let glued = |b: u8| b.is_ascii_alphanumeric() || b == b':' || b == b'.' || b == b'_';
-            if start > 0 && glued(bytes[start - 1]) || bytes.get(end).is_some_and(|&b| glued(b)) {
+            let glued = |b: u8| b.is_ascii_alphanumeric() || b == b':' || b == b'_';
+            // A full stop ends a sentence; one before a digit continues a
+            // dotted quad.
+            let dotted =
+                bytes.get(end) == Some(&b'.') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit);
+            if start > 0 && (glued(bytes[start - 1]) || bytes[start - 1] == b'.')
+                || bytes.get(end).is_some_and(|&b| glued(b))
+                || dotted
+            {
                 return None;
             }
-            // A time (`12:30:45`) or a C++ path (`a::b`) is no address: an
-            // address here has at least three groups with digits in them.
-            let groups = m.split(|&b| b == b':').filter(|g| !g.is_empty()).count();
+            // A time (`12:30:45`) does not parse; a C++ path (`a::b`) or a
+            // ratio (`10::20`) would: an address here has three groups, or a
+            // `::` with a group of three or more characters and a digit.
+            let groups: Vec<&[u8]> = m.split(|&b| b == b':').filter(|g| !g.is_empty()).collect();
             let addr: std::net::Ipv6Addr = std::str::from_utf8(m).ok()?.parse().ok()?;
-            (groups >= 3 || m.contains(&b'.') || addr.is_loopback()).then(|| addr.to_string())
+            let compressed = m.windows(2).any(|w| w == b"::")
+                && groups.iter().any(|g| g.len() >= 3)
+                && m.iter().any(u8::is_ascii_digit);
+            (groups.len() >= 3 || compressed || m.contains(&b'.') || addr.is_loopback())
+                .then(|| addr.to_string())
         }
         AwsSecretAccessKey => {
             let edge = |b: u8| b.is_ascii_alphanumeric() || b == b'/' || b == b'+' || b == b'=';

@@ -301,7 +301,7 @@ fn ireland(n: &[u8]) -> bool {
         n[7] == check(&n[..7], extra)
     } else if n[1].is_ascii_uppercase() || matches!(n[1], b'+' | b'*') {
         // The old format: digit, letter, five digits, check letter.
-        let digits = [&[b'0'], &n[2..7], &n[..1]].concat();
+        let digits = [b"0", &n[2..7], &n[..1]].concat();
         n[7] == check(&digits, 0)
     } else {
         false
