@@ -5,6 +5,9 @@
 //! term a line, for `rg -f`) and DIR/terms.csv (for us).
 //! `dlp-bench scan TERMS.csv FILE [--identifiers]` builds the engine and
 //! scans FILE as one body, printing counts and timings.
+//! `dlp-bench identifiers FILE...` counts every identifier type's matches
+//! in the files at each confidence (the false positives of
+//! benches/identifier_false_positives.sh), per type and per MB.
 
 use std::time::Instant;
 
@@ -70,6 +73,7 @@ fn main() {
                 text.len() as f64 / 1e6 / scanned.as_secs_f64()
             );
         }
+        Some("identifiers") => identifier_hits(&args[2..]),
         Some("mail") => {
             let dir = std::path::Path::new(&args[2]);
             let n: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5000);
@@ -202,4 +206,90 @@ fn write_mail_folder(dir: &std::path::Path, n: usize) {
         std::fs::write(dir.join(format!("{i:05}.eml")), m).unwrap();
     }
     std::fs::write(dir.join("../terms.txt"), demo_terms.join("\n") + "\n").unwrap();
+}
+
+/// Matches of every type at or above each confidence, over `files`
+/// (texts scanned a line-aligned 1 MiB chunk at a time, as mail parts).
+fn identifier_hits(files: &[String]) {
+    use sluice_dlp::Confidence;
+    let levels = [Confidence::Low, Confidence::Medium, Confidence::High];
+    let entities = Identifier::ALL
+        .iter()
+        .map(|id| EntityDefinition::identifier(id.name(), *id))
+        .collect();
+    let mut rules = Vec::new();
+    for id in Identifier::ALL {
+        for level in levels {
+            let mut rule = RuleDefinition::new(format!("{}/{level}", id.name()), &[id.name()]);
+            rule.count = CountMode::Total;
+            rule.min_confidence = Some(level);
+            rules.push(rule);
+        }
+    }
+    let engine = Engine::new(Definitions::new(entities, rules, vec![])).unwrap();
+    let mut totals = std::collections::BTreeMap::<String, u64>::new();
+    let mut examples = std::collections::BTreeMap::<String, Vec<String>>::new();
+    let mut bytes = 0usize;
+    for file in files {
+        let text = String::from_utf8_lossy(&std::fs::read(file).unwrap()).into_owned();
+        bytes += text.len();
+        let mut rest = text.as_str();
+        while !rest.is_empty() {
+            let mut cut = rest.len().min(1 << 20);
+            while !rest.is_char_boundary(cut) {
+                cut += 1;
+            }
+            if let Some(nl) = rest[cut..].find('\n') {
+                cut += nl + 1;
+            }
+            let (chunk, tail) = rest.split_at(cut);
+            rest = tail;
+            for r in engine.scan_str(chunk).rules {
+                *totals.entry(r.rule.clone()).or_default() += r.count;
+                let e = examples.entry(r.rule.clone()).or_default();
+                e.extend(
+                    r.matches
+                        .iter()
+                        .take(3 - e.len().min(3))
+                        .map(|m| m.text.clone()),
+                );
+            }
+        }
+    }
+    let mb = bytes as f64 / 1e6;
+    println!("{:.1} MB of text; matches (per MB) by confidence", mb);
+    println!(
+        "{:<22} {:>14} {:>14} {:>14}  examples (at low)",
+        "type", "low+", "medium+", "high"
+    );
+    let mut sums = [0u64; 3];
+    for id in Identifier::ALL {
+        let counts: Vec<u64> = levels
+            .iter()
+            .map(|l| totals[&format!("{}/{l}", id.name())])
+            .collect();
+        for (s, c) in sums.iter_mut().zip(&counts) {
+            *s += c;
+        }
+        if counts[0] == 0 {
+            continue;
+        }
+        let cell = |c: u64| format!("{c} ({:.2})", c as f64 / mb);
+        println!(
+            "{:<22} {:>14} {:>14} {:>14}  {:?}",
+            id.name(),
+            cell(counts[0]),
+            cell(counts[1]),
+            cell(counts[2]),
+            examples[&format!("{}/low", id.name())]
+        );
+    }
+    let cell = |c: u64| format!("{c} ({:.2})", c as f64 / mb);
+    println!(
+        "{:<22} {:>14} {:>14} {:>14}",
+        "all types",
+        cell(sums[0]),
+        cell(sums[1]),
+        cell(sums[2])
+    );
 }

@@ -85,6 +85,52 @@ fn a_valid_file_loads_with_paths_relative_to_it() {
 }
 
 #[test]
+fn identifier_keywords_exclude_and_min_confidence() {
+    let d = Dir::new();
+    std::fs::write(
+        d.0.path().join("allow.txt"),
+        "# test cards\n4111 1111 1111 1111\n\n",
+    )
+    .unwrap();
+    let ok = format!(
+        "{BASE}\n[[entity]]\nname = \"cards\"\ntype = \"credit-card\"\nkeywords = [\"Kartennummer\"]\nexclude = [\"5555 5555 5555 4444\"]\nexclude_path = \"allow.txt\"\n\n[[rule]]\nname = \"C\"\nentities = [\"cards\"]\nmin_confidence = \"high\"\n"
+    );
+    let c = d.load(&ok).unwrap();
+    let cards = c.entity.iter().find(|e| e.name == "cards").unwrap();
+    assert!(matches!(
+        &cards.kind,
+        EntityKind::Identifier { keywords, exclude_path: Some(p), .. }
+            if keywords == &["Kartennummer"] && p == &d.0.path().join("allow.txt")
+    ));
+    let inspector = Inspector::new(c).unwrap();
+    let scan = inspector
+        .engine()
+        .scan_str("Kartennummer 4000 0566 5566 5556, 4111 1111 1111 1111");
+    assert_eq!(
+        scan.rule("C").unwrap().count,
+        1,
+        "the excluded card does not count"
+    );
+    let e = d.errors(&ok.replace("5555 5555 5555 4444", "5555 5555 5555 4445"));
+    assert!(
+        e.iter().any(|m| m.starts_with(
+            "entity \"cards\".exclude: \"5555 5555 5555 4445\" is not one valid credit-card value"
+        )),
+        "{e:?}"
+    );
+    let e = d.errors(&format!("{BASE}\n").replace(
+        "path = \"terms.csv\"",
+        "path = \"terms.csv\"\nkeywords = [\"x\"]",
+    ));
+    assert!(
+        e.iter().any(|m| m.starts_with(
+            "entity \"terms\".keywords: keywords does not apply to type = \"dictionary\""
+        )),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn spec_keys_not_built_yet_are_refused_all_at_once() {
     let d = Dir::new();
     let e = d.errors(&format!(
@@ -107,7 +153,9 @@ fn spec_keys_not_built_yet_are_refused_all_at_once() {
     ));
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(
-        e[0].starts_with("rule \"Cards\".min_confidence: not supported yet"),
+        e[0].starts_with(
+            "rule \"Cards\".min_confidence: applies to identifier entities, and the rule has none"
+        ),
         "{e:?}"
     );
     // Keys that are built load.

@@ -205,9 +205,10 @@ fn separator(b: u8) -> bool {
 }
 
 /// A group that may stand in a number: one holding a digit, or a prefix or
-/// suffix of at most two letters (`DE`, `X`, `AB … C`).
+/// suffix of at most two capitals (`DE`, `X`, `AB … C`). Lower-case ones
+/// are words of the sentence around the number (`… 1234567 ua …`).
 fn joinable(g: &[u8]) -> bool {
-    g.iter().any(u8::is_ascii_digit) || g.len() <= 2
+    g.iter().any(u8::is_ascii_digit) || g.len() <= 2 && g.iter().all(u8::is_ascii_uppercase)
 }
 
 /// The groups joined to the word at `word`: short letter groups before it
@@ -226,7 +227,7 @@ fn chain(bytes: &[u8], word: Range<usize>, from: usize) -> Vec<Range<usize>> {
             s -= 1;
         }
         let g = &bytes[s..start - 1];
-        if g.len() > 2 || g.iter().any(u8::is_ascii_digit) {
+        if g.iter().any(u8::is_ascii_digit) || !joinable(g) {
             break;
         }
         groups.insert(0, s..start - 1);
