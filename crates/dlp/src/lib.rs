@@ -40,9 +40,9 @@
 //! # Threads and caches
 //!
 //! An [`Engine`] starts no threads of its own and keeps none: a scan runs
-//! on the caller's thread, except that a text of 4 MiB or more is searched
+//! on the caller's thread, except that a text of 2 MiB or more is searched
 //! with scoped threads that end with the scan (one chunk per thread for the
-//! dictionary automatons, one thread per identifier type).
+//! dictionary automatons, one thread per identifier search).
 //! [`Engine::with_threads`] sets how many (1: none; default: one per
 //! core). The only cache is per scanning thread: the word hashes of
 //! fingerprint matching, bounded at 200,000 words.

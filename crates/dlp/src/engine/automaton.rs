@@ -40,8 +40,10 @@ pub(super) fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
-/// Texts at least this long are searched in parallel chunks.
-pub(super) const PARALLEL_MIN_BYTES: usize = 4 << 20;
+/// Texts at least this long are searched in parallel chunks: half a
+/// window, so the windows of a huge text (a little under 4 MiB once
+/// whitespace is collapsed) are.
+pub(super) const PARALLEL_MIN_BYTES: usize = 2 << 20;
 
 impl Automaton {
     /// Every match at a word boundary, overlapping ones included, as

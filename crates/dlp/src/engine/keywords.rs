@@ -12,7 +12,7 @@ use std::ops::Range;
 
 use super::automaton::{build_automaton, Automaton, Pattern};
 use super::windows::spaceless_script;
-use crate::normalize::Normalized;
+use crate::normalize::lower_str;
 use crate::{Dictionary, Error, Identifier};
 
 /// How far a keyword may stand from its match, in characters.
@@ -85,25 +85,29 @@ impl Keywords {
         }))
     }
 
-    /// Every keyword in a window's normalized text.
-    pub(super) fn find(&self, norm: &Normalized, threads: usize) -> Found {
+    /// The keywords within reach of `spans` (matches in `text`, a
+    /// window's normalized text): only the text around them is searched,
+    /// so a few matches in a long text cost a few short searches. The
+    /// case-insensitive automaton runs on each region lowercased; a
+    /// keyword's position there stands for its position in `text` (exact
+    /// for ASCII, off by the few bytes a non-ASCII case change adds).
+    pub(super) fn find_near(&self, text: &str, spans: &[Range<usize>]) -> Found {
         let mut by_owner = vec![Vec::new(); self.owners];
-        let runs = [
-            (self.insensitive.as_ref(), true),
-            (self.capitals.as_ref(), false),
-        ];
-        for (automaton, folded) in runs {
-            let Some(automaton) = automaton else { continue };
-            let haystack = if folded { norm.lower() } else { &norm.text };
-            for (start, id) in automaton.find_all(haystack, threads) {
-                let p = automaton.patterns[id as usize];
-                let end = start + automaton.lengths[id as usize];
-                let span = if folded {
-                    norm.text_position_of_lower(start)..norm.text_position_of_lower(end)
-                } else {
-                    start..end
-                };
-                by_owner[p.entity].push(span);
+        for region in regions(text, spans) {
+            let slice = &text[region.clone()];
+            let lowered = lower_str(slice);
+            let runs = [
+                (self.insensitive.as_ref(), lowered.as_str()),
+                (self.capitals.as_ref(), slice),
+            ];
+            for (automaton, haystack) in runs {
+                let Some(automaton) = automaton else { continue };
+                for (start, id) in automaton.find_all(haystack, 1) {
+                    let p = automaton.patterns[id as usize];
+                    let end = start + automaton.lengths[id as usize];
+                    let at = |x: usize| (region.start + x).min(region.end);
+                    by_owner[p.entity].push(at(start)..at(end));
+                }
             }
         }
         for spans in &mut by_owner {
@@ -111,6 +115,34 @@ impl Keywords {
         }
         Found { by_owner }
     }
+}
+
+/// The text within reach of each span (a keyword's distance in the widest
+/// characters, and a keyword's length), merged where they overlap and cut
+/// at character boundaries.
+fn regions(text: &str, spans: &[Range<usize>]) -> Vec<Range<usize>> {
+    let reach = KEYWORD_DISTANCE * 4 + 256;
+    let mut sorted: Vec<Range<usize>> = spans
+        .iter()
+        .map(|s| s.start.saturating_sub(reach)..(s.end + reach).min(text.len()))
+        .collect();
+    sorted.sort_by_key(|r| r.start);
+    let mut merged: Vec<Range<usize>> = Vec::new();
+    for r in sorted {
+        match merged.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
+    for r in &mut merged {
+        while !text.is_char_boundary(r.start) {
+            r.start -= 1;
+        }
+        while !text.is_char_boundary(r.end) {
+            r.end += 1;
+        }
+    }
+    merged
 }
 
 impl Found {

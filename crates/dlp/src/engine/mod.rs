@@ -151,10 +151,10 @@ impl Engine {
     /// The same engine, with `threads` threads for one scan of a long text
     /// (1: none besides the caller's; 0: one per core, the default).
     ///
-    /// A text of 4 MiB or more is searched with scoped threads that end
+    /// A text of 2 MiB or more is searched with scoped threads that end
     /// with the scan: the dictionary automatons in one chunk per thread,
-    /// and (with more than 1) the identifier types each on a thread of its
-    /// own. An embedder that scans many messages
+    /// and (with more than 1) the identifier searches each on a thread of
+    /// its own. An embedder that scans many messages
     /// at once on its own pool of threads may prefer 1. The engine keeps no
     /// other threads; its only caches are per-thread word hashes for
     /// fingerprints (a few MiB at most per scanning thread).

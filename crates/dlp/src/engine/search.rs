@@ -114,9 +114,24 @@ impl Engine {
                     owned,
                     at_byte,
                 };
-                self.dictionary_hits(&at, &mut hits);
-                self.identifier_hits(&at, &mut resume, &mut hits);
-                self.regex_hits(&at, &mut resume, &mut hits);
+                if norm.text.len() >= PARALLEL_MIN_BYTES && self.threads > 1 {
+                    // A long window: the dictionary search on a thread of
+                    // its own meanwhile, so the cores stay busy while
+                    // either part waits for its slowest chunk or search.
+                    let mut dictionary = Vec::new();
+                    std::thread::scope(|scope| {
+                        scope.spawn(|| self.dictionary_hits(&at, &mut dictionary));
+                        self.identifier_hits(&at, &mut resume, &mut hits);
+                        self.regex_hits(&at, &mut resume, &mut hits);
+                    });
+                    // Dictionary hits first, as a sequential search puts them.
+                    dictionary.append(&mut hits);
+                    hits = dictionary;
+                } else {
+                    self.dictionary_hits(&at, &mut hits);
+                    self.identifier_hits(&at, &mut resume, &mut hits);
+                    self.regex_hits(&at, &mut resume, &mut hits);
+                }
                 if let Some(index) = &self.fingerprint_index {
                     // Only the k-grams some document has are kept. A k-gram
                     // starting in the overlap is found again by the next
@@ -223,8 +238,18 @@ impl Engine {
             } else {
                 (0..self.searches.len()).map(search).collect()
             };
-        // Keywords are looked for only when a match could use one.
-        let mut keywords = None;
+        // Keywords are looked for only around the matches that could use
+        // one.
+        let judged: Vec<std::ops::Range<usize>> = results
+            .iter()
+            .flat_map(|(matches, _)| matches)
+            .filter(|m| m.confidence < Confidence::High)
+            .map(|m| m.span.clone())
+            .collect();
+        let keywords = match &self.keywords {
+            Some(k) if !judged.is_empty() => Some(k.find_near(text, &judged)),
+            _ => None,
+        };
         for (i, (matches, next)) in results.into_iter().enumerate() {
             resume.identifiers[i] = at.at_byte + next;
             for m in matches {
@@ -236,18 +261,16 @@ impl Engine {
                     if exclude.contains(&m.value) {
                         continue;
                     }
-                    let mut confidence = m.confidence;
-                    if confidence < Confidence::High {
-                        if let Some(k) = &self.keywords {
-                            let found =
-                                keywords.get_or_insert_with(|| k.find(at.norm, self.threads));
-                            if found.near(type_owner(m.identifier), &m.span, text)
-                                || found.near(entity_owner(entity), &m.span, text)
-                            {
-                                confidence = Confidence::High;
-                            }
+                    let near = |found: &super::keywords::Found| {
+                        found.near(type_owner(m.identifier), &m.span, text)
+                            || found.near(entity_owner(entity), &m.span, text)
+                    };
+                    let confidence = match &keywords {
+                        Some(found) if m.confidence < Confidence::High && near(found) => {
+                            Confidence::High
                         }
-                    }
+                        _ => m.confidence,
+                    };
                     let mut hit = Hit::found(entity, at, m.span.clone(), value.clone(), 1);
                     hit.identifier = Some((m.identifier, confidence));
                     hits.push(hit);

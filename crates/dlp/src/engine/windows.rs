@@ -1,7 +1,6 @@
 //! Cutting long texts into windows searched one at a time, and the
 //! character classes word boundaries need.
 
-use super::automaton::PARALLEL_MIN_BYTES;
 use crate::normalize::is_format;
 use crate::rule::Section;
 
@@ -11,7 +10,7 @@ use crate::rule::Section;
 /// held three more times over, with a record per line, was most of what a
 /// 50 MB message cost the proxy. A window this large is still searched on
 /// all cores.
-pub(super) const WINDOW_BYTES: usize = PARALLEL_MIN_BYTES;
+pub(super) const WINDOW_BYTES: usize = 4 << 20;
 
 /// Characters (whitespace and format characters not counted) a window's
 /// text runs on past its cut, at least: longer than any match the engine

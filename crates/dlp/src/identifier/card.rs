@@ -1,7 +1,7 @@
 //! Payment card numbers: issuer prefixes and lengths, the Luhn check.
 
 use super::checks::luhn;
-use super::{ascii, isolated, Candidates, Confidence, Identifier, IdentifierMatch};
+use super::{ascii, isolated, Confidence, Identifier, IdentifierMatch};
 
 /// Issuer prefixes and lengths (Visa, Mastercard incl. 2-series, Amex,
 /// Discover, JCB, Diners, UnionPay).
@@ -45,29 +45,65 @@ pub(super) fn valid_card(digits: &[u8]) -> bool {
     (13..=19).contains(&digits.len()) && issuer_accepts(digits) && luhn(digits)
 }
 
+/// Maximal runs of digits separated by single spaces or dashes, holding at
+/// least 13 digits (the shortest card), starting in `from..until`; `next`
+/// is where the search would go on. The many shorter numbers in mail
+/// (dates, amounts, ids) are not candidates at all, which costs far less
+/// than validating each; the search jumps from digit to digit with the
+/// regex engine's vectorized skip.
+pub(super) fn card_runs(
+    bytes: &[u8],
+    from: usize,
+    until: usize,
+    next: &mut usize,
+) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    *next = from;
+    while let Some(d) = super::tokens::digit_regex().find_at(bytes, *next) {
+        let start = d.start();
+        if start >= until {
+            break;
+        }
+        let (mut end, mut digits) = (start + 1, 1);
+        loop {
+            let step = match bytes.get(end) {
+                Some(b) if b.is_ascii_digit() => 1,
+                Some(b' ' | b'-') if bytes.get(end + 1).is_some_and(u8::is_ascii_digit) => 2,
+                _ => break,
+            };
+            end += step;
+            digits += 1;
+        }
+        *next = end;
+        if digits >= 13 {
+            runs.push(start..end);
+        }
+    }
+    runs
+}
+
 /// Runs of digit groups separated by single spaces or dashes; the whole run
 /// is tried, then shorter runs of whole groups (a card number followed by
 /// an expiry date or preceded by a reference number).
-pub(super) fn find_cards(bytes: &[u8], found: &mut Candidates, out: &mut Vec<IdentifierMatch>) {
-    for m in found {
-        if !isolated(bytes, m.start(), m.end()) {
+pub(super) fn find_cards(
+    bytes: &[u8],
+    runs: impl Iterator<Item = std::ops::Range<usize>>,
+    out: &mut Vec<IdentifierMatch>,
+) {
+    for m in runs {
+        if !isolated(bytes, m.start, m.end) {
             continue;
         }
         // Group boundaries inside the run: (start, end) byte offsets.
         let mut groups: Vec<(usize, usize)> = Vec::new();
-        let mut start = m.start();
-        for (i, b) in m
-            .as_bytes()
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (m.start() + i, b))
-        {
+        let mut start = m.start;
+        for (i, b) in bytes[m.clone()].iter().enumerate().map(|(i, b)| (m.start + i, b)) {
             if !b.is_ascii_digit() {
                 groups.push((start, i));
                 start = i + 1;
             }
         }
-        groups.push((start, m.end()));
+        groups.push((start, m.end));
         let total: usize = groups.iter().map(|(s, e)| e - s).sum();
         if total < 13 {
             continue;

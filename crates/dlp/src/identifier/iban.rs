@@ -1,6 +1,6 @@
 //! IBANs (ISO 13616): registry lengths by country and the mod-97 check.
 
-use super::{ascii, isolated, Candidates, Confidence, Identifier, IdentifierMatch};
+use super::{ascii, isolated, Confidence, Identifier, IdentifierMatch};
 
 /// IBAN lengths by country (ISO 13616 registry).
 pub(super) fn iban_length(country: &[u8]) -> Option<usize> {
@@ -120,11 +120,40 @@ pub(super) fn iban_checksum_ok(iban: &[u8]) -> bool {
     rem == 1
 }
 
+/// Where `[A-Za-z]{2}[0-9]{2}` matches in `from..until`, leftmost and
+/// without overlaps, and where the search would go on: found from digit
+/// to digit (the regex engine's vectorized skip to the next digit), since
+/// a byte-wise search for two letters ran at prose speed over every byte.
+pub(super) fn iban_starts(bytes: &[u8], from: usize, until: usize, next: &mut usize) -> Vec<usize> {
+    let letter = |i: usize| bytes[i].is_ascii_alphabetic();
+    let mut starts = Vec::new();
+    *next = from;
+    while let Some(d) = super::tokens::digit_regex().find_at(bytes, *next) {
+        let d = d.start();
+        if d >= until + 2 {
+            break;
+        }
+        *next = d + 1;
+        if d >= from + 2 && letter(d - 2) && letter(d - 1) && bytes.get(d + 1).is_some_and(u8::is_ascii_digit) {
+            if d - 2 >= until {
+                *next = d - 2;
+                break;
+            }
+            starts.push(d - 2);
+            *next = d + 2;
+        }
+    }
+    starts
+}
+
 /// Country code and check digits, then exactly the country's length of
 /// letters and digits, optionally in space-separated groups of four.
-pub(super) fn find_ibans(bytes: &[u8], found: &mut Candidates, out: &mut Vec<IdentifierMatch>) {
-    for m in found {
-        let start = m.start();
+pub(super) fn find_ibans(
+    bytes: &[u8],
+    starts: impl Iterator<Item = usize>,
+    out: &mut Vec<IdentifierMatch>,
+) {
+    for start in starts {
         if start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_') {
             continue;
         }

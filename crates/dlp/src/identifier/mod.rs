@@ -13,7 +13,6 @@
 //! type has a pattern with a literal the regex engine's prefilter skips
 //! to. [`Search`] is one of those, as the engine runs it.
 
-use std::sync::OnceLock;
 
 use regex::bytes::Regex;
 use serde::{Deserialize, Serialize};
@@ -213,7 +212,26 @@ impl Identifier {
 pub(crate) enum Search {
     Own(Identifier),
     Tokens(TokenSearch),
+    /// Secrets with a literal prefix, in one pattern: the regex engine's
+    /// prefilter skips to any of their prefixes at once.
+    Prefixed(Vec<Identifier>, Regex),
 }
+
+/// The secrets whose patterns start with a literal (`AKIA`, `ghp_`,
+/// `-----BEGIN`, ...), searched together.
+const PREFIXED: [Identifier; 11] = [
+    Identifier::AwsAccessKeyId,
+    Identifier::GithubToken,
+    Identifier::SlackToken,
+    Identifier::SlackWebhookUrl,
+    Identifier::StripeKey,
+    Identifier::GoogleApiKey,
+    Identifier::OpenaiApiKey,
+    Identifier::AnthropicApiKey,
+    Identifier::AzureStorageKey,
+    Identifier::PrivateKey,
+    Identifier::Jwt,
+];
 
 impl Search {
     fn new(id: Identifier) -> Search {
@@ -230,7 +248,19 @@ impl Search {
         let (numbers, own): (Vec<Identifier>, Vec<Identifier>) = types
             .iter()
             .partition(|&&t| !national::lengths(t).is_empty());
+        let (prefixed, own): (Vec<Identifier>, Vec<Identifier>) =
+            own.into_iter().partition(|t| PREFIXED.contains(t));
         let mut searches: Vec<Search> = own.into_iter().map(Search::Own).collect();
+        if !prefixed.is_empty() {
+            // Each alternative its own group, so a match tells its type.
+            let pattern = prefixed
+                .iter()
+                .map(|&t| format!("({})", secrets::pattern(t).expect("a secret has a pattern").trim_start_matches("(?-u)")))
+                .collect::<Vec<_>>()
+                .join("|");
+            let re = Regex::new(&format!("(?-u){pattern}")).expect("built-in patterns compile");
+            searches.push(Search::Prefixed(prefixed, re));
+        }
         if !numbers.is_empty() {
             searches.push(Search::Tokens(TokenSearch::new(&numbers)));
         }
@@ -249,39 +279,84 @@ impl Search {
     ) -> (Vec<IdentifierMatch>, usize) {
         let id = match self {
             Search::Tokens(t) => return t.find_within(text, from, until),
+            Search::Prefixed(types, re) => return find_prefixed(types, re, text, from, until),
+            Search::Own(Identifier::AwsSecretAccessKey) => {
+                return secrets::find_aws_secrets(text.as_bytes(), from, until)
+            }
             Search::Own(id) => *id,
         };
         let bytes = text.as_bytes();
         let mut out = Vec::new();
-        let re = match id {
-            Identifier::CreditCard => card_regex(),
-            Identifier::Iban => iban_regex(),
-            other => secrets::regex(other).expect("a type searched on its own has a pattern"),
-        };
+        if id == Identifier::CreditCard {
+            let mut next = from;
+            let runs = card::card_runs(bytes, from, until, &mut next);
+            find_cards(bytes, runs.into_iter(), &mut out);
+            return (out, next);
+        }
+        if id == Identifier::Iban {
+            let mut next = from;
+            let starts = iban::iban_starts(bytes, from, until, &mut next);
+            find_ibans(bytes, starts.into_iter(), &mut out);
+            return (out, next);
+        }
+        let re = secrets::regex(id).expect("a type searched on its own has a pattern");
         let mut candidates = Candidates {
             re,
             bytes,
             next: from,
             until,
         };
-        match id {
-            Identifier::CreditCard => find_cards(bytes, &mut candidates, &mut out),
-            Identifier::Iban => find_ibans(bytes, &mut candidates, &mut out),
-            other => {
-                for m in candidates.by_ref() {
-                    if let Some(value) = secrets::check(other, bytes, m.start(), m.as_bytes()) {
-                        out.push(IdentifierMatch {
-                            identifier: other,
-                            span: m.range(),
-                            value,
-                            confidence: other.confidence(),
-                        });
-                    }
-                }
+        for m in candidates.by_ref() {
+            if let Some(value) = secrets::check(id, bytes, m.start(), m.as_bytes()) {
+                out.push(IdentifierMatch {
+                    identifier: id,
+                    span: m.range(),
+                    value,
+                    confidence: id.confidence(),
+                });
             }
         }
         (out, candidates.next)
     }
+}
+
+/// The secrets of a [`Search::Prefixed`] pass: each match's group names
+/// its type, whose structure is then checked.
+fn find_prefixed(
+    types: &[Identifier],
+    re: &Regex,
+    text: &str,
+    from: usize,
+    until: usize,
+) -> (Vec<IdentifierMatch>, usize) {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut next = from;
+    let mut groups = re.capture_locations();
+    while next <= bytes.len() {
+        let Some(m) = re.captures_read_at(&mut groups, bytes, next) else {
+            break;
+        };
+        if m.start() >= until {
+            break;
+        }
+        next = m.end() + usize::from(m.is_empty());
+        let Some(&id) = (1..=types.len())
+            .find(|&g| groups.get(g).is_some())
+            .map(|g| &types[g - 1])
+        else {
+            continue;
+        };
+        if let Some(value) = secrets::check(id, bytes, m.start(), m.as_bytes()) {
+            out.push(IdentifierMatch {
+                identifier: id,
+                span: m.range(),
+                value,
+                confidence: id.confidence(),
+            });
+        }
+    }
+    (out, next)
 }
 
 /// Pattern matches starting in a window of a text, non-overlapping as
@@ -319,20 +394,6 @@ fn ascii(b: &[u8]) -> String {
 fn isolated(bytes: &[u8], start: usize, end: usize) -> bool {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
     (start == 0 || !word(bytes[start - 1])) && bytes.get(end).is_none_or(|&b| !word(b))
-}
-
-/// A maximal run of digit groups separated by single spaces or dashes,
-/// holding at least 13 digits (the shortest card): the many shorter
-/// numbers in mail (dates, amounts, ids) are not candidates at all, which
-/// costs far less than validating each.
-fn card_regex() -> &'static Regex {
-    static CELL: OnceLock<Regex> = OnceLock::new();
-    CELL.get_or_init(|| Regex::new(r"(?-u)[0-9](?:[ -]?[0-9]){12,}").expect("compiles"))
-}
-
-fn iban_regex() -> &'static Regex {
-    static CELL: OnceLock<Regex> = OnceLock::new();
-    CELL.get_or_init(|| Regex::new(r"(?-u)[A-Za-z]{2}[0-9]{2}").expect("compiles"))
 }
 
 fn base64url(s: &[u8]) -> Vec<u8> {

@@ -100,22 +100,49 @@ impl TokenSearch {
         until: usize,
     ) -> (Vec<IdentifierMatch>, usize) {
         let bytes = text.as_bytes();
-        let re = word_regex(self.letters_only);
         let mut out = Vec::new();
         let mut next = from;
         // Per type: where its last match ended (a type's matches do not
         // overlap; the longest run of groups at a start wins).
         let mut ended: Vec<(Identifier, usize)> = Vec::new();
+        let mut groups: Vec<Range<usize>> = Vec::new();
+        // Capital words without digits (BIC codes) come from their own
+        // pattern, merged in text order with the digit words.
+        let mut capitals = self
+            .letters_only
+            .then(|| capital_word(bytes, from))
+            .flatten();
         while next <= bytes.len() {
-            let Some(m) = re.find_at(bytes, next) else {
-                break;
+            let digit_word = digit_regex().find_at(bytes, next).map(|d| {
+                let alnum = |b: &u8| b.is_ascii_alphanumeric();
+                let start = d.start()
+                    - bytes[next..d.start()]
+                        .iter()
+                        .rev()
+                        .take_while(|b| alnum(b))
+                        .count();
+                let end = d.end() + bytes[d.end()..].iter().take_while(|b| alnum(b)).count();
+                start..end
+            });
+            let word = match (digit_word, capitals.clone()) {
+                (Some(d), Some(c)) if c.start < d.start => c,
+                (Some(d), _) => d,
+                (None, Some(c)) => c,
+                (None, None) => break,
             };
-            if m.start() >= until {
+            if word.start >= until {
                 break;
             }
-            let groups = chain(bytes, m.range(), from);
-            next = groups.last().map_or(m.end(), |g| g.end);
-            self.offer(bytes, &groups, &mut ended, &mut out);
+            chain(bytes, word.clone(), from, &mut groups);
+            next = groups.last().map_or(word.end, |g| g.end);
+            while capitals.as_ref().is_some_and(|c| c.start < next) {
+                capitals = capital_word(bytes, next);
+            }
+            // Most numbers in prose are one short group no type has.
+            let lone = groups.len() == 1 && self.by_length.get(word.len()).is_none_or(Vec::is_empty);
+            if !lone {
+                self.offer(bytes, &groups, &mut ended, &mut out);
+            }
         }
         (out, next.max(from))
     }
@@ -131,16 +158,18 @@ impl TokenSearch {
         for i in 0..groups.len() {
             let last = (i + MAX_GROUPS).min(groups.len());
             // Longest first, so a type's longer reading of a start wins.
-            let mut lengths: Vec<(usize, usize)> = Vec::with_capacity(MAX_GROUPS);
+            let mut lengths = [(0usize, 0usize); MAX_GROUPS];
+            let mut count = 0;
             let mut len = 0;
             for (j, g) in groups.iter().enumerate().take(last).skip(i) {
                 len += g.len();
                 if len > MAX_COMPACT {
                     break;
                 }
-                lengths.push((j, len));
+                lengths[count] = (j, len);
+                count += 1;
             }
-            for &(j, len) in lengths.iter().rev() {
+            for &(j, len) in lengths[..count].iter().rev() {
                 let types = &self.by_length[len];
                 if types.is_empty() {
                     continue;
@@ -186,17 +215,69 @@ impl TokenSearch {
     }
 }
 
-/// Words holding a digit, and (for BIC) capital words of 8 or 11.
-fn word_regex(letters_only: bool) -> &'static Regex {
-    static CELLS: [OnceLock<Regex>; 2] = [OnceLock::new(), OnceLock::new()];
-    CELLS[usize::from(letters_only)].get_or_init(|| {
-        let pattern = if letters_only {
-            r"(?-u)[A-Za-z0-9]*[0-9][A-Za-z0-9]*|\b[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?\b"
-        } else {
-            r"(?-u)[A-Za-z0-9]*[0-9][A-Za-z0-9]*"
-        };
-        Regex::new(pattern).expect("token pattern compiles")
-    })
+/// A digit: the search jumps from one to the next with the regex
+/// engine's vectorized prefilter, then widens it to its word by hand.
+pub(super) fn digit_regex() -> &'static Regex {
+    static CELL: OnceLock<Regex> = OnceLock::new();
+    CELL.get_or_init(|| Regex::new(r"(?-u)[0-9]").expect("compiles"))
+}
+
+/// The next capital word of 8 or 11 letters and digits (a SWIFT/BIC code
+/// without a digit) from `at`, starting with six capitals.
+///
+/// Capitals are a few percent of prose, so the text is read eight bytes at
+/// a time and only a word holding three or more capitals is looked at
+/// closely: a run of six capitals puts at least three in one of the words
+/// it touches (a byte-wise regex over every byte cost more than all
+/// number-shaped types together).
+fn capital_word(bytes: &[u8], at: usize) -> Option<Range<usize>> {
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let capitals = |w: u64| {
+        let seven = w & LOW;
+        // High bit set where a byte is at least 'A', and where above 'Z'.
+        let from_a = seven.wrapping_add(0x3f3f_3f3f_3f3f_3f3f);
+        let past_z = seven.wrapping_add(0x2525_2525_2525_2525);
+        (from_a & !past_z & !w & HIGH).count_ones()
+    };
+    let rest = bytes.get(at..)?;
+    let mut chunks = rest.chunks_exact(8);
+    for (n, chunk) in chunks.by_ref().enumerate() {
+        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        if capitals(w) >= 3 {
+            let i = at + n * 8;
+            let near = bic_word_near(bytes, at, i.saturating_sub(5).max(at), (i + 13).min(bytes.len()));
+            if near.is_some() {
+                return near;
+            }
+        }
+    }
+    // The last few bytes, one at a time.
+    let tail = bytes.len() - chunks.remainder().len();
+    bic_word_near(bytes, at, tail.saturating_sub(5).max(at), bytes.len())
+}
+
+/// A word of 8 or 11 capitals and digits starting with six capitals, whose
+/// run of capitals starts in `lo..hi` (not before `at`).
+fn bic_word_near(bytes: &[u8], at: usize, lo: usize, hi: usize) -> Option<Range<usize>> {
+    let alnum = |b: &u8| b.is_ascii_alphanumeric();
+    let mut k = lo;
+    while k < hi {
+        if !bytes[k].is_ascii_uppercase() || k > at && alnum(&bytes[k - 1]) {
+            k += 1;
+            continue;
+        }
+        let end = k + bytes[k..].iter().take_while(|b| alnum(b)).count();
+        let word = &bytes[k..end];
+        if matches!(word.len(), 8 | 11)
+            && word[..6].iter().all(u8::is_ascii_uppercase)
+            && word.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
+            return Some(k..end);
+        }
+        k = end.max(k + 1);
+    }
+    None
 }
 
 /// Separators that join the groups of one written number.
@@ -213,9 +294,10 @@ fn joinable(g: &[u8]) -> bool {
 
 /// The groups joined to the word at `word`: short letter groups before it
 /// (not before `from`), and every joinable group after it.
-fn chain(bytes: &[u8], word: Range<usize>, from: usize) -> Vec<Range<usize>> {
+fn chain(bytes: &[u8], word: Range<usize>, from: usize, groups: &mut Vec<Range<usize>>) {
     let alnum = |b: u8| b.is_ascii_alphanumeric();
-    let mut groups = vec![word];
+    groups.clear();
+    groups.push(word);
     // Backwards: at most two short letter groups (`X-`, `AB `).
     while groups.len() < 3 {
         let start = groups[0].start;
@@ -247,7 +329,6 @@ fn chain(bytes: &[u8], word: Range<usize>, from: usize) -> Vec<Range<usize>> {
         }
         groups.push(end + 1..e);
     }
-    groups
 }
 
 /// Confidence of a match written with or without separators, for the one
