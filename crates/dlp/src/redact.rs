@@ -11,15 +11,30 @@
 
 use std::ops::Range;
 
-use crate::identifier::Identifier;
+use std::sync::OnceLock;
+
+use crate::identifier::{Identifier, Search};
 use crate::normalize::Normalized;
 
-/// The identifier types masked in free text: all but addresses, which are
-/// envelope-like and needed to read an incident.
-fn masked_types() -> impl Iterator<Item = Identifier> {
-    Identifier::ALL
-        .into_iter()
-        .filter(|i| !matches!(i, Identifier::EmailAddress | Identifier::Ipv4Address))
+/// The searches for the identifier types masked in free text, built once:
+/// all but addresses, which are envelope-like and needed to read an
+/// incident (SPEC §8). Low-confidence types are masked too: a subject's
+/// nine-digit order number loses five digits rather than a BSN being
+/// stored whole.
+fn masked_searches() -> &'static [Search] {
+    static SEARCHES: OnceLock<Vec<Search>> = OnceLock::new();
+    SEARCHES.get_or_init(|| {
+        let types: Vec<Identifier> = Identifier::ALL
+            .into_iter()
+            .filter(|i| {
+                !matches!(
+                    i,
+                    Identifier::EmailAddress | Identifier::Ipv4Address | Identifier::Ipv6Address
+                )
+            })
+            .collect();
+        Search::for_types(&types)
+    })
 }
 
 /// `text` with every built-in identifier value masked.
@@ -41,10 +56,11 @@ pub fn redact(text: &str) -> String {
 pub fn redact_keeping(text: &str, keep: Range<usize>) -> (String, Range<usize>) {
     let normalized = Normalized::new(text);
     let mut found: Vec<(Range<usize>, String)> = Vec::new();
-    for kind in masked_types() {
-        for m in kind.find(&normalized.text) {
+    let all = normalized.text.len();
+    for search in masked_searches() {
+        for m in search.find_within(&normalized.text, 0, all).0 {
             let original = normalized.original_span(text, m.span.clone());
-            found.push((original, kind.mask(&normalized.text[m.span])));
+            found.push((original, m.identifier.mask(&normalized.text[m.span])));
         }
     }
     if found.is_empty() {

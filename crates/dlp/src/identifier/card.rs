@@ -97,7 +97,11 @@ pub(super) fn find_cards(
         // Group boundaries inside the run: (start, end) byte offsets.
         let mut groups: Vec<(usize, usize)> = Vec::new();
         let mut start = m.start;
-        for (i, b) in bytes[m.clone()].iter().enumerate().map(|(i, b)| (m.start + i, b)) {
+        for (i, b) in bytes[m.clone()]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (m.start + i, b))
+        {
             if !b.is_ascii_digit() {
                 groups.push((start, i));
                 start = i + 1;

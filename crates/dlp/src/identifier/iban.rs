@@ -134,7 +134,11 @@ pub(super) fn iban_starts(bytes: &[u8], from: usize, until: usize, next: &mut us
             break;
         }
         *next = d + 1;
-        if d >= from + 2 && letter(d - 2) && letter(d - 1) && bytes.get(d + 1).is_some_and(u8::is_ascii_digit) {
+        if d >= from + 2
+            && letter(d - 2)
+            && letter(d - 1)
+            && bytes.get(d + 1).is_some_and(u8::is_ascii_digit)
+        {
             if d - 2 >= until {
                 *next = d - 2;
                 break;

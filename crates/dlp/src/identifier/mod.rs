@@ -13,7 +13,6 @@
 //! type has a pattern with a literal the regex engine's prefilter skips
 //! to. [`Search`] is one of those, as the engine runs it.
 
-
 use regex::bytes::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -255,7 +254,14 @@ impl Search {
             // Each alternative its own group, so a match tells its type.
             let pattern = prefixed
                 .iter()
-                .map(|&t| format!("({})", secrets::pattern(t).expect("a secret has a pattern").trim_start_matches("(?-u)")))
+                .map(|&t| {
+                    format!(
+                        "({})",
+                        secrets::pattern(t)
+                            .expect("a secret has a pattern")
+                            .trim_start_matches("(?-u)")
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("|");
             let re = Regex::new(&format!("(?-u){pattern}")).expect("built-in patterns compile");

@@ -163,7 +163,9 @@ pub(super) fn find_aws_secrets(
             let start = m.start();
             let taken = out.last().is_some_and(|last| start < last.span.end);
             if (from..until).contains(&start) && !taken {
-                if let Some(value) = check(Identifier::AwsSecretAccessKey, bytes, start, m.as_bytes()) {
+                if let Some(value) =
+                    check(Identifier::AwsSecretAccessKey, bytes, start, m.as_bytes())
+                {
                     out.push(IdentifierMatch {
                         identifier: Identifier::AwsSecretAccessKey,
                         span: m.range(),

@@ -139,7 +139,8 @@ impl TokenSearch {
                 capitals = capital_word(bytes, next);
             }
             // Most numbers in prose are one short group no type has.
-            let lone = groups.len() == 1 && self.by_length.get(word.len()).is_none_or(Vec::is_empty);
+            let lone =
+                groups.len() == 1 && self.by_length.get(word.len()).is_none_or(Vec::is_empty);
             if !lone {
                 self.offer(bytes, &groups, &mut ended, &mut out);
             }
@@ -246,7 +247,12 @@ fn capital_word(bytes: &[u8], at: usize) -> Option<Range<usize>> {
         let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
         if capitals(w) >= 3 {
             let i = at + n * 8;
-            let near = bic_word_near(bytes, at, i.saturating_sub(5).max(at), (i + 13).min(bytes.len()));
+            let near = bic_word_near(
+                bytes,
+                at,
+                i.saturating_sub(5).max(at),
+                (i + 13).min(bytes.len()),
+            );
             if near.is_some() {
                 return near;
             }
@@ -271,7 +277,9 @@ fn bic_word_near(bytes: &[u8], at: usize, lo: usize, hi: usize) -> Option<Range<
         let word = &bytes[k..end];
         if matches!(word.len(), 8 | 11)
             && word[..6].iter().all(u8::is_ascii_uppercase)
-            && word.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            && word
+                .iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         {
             return Some(k..end);
         }
