@@ -518,3 +518,93 @@ fn a_monitor_policy_is_listed_and_does_not_shield_the_block_after_it() {
         "{text}"
     );
 }
+
+#[test]
+fn identifiers_lists_every_type_with_its_confidence_and_keywords() {
+    let out = run(&["identifiers", "--format", "json"]);
+    assert!(out.status.success());
+    let types = lines(&out);
+    assert_eq!(types.len(), 59);
+    let of = |name: &str| {
+        types
+            .iter()
+            .find(|t| t["type"] == name)
+            .unwrap_or_else(|| panic!("{name} listed"))
+    };
+    assert_eq!(of("us-ssn")["confidence"], "medium");
+    assert_eq!(of("nl-bsn")["confidence"], "low");
+    assert_eq!(of("github-token")["confidence"], "medium");
+    assert!(of("nl-bsn")["keywords"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("burgerservicenummer")));
+    assert!(of("jp-my-number")["keywords"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("マイナンバー")));
+    for t in &types {
+        assert!(!t["validates"].as_str().unwrap().is_empty(), "{t}");
+    }
+    let human = run(&["identifiers"]);
+    assert!(String::from_utf8_lossy(&human.stdout).contains("de-tax-id"));
+}
+
+#[test]
+fn identifier_evidence_carries_type_and_confidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config_with(dir.path(), |toml| {
+        toml + "\n[[entity]]\nname = \"bsn\"\ntype = \"nl-bsn\"\n\n[[rule]]\nname = \"BSN\"\nentities = [\"bsn\"]\n\n[[profile]]\nname = \"Dutch ids\"\nrules = [\"BSN\"]\n\n[[policy]]\nname = \"BSN alert\"\nprofiles = [\"Dutch ids\"]\naction = \"alert\"\n"
+    });
+    let message = dir.path().join("m.eml");
+    std::fs::write(
+        &message,
+        "From: a@example.com\r\nTo: b@partner.org\r\nSubject: gegevens\r\n\r\nMijn BSN is 1112.22.333, mijn ordernummer 111222333.\r\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "scan",
+        "--config",
+        config.to_str().unwrap(),
+        "--format",
+        "json",
+        message.to_str().unwrap(),
+    ]);
+    let decision = &lines(&out)[0];
+    assert_eq!(decision["policy"], "BSN alert", "{decision}");
+    let matches = decision["rules"][0]["matches"].as_array().unwrap();
+    // The second number is the same BSN, but a keyword is near it too.
+    assert_eq!(matches[0]["type"], "nl-bsn", "{decision}");
+    assert_eq!(matches[0]["confidence"], "high", "{decision}");
+    let human = run(&[
+        "scan",
+        "--config",
+        config.to_str().unwrap(),
+        message.to_str().unwrap(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&human.stdout).contains("(nl-bsn, high confidence)"),
+        "{}",
+        String::from_utf8_lossy(&human.stdout)
+    );
+}
+
+#[test]
+fn check_warns_when_a_rule_counts_nothing_without_a_keyword() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = "[[entity]]\nname = \"bsn\"\ntype = \"nl-bsn\"\n\n[[rule]]\nname = \"BSN\"\nentities = [\"bsn\"]\n";
+    let config = dir.path().join("sluice.toml");
+    std::fs::write(&config, toml).unwrap();
+    let out = run(&["check", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "rule \"BSN\".min_confidence: counts nothing without a keyword near: \"bsn\" (nl-bsn)"
+        ),
+        "{text}"
+    );
+    std::fs::write(&config, format!("{toml}min_confidence = \"low\"\n")).unwrap();
+    let out = run(&["check", "--config", config.to_str().unwrap()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("min_confidence"), "{text}");
+}

@@ -46,6 +46,11 @@ pub(super) fn lengths(id: Identifier) -> &'static [usize] {
 pub(super) fn validate(id: Identifier, c: &Candidate) -> Option<(String, Confidence)> {
     use Identifier::*;
     let d = c.compact;
+    // No issuer gives out a number of zeros (a form's `0000000000`), though
+    // some check digits accept it.
+    if d.iter().all(|&b| b == b'0' || !b.is_ascii_digit()) && d.contains(&b'0') {
+        return None;
+    }
     let ok = match id {
         UsSsn => return ssn(c),
         UsItin => {
