@@ -141,13 +141,25 @@ pub(super) const DFA_MAX_PATTERNS: usize = 5_000;
 pub(super) fn build_automaton(
     patterns: Vec<(String, Pattern)>,
 ) -> Result<Option<Automaton>, Error> {
+    build_automaton_of_kind(patterns, true)
+}
+
+/// [`build_automaton`], without the full DFA when `dfa` is false: an
+/// automaton searched over short texts only (identifier keywords, around
+/// matches) is not worth a DFA's build time at every start.
+pub(super) fn build_automaton_of_kind(
+    patterns: Vec<(String, Pattern)>,
+    dfa: bool,
+) -> Result<Option<Automaton>, Error> {
     if patterns.is_empty() {
         return Ok(None);
     }
     // A full DFA is the fastest search, but its memory grows with
     // patterns × alphabet: past a few thousand terms the contiguous NFA keeps
     // a 100,000-term engine small.
-    let kind = if patterns.len() <= DFA_MAX_PATTERNS {
+    let kind = if !dfa {
+        Some(AhoCorasickKind::ContiguousNFA)
+    } else if patterns.len() <= DFA_MAX_PATTERNS {
         Some(AhoCorasickKind::DFA)
     } else {
         None

@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use super::automaton::{build_automaton, Automaton, Pattern};
+use super::automaton::{build_automaton_of_kind, Automaton, Pattern};
 use super::windows::spaceless_script;
 use crate::normalize::lower_str;
 use crate::{Dictionary, Error, Identifier};
@@ -79,8 +79,8 @@ impl Keywords {
             return Ok(None);
         }
         Ok(Some(Keywords {
-            insensitive: build_automaton(insensitive)?,
-            capitals: build_automaton(capitals)?,
+            insensitive: build_automaton_of_kind(insensitive, false)?,
+            capitals: build_automaton_of_kind(capitals, false)?,
             owners: owners.iter().map(|(o, _)| o + 1).max().unwrap_or(0),
         }))
     }

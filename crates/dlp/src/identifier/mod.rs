@@ -13,6 +13,8 @@
 //! type has a pattern with a literal the regex engine's prefilter skips
 //! to. [`Search`] is one of those, as the engine runs it.
 
+use std::sync::OnceLock;
+
 use regex::bytes::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -212,8 +214,10 @@ pub(crate) enum Search {
     Own(Identifier),
     Tokens(TokenSearch),
     /// Secrets with a literal prefix, in one pattern: the regex engine's
-    /// prefilter skips to any of their prefixes at once.
-    Prefixed(Vec<Identifier>, Regex),
+    /// prefilter skips to any of their prefixes at once. The pattern holds
+    /// every such type, compiled once per process; matches of the types
+    /// not asked for are dropped.
+    Prefixed(Vec<Identifier>),
 }
 
 /// The secrets whose patterns start with a literal (`AKIA`, `ghp_`,
@@ -251,21 +255,7 @@ impl Search {
             own.into_iter().partition(|t| PREFIXED.contains(t));
         let mut searches: Vec<Search> = own.into_iter().map(Search::Own).collect();
         if !prefixed.is_empty() {
-            // Each alternative its own group, so a match tells its type.
-            let pattern = prefixed
-                .iter()
-                .map(|&t| {
-                    format!(
-                        "({})",
-                        secrets::pattern(t)
-                            .expect("a secret has a pattern")
-                            .trim_start_matches("(?-u)")
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("|");
-            let re = Regex::new(&format!("(?-u){pattern}")).expect("built-in patterns compile");
-            searches.push(Search::Prefixed(prefixed, re));
+            searches.push(Search::Prefixed(prefixed));
         }
         if !numbers.is_empty() {
             searches.push(Search::Tokens(TokenSearch::new(&numbers)));
@@ -285,7 +275,10 @@ impl Search {
     ) -> (Vec<IdentifierMatch>, usize) {
         let id = match self {
             Search::Tokens(t) => return t.find_within(text, from, until),
-            Search::Prefixed(types, re) => return find_prefixed(types, re, text, from, until),
+            Search::Prefixed(types) => return find_prefixed(types, text, from, until),
+            Search::Own(id @ (Identifier::Ipv4Address | Identifier::Ipv6Address)) => {
+                return secrets::find_addresses(*id, text.as_bytes(), from, until)
+            }
             Search::Own(Identifier::AwsSecretAccessKey) => {
                 return secrets::find_aws_secrets(text.as_bytes(), from, until)
             }
@@ -330,11 +323,22 @@ impl Search {
 /// its type, whose structure is then checked.
 fn find_prefixed(
     types: &[Identifier],
-    re: &Regex,
     text: &str,
     from: usize,
     until: usize,
 ) -> (Vec<IdentifierMatch>, usize) {
+    static PATTERN: OnceLock<Regex> = OnceLock::new();
+    let re = PATTERN.get_or_init(|| {
+        // Each alternative its own group, so a match tells its type.
+        let alternatives: Vec<String> = PREFIXED
+            .iter()
+            .map(|&t| {
+                let p = secrets::pattern(t).expect("a secret has a pattern");
+                format!("({})", p.trim_start_matches("(?-u)"))
+            })
+            .collect();
+        Regex::new(&format!("(?-u){}", alternatives.join("|"))).expect("built-in patterns compile")
+    });
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut next = from;
@@ -347,9 +351,10 @@ fn find_prefixed(
             break;
         }
         next = m.end() + usize::from(m.is_empty());
-        let Some(&id) = (1..=types.len())
+        let Some(&id) = (1..=PREFIXED.len())
             .find(|&g| groups.get(g).is_some())
-            .map(|g| &types[g - 1])
+            .map(|g| &PREFIXED[g - 1])
+            .filter(|id| types.contains(id))
         else {
             continue;
         };
