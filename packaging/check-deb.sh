@@ -18,5 +18,10 @@ id sluice > /dev/null
 [ "$(stat -c '%U:%G %a' /etc/sluice/console.secret)" = "root:sluice 640" ]
 [ "$(stat -c '%U:%G %a' /var/lib/sluice)" = "sluice:sluice 750" ]
 su -s /bin/sh sluice -c 'sluice-scan check --config /etc/sluice/sluice.toml' | grep -q '^ok: .* 0 warning(s)$'
+# Run as root, check judges the secrets as the service user would meet them.
+sluice-scan check --config /etc/sluice/sluice.toml | grep -q '^ok: .* 0 warning(s)$'
+chmod 0600 /etc/sluice/api.token
+sluice-scan check --config /etc/sluice/sluice.toml | grep -q 'api.token_file: the service user sluice cannot read /etc/sluice/api.token (owner root:sluice mode 0600)'
+chmod 0640 /etc/sluice/api.token
 sluice-proxy --version | grep -q '^sluice-proxy '
 echo "package ok: $deb"

@@ -2,6 +2,7 @@
 //! administrator meant.
 
 use std::collections::HashSet;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use sluice_config::{EntityKind, PolicyConfig};
 use sluice_dlp::{Confidence, CountMode};
@@ -149,7 +150,6 @@ fn confidence_reach(config: &sluice_config::Config) -> Vec<Lint> {
 }
 
 fn exposed_secrets(config: &sluice_config::Config) -> Vec<Lint> {
-    use std::os::unix::fs::PermissionsExt;
     let mut secrets: Vec<(&str, &std::path::Path)> = Vec::new();
     if let Some(tls) = &config.proxy.tls {
         secrets.push(("proxy.tls.key", &tls.key));
@@ -171,18 +171,141 @@ fn exposed_secrets(config: &sluice_config::Config) -> Vec<Lint> {
     {
         secrets.push(("notify.webhook_secret_file", f));
     }
-    secrets
-        .into_iter()
-        .filter_map(|(key, path)| {
-            let mode = std::fs::metadata(path).ok()?.permissions().mode();
-            (mode & 0o004 != 0).then(|| Lint {
+    let account = service_account();
+    let mut out = Vec::new();
+    for (key, path) in secrets {
+        let Ok(meta) = std::fs::metadata(path) else {
+            continue;
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o004 != 0 {
+            out.push(Lint {
                 path: key.to_owned(),
                 message: format!(
                     "{} is readable by anyone (mode {:04o}); a secret should be root:sluice 0640",
                     path.display(),
                     mode & 0o7777
                 ),
+            });
+        }
+        if let Some(account) = &account {
+            if !account.can_read(path) {
+                out.push(Lint {
+                    path: key.to_owned(),
+                    message: format!(
+                        "the service user {} cannot read {} (owner {}:{} mode {:04o}); a secret should be root:{} 0640",
+                        account.name,
+                        path.display(),
+                        owner_name(meta.uid(), meta.gid()).0,
+                        owner_name(meta.uid(), meta.gid()).1,
+                        mode & 0o7777,
+                        account.name
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The account the service runs as, when `check` runs as root: the
+/// package's `sluice` user (`packaging/sluice-proxy.service`, `User=`).
+/// Root reads every file, so without this a secret only root can read
+/// would pass `check` and stop the service at start.
+fn service_account() -> Option<Account> {
+    use nix::unistd::{getgrouplist, Uid, User};
+    if !Uid::effective().is_root() {
+        return None;
+    }
+    let user = User::from_name(SERVICE_USER).ok().flatten()?;
+    let name = std::ffi::CString::new(SERVICE_USER).ok()?;
+    let groups = getgrouplist(&name, user.gid)
+        .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
+        .unwrap_or_else(|_| vec![user.gid.as_raw()]);
+    Some(Account {
+        name: SERVICE_USER,
+        uid: user.uid.as_raw(),
+        groups,
+    })
+}
+
+/// A file's owner and group by name (the number when there is none).
+fn owner_name(uid: u32, gid: u32) -> (String, String) {
+    use nix::unistd::{Gid, Group, Uid, User};
+    let user = User::from_uid(Uid::from_raw(uid)).ok().flatten();
+    let group = Group::from_gid(Gid::from_raw(gid)).ok().flatten();
+    (
+        user.map_or_else(|| uid.to_string(), |u| u.name),
+        group.map_or_else(|| gid.to_string(), |g| g.name),
+    )
+}
+
+/// The user the Debian package creates and the unit runs as.
+const SERVICE_USER: &str = "sluice";
+
+/// A user and its groups, to judge permissions as it would meet them.
+struct Account {
+    name: &'static str,
+    uid: u32,
+    groups: Vec<u32>,
+}
+
+impl Account {
+    /// Whether the account may read `path`: search permission on every
+    /// folder above it and read permission on the file (owner, group or
+    /// other bits, as the kernel picks them; no ACLs).
+    fn can_read(&self, path: &std::path::Path) -> bool {
+        let Ok(path) = path.canonicalize() else {
+            return false;
+        };
+        let allowed = |p: &std::path::Path, bit: u32| {
+            std::fs::metadata(p).is_ok_and(|m| {
+                permits(
+                    m.permissions().mode(),
+                    m.uid(),
+                    m.gid(),
+                    self.uid,
+                    &self.groups,
+                    bit,
+                )
             })
-        })
-        .collect()
+        };
+        path.ancestors().skip(1).all(|dir| allowed(dir, 0o1)) && allowed(&path, 0o4)
+    }
+}
+
+/// Whether `bit` (4 read, 2 write, 1 execute/search) is granted to user
+/// `uid` in `groups` on a file of `mode` owned by `owner`:`group`.
+fn permits(mode: u32, owner: u32, group: u32, uid: u32, groups: &[u32], bit: u32) -> bool {
+    if uid == 0 {
+        return true;
+    }
+    let class = if uid == owner {
+        mode >> 6
+    } else if groups.contains(&group) {
+        mode >> 3
+    } else {
+        mode
+    };
+    class & bit != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permits;
+
+    #[test]
+    fn permissions_as_the_kernel_picks_them() {
+        let sluice = (998, [998u32]);
+        // root:sluice 0640: the group may read.
+        assert!(permits(0o640, 0, 998, sluice.0, &sluice.1, 4));
+        // root:root 0600: the service user may not.
+        assert!(!permits(0o600, 0, 0, sluice.0, &sluice.1, 4));
+        // The owner's bits decide for the owner, even when others may read.
+        assert!(!permits(0o044, 998, 998, sluice.0, &sluice.1, 4));
+        // A folder without search permission for others.
+        assert!(!permits(0o750, 0, 0, sluice.0, &sluice.1, 1));
+        assert!(permits(0o755, 0, 0, sluice.0, &sluice.1, 1));
+        assert!(permits(0o000, 5, 5, 0, &[0], 4), "root reads everything");
+    }
 }
