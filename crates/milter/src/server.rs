@@ -171,7 +171,10 @@ where
     H: MilterHandler,
 {
     let mut connection = Connection {
-        stream,
+        // Buffered: the MTA often sends a step's macros and the step in
+        // one segment, which one read then takes (two `read_exact` calls
+        // per packet were two system calls on a bare socket).
+        stream: tokio::io::BufReader::new(stream),
         config,
         handler,
         state: State::default(),
@@ -280,10 +283,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin, H: MilterHandler> Connection<S, H> {
                     }
                 }
             };
-            for r in responses {
-                self.stream.write_all(&encode(&r)).await?;
+            // One write for all of a step's answers (a header to add, then
+            // the verdict): one system call, one segment.
+            let out: Vec<u8> = responses.iter().flat_map(encode).collect();
+            if !out.is_empty() {
+                self.stream.write_all(&out).await?;
+                self.stream.flush().await?;
             }
-            self.stream.flush().await?;
         }
     }
 
