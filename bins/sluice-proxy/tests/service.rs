@@ -125,6 +125,13 @@ fn the_packaged_configuration_passes_check_laid_out_as_installed() {
     std::fs::copy(repo().join("fixtures/demo/board.fp"), e.join("board.fp")).unwrap();
     std::fs::write(e.join("api.token"), "0123abcd\n").unwrap();
     std::fs::set_permissions(e.join("api.token"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    // Where the package's `sluice` group exists (a machine that installed
+    // it), `check` run as root judges secrets as that user: lay them out
+    // as the package does, root:sluice 0640 in a folder it may enter.
+    if let Some(gid) = group_id("sluice") {
+        std::os::unix::fs::chown(e.join("api.token"), None, Some(gid)).unwrap();
+        std::fs::set_permissions(e, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let config = std::fs::read_to_string(repo().join("packaging/sluice.toml"))
         .unwrap()
         // The store's folder as the package creates it.
@@ -150,4 +157,14 @@ fn the_packaged_configuration_passes_check_laid_out_as_installed() {
         text.contains("ok: ") && text.contains("0 warning(s)"),
         "{text}"
     );
+}
+
+/// The id of group `name` in /etc/group, if there is one.
+fn group_id(name: &str) -> Option<u32> {
+    std::fs::read_to_string("/etc/group")
+        .ok()?
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&name))
+        .and_then(|f| f.get(2)?.parse().ok())
 }
