@@ -25,7 +25,14 @@ struct Case {
     valid: bool,
 }
 
-fn oracle_cases() -> Vec<Case> {
+/// The oracle's cases, generated once for both tests (about 16 s of
+/// Python).
+fn oracle_cases() -> &'static [Case] {
+    static CASES: std::sync::OnceLock<Vec<Case>> = std::sync::OnceLock::new();
+    CASES.get_or_init(generate)
+}
+
+fn generate() -> Vec<Case> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/stdnum_values.py");
     let out = Command::new("python3")
         .args([script, &PER_TYPE.to_string(), "20261129"])
@@ -64,7 +71,7 @@ fn verdicts_agree_with_python_stdnum() {
     let cases = oracle_cases();
     let mut seen: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut disagreements: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for case in &cases {
+    for case in cases {
         let id = Identifier::from_name(&case.kind).expect("a Sluice type");
         if known_difference(id, &case.text) {
             continue;
