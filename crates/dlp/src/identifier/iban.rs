@@ -133,7 +133,15 @@ pub(super) fn iban_starts(bytes: &[u8], from: usize, until: usize, next: &mut us
         if d >= until + 2 {
             break;
         }
-        *next = d + 1;
+        // Only a run's first digit can follow the two letters: the search
+        // goes on after the run, one call per number rather than per digit.
+        let run_end = d
+            + 1
+            + bytes[d + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+        *next = run_end;
         if d >= from + 2
             && letter(d - 2)
             && letter(d - 1)
@@ -144,7 +152,6 @@ pub(super) fn iban_starts(bytes: &[u8], from: usize, until: usize, next: &mut us
                 break;
             }
             starts.push(d - 2);
-            *next = d + 2;
         }
     }
     starts

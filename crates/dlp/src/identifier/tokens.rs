@@ -227,25 +227,28 @@ pub(super) fn digit_regex() -> &'static Regex {
 /// without a digit) from `at`, starting with six capitals.
 ///
 /// Capitals are a few percent of prose, so the text is read eight bytes at
-/// a time and only a word holding three or more capitals is looked at
-/// closely: a run of six capitals puts at least three in one of the words
-/// it touches (a byte-wise regex over every byte cost more than all
+/// a time and only a word holding three adjacent capitals is looked at
+/// closely: a run of six capitals puts three adjacent ones in one of the
+/// words it touches (a byte-wise regex over every byte cost more than all
 /// number-shaped types together).
 fn capital_word(bytes: &[u8], at: usize) -> Option<Range<usize>> {
     const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Whether three adjacent bytes of the word are capitals (a run of six
+    // puts three adjacent ones in one of the words it touches).
     let capitals = |w: u64| {
         let seven = w & LOW;
         // High bit set where a byte is at least 'A', and where above 'Z'.
         let from_a = seven.wrapping_add(0x3f3f_3f3f_3f3f_3f3f);
         let past_z = seven.wrapping_add(0x2525_2525_2525_2525);
-        (from_a & !past_z & !w & HIGH).count_ones()
+        let upper = from_a & !past_z & !w & HIGH;
+        upper & (upper << 8) & (upper << 16) != 0
     };
     let rest = bytes.get(at..)?;
     let mut chunks = rest.chunks_exact(8);
     for (n, chunk) in chunks.by_ref().enumerate() {
         let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        if capitals(w) >= 3 {
+        if capitals(w) {
             let i = at + n * 8;
             let near = bic_word_near(
                 bytes,
