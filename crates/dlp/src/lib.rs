@@ -82,13 +82,18 @@
 //!   `Account Manager` and `Manager` both count), scanned once per
 //!   segment; word boundaries are checked on the hits, except at edges in
 //!   scripts written without spaces (Han, Kana, Thai, Lao, Khmer, Myanmar).
-//! * **Identifiers validate.** Card numbers pass Luhn, issuer prefix and
-//!   length; SSNs the SSA rules; IBANs the registry length and mod-97. Their
-//!   patterns are byte regexes without Unicode (`(?-u)`), and the card
-//!   pattern itself demands 13 digits, so the dates and amounts of ordinary
-//!   mail are never candidates to validate. Users' regexes are
-//!   compiled as written; [`Identifier::mask`] is how evidence may show
-//!   their values.
+//! * **Identifiers validate, and say how sure they are.** 59 built-in types
+//!   ([`Identifier::ALL`]; SPEC §3.3), each kept only when its published
+//!   rule holds (check digits, dates, ranges, prefixes). The 40
+//!   number-shaped types share one candidate search (a digit found with the
+//!   regex engine's vectorized prefilter, widened to the groups written
+//!   around it, offered by length), so fifty types do not cost fifty
+//!   passes; cards and IBANs are found digit to digit too, and secrets by
+//!   their literal prefixes. Each match has a [`Confidence`]: `high` with a
+//!   keyword of its type within 300 characters (searched only around
+//!   matches), else the type's own; a rule counts from its
+//!   `min_confidence` up. Users' regexes are compiled as written;
+//!   [`Identifier::mask`] is how evidence may show identifier values.
 //! * **Fingerprints hash only candidates.** Every 5-word k-gram of a
 //!   message is checked against a cheap hash filter stored with the
 //!   documents' SHA-256-based hashes (file version 2); only k-grams that pass

@@ -31,25 +31,26 @@ pub(super) fn weighted(d: &[u8], weights: &[u32]) -> u32 {
 /// Luhn (ISO/IEC 7812): the whole number, check digit included, sums to a
 /// multiple of 10.
 pub(super) fn luhn(d: &[u8]) -> bool {
-    let sum: u32 = d
-        .iter()
-        .rev()
+    // Every second digit from the right is doubled: counted from the left,
+    // those of the parity of the length.
+    luhn_sum(d, d.len() % 2).is_multiple_of(10)
+}
+
+/// The Luhn sum of `d` with the digits at even (`doubled` 0) or odd
+/// (`doubled` 1) positions from the left doubled and their digits added;
+/// Austrian and Spanish VAT checks use it on part of a number.
+pub(super) fn luhn_sum(d: &[u8], doubled: usize) -> u32 {
+    d.iter()
         .enumerate()
         .map(|(i, &b)| {
             let v = digit(b);
-            if i % 2 == 1 {
-                let twice = v * 2;
-                if twice > 9 {
-                    twice - 9
-                } else {
-                    twice
-                }
+            if i % 2 == doubled {
+                v * 2 / 10 + v * 2 % 10
             } else {
                 v
             }
         })
-        .sum();
-    sum.is_multiple_of(10)
+        .sum()
 }
 
 /// ISO 7064 MOD 11,10 (German tax id, Croatian OIB): true when the last

@@ -79,6 +79,18 @@ pub struct IdentifierMatch {
     pub confidence: Confidence,
 }
 
+impl IdentifierMatch {
+    /// A match of `identifier` at its own confidence without keywords.
+    fn of(identifier: Identifier, span: std::ops::Range<usize>, value: String) -> Self {
+        IdentifierMatch {
+            identifier,
+            span,
+            value,
+            confidence: identifier.confidence(),
+        }
+    }
+}
+
 impl Identifier {
     /// Every identifier, in a stable order.
     pub const ALL: [Identifier; 59] = {
@@ -307,12 +319,7 @@ impl Search {
         };
         for m in candidates.by_ref() {
             if let Some(value) = secrets::check(id, bytes, m.start(), m.as_bytes()) {
-                out.push(IdentifierMatch {
-                    identifier: id,
-                    span: m.range(),
-                    value,
-                    confidence: id.confidence(),
-                });
+                out.push(IdentifierMatch::of(id, m.range(), value));
             }
         }
         (out, candidates.next)
@@ -359,12 +366,7 @@ fn find_prefixed(
             continue;
         };
         if let Some(value) = secrets::check(id, bytes, m.start(), m.as_bytes()) {
-            out.push(IdentifierMatch {
-                identifier: id,
-                span: m.range(),
-                value,
-                confidence: id.confidence(),
-            });
+            out.push(IdentifierMatch::of(id, m.range(), value));
         }
     }
     (out, next)

@@ -167,12 +167,7 @@ pub(super) fn find_addresses(
         }
         next = span.end.max(p + 1);
         if let Some(value) = check(id, bytes, span.start, &bytes[span.clone()]) {
-            out.push(IdentifierMatch {
-                identifier: id,
-                span,
-                value,
-                confidence: id.confidence(),
-            });
+            out.push(IdentifierMatch::of(id, span, value));
         }
     }
     (out, next.max(from))
@@ -267,12 +262,11 @@ pub(super) fn find_aws_secrets(
                 if let Some(value) =
                     check(Identifier::AwsSecretAccessKey, bytes, start, m.as_bytes())
                 {
-                    out.push(IdentifierMatch {
-                        identifier: Identifier::AwsSecretAccessKey,
-                        span: m.range(),
+                    out.push(IdentifierMatch::of(
+                        Identifier::AwsSecretAccessKey,
+                        m.range(),
                         value,
-                        confidence: Identifier::AwsSecretAccessKey.confidence(),
-                    });
+                    ));
                 }
             }
         }

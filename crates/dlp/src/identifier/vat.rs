@@ -2,7 +2,7 @@
 //! with its country prefix and its own check; and the ISO 3166 country
 //! codes SWIFT/BIC codes carry.
 
-use super::checks::{all_digits, digit, luhn, mod_11_10, number, weighted};
+use super::checks::{all_digits, digit, luhn, luhn_sum, mod_11_10, number, weighted};
 use super::national::bsn;
 use super::tokens::Candidate;
 
@@ -33,20 +33,8 @@ pub(super) fn validate(c: &Candidate) -> Option<String> {
     let ok = match &d[..2] {
         b"AT" => {
             n.len() == 9 && n[0] == b'U' && all_digits(&n[1..]) && {
-                // Luhn-like over the seven digits before the check, plus 4.
-                let s: u32 = n[1..8]
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &b)| {
-                        let v = digit(b);
-                        if i % 2 == 1 {
-                            v * 2 / 10 + v * 2 % 10
-                        } else {
-                            v
-                        }
-                    })
-                    .sum();
-                (10 - (s + 4) % 10) % 10 == digit(n[8])
+                // The Luhn sum of the seven digits before the check, plus 4.
+                (10 - (luhn_sum(&n[1..8], 1) + 4) % 10) % 10 == digit(n[8])
             }
         }
         b"BE" => {
@@ -265,19 +253,7 @@ fn spain(n: &[u8]) -> bool {
         return LETTERS[(v % 23) as usize] == n[8];
     }
     if b"ABCDEFGHJNPQRSUVW".contains(&n[0]) && all_digits(&n[1..8]) {
-        let s: u32 = n[1..8]
-            .iter()
-            .enumerate()
-            .map(|(i, &b)| {
-                let v = digit(b);
-                if i % 2 == 0 {
-                    v * 2 / 10 + v * 2 % 10
-                } else {
-                    v
-                }
-            })
-            .sum();
-        let check = (10 - s % 10) % 10;
+        let check = (10 - luhn_sum(&n[1..8], 0) % 10) % 10;
         return n[8] == b'0' + check as u8 || n[8] == b"JABCDEFGHI"[check as usize];
     }
     false
