@@ -248,12 +248,17 @@ pub(super) fn find_aws_secrets(
     let key = regex(Identifier::AwsSecretAccessKey).expect("has a pattern");
     let mut out: Vec<IdentifierMatch> = Vec::new();
     let mut at = from.saturating_sub(240);
+    let mut scanned = 0usize;
     while let Some(a) = anchor.find_at(bytes, at) {
         if a.start() >= until + 240 {
             break;
         }
         let region = a.start().saturating_sub(200)..(a.end() + 240).min(bytes.len());
-        let mut pos = region.start;
+        // Anchors close together share their text: each byte is searched
+        // once (but a key's length, which may straddle the last end), so a
+        // text of nothing but anchors stays linear.
+        let mut pos = region.start.max(scanned.saturating_sub(40));
+        scanned = scanned.max(region.end);
         while let Some(m) = key.find_at(&bytes[..region.end], pos) {
             pos = m.end();
             let start = m.start();
