@@ -17,11 +17,18 @@ id sluice > /dev/null
 [ "$(stat -c '%U:%G %a' /etc/sluice/api.token)" = "root:sluice 640" ]
 [ "$(stat -c '%U:%G %a' /etc/sluice/console.secret)" = "root:sluice 640" ]
 [ "$(stat -c '%U:%G %a' /var/lib/sluice)" = "sluice:sluice 750" ]
-su -s /bin/sh sluice -c 'sluice-scan check --config /etc/sluice/sluice.toml' | grep -q '^ok: .* 0 warning(s)$'
+# Outputs are captured whole before they are matched: `cmd | grep -q` would
+# race a reader that leaves at the first match against the writer.
+report=$(su -s /bin/sh sluice -c 'sluice-scan check --config /etc/sluice/sluice.toml')
+grep -q '^ok: .* 0 warning(s)$' <<< "$report" || { echo "check as sluice: $report"; exit 1; }
 # Run as root, check judges the secrets as the service user would meet them.
-sluice-scan check --config /etc/sluice/sluice.toml | grep -q '^ok: .* 0 warning(s)$'
+report=$(sluice-scan check --config /etc/sluice/sluice.toml)
+grep -q '^ok: .* 0 warning(s)$' <<< "$report" || { echo "check as root: $report"; exit 1; }
 chmod 0600 /etc/sluice/api.token
-sluice-scan check --config /etc/sluice/sluice.toml | grep -q 'api.token_file: the service user sluice cannot read /etc/sluice/api.token (owner root:sluice mode 0600)'
+report=$(sluice-scan check --config /etc/sluice/sluice.toml)
+grep -q 'api.token_file: the service user sluice cannot read /etc/sluice/api.token (owner root:sluice mode 0600)' <<< "$report" \
+    || { echo "check with an unreadable token: $report"; exit 1; }
 chmod 0640 /etc/sluice/api.token
-sluice-proxy --version | grep -q '^sluice-proxy '
+version=$(sluice-proxy --version)
+grep -q '^sluice-proxy ' <<< "$version" || { echo "sluice-proxy --version: $version"; exit 1; }
 echo "package ok: $deb"

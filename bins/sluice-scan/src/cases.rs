@@ -1,5 +1,6 @@
 //! `sluice-scan test --config FILE CASES.toml`: policy regression cases.
 
+use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -57,7 +58,11 @@ pub fn run(inspector: &Inspector, cases_path: &Path) -> ExitCode {
         }
     };
     let base = cases_path.parent().unwrap_or(Path::new("."));
+    let mut out = io::stdout().lock();
     let (mut passed, mut failed) = (0, 0);
+    // Every case runs even when the reader has gone (`| grep -q FAIL`), so
+    // the exit code always judges them all; the first write error is kept.
+    let mut written = Ok(());
     for (i, case) in cases.case.iter().enumerate() {
         let path = base.join(&case.message);
         let raw = match std::fs::read(&path) {
@@ -71,39 +76,62 @@ pub fn run(inspector: &Inspector, cases_path: &Path) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let envelope = Envelope {
-            sender: case.from.clone(),
-            recipients: case.to.as_ref().map(|r| match r {
-                Recipients::One(s) => vec![s.clone()],
-                Recipients::Many(v) => v.clone(),
-            }),
-        };
-        let d = inspector.inspect(&envelope, &raw);
-        let policy = d.policy().unwrap_or_default().to_owned();
-        let action = d.action().map(|a| a.name().to_owned()).unwrap_or_default();
-        if policy == case.expect.policy && action == case.expect.action {
+        let (ok, report) = run_case(&mut out, inspector, i + 1, case, &raw);
+        if ok {
             passed += 1;
-            println!("ok   case {} {}", i + 1, case.message);
         } else {
             failed += 1;
-            println!("FAIL case {} {}", i + 1, case.message);
-            println!(
-                "  expected: policy {:?} action {:?}",
-                case.expect.policy, case.expect.action
-            );
-            println!("  actual:   policy {policy:?} action {action:?}");
-            println!("  from {} to {}", d.sender, d.recipients.join(", "));
-            for line in &d.trace {
-                println!("    {line}");
-            }
-            for r in &d.rules {
-                println!(
-                    "    rule {:?} (profile {:?}) count {} -> {}",
-                    r.rule, r.profile, r.count, r.severity
-                );
-            }
         }
+        written = written.and(report);
     }
-    println!("{passed} passed, {failed} failed");
-    ExitCode::from(if failed > 0 { 1 } else { 0 })
+    written = written
+        .and_then(|()| writeln!(out, "{passed} passed, {failed} failed"))
+        .and_then(|()| out.flush());
+    crate::reported(written, ExitCode::from(if failed > 0 { 1 } else { 0 }))
+}
+
+/// Inspects one case's message and reports it: whether it passed, and
+/// whether the report could be written.
+fn run_case(
+    out: &mut impl Write,
+    inspector: &Inspector,
+    number: usize,
+    case: &Case,
+    raw: &[u8],
+) -> (bool, io::Result<()>) {
+    let envelope = Envelope {
+        sender: case.from.clone(),
+        recipients: case.to.as_ref().map(|r| match r {
+            Recipients::One(s) => vec![s.clone()],
+            Recipients::Many(v) => v.clone(),
+        }),
+    };
+    let d = inspector.inspect(&envelope, raw);
+    let policy = d.policy().unwrap_or_default().to_owned();
+    let action = d.action().map(|a| a.name().to_owned()).unwrap_or_default();
+    if policy == case.expect.policy && action == case.expect.action {
+        return (true, writeln!(out, "ok   case {number} {}", case.message));
+    }
+    let written = (|| {
+        writeln!(out, "FAIL case {number} {}", case.message)?;
+        writeln!(
+            out,
+            "  expected: policy {:?} action {:?}",
+            case.expect.policy, case.expect.action
+        )?;
+        writeln!(out, "  actual:   policy {policy:?} action {action:?}")?;
+        writeln!(out, "  from {} to {}", d.sender, d.recipients.join(", "))?;
+        for line in &d.trace {
+            writeln!(out, "    {line}")?;
+        }
+        for r in &d.rules {
+            writeln!(
+                out,
+                "    rule {:?} (profile {:?}) count {} -> {}",
+                r.rule, r.profile, r.count, r.severity
+            )?;
+        }
+        Ok(())
+    })();
+    (false, written)
 }

@@ -1,5 +1,6 @@
 //! `sluice-scan check --config FILE`.
 
+use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -18,11 +19,22 @@ pub fn run(path: &Path) -> ExitCode {
         }
     };
     let warnings = lints(&inspector);
-    for w in &warnings {
-        println!("warning: {}: {w}", path.display());
+    let written = write_report(&mut io::stdout().lock(), path, &inspector, &warnings);
+    crate::reported(written, ExitCode::SUCCESS)
+}
+
+fn write_report(
+    out: &mut impl Write,
+    path: &Path,
+    inspector: &Inspector,
+    warnings: &[sluice_policy::Lint],
+) -> io::Result<()> {
+    for w in warnings {
+        writeln!(out, "warning: {}: {w}", path.display())?;
     }
     let c = inspector.config();
-    println!(
+    writeln!(
+        out,
         "ok: {}: {} entities, {} rules, {} profiles, {} policies, {} warning(s)",
         path.display(),
         c.entity.len(),
@@ -30,6 +42,6 @@ pub fn run(path: &Path) -> ExitCode {
         c.profile.len(),
         c.policy.len(),
         warnings.len()
-    );
-    ExitCode::SUCCESS
+    )?;
+    out.flush()
 }

@@ -1,5 +1,6 @@
 //! `sluice-scan fingerprint --out FILE DOC...`
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -62,10 +63,11 @@ pub fn run(out: &Path, docs: &[String]) -> ExitCode {
         return ExitCode::from(2);
     }
     let hashes: usize = set.documents.iter().map(|d| d.hashes.len()).sum();
-    println!(
+    let written = writeln!(
+        std::io::stdout(),
         "fingerprinted {} document(s), {hashes} hashes, into {}",
         set.documents.len(),
         out.display()
     );
-    ExitCode::SUCCESS
+    crate::reported(written, ExitCode::SUCCESS)
 }

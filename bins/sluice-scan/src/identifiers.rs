@@ -20,15 +20,7 @@ struct TypeOut {
 }
 
 pub fn run(format: Format) -> ExitCode {
-    match write(&mut io::stdout().lock(), format) {
-        Ok(()) => ExitCode::SUCCESS,
-        // A closed pipe (`| head`) is not an error worth a message.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("sluice-scan: {e}");
-            ExitCode::from(2)
-        }
-    }
+    crate::reported(write(&mut io::stdout().lock(), format), ExitCode::SUCCESS)
 }
 
 fn write(out: &mut impl Write, format: Format) -> io::Result<()> {

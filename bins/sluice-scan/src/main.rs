@@ -188,6 +188,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// The exit code of a command whose report went to stdout: its own
+/// verdict, unless the report could not be written. A reader that closed
+/// the pipe early (`| grep -q`, `| head`) saw what it wanted, so the verdict
+/// stands; any other write error is a failure (exit 2).
+fn reported(written: std::io::Result<()>, verdict: ExitCode) -> ExitCode {
+    match written {
+        Ok(()) => verdict,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => verdict,
+        Err(e) => {
+            eprintln!("sluice-scan: cannot write output: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn config_errors(errors: &ConfigErrors) -> ExitCode {
     for e in &errors.0 {
         eprintln!("sluice-scan: {e}");

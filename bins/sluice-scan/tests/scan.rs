@@ -608,3 +608,34 @@ fn check_warns_when_a_rule_counts_nothing_without_a_keyword() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(!text.contains("min_confidence"), "{text}");
 }
+
+/// A reader that has gone before the report is written (`| grep -q ok`)
+/// leaves the verdict as it was: no panic, no "cannot write" message.
+#[test]
+fn reports_to_a_closed_pipe_keep_the_verdict() {
+    for (args, code) in [
+        (&["check", "--config", "fixtures/demo/sluice.toml"][..], 0),
+        (
+            &[
+                "test",
+                "--config",
+                "fixtures/demo/sluice.toml",
+                "fixtures/demo/CASES.toml",
+            ][..],
+            0,
+        ),
+        (&["identifiers"][..], 0),
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_sluice-scan"))
+            .args(args)
+            .current_dir(repo())
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}
