@@ -169,6 +169,18 @@ fn sunk(dir: &Path, n: usize) -> Vec<String> {
 /// Sluice with the demo policies: `front` is its `[proxy]` and `[milter]`
 /// tables, `upstream_port` where releases, notices (and relayed mail) go.
 fn sluice(dir: &Path, front: &str, wait_on: u16, upstream_port: u16, api_port: u16) -> Running {
+    sluice_in_group(dir, front, wait_on, upstream_port, api_port, None)
+}
+
+/// [`sluice`], its process in group `gid` when given.
+fn sluice_in_group(
+    dir: &Path,
+    front: &str,
+    wait_on: u16,
+    upstream_port: u16,
+    api_port: u16,
+    gid: Option<u32>,
+) -> Running {
     let demo = repo().join("fixtures/demo");
     std::fs::create_dir_all(dir.join("dictionaries")).unwrap();
     std::fs::copy(
@@ -188,12 +200,15 @@ fn sluice(dir: &Path, front: &str, wait_on: u16, upstream_port: u16, api_port: u
         ),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_sluice-proxy"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sluice-proxy"));
+    command
         .arg("--config")
         .arg(dir.join("sluice.toml"))
-        .stderr(std::fs::File::create(dir.join("proxy.log")).unwrap())
-        .spawn()
-        .unwrap();
+        .stderr(std::fs::File::create(dir.join("proxy.log")).unwrap());
+    if let Some(gid) = gid {
+        std::os::unix::process::CommandExt::gid(&mut command, gid);
+    }
+    let child = command.spawn().unwrap();
     wait_port(wait_on);
     Running(child)
 }
@@ -365,6 +380,82 @@ fn postfix_with_sluice_as_its_milter() {
     // The client as Postfix saw it, from the milter's connect step; Sluice
     // down: Postfix tempfails, nothing is accepted unscanned.
     clients_named_then_sluice_down(api_port, 3, &mut sluice, port, "<** 451 4.7.1");
+}
+
+/// The README's same-host milter recipe: a unix socket, Postfix's user in
+/// the socket's group (here Sluice runs in Postfix's group, which is the
+/// same grant), no permission set by hand: the socket's own mode lets the
+/// group connect.
+#[test]
+fn postfix_with_sluice_as_its_milter_on_a_unix_socket() {
+    if !can_run() {
+        return;
+    }
+    let _one = ONE_POSTFIX.lock().unwrap_or_else(|e| e.into_inner());
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    // Postfix's smtpd (user postfix) must reach the socket's folder.
+    std::fs::set_permissions(w, std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
+    let run_dir = w.join("run");
+    std::fs::create_dir(&run_dir).unwrap();
+    std::fs::set_permissions(
+        &run_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o711),
+    )
+    .unwrap();
+    let socket = run_dir.join("milter.sock");
+    let sink_dir = w.join("sink");
+    let (_sink, sink_port) = sink(&sink_dir);
+    let (api_port, port) = (free_port(), free_port());
+    let front = format!(
+        "[proxy]\nlisten = \"\"\nhostname = \"dlp.test\"\n\n[milter]\nlisten = \"unix:{}\"\n",
+        socket.display()
+    );
+    let gid = String::from_utf8(
+        Command::new("id")
+            .args(["-g", "postfix"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    let mut sluice = Some(sluice_in_group(
+        &w.join("sluice"),
+        &front,
+        api_port,
+        sink_port,
+        api_port,
+        Some(gid),
+    ));
+    let started = Instant::now();
+    while !socket.exists() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let postfix = Postfix::start(
+        &w.join("postfix"),
+        port,
+        sink_port,
+        &[
+            format!("smtpd_milters = unix:{}", socket.display()),
+            "milter_default_action = tempfail".into(),
+            "milter_protocol = 6".into(),
+        ],
+        &[],
+    );
+    block_then_hold(port, &postfix);
+    let delivered = sunk(&sink_dir, 2);
+    let held = delivered
+        .iter()
+        .find(|m| m.contains("hold-partner.eml@"))
+        .expect("the held-for-review message");
+    assert!(
+        held.contains("X-Sluice-Hold: customer-entitlement"),
+        "{held}"
+    );
+    clients_named_then_sluice_down(api_port, 2, &mut sluice, port, "<** 451 4.7.1");
 }
 
 #[test]

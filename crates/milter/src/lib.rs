@@ -5,7 +5,8 @@
 //!
 //! `protocol.rs` reads and writes packets; `server.rs` holds a connection:
 //! it negotiates (version 6, header insertion, no `DATA` or unknown-command
-//! steps, header values with their leading space when the MTA offers it),
+//! steps, header values with their leading space, and no reply expected
+//! but at MAIL and at the end of the message, when the MTA offers them),
 //! records the client from the connect step and the macros (`{client_addr}`,
 //! `i` for the queue id, `{auth_authen}`), assembles the message from the
 //! header and body packets, and at the end asks a [`MilterHandler`] for a
@@ -16,7 +17,8 @@
 //! own default action, a tempfail in Postfix); a message over
 //! `max_message_size` is answered `552 5.3.4`; its bytes are charged to the
 //! shared in-flight budget as they arrive (no room: `451 4.3.1`); an MTA
-//! silent past the timeout loses the connection.
+//! silent past the timeout loses the connection. A refusal found at a step
+//! the MTA does not wait on is given at the next step it does wait on.
 #![deny(missing_docs)]
 
 pub mod protocol;

@@ -37,14 +37,20 @@ pub mod flags {
     pub const NO_REPLY_RCPT: u32 = 0x8000;
     /// No reply to end of headers.
     pub const NO_REPLY_END_OF_HEADERS: u32 = 0x0004_0000;
+    /// No reply to a body chunk.
+    pub const NO_REPLY_BODY: u32 = 0x0008_0000;
     /// The steps whose replies this filter never needs: it refuses a
-    /// message at MAIL (no room), at a body chunk or at its end (size), so
-    /// the MTA need not wait for the others. Fewer round trips per message.
+    /// message at MAIL (no room) or at its end (size, verdict), so the MTA
+    /// need not wait for the others. A size refusal found in a header or
+    /// body chunk waits for the end of the message, which changes nothing
+    /// for the client: the MTA answers it only after the final dot anyway.
+    /// Fewer round trips per message.
     pub const NO_REPLY: u32 = NO_REPLY_HEADER
         | NO_REPLY_CONNECT
         | NO_REPLY_HELO
         | NO_REPLY_RCPT
-        | NO_REPLY_END_OF_HEADERS;
+        | NO_REPLY_END_OF_HEADERS
+        | NO_REPLY_BODY;
 }
 
 /// One command from the MTA.

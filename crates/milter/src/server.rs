@@ -2,6 +2,7 @@
 //! assembled, the handler's verdict out.
 
 use std::net::{IpAddr, SocketAddr};
+use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,7 +84,8 @@ pub struct MilterConfig {
 pub enum MilterAddress {
     /// A TCP socket.
     Tcp(SocketAddr),
-    /// A unix socket path (replaced if it exists).
+    /// A unix socket path (replaced if it exists), mode 0660: the MTA
+    /// connects as a member of the socket's group.
     Unix(std::path::PathBuf),
 }
 
@@ -145,6 +147,11 @@ pub async fn serve_milter<H: MilterHandler>(
                 std::fs::remove_file(path)?;
             }
             let listener = tokio::net::UnixListener::bind(path)?;
+            // Connecting needs write permission on the socket, and the MTA
+            // runs as a user of its own (Postfix's smtpd as `postfix`):
+            // owner and group may connect, others may not, whatever the
+            // umask (the service's 0027 would leave the group read-only).
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
             tracing::info!("milter listening on unix:{}", path.display());
             loop {
                 let stream = tokio::select! {
@@ -243,6 +250,7 @@ fn no_reply_bit(command: &Command) -> u32 {
         Command::Rcpt(_) => flags::NO_REPLY_RCPT,
         Command::Header { .. } => flags::NO_REPLY_HEADER,
         Command::EndOfHeaders => flags::NO_REPLY_END_OF_HEADERS,
+        Command::Body(_) => flags::NO_REPLY_BODY,
         _ => 0,
     }
 }
