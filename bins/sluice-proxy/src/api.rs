@@ -1,4 +1,5 @@
-//! The HTTP API (SPEC §8): incidents, the quarantine, health and metrics.
+//! The HTTP API (SPEC §8): incidents, the quarantine, the audit trail,
+//! health and metrics.
 //!
 //! Every route but `/healthz` needs a token (`Authorization: Bearer T` or
 //! `?token=T`), compared in constant time. Store calls run on the blocking
@@ -7,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,11 +17,11 @@ use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sluice_config::{ApiConfig, ApiToken};
-use sluice_store::Store;
+use sluice_store::{AuditQuery, Store};
 
 use crate::incidents::IncidentParams;
 use crate::metrics::Metrics;
-use crate::quarantine::{Quarantine, QuarantineError};
+use crate::quarantine::{Quarantine, QuarantineError, Requester};
 
 /// What the API's handlers share.
 pub struct Api {
@@ -38,10 +39,6 @@ pub struct Token {
     pub actor: String,
     secret: String,
 }
-
-/// Who made a request (the matched token's actor).
-#[derive(Clone)]
-struct Actor(String);
 
 /// `[api] tokens` plus the lines of `token_file` (blank lines and `#`
 /// comments skipped).
@@ -113,6 +110,7 @@ pub fn router(api: Arc<Api>) -> Router {
             axum::routing::delete(delete_held),
         )
         .route("/api/v1/quarantine/{id}/release", post(release_held))
+        .route("/api/v1/audit", get(audit_log))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(api.clone(), authorize));
     Router::new()
@@ -173,8 +171,15 @@ async fn authorize(State(api): State<Arc<Api>>, request: Request, next: Next) ->
     let Some(actor) = matched else {
         return error(StatusCode::UNAUTHORIZED, "invalid token");
     };
+    // The peer's address, when the server was started with it (it is).
+    let client_ip = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
     let mut request = request;
-    request.extensions_mut().insert(Actor(actor));
+    request
+        .extensions_mut()
+        .insert(Requester { actor, client_ip });
     next.run(request).await
 }
 
@@ -247,19 +252,22 @@ fn incident_params(params: &HashMap<String, String>) -> Result<IncidentParams, V
     }
 }
 
+/// A 400 listing every problem with the request's parameters.
+fn bad_request(errors: Vec<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"status": "error", "errors": errors})),
+    )
+        .into_response()
+}
+
 async fn list_incidents(
     State(api): State<Arc<Api>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let query = match incident_params(&params).and_then(|p| p.query()) {
         Ok(q) => q,
-        Err(errors) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(json!({"status": "error", "errors": errors})),
-            )
-                .into_response()
-        }
+        Err(errors) => return bad_request(errors),
     };
     let store = api.store.clone();
     match blocking(move || store.incidents(&query)).await {
@@ -299,12 +307,45 @@ async fn list_held(State(api): State<Arc<Api>>) -> Response {
     }
 }
 
+/// `GET /api/v1/audit`: the incidents' time and paging parameters (and
+/// `quarantine_id` for one message's trail); newest first.
+async fn audit_log(
+    State(api): State<Arc<Api>>,
+    Query(mut params): Query<HashMap<String, String>>,
+) -> Response {
+    let quarantine_id = params.remove("quarantine_id");
+    let parsed = incident_params(&params).and_then(|p| {
+        if p.query.is_empty() {
+            p.query()
+        } else {
+            Err(vec![
+                "query: the audit log takes no query, only time and paging parameters".into(),
+            ])
+        }
+    });
+    let query = match parsed {
+        Ok(q) => AuditQuery {
+            since: q.since,
+            until: q.until,
+            limit: q.limit,
+            offset: q.offset,
+            quarantine_id,
+        },
+        Err(errors) => return bad_request(errors),
+    };
+    let store = api.store.clone();
+    match blocking(move || store.audit_log(&query)).await {
+        Ok(list) => success(serde_json::to_value(list).unwrap_or_default()),
+        Err(r) => r,
+    }
+}
+
 async fn delete_held(
     State(api): State<Arc<Api>>,
-    Extension(Actor(actor)): Extension<Actor>,
+    Extension(by): Extension<Requester>,
     Path(id): Path<String>,
 ) -> Response {
-    match api.quarantine.delete(&id, &actor).await {
+    match api.quarantine.delete(&id, &by).await {
         Ok(()) => success(json!({"id": id, "deleted": true})),
         Err(e) => quarantine_error(e),
     }
@@ -312,10 +353,10 @@ async fn delete_held(
 
 async fn release_held(
     State(api): State<Arc<Api>>,
-    Extension(Actor(actor)): Extension<Actor>,
+    Extension(by): Extension<Requester>,
     Path(id): Path<String>,
 ) -> Response {
-    match api.quarantine.release(&id, &actor).await {
+    match api.quarantine.release(&id, &by).await {
         Ok(released) => success(released.to_json()),
         Err(e) => quarantine_error(e),
     }

@@ -40,7 +40,7 @@ use delivery::Destination;
 use incidents::IncidentParams;
 use metrics::Metrics;
 use notify::Notifier;
-use quarantine::Quarantine;
+use quarantine::{Quarantine, Requester};
 use relay::{Live, Proxy, SharedProxy};
 use webhook::Webhook;
 
@@ -242,7 +242,11 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
             }
             _ => None,
         };
-        tokio::spawn(prune_periodically(store.clone(), config.store.retention));
+        tokio::spawn(prune_periodically(
+            store.clone(),
+            config.store.retention,
+            config.store.audit_retention,
+        ));
         let proxy = Arc::new(Proxy {
             live: std::sync::RwLock::new(Arc::new(Live {
                 inspector,
@@ -418,7 +422,8 @@ async fn serve_api(
         .await
         .with_context(|| format!("cannot listen on {listen} (api)"))?;
     tracing::info!("API listening on {}", http.local_addr()?);
-    let app = api::router(api);
+    // The peer's address goes with each request: the audit trail names it.
+    let app = api::router(api).into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move {
         if let Err(e) = axum::serve(http, app).with_graceful_shutdown(stop).await {
             tracing::error!("API server failed: {e}");
@@ -443,20 +448,25 @@ fn init_logging(json: bool) {
     }
 }
 
-/// `[store] retention`: prune at start and every hour.
-async fn prune_periodically(store: Arc<Store>, retention: Duration) {
+/// `[store] retention` and `audit_retention`: prune at start and every
+/// hour.
+async fn prune_periodically(store: Arc<Store>, retention: Duration, audit_retention: Duration) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    let before = |age: Duration| {
+        jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::try_from(age).unwrap_or(jiff::SignedDuration::MAX))
+            .unwrap_or(jiff::Timestamp::MIN)
+    };
     loop {
         tick.tick().await;
         let store = store.clone();
-        let before = jiff::Timestamp::now()
-            .checked_sub(
-                jiff::SignedDuration::try_from(retention).unwrap_or(jiff::SignedDuration::MAX),
-            )
-            .unwrap_or(jiff::Timestamp::MIN);
-        match tokio::task::spawn_blocking(move || store.prune(before)).await {
-            Ok(Ok(p)) if p.incidents + p.quarantined > 0 => tracing::info!(
-                "retention: pruned {} incident(s) and {} held message(s)",
+        let (records, audit) = (before(retention), before(audit_retention));
+        let pruned = tokio::task::spawn_blocking(move || {
+            Ok::<_, sluice_store::StoreError>((store.prune(records)?, store.prune_audit(audit)?))
+        });
+        match pruned.await {
+            Ok(Ok((p, audited))) if p.incidents + p.quarantined + audited > 0 => tracing::info!(
+                "retention: pruned {} incident(s), {} held message(s) and {audited} audit entries",
                 p.incidents,
                 p.quarantined
             ),
@@ -632,11 +642,12 @@ fn administer(config_path: PathBuf, command: Command) -> anyhow::Result<()> {
                     }
                 }
                 QuarantineCommand::Delete { id } => {
-                    runtime.block_on(quarantine.delete(&id, &cli_actor()))?;
+                    runtime.block_on(quarantine.delete(&id, &Requester::cli(cli_actor())))?;
                     writeln!(out, "deleted {id}")?;
                 }
                 QuarantineCommand::Release { id } => {
-                    let released = runtime.block_on(quarantine.release(&id, &cli_actor()))?;
+                    let released =
+                        runtime.block_on(quarantine.release(&id, &Requester::cli(cli_actor())))?;
                     let state = if released.pending.is_empty() {
                         "released"
                     } else {

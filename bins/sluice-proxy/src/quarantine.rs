@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
-use sluice_store::{Held, Store, StoreError};
+use sluice_store::{AuditAction, AuditEntry, Held, Store, StoreError};
 
 use crate::delivery::{trace_headers, Destination, RecipientReply};
 use crate::metrics::Metrics;
@@ -39,6 +39,25 @@ impl std::fmt::Display for QuarantineError {
 impl From<StoreError> for QuarantineError {
     fn from(e: StoreError) -> Self {
         QuarantineError::Store(e.to_string())
+    }
+}
+
+/// Who asks for a quarantine operation, as the audit trail records it.
+#[derive(Debug, Clone)]
+pub struct Requester {
+    /// `token:<name>`, `cli:<login>`, ... (SPEC §8).
+    pub actor: String,
+    /// The address the request came from (none from the CLI).
+    pub client_ip: Option<std::net::IpAddr>,
+}
+
+impl Requester {
+    /// Someone at this machine's command line.
+    pub fn cli(actor: String) -> Requester {
+        Requester {
+            actor,
+            client_ip: None,
+        }
     }
 }
 
@@ -138,14 +157,55 @@ impl Quarantine {
     }
 
     /// Deletes a held message (refused while it is being released); logged
-    /// with `actor`.
-    pub async fn delete(&self, id: &str, actor: &str) -> Result<(), QuarantineError> {
+    /// and audited with who asked.
+    pub async fn delete(&self, id: &str, by: &Requester) -> Result<(), QuarantineError> {
+        let incident_id = self.incident_of(id).await;
         let result = self.delete_held(id).await;
+        let actor = &by.actor;
         match &result {
             Ok(()) => tracing::info!(actor = %actor, quarantine = %id, "quarantine delete: ok"),
             Err(e) => tracing::info!(actor = %actor, quarantine = %id, "quarantine delete: {e}"),
         }
+        let outcome = result.as_ref().map(|()| None).map_err(|e| e.to_string());
+        self.audit(AuditAction::Delete, id, incident_id, by, outcome)
+            .await;
         result
+    }
+
+    /// The incident of a held message, for the audit trail (none when it
+    /// is not held, or the store cannot say).
+    async fn incident_of(&self, id: &str) -> Option<String> {
+        let store = self.store.clone();
+        let wanted = id.to_owned();
+        let held = blocking(move || store.held()).await.ok()?;
+        held.into_iter()
+            .find(|h| h.id == wanted)
+            .map(|h| h.incident_id)
+    }
+
+    /// Appends an operation's outcome (`Ok(detail)` or the error) to the
+    /// audit trail. A store that cannot take it is logged: the operation
+    /// itself has happened and is not undone.
+    async fn audit(
+        &self,
+        action: AuditAction,
+        id: &str,
+        incident_id: Option<String>,
+        by: &Requester,
+        outcome: Result<Option<String>, String>,
+    ) {
+        let mut entry = AuditEntry::now(by.actor.clone(), action);
+        entry.quarantine_id = Some(id.to_owned());
+        entry.incident_id = incident_id;
+        entry.client_ip = by.client_ip.map(|ip| ip.to_string());
+        match outcome {
+            Ok(detail) => entry.detail = detail,
+            Err(e) => entry.result = e,
+        }
+        let store = self.store.clone();
+        if let Err(e) = blocking(move || store.record_audit(&entry)).await {
+            tracing::error!(quarantine = %id, "audit trail: {e}");
+        }
     }
 
     async fn delete_held(&self, id: &str) -> Result<(), QuarantineError> {
@@ -165,8 +225,10 @@ impl Quarantine {
     /// delivery status notice, and the message is removed only when no
     /// recipient is pending. `Err` (502) only when no upstream session could
     /// be had; the message is then kept whole.
-    pub async fn release(&self, id: &str, actor: &str) -> Result<Released, QuarantineError> {
+    pub async fn release(&self, id: &str, by: &Requester) -> Result<Released, QuarantineError> {
+        let incident_id = self.incident_of(id).await;
         let result = self.relay_held(id).await;
+        let actor = &by.actor;
         match &result {
             Ok(r) => tracing::info!(
                 actor = %actor,
@@ -177,6 +239,16 @@ impl Quarantine {
             ),
             Err(e) => tracing::info!(actor = %actor, quarantine = %id, "quarantine release: {e}"),
         }
+        let outcome = match &result {
+            Ok(r) if r.pending.is_empty() => Ok(Some(format!(
+                "released to {} recipient(s)",
+                r.recipients.len() - r.pending.len()
+            ))),
+            Ok(r) => Ok(Some(format!("pending: {}", r.pending.join(", ")))),
+            Err(e) => Err(e.to_string()),
+        };
+        self.audit(AuditAction::Release, id, incident_id, by, outcome)
+            .await;
         result
     }
 

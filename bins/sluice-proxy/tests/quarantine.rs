@@ -224,6 +224,61 @@ fn quarantine_release_delete_and_a_failed_release() {
         .0,
         404
     );
+
+    // The audit trail has every step, newest first, with who, from where
+    // and the outcome (SPEC §8).
+    let (status, audit) = http("GET", &format!("{}/api/v1/audit", s.api), Some(TOKEN));
+    assert_eq!(status, 200, "{audit}");
+    let trail: Vec<(String, String, String, String)> = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap_or("").to_owned();
+            (
+                text("actor"),
+                text("action"),
+                text("quarantine_id"),
+                text("result"),
+            )
+        })
+        .collect();
+    let ok = |actor: &str, action: &str, id: &str| {
+        (
+            actor.to_owned(),
+            action.to_owned(),
+            id.to_owned(),
+            "ok".to_owned(),
+        )
+    };
+    assert_eq!(trail.len(), 5, "{audit}");
+    assert_eq!(trail[0].1, "delete");
+    assert!(trail[0].3.starts_with("no quarantined message"), "{audit}");
+    assert_eq!(trail[1], ok("cli:dana", "delete", &second));
+    assert_eq!(trail[2].1, "release");
+    assert!(trail[2].3.contains("the message is kept"), "{audit}");
+    assert!(trail[3].3.starts_with("no quarantined message"), "{audit}");
+    assert_eq!(trail[4], ok("token:#1", "release", &first));
+    let released = &audit["data"][4];
+    assert_eq!(released["incident_id"], first.as_str());
+    assert_eq!(released["client_ip"], "127.0.0.1");
+    assert_eq!(released["detail"], "released to 1 recipient(s)");
+    assert_eq!(audit["data"][1]["client_ip"], serde_json::Value::Null);
+    // One message's trail; paging; a query is refused.
+    let (_, one) = http(
+        "GET",
+        &format!("{}/api/v1/audit?quarantine_id={second}&limit=1", s.api),
+        Some(TOKEN),
+    );
+    assert_eq!(one["data"].as_array().unwrap().len(), 1, "{one}");
+    assert_eq!(one["data"][0]["actor"], "token:#1");
+    let (status, refused) = http(
+        "GET",
+        &format!("{}/api/v1/audit?query=action%20eq%20%27x%27", s.api),
+        Some(TOKEN),
+    );
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(http("GET", &format!("{}/api/v1/audit", s.api), None).0, 401);
 }
 
 #[test]

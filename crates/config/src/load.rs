@@ -226,7 +226,6 @@ pub(crate) fn one_line(s: &str) -> String {
 /// whole table.
 const NOT_SUPPORTED_YET: &[(&str, Option<&[&str]>)] = &[
     ("console", None),
-    ("store", Some(&["audit_retention"])),
     ("api", Some(&["tls"])),
     ("notify", Some(&["console_url", "link_ttl"])),
     (

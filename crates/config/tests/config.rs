@@ -134,7 +134,7 @@ fn identifier_keywords_exclude_and_min_confidence() {
 fn spec_keys_not_built_yet_are_refused_all_at_once() {
     let d = Dir::new();
     let e = d.errors(&format!(
-        "{BASE}\n[store]\naudit_retention = \"400d\"\n[console]\nusers_file = \"console.users\"\n"
+        "{BASE}\n[api]\ntls = {{ cert = \"c.pem\", key = \"k.pem\" }}\n[console]\nusers_file = \"console.users\"\n"
     ));
     assert_eq!(e.len(), 2, "{e:?}");
     assert!(
@@ -144,7 +144,7 @@ fn spec_keys_not_built_yet_are_refused_all_at_once() {
     );
     assert!(
         e.iter()
-            .any(|m| m.starts_with("store.audit_retention: not supported yet")),
+            .any(|m| m.starts_with("api.tls: not supported yet")),
         "{e:?}"
     );
     let e = d.errors(&BASE.replace(
@@ -261,9 +261,10 @@ fn unknown_keys_are_rejected_in_every_table() {
 #[test]
 fn sizes_durations_and_networks() {
     let d = Dir::new();
-    let c = d.load(&format!("{BASE}\n[proxy]\nmax_message_size = \"10MiB\"\ncommand_timeout = \"90s\"\nallowed_clients = [\"10.0.0.0/8\"]\n[store]\nretention = \"30d\"\n")).unwrap();
+    let c = d.load(&format!("{BASE}\n[proxy]\nmax_message_size = \"10MiB\"\ncommand_timeout = \"90s\"\nallowed_clients = [\"10.0.0.0/8\"]\n[store]\nretention = \"30d\"\naudit_retention = \"730d\"\n")).unwrap();
     assert_eq!(c.proxy.max_message_size.0, 10 << 20);
     assert_eq!(c.store.retention.as_secs(), 30 * 86400);
+    assert!(c.store.audit_retention.as_secs() > 365 * 86400);
     assert_eq!(d.errors(&format!("{BASE}\n[proxy]\nmax_message_size = \"10 lots\"\n")), ["proxy.max_message_size: unknown size unit \"lots\" in \"10 lots\" (use B, KiB, MiB, GiB, KB, MB, GB) (line 16)"]);
     assert_eq!(d.errors(&format!("{BASE}\n[limits]\nmax_scan_time = \"soon\"\n")), ["limits.max_scan_time: expected a duration such as \"90s\", \"5m\", \"2h\" or \"90d\", found \"soon\" (line 16)"]);
     assert_eq!(

@@ -1,5 +1,5 @@
-//! `sluice-store`: incidents, forensics and the quarantine in one SQLite
-//! file (SPEC §8).
+//! `sluice-store`: incidents, forensics, the quarantine and the audit
+//! trail in one SQLite file (SPEC §8).
 //!
 //! Two kinds of writes with opposite needs share the file:
 //!
@@ -41,6 +41,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod audit;
 mod incident;
 mod query;
 mod queue;
@@ -53,6 +54,7 @@ use std::time::Duration;
 
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
+pub use audit::{AuditAction, AuditEntry, AuditQuery};
 pub use incident::{EvidenceItem, Held, Incident, IncidentRule};
 pub use query::{Field, Filter, QueryError};
 pub use queue::{IncidentQueue, QueueStats};
@@ -357,6 +359,19 @@ impl Store {
             "DELETE FROM incidents WHERE time_ms < ?1",
             [before.as_millisecond()],
         )?;
+        // Each held message retention removes is an `expire` in the audit
+        // trail, committed with its removal.
+        let expired: Vec<(String, String)> = tx
+            .prepare("SELECT id, incident_id FROM quarantine WHERE time_ms < ?1")?
+            .query_map([before.as_millisecond()], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (id, incident_id) in &expired {
+            let mut entry = AuditEntry::now("system", AuditAction::Expire);
+            entry.quarantine_id = Some(id.clone());
+            entry.incident_id = Some(incident_id.clone());
+            entry.detail = Some("retention".into());
+            audit::insert(&tx, &entry)?;
+        }
         let quarantined = tx.execute(
             "DELETE FROM quarantine WHERE time_ms < ?1",
             [before.as_millisecond()],

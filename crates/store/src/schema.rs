@@ -41,6 +41,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
          deflated BLOB NOT NULL
      );
      CREATE INDEX incident_fields_by_value ON incident_fields (field, value);",
+    // 3: the audit trail (SPEC §8), appended to and pruned only.
+    "CREATE TABLE audit (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         time_ms INTEGER NOT NULL,
+         actor TEXT NOT NULL,
+         action TEXT NOT NULL,
+         quarantine_id TEXT,
+         incident_id TEXT,
+         client_ip TEXT,
+         result TEXT NOT NULL,
+         detail TEXT
+     );
+     CREATE INDEX audit_by_time ON audit (time_ms, id);
+     CREATE INDEX audit_by_quarantine ON audit (quarantine_id);",
 ];
 
 /// The schema version this code writes.

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use sluice_store::{
-    EvidenceItem, Filter, Held, Incident, IncidentQuery, IncidentQueue, IncidentRecord,
-    IncidentRule, Store, SCHEMA_VERSION,
+    AuditAction, AuditEntry, AuditQuery, EvidenceItem, Filter, Held, Incident, IncidentQuery,
+    IncidentQueue, IncidentRecord, IncidentRule, Store, SCHEMA_VERSION,
 };
 
 /// A time `seconds` before now, in whole seconds as incidents hold it.
@@ -379,4 +379,96 @@ fn retention_prunes_old_incidents_and_held_messages() {
     assert!(store.incident(&new.id).unwrap().is_some());
     // The search rows went with it: no query finds the pruned incident.
     assert_eq!(ids(&store, "policy eq 'old'"), Vec::<String>::new());
+}
+
+/// An audit entry by `actor` about held message `quarantine_id`, `age`
+/// seconds ago.
+fn entry(actor: &str, action: AuditAction, quarantine_id: &str, age: i64) -> AuditEntry {
+    let mut e = AuditEntry::now(actor, action);
+    e.time = ago(age);
+    e.quarantine_id = Some(quarantine_id.into());
+    e
+}
+
+#[test]
+fn the_audit_trail_lists_newest_first_pages_and_filters_by_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("sluice.db")).unwrap();
+    let mut failed = entry("token:ops", AuditAction::Release, "Q1", 300);
+    failed.result = "release of Q1 failed, the message is kept: refused".into();
+    failed.client_ip = Some("192.0.2.7".into());
+    for e in [
+        failed.clone(),
+        entry("cli:root", AuditAction::Delete, "Q2", 200),
+        entry("token:ops", AuditAction::Release, "Q1", 100),
+    ] {
+        store.record_audit(&e).unwrap();
+    }
+    let all = store.audit_log(&AuditQuery::default()).unwrap();
+    let order: Vec<(&str, AuditAction)> = all
+        .iter()
+        .map(|e| (e.quarantine_id.as_deref().unwrap(), e.action))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("Q1", AuditAction::Release),
+            ("Q2", AuditAction::Delete),
+            ("Q1", AuditAction::Release)
+        ]
+    );
+    // Stored and read back whole, the time to the millisecond.
+    assert_eq!(all[2], failed);
+    let page = AuditQuery {
+        limit: 1,
+        offset: 1,
+        ..AuditQuery::default()
+    };
+    assert_eq!(store.audit_log(&page).unwrap()[0].actor, "cli:root");
+    let since = AuditQuery {
+        since: Some(ago(250)),
+        ..AuditQuery::default()
+    };
+    assert_eq!(store.audit_log(&since).unwrap().len(), 2);
+    let one = AuditQuery {
+        quarantine_id: Some("Q1".into()),
+        ..AuditQuery::default()
+    };
+    assert_eq!(store.audit_log(&one).unwrap().len(), 2);
+    // The JSON of SPEC §8.
+    let json = serde_json::to_value(&all[1]).unwrap();
+    assert_eq!(json["action"], "delete");
+    assert_eq!(json["result"], "ok");
+    assert_eq!(json["client_ip"], serde_json::Value::Null);
+    assert_eq!(
+        serde_json::to_value(AuditAction::SignInFailed).unwrap(),
+        "sign-in-failed"
+    );
+}
+
+#[test]
+fn retention_audits_each_expired_message_and_the_trail_has_its_own_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("sluice.db")).unwrap();
+    let mut old = incident("Old", "low", "s@x.org", &["r@y.org"], "R");
+    old.time = ago(100 * 86_400);
+    store
+        .quarantine(&held(&old, 5), b"hello", &record(old.clone()))
+        .unwrap();
+    assert_eq!(store.prune(ago(90 * 86_400)).unwrap().quarantined, 1);
+    let trail = store.audit_log(&AuditQuery::default()).unwrap();
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert_eq!(trail[0].action, AuditAction::Expire);
+    assert_eq!(trail[0].actor, "system");
+    assert_eq!(trail[0].quarantine_id.as_deref(), Some(old.id.as_str()));
+    assert_eq!(trail[0].incident_id.as_deref(), Some(old.id.as_str()));
+    // Nothing more to expire: no second entry.
+    store.prune(ago(90 * 86_400)).unwrap();
+    assert_eq!(store.audit_log(&AuditQuery::default()).unwrap().len(), 1);
+
+    store
+        .record_audit(&entry("token:ops", AuditAction::Delete, "Q9", 500 * 86_400))
+        .unwrap();
+    assert_eq!(store.prune_audit(ago(400 * 86_400)).unwrap(), 1);
+    assert_eq!(store.audit_log(&AuditQuery::default()).unwrap().len(), 1);
 }

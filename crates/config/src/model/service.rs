@@ -260,6 +260,10 @@ pub struct StoreConfig {
     /// Age past which incidents and quarantined messages are pruned.
     #[serde(deserialize_with = "duration")]
     pub retention: Duration,
+    /// Age past which audit entries are pruned (kept longer than what
+    /// they are about: who let a message out stays known).
+    #[serde(deserialize_with = "duration")]
+    pub audit_retention: Duration,
 }
 
 impl Default for StoreConfig {
@@ -268,6 +272,7 @@ impl Default for StoreConfig {
             path: "sluice-data/sluice.db".into(),
             forensics: Forensics::Excerpts,
             retention: Duration::from_secs(90 * 86_400),
+            audit_retention: Duration::from_secs(400 * 86_400),
         }
     }
 }
