@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use sluice_config::Forensics;
 use sluice_policy::{Decision, Triggered};
-use sluice_store::{EvidenceItem, Incident, IncidentRule};
+use sluice_store::{EvidenceItem, HoldState, Incident, IncidentRule, QuarantineState};
 
 /// Who sent a message, as far as the front end knows: the connecting
 /// peer, or the original client an MTA in front passed on.
@@ -41,6 +41,16 @@ pub fn incident_of(
     forensics: Forensics,
     quarantine_id: Option<String>,
 ) -> Incident {
+    let time = crate::stamps::now_in_seconds();
+    // Held now, for every recipient (what the webhook shows); the store
+    // brings it up to date whenever the incident is read.
+    let quarantine = quarantine_id.map(|held| QuarantineState {
+        id: held,
+        state: HoldState::Held,
+        time: Some(time),
+        actor: None,
+        pending: d.recipients.clone(),
+    });
     let rules: Vec<_> = d.rules_of(t).collect();
     let evidence = if forensics == Forensics::None {
         Vec::new()
@@ -62,7 +72,7 @@ pub fn incident_of(
     };
     Incident {
         id: id.to_owned(),
-        time: crate::stamps::now_in_seconds(),
+        time,
         policy: t.policy.clone(),
         action: t.action,
         monitor: t.is_monitor(),
@@ -85,7 +95,7 @@ pub fn incident_of(
         client_name: client.name.as_deref().map(sluice_dlp::redact),
         client_helo: client.helo.clone(),
         auth_user: client.auth_user.clone(),
-        quarantine_id,
+        quarantine,
         evidence,
     }
 }

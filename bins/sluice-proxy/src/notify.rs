@@ -289,7 +289,7 @@ mod tests {
             client_name: None,
             client_helo: None,
             auth_user: None,
-            quarantine_id: None,
+            quarantine: None,
             evidence: vec![sluice_store::EvidenceItem {
                 rule: "Card numbers".into(),
                 entity: "cards".into(),

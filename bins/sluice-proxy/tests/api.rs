@@ -353,7 +353,7 @@ fn monitor_mode_records_the_would_be_action_and_changes_nothing() {
         recorded,
         [("add-header", true), ("quarantine", true), ("block", true)]
     );
-    assert!(all.iter().all(|i| i["quarantine_id"].is_null()));
+    assert!(all.iter().all(|i| i["quarantine"].is_null()));
     // All three relayed unchanged (no header added), no notification.
     let relayed = wait_for_files(&s.inbox, 4);
     assert_eq!(relayed.len(), 3, "{relayed:?}");
@@ -462,7 +462,7 @@ fn a_monitor_policy_above_a_block_records_and_the_block_still_applies() {
         ],
         "{recorded:?}"
     );
-    assert!(all.iter().all(|i| i["quarantine_id"].is_null()));
+    assert!(all.iter().all(|i| i["quarantine"].is_null()));
     let (_, held) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
     assert_eq!(held["data"], serde_json::json!([]));
     // The query language finds the monitor incident by its policy.

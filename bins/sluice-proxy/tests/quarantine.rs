@@ -132,7 +132,14 @@ fn quarantine_release_delete_and_a_failed_release() {
     assert!(held[0]["time"].as_str().unwrap().ends_with('Z'));
     // The incident points at the held message.
     let incident = incidents(&s, "", 2);
-    assert_eq!(incident[1]["quarantine_id"], first.as_str());
+    let quarantine = &incident[1]["quarantine"];
+    assert_eq!(quarantine["id"], first.as_str(), "{quarantine}");
+    assert_eq!(quarantine["state"], "held");
+    assert_eq!(
+        quarantine["pending"],
+        serde_json::json!(["advisor@partner.org"])
+    );
+    assert_eq!(quarantine["actor"], serde_json::Value::Null);
     assert!(
         wait_for_files(&s.inbox, 1).is_empty(),
         "nothing relayed yet"
@@ -279,6 +286,31 @@ fn quarantine_release_delete_and_a_failed_release() {
     );
     assert_eq!(status, 400, "{refused}");
     assert_eq!(http("GET", &format!("{}/api/v1/audit", s.api), None).0, 401);
+
+    // The incidents say where their messages went, and who sent them there.
+    let (_, one) = http(
+        "GET",
+        &format!("{}/api/v1/incidents/{first}", s.api),
+        Some(TOKEN),
+    );
+    let q = &one["data"]["quarantine"];
+    assert_eq!(
+        (q["state"].as_str(), q["actor"].as_str()),
+        (Some("released"), Some("token:#1")),
+        "{one}"
+    );
+    assert_eq!(q["pending"], serde_json::json!([]));
+    let (_, one) = http(
+        "GET",
+        &format!("{}/api/v1/incidents/{second}", s.api),
+        Some(TOKEN),
+    );
+    let q = &one["data"]["quarantine"];
+    assert_eq!(
+        (q["state"].as_str(), q["actor"].as_str()),
+        (Some("deleted"), Some("cli:dana")),
+        "{one}"
+    );
 }
 
 #[test]

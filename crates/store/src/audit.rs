@@ -6,7 +6,7 @@
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
-use crate::{lock, Store, StoreError};
+use crate::{lock, HoldState, Store, StoreError};
 
 /// What an entry records. The names are SPEC §8's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,4 +218,59 @@ impl Store {
             [before.as_millisecond()],
         )?)
     }
+}
+
+/// Brings an incident's `quarantine` up to date: held (since when, for
+/// whom) while its row is in the quarantine, else how it left, from the
+/// audit entry that took it out. A message that left before the audit
+/// trail existed reads as `deleted`, with no time or actor.
+pub(crate) fn refresh_quarantine(
+    conn: &rusqlite::Connection,
+    incident: &mut crate::Incident,
+) -> Result<(), StoreError> {
+    use rusqlite::OptionalExtension;
+    let Some(q) = incident.quarantine.as_mut() else {
+        return Ok(());
+    };
+    let held: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT time_ms, recipients FROM quarantine WHERE id = ?1",
+            [&q.id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((time_ms, recipients)) = held {
+        q.state = HoldState::Held;
+        q.time = jiff::Timestamp::from_millisecond(time_ms).ok();
+        q.actor = None;
+        q.pending = serde_json::from_str(&recipients).unwrap_or_default();
+        return Ok(());
+    }
+    let left: Option<(i64, String, String)> = conn
+        .query_row(
+            "SELECT time_ms, actor, action FROM audit
+             WHERE quarantine_id = ?1 AND result = 'ok' AND action IN ('release', 'delete', 'expire')
+             ORDER BY time_ms DESC, id DESC LIMIT 1",
+            [&q.id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    q.pending.clear();
+    match left {
+        Some((time_ms, actor, action)) => {
+            q.state = match action.as_str() {
+                "release" => HoldState::Released,
+                "delete" => HoldState::Deleted,
+                _ => HoldState::Expired,
+            };
+            q.time = jiff::Timestamp::from_millisecond(time_ms).ok();
+            q.actor = Some(actor);
+        }
+        None => {
+            q.state = HoldState::Deleted;
+            q.time = None;
+            q.actor = None;
+        }
+    }
+    Ok(())
 }

@@ -44,10 +44,42 @@ pub struct Incident {
     /// The login the client authenticated as at the MTA in front.
     #[serde(default)]
     pub auth_user: Option<String>,
-    /// The held message, for `quarantine`.
-    pub quarantine_id: Option<String>,
+    /// The held message and what became of it (for `quarantine`), as of
+    /// when the incident was read.
+    pub quarantine: Option<QuarantineState>,
     /// Matches with masked excerpts; empty with `forensics = "none"`.
     pub evidence: Vec<EvidenceItem>,
+}
+
+/// An incident's held message and what became of it (SPEC §8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantineState {
+    /// Quarantine id.
+    pub id: String,
+    /// Held, or how it left.
+    pub state: HoldState,
+    /// When it was held, or left (unknown for a message that left before
+    /// the audit trail existed).
+    pub time: Option<jiff::Timestamp>,
+    /// Who let it out or deleted it (`system` for retention); none while
+    /// it is held.
+    pub actor: Option<String>,
+    /// Recipients it has still to reach (all of them until a release).
+    pub pending: Vec<String>,
+}
+
+/// Where a held message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HoldState {
+    /// In the quarantine.
+    Held,
+    /// Relayed to every recipient.
+    Released,
+    /// Deleted by a reviewer.
+    Deleted,
+    /// Removed by retention.
+    Expired,
 }
 
 /// A rule's outcome in an incident.

@@ -30,7 +30,7 @@
 //!     severity: sluice_dlp::Severity::Medium, rules: vec![], sender: "alice@example.com".into(),
 //!     recipients: vec!["bob@partner.org".into()], subject: Some("Renewal".into()),
 //!     message_id: None, client_ip: None, client_name: None, client_helo: None,
-//!     auth_user: None, quarantine_id: None, evidence: vec![],
+//!     auth_user: None, quarantine: None, evidence: vec![],
 //! };
 //! store.insert(&[sluice_store::IncidentRecord { incident, message: None }]).unwrap();
 //! let query = IncidentQuery {
@@ -55,7 +55,7 @@ use std::time::Duration;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 pub use audit::{AuditAction, AuditEntry, AuditQuery};
-pub use incident::{EvidenceItem, Held, Incident, IncidentRule};
+pub use incident::{EvidenceItem, Held, HoldState, Incident, IncidentRule, QuarantineState};
 pub use query::{Field, Filter, QueryError};
 pub use queue::{IncidentQueue, QueueStats};
 pub use schema::SCHEMA_VERSION;
@@ -256,7 +256,9 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (id, body) = row?;
-            out.push(parse_incident(&id, &body)?);
+            let mut incident = parse_incident(&id, &body)?;
+            audit::refresh_quarantine(&conn, &mut incident)?;
+            out.push(incident);
         }
         Ok(out)
     }
@@ -269,7 +271,12 @@ impl Store {
                 r.get(0)
             })
             .optional()?;
-        body.map(|b| parse_incident(id, &b)).transpose()
+        let Some(body) = body else {
+            return Ok(None);
+        };
+        let mut incident = parse_incident(id, &body)?;
+        audit::refresh_quarantine(&conn, &mut incident)?;
+        Ok(Some(incident))
     }
 
     /// The whole message kept with an incident (`forensics = "full"`).
@@ -440,10 +447,24 @@ fn time_of(incident: &Incident) -> i64 {
 }
 
 fn parse_incident(id: &str, body: &str) -> Result<Incident, StoreError> {
-    serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt {
         id: id.to_owned(),
         reason: e.to_string(),
-    })
+    };
+    let mut value: serde_json::Value = serde_json::from_str(body).map_err(corrupt)?;
+    // Incidents written before the `quarantine` object name only the id;
+    // the state is filled in from the quarantine and the audit trail.
+    if let Some(fields) = value.as_object_mut() {
+        if let Some(old) = fields.remove("quarantine_id") {
+            let state = old.as_str().map(|held| {
+                serde_json::json!({"id": held, "state": "held", "time": null, "actor": null, "pending": []})
+            });
+            fields
+                .entry("quarantine")
+                .or_insert(state.unwrap_or_default());
+        }
+    }
+    serde_json::from_value(value).map_err(corrupt)
 }
 
 fn held_of_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Held> {

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use sluice_store::{
-    AuditAction, AuditEntry, AuditQuery, EvidenceItem, Filter, Held, Incident, IncidentQuery,
-    IncidentQueue, IncidentRecord, IncidentRule, Store, SCHEMA_VERSION,
+    AuditAction, AuditEntry, AuditQuery, EvidenceItem, Filter, Held, HoldState, Incident,
+    IncidentQuery, IncidentQueue, IncidentRecord, IncidentRule, QuarantineState, Store,
+    SCHEMA_VERSION,
 };
 
 /// A time `seconds` before now, in whole seconds as incidents hold it.
@@ -52,7 +53,7 @@ fn incident(
         client_name: None,
         client_helo: Some("client.test".into()),
         auth_user: None,
-        quarantine_id: None,
+        quarantine: None,
         evidence: vec![EvidenceItem {
             rule: rule.into(),
             entity: "customer-terms".into(),
@@ -471,4 +472,103 @@ fn retention_audits_each_expired_message_and_the_trail_has_its_own_retention() {
         .unwrap();
     assert_eq!(store.prune_audit(ago(400 * 86_400)).unwrap(), 1);
     assert_eq!(store.audit_log(&AuditQuery::default()).unwrap().len(), 1);
+}
+
+#[test]
+fn an_incident_shows_where_its_held_message_is_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("sluice.db")).unwrap();
+    let state = |id: &str| store.incident(id).unwrap().unwrap().quarantine.unwrap();
+    let mut hold = |name: &str| {
+        let mut inc = incident(name, "high", "s@x.org", &["a@y.org", "b@y.org"], "R");
+        inc.quarantine = Some(QuarantineState {
+            id: inc.id.clone(),
+            state: HoldState::Held,
+            time: Some(inc.time),
+            actor: None,
+            pending: inc.recipients.clone(),
+        });
+        store
+            .quarantine(&held(&inc, 5), b"hello", &record(inc.clone()))
+            .unwrap();
+        inc.id
+    };
+    let (released, partly, deleted) = (hold("A"), hold("B"), hold("C"));
+    assert_eq!(state(&released).state, HoldState::Held);
+    assert_eq!(state(&released).pending, ["a@y.org", "b@y.org"]);
+
+    let done = |id: &str, actor: &str, action: AuditAction| {
+        let mut e = AuditEntry::now(actor, action);
+        e.quarantine_id = Some(id.into());
+        store.record_audit(&e).unwrap();
+    };
+    // A failed release changes nothing; a release that reached everyone
+    // removes it.
+    let mut failed = AuditEntry::now("token:ops", AuditAction::Release);
+    failed.quarantine_id = Some(released.clone());
+    failed.result = "upstream down".into();
+    store.record_audit(&failed).unwrap();
+    assert_eq!(state(&released).state, HoldState::Held);
+    store.delete_held(&released).unwrap();
+    done(&released, "token:ops", AuditAction::Release);
+    let s = state(&released);
+    assert_eq!(s.state, HoldState::Released);
+    assert_eq!(s.actor.as_deref(), Some("token:ops"));
+    assert!(s.pending.is_empty() && s.time.is_some());
+    // A partial release: still held, for the one left.
+    store.keep_held_for(&partly, &["b@y.org".into()]).unwrap();
+    done(&partly, "token:ops", AuditAction::Release);
+    assert_eq!(state(&partly).state, HoldState::Held);
+    assert_eq!(state(&partly).pending, ["b@y.org"]);
+    store.delete_held(&deleted).unwrap();
+    done(&deleted, "cli:dana", AuditAction::Delete);
+    assert_eq!(state(&deleted).state, HoldState::Deleted);
+    assert_eq!(state(&deleted).actor.as_deref(), Some("cli:dana"));
+    // Listing shows the same, and the JSON names the state in lower case.
+    let listed = store.incidents(&IncidentQuery::default()).unwrap();
+    let json = serde_json::to_value(&listed).unwrap();
+    let states: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["quarantine"]["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states.len(), 3);
+    assert!(
+        states.contains(&"released") && states.contains(&"deleted") && states.contains(&"held")
+    );
+}
+
+#[test]
+fn an_incident_stored_with_a_quarantine_id_reads_as_a_quarantine_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sluice.db");
+    let inc = incident("Old", "high", "s@x.org", &["r@y.org"], "R");
+    let store = Store::open(&path).unwrap();
+    store
+        .quarantine(&held(&inc, 5), b"hello", &record(inc.clone()))
+        .unwrap();
+    drop(store);
+    // The body as an earlier version wrote it.
+    let mut body = serde_json::to_value(&inc).unwrap();
+    let fields = body.as_object_mut().unwrap();
+    fields.remove("quarantine");
+    fields.insert("quarantine_id".into(), inc.id.clone().into());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE incidents SET body = ?1 WHERE id = ?2",
+        rusqlite::params![body.to_string(), inc.id],
+    )
+    .unwrap();
+    drop(conn);
+    let store = Store::open(&path).unwrap();
+    let q = store
+        .incident(&inc.id)
+        .unwrap()
+        .unwrap()
+        .quarantine
+        .unwrap();
+    assert_eq!(q.id, inc.id);
+    assert_eq!(q.state, HoldState::Held);
+    assert_eq!(q.pending, ["r@y.org"]);
 }
