@@ -479,7 +479,7 @@ fn an_incident_shows_where_its_held_message_is_now() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("sluice.db")).unwrap();
     let state = |id: &str| store.incident(id).unwrap().unwrap().quarantine.unwrap();
-    let mut hold = |name: &str| {
+    let hold = |name: &str| {
         let mut inc = incident(name, "high", "s@x.org", &["a@y.org", "b@y.org"], "R");
         inc.quarantine = Some(QuarantineState {
             id: inc.id.clone(),
