@@ -288,29 +288,23 @@ fn quarantine_release_delete_and_a_failed_release() {
     assert_eq!(http("GET", &format!("{}/api/v1/audit", s.api), None).0, 401);
 
     // The incidents say where their messages went, and who sent them there.
-    let (_, one) = http(
-        "GET",
-        &format!("{}/api/v1/incidents/{first}", s.api),
-        Some(TOKEN),
-    );
-    let q = &one["data"]["quarantine"];
-    assert_eq!(
-        (q["state"].as_str(), q["actor"].as_str()),
-        (Some("released"), Some("token:#1")),
-        "{one}"
-    );
-    assert_eq!(q["pending"], serde_json::json!([]));
-    let (_, one) = http(
-        "GET",
-        &format!("{}/api/v1/incidents/{second}", s.api),
-        Some(TOKEN),
-    );
-    let q = &one["data"]["quarantine"];
-    assert_eq!(
-        (q["state"].as_str(), q["actor"].as_str()),
-        (Some("deleted"), Some("cli:dana")),
-        "{one}"
-    );
+    for (id, state, actor) in [
+        (&first, "released", "token:#1"),
+        (&second, "deleted", "cli:dana"),
+    ] {
+        let (_, one) = http(
+            "GET",
+            &format!("{}/api/v1/incidents/{id}", s.api),
+            Some(TOKEN),
+        );
+        let q = &one["data"]["quarantine"];
+        assert_eq!(
+            (q["state"].as_str(), q["actor"].as_str()),
+            (Some(state), Some(actor)),
+            "{one}"
+        );
+        assert_eq!(q["pending"], serde_json::json!([]));
+    }
 }
 
 #[test]
