@@ -40,6 +40,30 @@ pub struct Token {
     secret: String,
 }
 
+/// The address a request came from, as the server knows it (plain TCP or
+/// HTTPS): the audit trail names it.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}
+
+impl
+    axum::extract::connect_info::Connected<
+        axum::serve::IncomingStream<'_, crate::https::TlsListener>,
+    > for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, crate::https::TlsListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}
+
 /// `[api] tokens` plus the lines of `token_file` (blank lines and `#`
 /// comments skipped).
 pub fn load_tokens(api: &ApiConfig) -> anyhow::Result<Vec<Token>> {
@@ -174,8 +198,8 @@ async fn authorize(State(api): State<Arc<Api>>, request: Request, next: Next) ->
     // The peer's address, when the server was started with it (it is).
     let client_ip = request
         .extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
+        .get::<ConnectInfo<Peer>>()
+        .map(|c| c.0 .0.ip());
     let mut request = request;
     request
         .extensions_mut()

@@ -8,6 +8,7 @@
 mod api;
 mod delivery;
 mod execute;
+mod https;
 mod incident;
 mod incidents;
 mod metrics;
@@ -237,7 +238,7 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
                     ),
                     tokens: std::sync::RwLock::new(tokens),
                 });
-                serve_api(&a.listen, api.clone(), stopped(stop_rx.clone())).await?;
+                serve_api(a, api.clone(), stopped(stop_rx.clone())).await?;
                 Some(api)
             }
             _ => None,
@@ -412,23 +413,40 @@ fn drain(runtime: tokio::runtime::Runtime, writer: std::thread::JoinHandle<()>) 
     }
 }
 
-/// Serves the HTTP API on `listen` until `stop`.
+/// Serves the HTTP API (HTTPS with `[api] tls`) until `stop`.
 async fn serve_api(
-    listen: &str,
+    config: &sluice_config::ApiConfig,
     api: Arc<Api>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let listen = &config.listen;
     let http = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (api)"))?;
-    tracing::info!("API listening on {}", http.local_addr()?);
+    let local = http.local_addr()?;
     // The peer's address goes with each request: the audit trail names it.
-    let app = api::router(api).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(http, app).with_graceful_shutdown(stop).await {
-            tracing::error!("API server failed: {e}");
+    let app = api::router(api).into_make_service_with_connect_info::<api::Peer>();
+    match &config.tls {
+        None => {
+            tracing::info!("API listening on {local}");
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(http, app).with_graceful_shutdown(stop).await {
+                    tracing::error!("API server failed: {e}");
+                }
+            });
         }
-    });
+        Some(tls) => {
+            let tls =
+                sluice_smtp::tls::server_config(&tls.cert, &tls.key, None).context("api.tls")?;
+            let https = https::TlsListener::start(http, tls)?;
+            tracing::info!("API listening on {local} (HTTPS)");
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(https, app).with_graceful_shutdown(stop).await {
+                    tracing::error!("API server failed: {e}");
+                }
+            });
+        }
+    }
     Ok(())
 }
 

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::api::{demo, http, incidents, policies, setup, setup_with, url_encode, TOKEN};
+use common::api::{
+    demo, http, http_trusting, incidents, policies, setup, setup_with, url_encode, TOKEN,
+};
 use common::{free_port, proxy_with, send, wait_for_files, wait_port, Running};
 use serde_json::Value;
 
@@ -470,4 +472,66 @@ fn a_monitor_policy_above_a_block_records_and_the_block_still_applies() {
     let found = incidents(&s, &format!("query={q}"), 1);
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["monitor"], true);
+}
+
+/// `[api] tls`: HTTPS with the configured certificate (urllib verifies it
+/// against that certificate as its CA), nothing in clear on that port,
+/// and a client that connects and never says anything does not hold up
+/// the next one.
+#[test]
+fn the_api_over_https() {
+    let work = tempfile::tempdir().unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    let (cert_pem, key_pem) = (work.path().join("api.pem"), work.path().join("api.key"));
+    std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
+    std::fs::write(&key_pem, cert.signing_key.serialize_pem()).unwrap();
+    let api_port = free_port();
+    let (_proxy, _smtp) = proxy_with(
+        &work.path().join("p"),
+        "address = \"127.0.0.1:9\"\nstarttls = \"off\"",
+        "\"127.0.0.0/8\"",
+        "",
+        "",
+        &format!(
+            "[api]\nlisten = \"127.0.0.1:{api_port}\"\ntokens = [\"{TOKEN}\"]\ntls = {{ cert = \"{}\", key = \"{}\" }}\n",
+            cert_pem.display(),
+            key_pem.display()
+        ),
+        None,
+    );
+    wait_port(api_port);
+    // Connected, silent: its handshake waits alone.
+    let _silent = std::net::TcpStream::connect(("127.0.0.1", api_port)).unwrap();
+    let https = format!("https://localhost:{api_port}");
+    let started = Instant::now();
+    let (status, body) = http_trusting(
+        Some(&cert_pem),
+        "GET",
+        &format!("{https}/api/v1/incidents"),
+        Some(TOKEN),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        http_trusting(
+            Some(&cert_pem),
+            "GET",
+            &format!("{https}/api/v1/audit"),
+            None
+        )
+        .0,
+        401
+    );
+    // A client that does not trust the certificate refuses it; plain HTTP
+    // gets no HTTP answer.
+    let (status, why) = http("GET", &format!("{https}/healthz"), None);
+    assert_eq!(status, 0, "{why}");
+    assert!(
+        why.as_str().unwrap().contains("CERTIFICATE_VERIFY_FAILED"),
+        "{why}"
+    );
+    let (status, why) = http("GET", &format!("http://127.0.0.1:{api_port}/healthz"), None);
+    assert_eq!(status, 0, "{why}");
 }

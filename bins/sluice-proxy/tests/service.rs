@@ -86,9 +86,15 @@ fn check_flags_secrets_anyone_can_read() {
     .unwrap();
     let tokens = dir.path().join("api.tokens");
     std::fs::write(&tokens, "secret-token\n").unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let key = dir.path().join("api.key");
+    std::fs::write(dir.path().join("api.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(&key, cert.signing_key.serialize_pem()).unwrap();
     std::fs::write(
         dir.path().join("sluice.toml"),
-        format!("[api]\ntoken_file = \"api.tokens\"\n\n{rules}"),
+        format!(
+            "[api]\ntoken_file = \"api.tokens\"\ntls = {{ cert = \"api.pem\", key = \"api.key\" }}\n\n{rules}"
+        ),
     )
     .unwrap();
     let check = || {
@@ -101,13 +107,20 @@ fn check_flags_secrets_anyone_can_read() {
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for secret in [&tokens, &key] {
+        std::fs::set_permissions(secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
     let out = check();
-    assert!(
-        out.contains("api.token_file:") && out.contains("is readable by anyone (mode 0644)"),
-        "{out}"
-    );
-    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o640)).unwrap();
+    for name in ["api.token_file:", "api.tls.key:"] {
+        assert!(
+            out.lines()
+                .any(|l| l.contains(name) && l.contains("is readable by anyone (mode 0644)")),
+            "{name} {out}"
+        );
+    }
+    for secret in [&tokens, &key] {
+        std::fs::set_permissions(secret, std::fs::Permissions::from_mode(0o640)).unwrap();
+    }
     assert!(!check().contains("readable by anyone"));
 }
 

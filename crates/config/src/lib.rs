@@ -55,7 +55,7 @@ mod validate;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
-    Action, ApiConfig, ApiToken, Config, EntityConfig, EntityKind, Forensics, LimitsConfig,
+    Action, ApiConfig, ApiTls, ApiToken, Config, EntityConfig, EntityKind, Forensics, LimitsConfig,
     LogFormat, MilterConfig, Mode, NamedToken, NotifyConfig, OneOrMany, PolicyConfig,
     ProfileConfig, ProxyConfig, ProxyTls, RuleConfig, Starttls, StoreConfig, UpstreamConfig,
 };

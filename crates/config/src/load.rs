@@ -193,6 +193,10 @@ impl Config {
             if let Some(p) = a.token_file.as_mut() {
                 fix(p);
             }
+            if let Some(tls) = a.tls.as_mut() {
+                fix(&mut tls.cert);
+                fix(&mut tls.key);
+            }
             for t in &mut a.tokens {
                 if let crate::ApiToken::Named(named) = t {
                     if let Some(p) = named.token_file.as_mut() {
@@ -226,7 +230,6 @@ pub(crate) fn one_line(s: &str) -> String {
 /// whole table.
 const NOT_SUPPORTED_YET: &[(&str, Option<&[&str]>)] = &[
     ("console", None),
-    ("api", Some(&["tls"])),
     ("notify", Some(&["console_url", "link_ttl"])),
     (
         "entity",

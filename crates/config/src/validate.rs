@@ -227,6 +227,10 @@ impl Config {
         if let Some(f) = &a.token_file {
             p.readable("api.token_file", f, None);
         }
+        if let Some(tls) = &a.tls {
+            p.readable("api.tls.cert", &tls.cert, Some(&["CERTIFICATE"]));
+            p.readable("api.tls.key", &tls.key, Some(PRIVATE_KEYS));
+        }
     }
 
     fn validate_notify(&self, p: &mut Problems) {

@@ -134,7 +134,7 @@ fn identifier_keywords_exclude_and_min_confidence() {
 fn spec_keys_not_built_yet_are_refused_all_at_once() {
     let d = Dir::new();
     let e = d.errors(&format!(
-        "{BASE}\n[api]\ntls = {{ cert = \"c.pem\", key = \"k.pem\" }}\n[console]\nusers_file = \"console.users\"\n"
+        "{BASE}\n[notify]\nconsole_url = \"https://dlp.example.com/\"\n[console]\nusers_file = \"console.users\"\n"
     ));
     assert_eq!(e.len(), 2, "{e:?}");
     assert!(
@@ -144,7 +144,7 @@ fn spec_keys_not_built_yet_are_refused_all_at_once() {
     );
     assert!(
         e.iter()
-            .any(|m| m.starts_with("api.tls: not supported yet")),
+            .any(|m| m.starts_with("notify.console_url: not supported yet")),
         "{e:?}"
     );
     let e = d.errors(&BASE.replace(

@@ -164,6 +164,9 @@ fn exposed_secrets(config: &sluice_config::Config) -> Vec<Lint> {
     if let Some(f) = config.api.as_ref().and_then(|a| a.token_file.as_deref()) {
         secrets.push(("api.token_file", f));
     }
+    if let Some(tls) = config.api.as_ref().and_then(|a| a.tls.as_ref()) {
+        secrets.push(("api.tls.key", &tls.key));
+    }
     if let Some(f) = config
         .notify
         .as_ref()

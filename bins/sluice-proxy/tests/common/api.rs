@@ -9,8 +9,19 @@ use serde_json::Value;
 use super::{free_port, proxy_with, relay_to, repo, sink, wait_port, Running};
 
 /// `METHOD url` through urllib; returns the status and the parsed JSON
-/// body (or the text as a JSON string when it is not JSON).
+/// body (or the text as a JSON string when it is not JSON). Status 0: no
+/// HTTP answer at all (the body says why).
 pub fn http(method: &str, url: &str, token: Option<&str>) -> (u16, Value) {
+    http_trusting(None, method, url, token)
+}
+
+/// [`http`], trusting the certificates in `ca` (PEM) for `https://`.
+pub fn http_trusting(
+    ca: Option<&std::path::Path>,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+) -> (u16, Value) {
     let script = r#"
 import sys, urllib.request, urllib.error, json
 method, url, token = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -22,13 +33,18 @@ try:
         status, body = r.status, r.read()
 except urllib.error.HTTPError as e:
     status, body = e.code, e.read()
+except Exception as e:
+    status, body = 0, repr(e).encode()
 print(status)
 sys.stdout.write(body.decode("utf-8", "replace"))
 "#;
-    let out = Command::new("python3")
-        .args(["-c", script, method, url, token.unwrap_or("")])
-        .output()
-        .unwrap();
+    let mut python = Command::new("python3");
+    python.args(["-c", script, method, url, token.unwrap_or("")]);
+    if let Some(ca) = ca {
+        // OpenSSL's default verify paths, which urllib's context loads.
+        python.env("SSL_CERT_FILE", ca);
+    }
+    let out = python.output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (status, body) = text.split_once('\n').unwrap_or((&text, ""));
     let status = status

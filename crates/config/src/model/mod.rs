@@ -12,7 +12,7 @@ mod service;
 pub use detection::{Action, EntityConfig, EntityKind, PolicyConfig, ProfileConfig, RuleConfig};
 pub(crate) use service::MIN_EXTRACTOR_MEMORY;
 pub use service::{
-    ApiConfig, ApiToken, Forensics, LimitsConfig, LogFormat, MilterConfig, NamedToken,
+    ApiConfig, ApiTls, ApiToken, Forensics, LimitsConfig, LogFormat, MilterConfig, NamedToken,
     NotifyConfig, OneOrMany, ProxyConfig, ProxyTls, Starttls, StoreConfig, UpstreamConfig,
 };
 

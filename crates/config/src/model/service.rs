@@ -289,6 +289,18 @@ pub struct ApiConfig {
     pub tokens: Vec<ApiToken>,
     /// File with one token a line.
     pub token_file: Option<PathBuf>,
+    /// Serve HTTPS with this certificate and key.
+    pub tls: Option<ApiTls>,
+}
+
+/// `[api] tls`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiTls {
+    /// Certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Private key (PEM).
+    pub key: PathBuf,
 }
 
 fn default_api_listen() -> String {
