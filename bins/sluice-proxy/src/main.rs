@@ -5,6 +5,7 @@
 //! relay handler and the API to the store, and stops on SIGTERM/SIGINT
 //! after the transactions in flight.
 
+mod admin;
 mod api;
 mod delivery;
 mod execute;
@@ -38,10 +39,9 @@ use sluice_store::{IncidentQueue, Store};
 
 use api::Api;
 use delivery::Destination;
-use incidents::IncidentParams;
 use metrics::Metrics;
 use notify::Notifier;
-use quarantine::{Quarantine, Requester};
+use quarantine::Quarantine;
 use relay::{Live, Proxy, SharedProxy};
 use webhook::Webhook;
 
@@ -69,8 +69,26 @@ enum Command {
         #[arg(long, default_value = "")]
         query: String,
         /// Only the last period: "3600", "90s", "5m", "1h", "7d".
-        #[arg(long, value_parser = period)]
+        #[arg(long, value_parser = admin::period)]
         timeperiod: Option<u64>,
+        /// At most N (default 100, at most 1000).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Skip the first M.
+        #[arg(long)]
+        offset: Option<u32>,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit trail, newest first (as GET /api/v1/audit).
+    Audit {
+        /// Only the last period: "3600", "90s", "5m", "1h", "7d".
+        #[arg(long, value_parser = admin::period)]
+        timeperiod: Option<u64>,
+        /// Only the entries about this held message.
+        #[arg(long)]
+        quarantine: Option<String>,
         /// At most N (default 100, at most 1000).
         #[arg(long)]
         limit: Option<u32>,
@@ -110,7 +128,7 @@ fn main() -> std::process::ExitCode {
     };
     let result = match cli.command.unwrap_or(Command::Run) {
         Command::Run => run(config),
-        command => administer(config, command),
+        command => admin::administer(config, command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -539,24 +557,6 @@ async fn reload_on_hangup(path: PathBuf, proxy: Arc<Proxy>, api: Option<Arc<Api>
     }
 }
 
-/// Who runs an administration command: `cli:<login name>` (SPEC §8).
-fn cli_actor() -> String {
-    let login = ["SUDO_USER", "USER", "LOGNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "unknown".into());
-    format!("cli:{login}")
-}
-
-/// `--timeperiod` as seconds: a plain number, or a duration as the
-/// configuration writes them.
-fn period(value: &str) -> Result<u64, String> {
-    match value.parse::<u64>() {
-        Ok(seconds) => Ok(seconds),
-        Err(_) => sluice_config::parse_duration(value).map(|d| d.as_secs()),
-    }
-}
-
 /// SIGTERM or SIGINT.
 async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -565,119 +565,4 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-}
-
-/// The administration subcommands: the store directly, releases through
-/// the configured upstream (the same path as the API's).
-fn administer(config_path: PathBuf, command: Command) -> anyhow::Result<()> {
-    let config = load(&config_path)?;
-    // Releases and deletes are logged with their actor, from here too.
-    init_logging(config.proxy.log_format == LogFormat::Json);
-    let store = Arc::new(Store::open(&config.store.path)?);
-    let out = std::io::stdout();
-    let mut out = out.lock();
-    use std::io::Write;
-    match command {
-        Command::Run => unreachable!("handled by main"),
-        Command::Incidents {
-            query,
-            timeperiod,
-            limit,
-            offset,
-            json,
-        } => {
-            let q = IncidentParams {
-                query,
-                timeperiod,
-                limit: limit.map(u64::from),
-                offset: offset.map(u64::from),
-                ..IncidentParams::default()
-            }
-            .query()
-            .map_err(|e| anyhow::anyhow!(e.join("; ")))?;
-            let found = store.incidents(&q)?;
-            if json {
-                for i in &found {
-                    writeln!(out, "{}", serde_json::to_string(i)?)?;
-                }
-            } else if found.is_empty() {
-                writeln!(out, "no incidents")?;
-            } else {
-                writeln!(
-                    out,
-                    "{:<26}  {:<20}  {:<24} {:<21} {:<8} SENDER -> RECIPIENTS  SUBJECT",
-                    "ID", "TIME", "POLICY", "ACTION", "SEVERITY"
-                )?;
-                for i in &found {
-                    writeln!(
-                        out,
-                        "{:<26}  {:<20}  {:<24} {:<21} {:<8} <{}> -> {}  {}",
-                        i.id,
-                        i.time,
-                        i.policy,
-                        format!("{}{}", i.action, if i.monitor { " (monitor)" } else { "" }),
-                        i.severity,
-                        i.sender,
-                        i.recipients.join(","),
-                        i.subject.as_deref().unwrap_or("")
-                    )?;
-                }
-            }
-        }
-        Command::Quarantine { action } => {
-            let quarantine = Quarantine::new(
-                store,
-                Arc::new(destination(&config)?),
-                config.proxy.hostname.clone(),
-                Arc::new(Metrics::new()),
-            );
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            match action {
-                QuarantineCommand::List => {
-                    let held = runtime.block_on(quarantine.list())?;
-                    if held.is_empty() {
-                        writeln!(out, "no held messages")?;
-                    } else {
-                        writeln!(
-                            out,
-                            "{:<26}  {:<20}  {:>11}  SENDER -> RECIPIENTS  SUBJECT",
-                            "ID", "TIME", "SIZE"
-                        )?;
-                    }
-                    for h in held {
-                        writeln!(
-                            out,
-                            "{:<26}  {:<20}  {:>9} B  <{}> -> {}  {}",
-                            h.id,
-                            h.time,
-                            h.size,
-                            h.sender,
-                            h.recipients.join(","),
-                            h.subject.as_deref().unwrap_or("")
-                        )?;
-                    }
-                }
-                QuarantineCommand::Delete { id } => {
-                    runtime.block_on(quarantine.delete(&id, &Requester::cli(cli_actor())))?;
-                    writeln!(out, "deleted {id}")?;
-                }
-                QuarantineCommand::Release { id } => {
-                    let released =
-                        runtime.block_on(quarantine.release(&id, &Requester::cli(cli_actor())))?;
-                    let state = if released.pending.is_empty() {
-                        "released"
-                    } else {
-                        "partly released (kept for the pending recipients)"
-                    };
-                    writeln!(out, "{state} {id}")?;
-                    for r in &released.recipients {
-                        writeln!(out, "  {}: {}", r.address, r.reply)?;
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
 }

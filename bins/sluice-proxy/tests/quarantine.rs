@@ -287,6 +287,31 @@ fn quarantine_release_delete_and_a_failed_release() {
     assert_eq!(status, 400, "{refused}");
     assert_eq!(http("GET", &format!("{}/api/v1/audit", s.api), None).0, 401);
 
+    // The same trail from the command line.
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_sluice-proxy"))
+            .args(args)
+            .arg("--config")
+            .arg(&s.config)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let table = cli(&["audit", "--quarantine", &second]);
+    let rows: Vec<&str> = table.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{table}");
+    assert!(
+        rows[1].contains("cli:dana") && rows[1].contains("delete"),
+        "{table}"
+    );
+    assert!(rows[2].contains("the message is kept"), "{table}");
+    let lines = cli(&["audit", "--json", "--timeperiod", "1h"]);
+    assert_eq!(lines.lines().count(), 5, "{lines}");
+    let incidents = cli(&["incidents"]);
+    assert!(incidents.contains("quarantine (released)"), "{incidents}");
+    assert!(incidents.contains("quarantine (deleted)"), "{incidents}");
+
     // The incidents say where their messages went, and who sent them there.
     for (id, state, actor) in [
         (&first, "released", "token:#1"),
