@@ -12,7 +12,7 @@ use sluice_store::{AuditQuery, HoldState, Store};
 use crate::incidents::IncidentParams;
 use crate::metrics::Metrics;
 use crate::quarantine::{Quarantine, Requester};
-use crate::{destination, init_logging, load, Command, QuarantineCommand};
+use crate::{destination, init_logging, load, Command, Listing, QuarantineCommand};
 
 /// Runs one administration subcommand against the configuration's store.
 pub fn administer(config_path: PathBuf, command: Command) -> anyhow::Result<()> {
@@ -23,38 +23,34 @@ pub fn administer(config_path: PathBuf, command: Command) -> anyhow::Result<()> 
     let mut out = std::io::stdout().lock();
     match command {
         Command::Run => unreachable!("handled by main"),
-        Command::Incidents {
-            query,
-            timeperiod,
-            limit,
-            offset,
-            json,
-        } => {
+        Command::Incidents { query, listing } => {
             let params = IncidentParams {
                 query,
-                timeperiod,
-                limit: limit.map(u64::from),
-                offset: offset.map(u64::from),
-                ..IncidentParams::default()
+                ..params(&listing)
             };
-            incidents(&store, &params, json, &mut out)
+            incidents(&store, &params, listing.json, &mut out)
         }
         Command::Audit {
-            timeperiod,
             quarantine,
-            limit,
-            offset,
-            json,
-        } => {
-            let params = IncidentParams {
-                timeperiod,
-                limit: limit.map(u64::from),
-                offset: offset.map(u64::from),
-                ..IncidentParams::default()
-            };
-            audit(&store, &params, quarantine, json, &mut out)
-        }
+            listing,
+        } => audit(
+            &store,
+            &params(&listing),
+            quarantine,
+            listing.json,
+            &mut out,
+        ),
         Command::Quarantine { action } => quarantine(&config, store, action, &mut out),
+    }
+}
+
+/// The time and paging of a listing, checked like the API's.
+fn params(listing: &Listing) -> IncidentParams {
+    IncidentParams {
+        timeperiod: listing.timeperiod,
+        limit: listing.limit.map(u64::from),
+        offset: listing.offset.map(u64::from),
+        ..IncidentParams::default()
     }
 }
 

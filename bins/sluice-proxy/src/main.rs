@@ -68,42 +68,39 @@ enum Command {
         /// Filter, e.g. "(policy in ['Customer email Hold'])".
         #[arg(long, default_value = "")]
         query: String,
-        /// Only the last period: "3600", "90s", "5m", "1h", "7d".
-        #[arg(long, value_parser = admin::period)]
-        timeperiod: Option<u64>,
-        /// At most N (default 100, at most 1000).
-        #[arg(long)]
-        limit: Option<u32>,
-        /// Skip the first M.
-        #[arg(long)]
-        offset: Option<u32>,
-        /// One JSON object per line instead of a table.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        listing: Listing,
     },
     /// The audit trail, newest first (as GET /api/v1/audit).
     Audit {
-        /// Only the last period: "3600", "90s", "5m", "1h", "7d".
-        #[arg(long, value_parser = admin::period)]
-        timeperiod: Option<u64>,
         /// Only the entries about this held message.
         #[arg(long)]
         quarantine: Option<String>,
-        /// At most N (default 100, at most 1000).
-        #[arg(long)]
-        limit: Option<u32>,
-        /// Skip the first M.
-        #[arg(long)]
-        offset: Option<u32>,
-        /// One JSON object per line instead of a table.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        listing: Listing,
     },
     /// Held messages: list, release (relay upstream, then remove), delete.
     Quarantine {
         #[command(subcommand)]
         action: QuarantineCommand,
     },
+}
+
+/// Time, paging and format of `incidents` and `audit`.
+#[derive(clap::Args)]
+struct Listing {
+    /// Only the last period: "3600", "90s", "5m", "1h", "7d".
+    #[arg(long, value_parser = admin::period)]
+    timeperiod: Option<u64>,
+    /// At most N (default 100, at most 1000).
+    #[arg(long)]
+    limit: Option<u32>,
+    /// Skip the first M.
+    #[arg(long)]
+    offset: Option<u32>,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
