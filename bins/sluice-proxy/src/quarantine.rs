@@ -111,6 +111,31 @@ pub struct Released {
 }
 
 impl Released {
+    /// Who the release reached, who refused it for good (5xx) and who is
+    /// still pending (4xx), for the audit trail: `delivered: a@x; refused:
+    /// b@y; pending: c@z`, empty groups left out.
+    fn outcome(&self) -> String {
+        let replied = |pick: &dyn Fn(&RecipientReply) -> bool| -> Vec<&str> {
+            self.recipients
+                .iter()
+                .filter(|r| pick(r))
+                .map(|r| r.address.as_str())
+                .collect()
+        };
+        let group = |name: &str, who: Vec<&str>| {
+            (!who.is_empty()).then(|| format!("{name}: {}", who.join(", ")))
+        };
+        [
+            group("delivered", replied(&|r| r.reply.is_positive())),
+            group("refused", replied(&|r| r.reply.code >= 500)),
+            group("pending", self.pending.iter().map(String::as_str).collect()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; ")
+    }
+
     pub fn to_json(&self) -> serde_json::Value {
         json!({
             "id": self.id,
@@ -177,10 +202,8 @@ impl Quarantine {
     async fn incident_of(&self, id: &str) -> Option<String> {
         let store = self.store.clone();
         let wanted = id.to_owned();
-        let held = blocking(move || store.held()).await.ok()?;
-        held.into_iter()
-            .find(|h| h.id == wanted)
-            .map(|h| h.incident_id)
+        let held = blocking(move || store.held_entry(&wanted)).await.ok()??;
+        Some(held.incident_id)
     }
 
     /// Appends an operation's outcome (`Ok(detail)` or the error) to the
@@ -239,14 +262,10 @@ impl Quarantine {
             ),
             Err(e) => tracing::info!(actor = %actor, quarantine = %id, "quarantine release: {e}"),
         }
-        let outcome = match &result {
-            Ok(r) if r.pending.is_empty() => Ok(Some(format!(
-                "released to {} recipient(s)",
-                r.recipients.len() - r.pending.len()
-            ))),
-            Ok(r) => Ok(Some(format!("pending: {}", r.pending.join(", ")))),
-            Err(e) => Err(e.to_string()),
-        };
+        let outcome = result
+            .as_ref()
+            .map(|r| Some(r.outcome()))
+            .map_err(|e| e.to_string());
         self.audit(AuditAction::Release, id, incident_id, by, outcome)
             .await;
         result

@@ -104,6 +104,24 @@ with smtplib.SMTP("127.0.0.1", {port}) as c:
     );
     let (_, list) = http("GET", &format!("{}/api/v1/quarantine", s.api), Some(TOKEN));
     assert_eq!(list["data"].as_array().unwrap().len(), 0);
+    // The audit trail says who each release reached; the incident, that
+    // the message is out.
+    let (_, audit) = http("GET", &format!("{}/api/v1/audit", s.api), Some(TOKEN));
+    let details: Vec<&str> = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["detail"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        details,
+        [
+            "delivered: temp@partner.org",
+            "delivered: advisor@partner.org; refused: gone@partner.org; pending: temp@partner.org"
+        ]
+    );
+    let (_, incident) = http("GET", &format!("{}/api/v1/incidents/{id}", s.api), Some(TOKEN));
+    assert_eq!(incident["data"]["quarantine"]["state"], "released", "{incident}");
 }
 
 #[test]
@@ -269,7 +287,7 @@ fn quarantine_release_delete_and_a_failed_release() {
     let released = &audit["data"][4];
     assert_eq!(released["incident_id"], first.as_str());
     assert_eq!(released["client_ip"], "127.0.0.1");
-    assert_eq!(released["detail"], "released to 1 recipient(s)");
+    assert_eq!(released["detail"], "delivered: advisor@partner.org");
     assert_eq!(audit["data"][1]["client_ip"], serde_json::Value::Null);
     // One message's trail; paging; a query is refused.
     let (_, one) = http(

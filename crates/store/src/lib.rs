@@ -321,6 +321,19 @@ impl Store {
             .optional()?)
     }
 
+    /// A held message's entry, without its bytes.
+    pub fn held_entry(&self, id: &str) -> Result<Option<Held>, StoreError> {
+        let conn = lock(&self.reader);
+        Ok(conn
+            .query_row(
+                "SELECT id, incident_id, time_ms, sender, recipients, subject, size
+                 FROM quarantine WHERE id = ?1",
+                [id],
+                held_of_row,
+            )
+            .optional()?)
+    }
+
     /// Keeps a held message for `pending` recipients only (a release that
     /// delivered to the others); `false` if there was none with this id.
     pub fn keep_held_for(&self, id: &str, pending: &[String]) -> Result<bool, StoreError> {
