@@ -120,8 +120,15 @@ with smtplib.SMTP("127.0.0.1", {port}) as c:
             "delivered: advisor@partner.org; refused: gone@partner.org; pending: temp@partner.org"
         ]
     );
-    let (_, incident) = http("GET", &format!("{}/api/v1/incidents/{id}", s.api), Some(TOKEN));
-    assert_eq!(incident["data"]["quarantine"]["state"], "released", "{incident}");
+    let (_, incident) = http(
+        "GET",
+        &format!("{}/api/v1/incidents/{id}", s.api),
+        Some(TOKEN),
+    );
+    assert_eq!(
+        incident["data"]["quarantine"]["state"], "released",
+        "{incident}"
+    );
 }
 
 #[test]
