@@ -6,6 +6,7 @@
 
 mod cases;
 mod check;
+mod edm;
 mod extract;
 mod fingerprint;
 mod identifiers;
@@ -103,6 +104,24 @@ enum Command {
         #[arg(required = true)]
         docs: Vec<String>,
     },
+    /// Index a table (CSV with a header row) for `type = "edm"` entities:
+    /// keyed hashes of its cells, never their text.
+    Edm {
+        /// The index file to write.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// The secret salt; created (mode 0640) when it does not exist.
+        #[arg(long)]
+        salt_file: std::path::PathBuf,
+        /// The columns to index, by header name (default: all).
+        #[arg(long, value_delimiter = ',')]
+        columns: Vec<String>,
+        /// Report columns with values in more rows than this.
+        #[arg(long, default_value_t = 10)]
+        max_value_rows: u64,
+        /// The table.
+        table: std::path::PathBuf,
+    },
     /// List the built-in identifier types: what each validates, its
     /// confidence without a keyword, its keywords.
     Identifiers {
@@ -181,6 +200,13 @@ fn main() -> ExitCode {
             Err(errors) => config_errors(&errors),
         },
         Command::Identifiers { format } => identifiers::run(format),
+        Command::Edm {
+            out,
+            salt_file,
+            columns,
+            max_value_rows,
+            table,
+        } => edm::run(&out, &salt_file, &columns, max_value_rows, &table),
         Command::Fingerprint { out, docs } => match enable_workers(&LimitsConfig::default()) {
             Ok(()) => fingerprint::run(&out, &docs),
             Err(errors) => config_errors(&errors),

@@ -16,6 +16,12 @@ struct MatchOut<'a> {
     identifier: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     confidence: Option<sluice_dlp::Confidence>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    similarity: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    row: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    columns: Option<&'a [String]>,
 }
 
 #[derive(Serialize)]
@@ -93,6 +99,9 @@ pub fn json_line(
                             location: &m.location,
                             identifier: m.identifier.map(|i| i.name()),
                             confidence: m.confidence,
+                            similarity: m.similarity,
+                            row: m.row,
+                            columns: m.columns.as_deref(),
                         })
                         .collect(),
                 })
@@ -222,6 +231,10 @@ fn write_match(out: &mut impl Write, m: &Evidence) -> io::Result<()> {
     let similarity = match (m.identifier, m.confidence) {
         (Some(id), Some(c)) => format!("{similarity} ({}, {c} confidence)", id.name()),
         _ => similarity,
+    };
+    let similarity = match &m.columns {
+        Some(columns) => format!("{similarity} (columns {})", columns.join(", ")),
+        None => similarity,
     };
     writeln!(
         out,

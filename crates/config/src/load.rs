@@ -169,7 +169,7 @@ impl Config {
             }
         };
         for e in &mut self.entity {
-            if let Some(p) = e.kind.path_mut() {
+            for p in e.kind.paths_mut() {
                 fix(p);
             }
         }
@@ -231,16 +231,7 @@ pub(crate) fn one_line(s: &str) -> String {
 const NOT_SUPPORTED_YET: &[(&str, Option<&[&str]>)] = &[
     ("console", None),
     ("notify", Some(&["console_url", "link_ttl"])),
-    (
-        "entity",
-        Some(&[
-            "min_passage_words",
-            "salt_file",
-            "min_columns",
-            "primary",
-            "max_value_rows",
-        ]),
-    ),
+    ("entity", Some(&["min_passage_words"])),
 ];
 
 /// Every key of [`NOT_SUPPORTED_YET`] present in `raw`, as key paths

@@ -352,7 +352,7 @@ fn entity_types_and_files() {
         "{e:?}"
     );
     let e = d.errors("[[entity]]\nname = \"x\"\ntype = \"passport\"\n");
-    assert!(e[0].starts_with("entity \"x\".type: unknown type \"passport\"; expected dictionary, regex, fingerprint or one of credit-card"), "{e:?}");
+    assert!(e[0].starts_with("entity \"x\".type: unknown type \"passport\"; expected dictionary, regex, fingerprint, edm or one of credit-card"), "{e:?}");
     let e = d.errors("[[entity]]\nname = \"x\"\ntype = \"dictionary\"\npath = \"missing.csv\"\n");
     assert!(
         e[0].starts_with("entity \"x\".path: cannot read ") && e[0].contains("missing.csv"),
@@ -448,4 +448,77 @@ fn api_tokens_bare_and_named() {
         e[2].starts_with("api.tokens \"x\".token_file: cannot read"),
         "{e:?}"
     );
+}
+
+#[test]
+fn edm_entities_and_their_index() {
+    let d = Dir::new();
+    let table = "name,account\nAnne Example,ACC-1001\nBen Example,ACC-1002\n";
+    let salt = d.0.path().join("t.salt");
+    let (key, created) = sluice_dlp::read_or_create_salt(&salt).unwrap();
+    assert!(created);
+    let mut index = Vec::new();
+    sluice_dlp::build_edm_index(table.as_bytes(), &key, &[], 10, &mut index).unwrap();
+    std::fs::write(d.0.path().join("t.edm"), &index).unwrap();
+    let entity = |extra: &str| {
+        format!("[[entity]]\nname = \"customers\"\ntype = \"edm\"\npath = \"t.edm\"\n{extra}\n")
+    };
+    let c = d
+        .load(&entity("salt_file = \"t.salt\"\nprimary = \"account\""))
+        .unwrap();
+    // Both files are found beside the configuration.
+    let expected = EntityKind::Edm {
+        path: d.0.path().join("t.edm"),
+        salt_file: salt.clone(),
+        min_columns: 2,
+        primary: Some("account".into()),
+        max_value_rows: 10,
+    };
+    assert_eq!(c.entity[0].kind, expected);
+    assert_eq!(
+        d.errors(&entity("salt_file = \"t.salt\"")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        d.errors(&entity("")),
+        ["entity \"customers\".salt_file: an edm entity needs salt_file, the salt its index was built with"]
+    );
+    assert_eq!(
+        d.errors(&entity(
+            "salt_file = \"t.salt\"\nmin_columns = 0\nmax_value_rows = 0"
+        )),
+        [
+            "entity \"customers\".min_columns: expected 1 to 64, found 0",
+            "entity \"customers\".max_value_rows: 0 would count no value; expected 1 or more"
+        ]
+    );
+    assert_eq!(
+        d.errors("[[entity]]\nname = \"c\"\ntype = \"credit-card\"\nsalt_file = \"t.salt\"\n"),
+        ["entity \"c\".salt_file: salt_file does not apply to type = \"credit-card\""]
+    );
+    // The settings are checked against the index's columns.
+    let e = d.errors(&entity("salt_file = \"t.salt\"\nmin_columns = 3"));
+    assert!(
+        e[0].contains("min_columns = 3 but the index has 2 columns (name, account)"),
+        "{e:?}"
+    );
+    let e = d.errors(&entity("salt_file = \"t.salt\"\nprimary = \"email\""));
+    assert!(
+        e[0].contains("primary = \"email\" is not a column of the index (name, account)"),
+        "{e:?}"
+    );
+    // Another salt is detected by the index's check value.
+    std::fs::write(
+        d.0.path().join("other.salt"),
+        "another secret salt of 32 bytes!",
+    )
+    .unwrap();
+    let e = d.errors(&entity("salt_file = \"other.salt\""));
+    assert!(
+        e[0].starts_with("entity \"customers\".path: ") && e[0].contains("built with another salt"),
+        "{e:?}"
+    );
+    std::fs::write(d.0.path().join("t.edm"), &index[..index.len() - 1]).unwrap();
+    let e = d.errors(&entity("salt_file = \"t.salt\""));
+    assert!(e[0].contains("truncated or oversized"), "{e:?}");
 }

@@ -106,6 +106,7 @@
 #![deny(missing_docs)]
 
 mod dictionary;
+mod edm;
 mod engine;
 mod fingerprint;
 mod identifier;
@@ -114,16 +115,21 @@ mod redact;
 mod rule;
 
 pub use dictionary::{Dictionary, Term};
-pub use engine::{Engine, Match, RuleResult, ScanResult, Segment, MAX_EVIDENCE};
+pub use edm::{
+    build_from_csv as build_edm_index, read_or_create_salt, read_salt, EdmBuilder, EdmError,
+    EdmIndex, EdmReport, RepeatedColumn, MAX_CELL_WORDS as EDM_MAX_CELL_WORDS,
+    MAX_COLUMNS as EDM_MAX_COLUMNS,
+};
+pub use engine::{Engine, Match, RuleResult, ScanResult, Segment, TableRow, MAX_EVIDENCE};
 pub use fingerprint::{
     DocumentFingerprint, FingerprintSet, K as FINGERPRINT_K, WINDOW as FINGERPRINT_WINDOW,
 };
 pub use identifier::{Confidence, Identifier, IdentifierMatch};
 pub use normalize::Normalized;
-pub use redact::{redact, redact_keeping};
+pub use redact::{mask_spans, redact, redact_keeping};
 pub use rule::{
-    check_regex, CountMode, Definitions, EntityDefinition, EntityKind, ProfileDefinition,
-    RuleDefinition, Section, Severity, Thresholds,
+    check_regex, CountMode, Definitions, EdmSettings, EntityDefinition, EntityKind,
+    ProfileDefinition, RuleDefinition, Section, Severity, Thresholds,
 };
 
 /// Why definitions, a dictionary or a fingerprint file were refused.

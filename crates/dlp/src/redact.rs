@@ -111,6 +111,35 @@ pub fn redact_keeping(text: &str, keep: Range<usize>) -> (String, Range<usize>) 
     (out, kept)
 }
 
+/// `text` with every letter and digit inside `spans` (byte ranges, any
+/// order, overlapping or not) replaced by `*`, one for each of its bytes,
+/// so every offset into `text` stays valid: how EDM cells are shown.
+///
+/// ```
+/// use sluice_dlp::mask_spans;
+/// assert_eq!(mask_spans("Anne O'Brien, ACC-1", &[0..12, 14..19]), "**** *'*****, ***-*");
+/// assert_eq!(mask_spans("Müller", &[0..7]), "*******");
+/// ```
+pub fn mask_spans(text: &str, spans: &[Range<usize>]) -> String {
+    let mut sorted = spans.to_vec();
+    sorted.sort_by_key(|s| s.start);
+    let mut next = sorted.into_iter().peekable();
+    // The end of the spans started so far: a char before it is inside.
+    let mut inside_until = 0;
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in text.char_indices() {
+        while let Some(s) = next.next_if(|s| s.start <= i) {
+            inside_until = inside_until.max(s.end);
+        }
+        if i < inside_until && c.is_alphanumeric() {
+            out.extend(std::iter::repeat_n('*', c.len_utf8()));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

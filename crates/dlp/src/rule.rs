@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Confidence, Dictionary, FingerprintSet, Identifier};
+use std::sync::Arc;
+
+use crate::{Confidence, Dictionary, EdmIndex, FingerprintSet, Identifier};
 
 /// What an entity matches.
 #[derive(Debug, Clone)]
@@ -31,6 +33,36 @@ pub enum EntityKind {
         /// Minimum similarity, in percent, for a document to match.
         similarity: u32,
     },
+    /// Rows of a table indexed for exact data match (SPEC §3.6).
+    Edm {
+        /// The index, shared: it may be large, and several engines (one
+        /// before a reload, one after) may use it.
+        index: Arc<EdmIndex>,
+        /// What makes a row.
+        settings: EdmSettings,
+    },
+}
+
+/// What makes a row of an EDM table match (SPEC §2 `[[entity]]`, §3.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdmSettings {
+    /// Distinct columns of one row that must be found together (≥ 1).
+    pub min_columns: u32,
+    /// A column that must be among them.
+    pub primary: Option<String>,
+    /// A value in more rows than this never counts.
+    pub max_value_rows: u64,
+}
+
+impl Default for EdmSettings {
+    /// Two columns, no primary one, values in at most 10 rows.
+    fn default() -> Self {
+        EdmSettings {
+            min_columns: 2,
+            primary: None,
+            max_value_rows: 10,
+        }
+    }
 }
 
 /// A named thing to look for.
@@ -102,6 +134,11 @@ impl EntityDefinition {
         )
     }
 
+    /// Rows of an EDM table.
+    pub fn edm(name: impl Into<String>, index: Arc<EdmIndex>, settings: EdmSettings) -> Self {
+        Self::new(name, EntityKind::Edm { index, settings })
+    }
+
     /// The same identifier entity with `keywords` added to its type's.
     pub fn with_keywords<S: Into<String>>(mut self, keywords: impl IntoIterator<Item = S>) -> Self {
         self.keywords.extend(keywords.into_iter().map(Into::into));
@@ -120,7 +157,8 @@ impl EntityDefinition {
         match &mut self.kind {
             EntityKind::Dictionary { case_sensitive, .. }
             | EntityKind::Regex { case_sensitive, .. } => *case_sensitive = true,
-            EntityKind::Identifier(_) | EntityKind::Fingerprint { .. } => {}
+            EntityKind::Identifier(_) | EntityKind::Fingerprint { .. } | EntityKind::Edm { .. } => {
+            }
         }
         self
     }

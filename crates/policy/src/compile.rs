@@ -40,6 +40,26 @@ pub(crate) fn engine(config: &Config) -> Result<Engine, ConfigErrors> {
                     documents,
                     similarity: *similarity,
                 }),
+            EntityKind::Edm {
+                path,
+                salt_file,
+                min_columns,
+                primary,
+                max_value_rows,
+            } => sluice_dlp::read_salt(salt_file)
+                .and_then(|salt| sluice_dlp::EdmIndex::open(path, &salt))
+                .map_err(|err| match err {
+                    sluice_dlp::EdmError::Io { .. } => err.to_string(),
+                    _ => format!("{}: {err}", path.display()),
+                })
+                .map(|index| sluice_dlp::EntityKind::Edm {
+                    index: std::sync::Arc::new(index),
+                    settings: sluice_dlp::EdmSettings {
+                        min_columns: *min_columns,
+                        primary: primary.clone(),
+                        max_value_rows: *max_value_rows,
+                    },
+                }),
             EntityKind::Regex {
                 pattern,
                 case_sensitive,

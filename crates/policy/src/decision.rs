@@ -46,6 +46,13 @@ pub struct Evidence {
     /// For identifier matches, the confidence (SPEC §3.3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confidence: Option<Confidence>,
+    /// For EDM matches, the table's row (from 1); `value` is then
+    /// `"row N"` (SPEC §3.6).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
+    /// For EDM matches, the columns found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
 }
 
 fn identifier_name<S: serde::Serializer>(id: &Option<Identifier>, s: S) -> Result<S::Ok, S::Error> {

@@ -30,9 +30,15 @@ const REDACT_MARGIN: usize = 200;
 
 /// About 40 characters around `span` of `text`, whitespace collapsed. Every
 /// built-in identifier value near the match is masked first (SPEC §8: a
-/// list of cards must not show the next card whole beside this one); the
-/// match itself is shown as `shown` when given (a masked identifier).
-pub fn excerpt(text: &str, span: std::ops::Range<usize>, shown: Option<&str>) -> String {
+/// list of cards must not show the next card whole beside this one), and
+/// every EDM cell among `cells` (byte ranges of `text`); the match itself
+/// is shown as `shown` when given (a masked identifier).
+pub fn excerpt(
+    text: &str,
+    span: std::ops::Range<usize>,
+    shown: Option<&str>,
+    cells: &[std::ops::Range<usize>],
+) -> String {
     let start = span.start.min(text.len());
     let end = span.end.min(text.len()).max(start);
     let mut lo = start.saturating_sub(REDACT_MARGIN);
@@ -43,7 +49,14 @@ pub fn excerpt(text: &str, span: std::ops::Range<usize>, shown: Option<&str>) ->
     while !text.is_char_boundary(hi) {
         hi += 1;
     }
-    let (window, kept) = sluice_dlp::redact_keeping(&text[lo..hi], start - lo..end - lo);
+    let near: Vec<std::ops::Range<usize>> = cells
+        .iter()
+        .filter(|c| c.end > lo && c.start < hi)
+        .map(|c| c.start.max(lo) - lo..c.end.min(hi) - lo)
+        .collect();
+    // Masking keeps every byte offset, so the span still points at the match.
+    let masked = sluice_dlp::mask_spans(&text[lo..hi], &near);
+    let (window, kept) = sluice_dlp::redact_keeping(&masked, start - lo..end - lo);
     let before: String = window[..kept.start]
         .chars()
         .rev()
@@ -74,15 +87,15 @@ mod tests {
     fn excerpts_mask_neighbouring_identifiers_before_cutting() {
         let text = "list 4111 1111 1111 1111 5500 0000 0000 0004 tail";
         let at = text.find("5500").unwrap();
-        let e = excerpt(text, at..at + 19, None);
+        let e = excerpt(text, at..at + 19, None, &[]);
         assert_eq!(e, "…**** **** **** 1111 **** **** **** 0004 tail");
         let words = "a customer list with the Account Manager named here";
         let at = words.find("Account").unwrap();
         assert_eq!(
-            excerpt(words, at..at + 15, None),
+            excerpt(words, at..at + 15, None, &[]),
             "…tomer list with the Account Manager named here"
         );
         let wide = "１２３ ４１１１１１１１１１１１１１１１ then";
-        assert!(!excerpt(wide, 0..3, None).contains("1111111111111111"));
+        assert!(!excerpt(wide, 0..3, None, &[]).contains("1111111111111111"));
     }
 }

@@ -176,17 +176,26 @@ impl Inspector {
                     .iter()
                     .map(|m| Evidence {
                         entity: m.entity.clone(),
-                        value: m.text.clone(),
+                        // A row and a document have no text of their own
+                        // to show: their value names them.
+                        value: if m.row.is_some() || m.similarity.is_some() {
+                            m.value.clone()
+                        } else {
+                            m.text.clone()
+                        },
                         normalized: m.value.clone(),
                         location: x.parts[m.segment].location.clone(),
                         excerpt: excerpt(
                             &x.parts[m.segment].text,
                             m.span.clone(),
                             m.identifier.map(|(i, _)| i.mask(&m.text)).as_deref(),
+                            &cells_of(&scan.cells, m.segment),
                         ),
                         similarity: m.similarity,
                         identifier: m.identifier.map(|(i, _)| i),
                         confidence: m.identifier.map(|(_, c)| c),
+                        row: m.row.as_ref().map(|r| r.row),
+                        columns: m.row.as_ref().map(|r| r.columns.clone()),
                     })
                     .collect();
                 rules.push(RuleOutcome {
@@ -202,7 +211,7 @@ impl Inspector {
 
         let mut decision = Decision {
             message_id: x.message_id.clone(),
-            subject: x.subject.clone(),
+            subject: masked_subject(x, &scan.cells),
             sender,
             recipients,
             decided: None,
@@ -366,4 +375,30 @@ fn sender_label(sender: &str) -> &str {
     } else {
         sender
     }
+}
+
+/// The EDM cells of segment `segment` (byte ranges of its text).
+fn cells_of(
+    cells: &[(usize, std::ops::Range<usize>)],
+    segment: usize,
+) -> Vec<std::ops::Range<usize>> {
+    cells
+        .iter()
+        .filter(|(s, _)| *s == segment)
+        .map(|(_, r)| r.clone())
+        .collect()
+}
+
+/// The subject with its EDM cells masked (SPEC §8: they are masked
+/// wherever message text is shown, and the subject is shown everywhere).
+fn masked_subject(x: &Extraction, cells: &[(usize, std::ops::Range<usize>)]) -> Option<String> {
+    let subject = x.subject.as_ref()?;
+    let part = x
+        .parts
+        .iter()
+        .position(|p| p.section == sluice_mime::Section::Subject && p.text == *subject);
+    Some(match part {
+        Some(i) => sluice_dlp::mask_spans(subject, &cells_of(cells, i)),
+        None => subject.clone(),
+    })
 }

@@ -48,6 +48,19 @@ pub enum EntityKind {
         /// Minimum similarity in percent, 1 to 100 (default 30).
         similarity: u32,
     },
+    /// `type = "edm"`: rows of a table indexed by `sluice-scan edm`.
+    Edm {
+        /// The index file.
+        path: PathBuf,
+        /// The secret salt the index was built with.
+        salt_file: PathBuf,
+        /// Distinct columns of one row found together (default 2).
+        min_columns: u32,
+        /// A column that must be among them.
+        primary: Option<String>,
+        /// A value in more rows than this never counts (default 10).
+        max_value_rows: u64,
+    },
     /// `type = "<identifier>"`: a built-in validated identifier.
     Identifier {
         /// The type.
@@ -68,6 +81,7 @@ impl EntityKind {
             EntityKind::Dictionary { .. } => "dictionary",
             EntityKind::Regex { .. } => "regex",
             EntityKind::Fingerprint { .. } => "fingerprint",
+            EntityKind::Edm { .. } => "edm",
             EntityKind::Identifier { identifier, .. } => identifier.name(),
         }
     }
@@ -75,21 +89,25 @@ impl EntityKind {
     /// The file the entity reads, for the kinds that read one.
     pub fn path(&self) -> Option<&PathBuf> {
         match self {
-            EntityKind::Dictionary { path, .. } | EntityKind::Fingerprint { path, .. } => {
-                Some(path)
-            }
+            EntityKind::Dictionary { path, .. }
+            | EntityKind::Fingerprint { path, .. }
+            | EntityKind::Edm { path, .. } => Some(path),
             EntityKind::Identifier { exclude_path, .. } => exclude_path.as_ref(),
             EntityKind::Regex { .. } => None,
         }
     }
 
-    pub(crate) fn path_mut(&mut self) -> Option<&mut PathBuf> {
+    /// Every file the entity reads, to resolve against the config's folder.
+    pub(crate) fn paths_mut(&mut self) -> Vec<&mut PathBuf> {
         match self {
             EntityKind::Dictionary { path, .. } | EntityKind::Fingerprint { path, .. } => {
-                Some(path)
+                vec![path]
             }
-            EntityKind::Identifier { exclude_path, .. } => exclude_path.as_mut(),
-            EntityKind::Regex { .. } => None,
+            EntityKind::Edm {
+                path, salt_file, ..
+            } => vec![path, salt_file],
+            EntityKind::Identifier { exclude_path, .. } => exclude_path.iter_mut().collect(),
+            EntityKind::Regex { .. } => Vec::new(),
         }
     }
 }
@@ -110,6 +128,10 @@ struct EntityTable {
     keywords: Option<Vec<String>>,
     exclude: Option<Vec<String>>,
     exclude_path: Option<PathBuf>,
+    salt_file: Option<PathBuf>,
+    min_columns: Option<u32>,
+    primary: Option<String>,
+    max_value_rows: Option<u64>,
 }
 
 impl TryFrom<EntityTable> for EntityConfig {
@@ -128,7 +150,57 @@ impl TryFrom<EntityTable> for EntityConfig {
             not_for("exclude", t.exclude.is_some());
             not_for("exclude_path", t.exclude_path.is_some());
         }
+        if t.kind != "edm" {
+            not_for("salt_file", t.salt_file.is_some());
+            not_for("min_columns", t.min_columns.is_some());
+            not_for("primary", t.primary.is_some());
+            not_for("max_value_rows", t.max_value_rows.is_some());
+        }
         let kind = match t.kind.as_str() {
+            "edm" => {
+                not_for("pattern", t.pattern.is_some());
+                not_for("similarity", t.similarity.is_some());
+                not_for("case_sensitive", t.case_sensitive.is_some());
+                let min_columns = t.min_columns.unwrap_or(2);
+                if !(1..=sluice_dlp::EDM_MAX_COLUMNS as u32).contains(&min_columns) {
+                    problems.push(
+                        "min_columns",
+                        format!(
+                            "expected 1 to {}, found {min_columns}",
+                            sluice_dlp::EDM_MAX_COLUMNS
+                        ),
+                    );
+                }
+                let max_value_rows = t.max_value_rows.unwrap_or(10);
+                if max_value_rows == 0 {
+                    problems.push(
+                        "max_value_rows",
+                        "0 would count no value; expected 1 or more".into(),
+                    );
+                }
+                if t.path.is_none() {
+                    problems.push(
+                        "path",
+                        "an edm entity needs path (built by `sluice-scan edm`)".into(),
+                    );
+                }
+                if t.salt_file.is_none() {
+                    problems.push(
+                        "salt_file",
+                        "an edm entity needs salt_file, the salt its index was built with".into(),
+                    );
+                }
+                match (t.path, t.salt_file) {
+                    (Some(path), Some(salt_file)) => Some(EntityKind::Edm {
+                        path,
+                        salt_file,
+                        min_columns,
+                        primary: t.primary,
+                        max_value_rows,
+                    }),
+                    _ => None,
+                }
+            }
             "dictionary" => {
                 not_for("pattern", t.pattern.is_some());
                 not_for("similarity", t.similarity.is_some());
@@ -213,7 +285,7 @@ impl TryFrom<EntityTable> for EntityConfig {
                         problems.push(
                             "type",
                             format!(
-                                "unknown type {other:?}; expected dictionary, regex, fingerprint or one of {}",
+                                "unknown type {other:?}; expected dictionary, regex, fingerprint, edm or one of {}",
                                 known.join(", ")
                             ),
                         );

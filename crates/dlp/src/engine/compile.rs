@@ -8,6 +8,7 @@ use super::automaton::Pattern;
 use super::keywords::{entity_owner, type_owner};
 use super::windows::{section_index, spaceless_script};
 use super::{Entity, Matcher, Rule};
+use crate::edm::RowRule;
 use crate::fingerprint::{BuildWordHasher, KgramFilter};
 use crate::rule::{
     compile_regex, EntityDefinition, EntityKind, ProfileDefinition, RuleDefinition, Thresholds,
@@ -143,6 +144,9 @@ pub(super) fn entities(definitions: &[EntityDefinition]) -> Result<CompiledEntit
                     );
                 Matcher::Fingerprint(documents.clone(), *similarity)
             }
+            EntityKind::Edm { index, settings } => {
+                Matcher::Edm(index.clone(), row_rule(def, index, settings)?)
+            }
         };
         entities.push(Entity {
             name: def.name.clone(),
@@ -160,6 +164,42 @@ pub(super) fn entities(definitions: &[EntityDefinition]) -> Result<CompiledEntit
         fingerprint_filter: fingerprint_filter
             .filter(|_| filterable)
             .map(KgramFilter::new),
+    })
+}
+
+/// An EDM entity's settings checked against its index: `min_columns`
+/// within the index's columns, `primary` one of them.
+fn row_rule(
+    def: &EntityDefinition,
+    index: &crate::EdmIndex,
+    settings: &crate::EdmSettings,
+) -> Result<RowRule, Error> {
+    let bad = |message: String| Error::Entity {
+        entity: def.name.clone(),
+        message,
+    };
+    let columns = index.columns();
+    if settings.min_columns == 0 || settings.min_columns as usize > columns.len() {
+        return Err(bad(format!(
+            "min_columns = {} but the index has {} columns ({})",
+            settings.min_columns,
+            columns.len(),
+            columns.join(", ")
+        )));
+    }
+    let primary = match &settings.primary {
+        None => None,
+        Some(p) => Some(columns.iter().position(|c| c == p).ok_or_else(|| {
+            bad(format!(
+                "primary = {p:?} is not a column of the index ({})",
+                columns.join(", ")
+            ))
+        })?),
+    };
+    Ok(RowRule {
+        min_columns: settings.min_columns,
+        primary,
+        max_value_rows: settings.max_value_rows,
     })
 }
 

@@ -11,10 +11,11 @@ use std::sync::Arc;
 
 use regex::Regex;
 
+use crate::edm::RowRule;
 use crate::fingerprint::{BuildWordHasher, KgramFilter};
 use crate::identifier::Search;
 use crate::rule::{CountMode, Definitions, Thresholds};
-use crate::{Confidence, Error, FingerprintSet, Identifier};
+use crate::{Confidence, EdmIndex, Error, FingerprintSet, Identifier};
 
 mod automaton;
 mod compile;
@@ -28,7 +29,7 @@ mod windows;
 
 use automaton::{build_automaton, Automaton};
 use keywords::Keywords;
-pub use results::{Match, RuleResult, ScanResult, Segment, MAX_EVIDENCE};
+pub use results::{Match, RuleResult, ScanResult, Segment, TableRow, MAX_EVIDENCE};
 use windows::{WINDOW_BYTES, WINDOW_OVERLAP};
 
 #[derive(Debug)]
@@ -43,6 +44,9 @@ enum Matcher {
     },
     Regex(Regex, bool),
     Fingerprint(FingerprintSet, u32),
+    /// An EDM table and what makes a row of it (the primary column
+    /// resolved to its index).
+    Edm(Arc<EdmIndex>, RowRule),
 }
 
 #[derive(Debug)]
@@ -95,6 +99,8 @@ pub struct Engine {
     overlap: usize,
     /// Whether a rule measures proximity (hits need character positions).
     proximity: bool,
+    /// Whether an entity is an EDM table.
+    edm: bool,
     /// Threads one scan of a long text may use ([`Engine::with_threads`]).
     threads: usize,
 }
@@ -122,6 +128,10 @@ impl Engine {
             proximity: rules
                 .iter()
                 .any(|r| r.proximity.is_some() && !r.require.is_empty()),
+            edm: compiled
+                .entities
+                .iter()
+                .any(|e| matches!(e.matcher, Matcher::Edm(..))),
             entities: compiled.entities,
             rules,
             profiles,

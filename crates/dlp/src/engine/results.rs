@@ -46,6 +46,18 @@ pub struct Match {
     pub similarity: Option<u32>,
     /// For identifier matches: the type and the confidence.
     pub identifier: Option<(Identifier, Confidence)>,
+    /// For EDM matches: the row and the columns found. The match's `text`
+    /// then has every cell masked, and `value` is `"row N"`.
+    pub row: Option<TableRow>,
+}
+
+/// A row of an EDM table found in a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRow {
+    /// The row's number in the table, from 1.
+    pub row: u64,
+    /// The columns found, in the index's order.
+    pub columns: Vec<String>,
 }
 
 /// The outcome of one rule on one message.
@@ -76,6 +88,11 @@ pub const MAX_EVIDENCE: usize = 1000;
 pub struct ScanResult {
     /// Results of every rule, matched or not.
     pub rules: Vec<RuleResult>,
+    /// Every span of a segment's original text that is a cell of an EDM
+    /// table (segment, byte range), in text order, whether or not it made
+    /// a row: SPEC §8 wants each masked wherever message text is shown
+    /// ([`crate::mask_spans`]). At most 100,000 per segment.
+    pub cells: Vec<(usize, Range<usize>)>,
 }
 
 impl ScanResult {

@@ -9,6 +9,7 @@ use super::keywords::{entity_owner, type_owner};
 use super::tally::Tally;
 use super::windows::{char_count, char_positions, section_index, windows};
 use super::{Engine, Matcher, Rule, ScanResult, Segment};
+use crate::edm::find_rows;
 use crate::fingerprint::for_each_kgram;
 use crate::normalize::{lower_str, Normalized};
 use crate::{Confidence, Identifier, IdentifierMatch};
@@ -30,6 +31,18 @@ pub(super) struct Hit {
     /// For identifier matches: the type and the confidence (keywords
     /// counted).
     pub(super) identifier: Option<(Identifier, Confidence)>,
+    /// For EDM matches: the row (boxed: rare, and hits are moved a lot).
+    pub(super) row: Option<Box<RowFound>>,
+}
+
+/// A row of an EDM table found: its number, the columns found (bit `c`
+/// for column `c`) and the cells' spans (like the hit's span: normalized
+/// until placed, then original).
+#[derive(Debug, Clone)]
+pub(super) struct RowFound {
+    pub(super) row: u32,
+    pub(super) columns: u64,
+    pub(super) cells: Vec<Range<usize>>,
 }
 
 impl Hit {
@@ -51,6 +64,7 @@ impl Hit {
             weight,
             similarity: None,
             identifier: None,
+            row: None,
         }
     }
 }
@@ -84,6 +98,7 @@ impl Engine {
             .map(|rule| Tally::new(rule, segments.len()))
             .collect();
         let mut kgrams: Vec<Vec<u64>> = Vec::new();
+        let mut cells: Vec<(usize, Range<usize>)> = Vec::new();
         // Where each identifier type's and each regex entity's search goes
         // on, in normalized bytes of the whole segment: a match that runs
         // past a window's cut is not searched into again.
@@ -132,6 +147,14 @@ impl Engine {
                     self.identifier_hits(&at, &mut resume, &mut hits);
                     self.regex_hits(&at, &mut resume, &mut hits);
                 }
+                let mut window_cells = Vec::new();
+                if self.edm {
+                    self.edm_hits(&at, &mut hits, &mut window_cells);
+                }
+                cells.extend(window_cells.into_iter().map(|c| {
+                    let span = norm.original_span(original, c);
+                    (si, w.start + span.start..w.start + span.end)
+                }));
                 if let Some(index) = &self.fingerprint_index {
                     // Only the k-grams some document has are kept. A k-gram
                     // starting in the overlap is found again by the next
@@ -172,7 +195,47 @@ impl Engine {
                 tally.finish(self, rule, segments, fingerprints)
             })
             .collect();
-        ScanResult { rules }
+        ScanResult { rules, cells }
+    }
+
+    /// Rows of EDM tables the window owns, and every cell it owns (for
+    /// masking), in the window's normalized text.
+    pub(super) fn edm_hits(
+        &self,
+        at: &Searched,
+        hits: &mut Vec<Hit>,
+        cells: &mut Vec<Range<usize>>,
+    ) {
+        let norm = at.norm;
+        let to_text = |r: &Range<usize>| {
+            norm.text_position_of_lower(r.start)..norm.text_position_of_lower(r.end)
+        };
+        for (entity, e) in self.entities.iter().enumerate() {
+            let Matcher::Edm(index, rule) = &e.matcher else {
+                continue;
+            };
+            let (found, rows) = find_rows(index, norm.lower(), *rule);
+            cells.extend(
+                found
+                    .iter()
+                    .map(|c| to_text(&c.span))
+                    .filter(|s| s.start < at.owned),
+            );
+            for r in rows {
+                let span = to_text(&r.span);
+                if span.start >= at.owned {
+                    continue;
+                }
+                let value: Arc<str> = Arc::from(format!("row {}", r.row));
+                let mut hit = Hit::found(entity, at, span, value, 1);
+                hit.row = Some(Box::new(RowFound {
+                    row: r.row,
+                    columns: r.columns,
+                    cells: r.cells.iter().map(to_text).collect(),
+                }));
+                hits.push(hit);
+            }
+        }
     }
 
     /// All dictionary matches the window owns, overlapping ones included
@@ -335,9 +398,17 @@ impl Engine {
                 h.chars = at_char + c[0]..at_char + c[1];
             }
         }
+        let placed = |span: &Range<usize>| {
+            let s = norm.original_span(original, span.clone());
+            window_start + s.start..window_start + s.end
+        };
         for h in hits.iter_mut() {
-            let span = norm.original_span(original, h.span.clone());
-            h.span = window_start + span.start..window_start + span.end;
+            h.span = placed(&h.span);
+            if let Some(row) = &mut h.row {
+                for c in &mut row.cells {
+                    *c = placed(c);
+                }
+            }
         }
         hits.sort_by_key(|h| (h.span.start, h.span.end));
     }
@@ -388,6 +459,7 @@ impl Engine {
                     weight: 1,
                     similarity: Some(similarity),
                     identifier: None,
+                    row: None,
                 });
             }
         }

@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::search::Hit;
-use super::{Engine, Match, Rule, RuleResult, Segment, MAX_EVIDENCE};
+use super::{Engine, Match, Matcher, Rule, RuleResult, Segment, TableRow, MAX_EVIDENCE};
 use crate::rule::CountMode;
 
 /// What one rule has counted so far, fed hits in text order.
@@ -225,14 +225,40 @@ impl Tally {
         evidence.sort_by_key(|(_, h)| (h.segment, h.span.start, h.span.end));
         let matches = evidence
             .into_iter()
-            .map(|(_, h)| Match {
-                entity: engine.entities[h.entity].name.clone(),
-                segment: h.segment,
-                text: segments[h.segment].text[h.span.clone()].to_owned(),
-                span: h.span,
-                value: h.value.to_string(),
-                similarity: h.similarity,
-                identifier: h.identifier,
+            .map(|(_, h)| {
+                let original = &segments[h.segment].text[h.span.clone()];
+                let (text, row) = match (&h.row, &engine.entities[h.entity].matcher) {
+                    (Some(found), Matcher::Edm(index, _)) => {
+                        let cells: Vec<Range<usize>> = found
+                            .cells
+                            .iter()
+                            .map(|c| c.start - h.span.start..c.end - h.span.start)
+                            .collect();
+                        let columns = index
+                            .columns()
+                            .iter()
+                            .enumerate()
+                            .filter(|(c, _)| found.columns & (1 << c) != 0)
+                            .map(|(_, name)| name.clone())
+                            .collect();
+                        let row = TableRow {
+                            row: found.row.into(),
+                            columns,
+                        };
+                        (crate::mask_spans(original, &cells), Some(row))
+                    }
+                    _ => (original.to_owned(), None),
+                };
+                Match {
+                    entity: engine.entities[h.entity].name.clone(),
+                    segment: h.segment,
+                    text,
+                    span: h.span,
+                    value: h.value.to_string(),
+                    similarity: h.similarity,
+                    identifier: h.identifier,
+                    row,
+                }
             })
             .collect();
         result(count, matches)

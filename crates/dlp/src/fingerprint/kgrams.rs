@@ -92,7 +92,7 @@ pub(super) fn candidate_hash(
 /// Calls `f` with each word of `lower` (runs of alphanumeric characters)
 /// and its cheap hash ([`cheap_word_hash`]).
 #[inline(always)]
-pub(super) fn for_each_word<'a>(lower: &'a str, mut f: impl FnMut(&'a [u8], u64)) {
+pub(crate) fn for_each_word<'a>(lower: &'a str, mut f: impl FnMut(&'a [u8], u64)) {
     if lower.is_ascii() {
         for_each_ascii_word(lower.as_bytes(), f);
     } else {
@@ -255,7 +255,7 @@ pub(super) const ROLL_OUT: u64 = {
 
 /// The cheap hash of a word: [`WordHasher`] over its bytes. Part of the
 /// file format (version 2 filters): it must never change.
-pub(super) fn cheap_word_hash(w: &[u8]) -> u64 {
+pub(crate) fn cheap_word_hash(w: &[u8]) -> u64 {
     let mut h = WordHasher::default();
     std::hash::Hasher::write(&mut h, w);
     std::hash::Hasher::finish(&h)

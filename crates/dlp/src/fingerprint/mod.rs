@@ -34,7 +34,9 @@ use crate::Error;
 
 mod kgrams;
 
-pub(crate) use kgrams::{for_each_kgram, kgram_hashes, BuildWordHasher, KgramFilter};
+pub(crate) use kgrams::{
+    cheap_word_hash, for_each_kgram, for_each_word, kgram_hashes, BuildWordHasher, KgramFilter,
+};
 
 /// Words per k-gram.
 pub const K: usize = 5;

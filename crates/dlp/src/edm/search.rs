@@ -1,0 +1,351 @@
+//! Finding a table's rows in a text: cells first, then rows of them.
+
+use std::ops::Range;
+
+use super::{is_digit_separator, EdmIndex, Keys, MAX_CELL_WORDS};
+use crate::fingerprint::{cheap_word_hash, for_each_word};
+
+/// How close the cells of one row must be: all within this many
+/// characters (SPEC §3.6).
+pub(crate) const ROW_WINDOW_CHARS: usize = 300;
+/// Digit groups joined into one digit form at most (a card written in
+/// fours is four, a phone number up to five).
+const MAX_DIGIT_GROUPS: usize = 8;
+/// Cells one text may yield: a text of nothing but table values must not
+/// grow a list without end.
+const MAX_CELLS: usize = 100_000;
+
+/// A text's span (bytes of the lowercased text searched) that is a cell
+/// of the table: the entries holding it.
+#[derive(Debug, Clone)]
+pub(crate) struct CellHit {
+    pub(crate) span: Range<usize>,
+    pub(crate) entries: Range<usize>,
+}
+
+/// A row of the table found: enough of its columns close together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RowHit {
+    /// From 1.
+    pub(crate) row: u32,
+    /// Bit `c` for column `c` found.
+    pub(crate) columns: u64,
+    /// From the first cell's start to the last one's end.
+    pub(crate) span: Range<usize>,
+    /// The cells that made it, in text order.
+    pub(crate) cells: Vec<Range<usize>>,
+}
+
+/// What a row needs, from the entity.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RowRule {
+    pub(crate) min_columns: u32,
+    pub(crate) primary: Option<usize>,
+    pub(crate) max_value_rows: u64,
+}
+
+/// The cells of `lower` (normalized, lowercased text) and the rows they
+/// make. Cells are every span whose form is in the index, however many
+/// rows hold it (they are masked in evidence); rows only count values in
+/// at most `rule.max_value_rows` rows.
+pub(crate) fn find_rows(
+    index: &EdmIndex,
+    lower: &str,
+    rule: RowRule,
+) -> (Vec<CellHit>, Vec<RowHit>) {
+    let cells = find_cells(index, lower);
+    let rows = assemble_rows(index, lower, &cells, rule);
+    (cells, rows)
+}
+
+/// A word being followed: where it starts and ends.
+#[derive(Clone, Copy, Default)]
+struct Word {
+    start: usize,
+    end: usize,
+}
+
+fn find_cells(index: &EdmIndex, lower: &str) -> Vec<CellHit> {
+    let keys = index.keys();
+    let longest = index.max_words().clamp(1, MAX_CELL_WORDS);
+    let base = lower.as_ptr() as usize;
+    // The sequences still open: they started at one of the last `longest`
+    // words and every word since is some cell's. Ring slots by word count.
+    let mut sequences = [0u64; MAX_CELL_WORDS];
+    let mut words = [Word::default(); MAX_CELL_WORDS];
+    let mut open = 0usize;
+    let mut seen = 0usize;
+    // The digit groups just before, joined by separators only.
+    let mut groups: [Word; MAX_DIGIT_GROUPS] = [Word::default(); MAX_DIGIT_GROUPS];
+    let mut group_count = 0usize;
+    let mut candidates: Vec<Range<usize>> = Vec::new();
+    let bytes = lower.as_bytes();
+    for_each_word(lower, |w, cheap| {
+        let start = w.as_ptr() as usize - base;
+        let word = Word {
+            start,
+            end: start + w.len(),
+        };
+        // Digit groups: a run of digit-only words with short separator-only
+        // gaps between them is also tried as its digits alone.
+        if w.iter().all(u8::is_ascii_digit) {
+            let joined = group_count > 0 && {
+                let gap = &bytes[groups[group_count - 1].end..word.start];
+                gap.len() <= 3 && gap.iter().all(|&b| is_digit_separator(b))
+            };
+            if !joined {
+                group_count = 0;
+            }
+            if group_count == MAX_DIGIT_GROUPS {
+                groups.copy_within(1.., 0);
+                group_count -= 1;
+            }
+            groups[group_count] = word;
+            group_count += 1;
+            if group_count > 1 {
+                digit_candidates(index, bytes, &groups[..group_count], &mut candidates);
+            }
+        } else {
+            group_count = 0;
+        }
+        let key = keys.word(cheap);
+        if !index.may_have_word(key) {
+            open = 0;
+            return;
+        }
+        let slot = seen % MAX_CELL_WORDS;
+        seen += 1;
+        sequences[slot] = keys.start();
+        words[slot] = word;
+        open = (open + 1).min(longest);
+        for back in 0..open {
+            let s = (slot + MAX_CELL_WORDS - back) % MAX_CELL_WORDS;
+            sequences[s] = Keys::fold(sequences[s], key);
+            if index.may_hold(sequences[s]) && candidates.len() < MAX_CELLS {
+                candidates.push(words[s].start..word.end);
+            }
+        }
+    });
+    let mut cells = Vec::new();
+    let mut form = String::new();
+    for span in candidates {
+        form.clear();
+        for_each_word(&lower[span.clone()], |w, _| {
+            if !form.is_empty() {
+                form.push(' ');
+            }
+            form.push_str(std::str::from_utf8(w).expect("words are cut at char boundaries"));
+        });
+        verify(index, &form, span, &mut cells);
+    }
+    cells.sort_by_key(|c| (c.span.start, c.span.end));
+    cells.dedup_by(|a, b| a.span == b.span);
+    cells
+}
+
+/// The digit forms ending at the last of `groups` (two groups or more).
+#[cold]
+fn digit_candidates(
+    index: &EdmIndex,
+    bytes: &[u8],
+    groups: &[Word],
+    candidates: &mut Vec<Range<usize>>,
+) {
+    let keys = index.keys();
+    let last = groups[groups.len() - 1];
+    let mut digits: Vec<u8> = Vec::with_capacity(64);
+    for first in (0..groups.len() - 1).rev() {
+        digits.clear();
+        for g in &groups[first..] {
+            digits.extend_from_slice(&bytes[g.start..g.end]);
+        }
+        let word = keys.word(cheap_word_hash(&digits));
+        if index.may_have_word(word)
+            && index.may_hold(Keys::fold(keys.start(), word))
+            && candidates.len() < MAX_CELLS
+        {
+            candidates.push(groups[first].start..last.end);
+        }
+    }
+}
+
+/// Looks `form` up (with its digits alone when the span is digit groups)
+/// and records the span as a cell when the index has it.
+#[cold]
+fn verify(index: &EdmIndex, form: &str, span: Range<usize>, cells: &mut Vec<CellHit>) {
+    let keys = index.keys();
+    let mut entries = index.lookup(keys.hash(form.as_bytes()));
+    if entries.is_empty()
+        && form.contains(' ')
+        && form.bytes().all(|b| b.is_ascii_digit() || b == b' ')
+    {
+        let digits: String = form.chars().filter(char::is_ascii_digit).collect();
+        entries = index.lookup(keys.hash(digits.as_bytes()));
+    }
+    if !entries.is_empty() {
+        cells.push(CellHit { span, entries });
+    }
+}
+
+/// One cell of one row at one place.
+#[derive(Debug, Clone)]
+struct Occurrence {
+    row: u32,
+    column: usize,
+    span: Range<usize>,
+}
+
+/// Rows with `rule.min_columns` distinct columns (with the primary one,
+/// when set) whose cells lie within [`ROW_WINDOW_CHARS`] characters. Cells
+/// of one row that overlap in the text count once (a full name and the
+/// surname inside it are one mention), the longer one kept.
+fn assemble_rows(index: &EdmIndex, lower: &str, cells: &[CellHit], rule: RowRule) -> Vec<RowHit> {
+    let mut occurrences: Vec<Occurrence> = Vec::new();
+    for cell in cells {
+        if cell.entries.len() as u64 > rule.max_value_rows {
+            continue;
+        }
+        for i in cell.entries.clone() {
+            let (row, column) = index.entry(i);
+            occurrences.push(Occurrence {
+                row,
+                column,
+                span: cell.span.clone(),
+            });
+        }
+    }
+    occurrences.sort_by(|a, b| {
+        (a.row, a.span.start, std::cmp::Reverse(a.span.end), a.column).cmp(&(
+            b.row,
+            b.span.start,
+            std::cmp::Reverse(b.span.end),
+            b.column,
+        ))
+    });
+    let ascii = lower.is_ascii();
+    let chars = |r: Range<usize>| {
+        if ascii {
+            r.len()
+        } else {
+            lower[r].chars().count()
+        }
+    };
+    let mut rows = Vec::new();
+    for group in occurrences.chunk_by(|a, b| a.row == b.row) {
+        let mut i = 0;
+        while i < group.len() {
+            let first = &group[i];
+            let mut columns = 0u64;
+            let mut cells: Vec<Range<usize>> = Vec::new();
+            let mut j = i;
+            while j < group.len()
+                && chars(first.span.start..group[j].span.end.max(first.span.start))
+                    <= ROW_WINDOW_CHARS
+            {
+                let o = &group[j];
+                let overlaps = cells.last().is_some_and(|c| o.span.start < c.end);
+                if !overlaps {
+                    columns |= 1 << o.column;
+                    cells.push(o.span.clone());
+                }
+                j += 1;
+            }
+            let enough = columns.count_ones() >= rule.min_columns
+                && rule.primary.is_none_or(|p| columns & (1 << p) != 0);
+            if enough {
+                rows.push(RowHit {
+                    row: first.row,
+                    columns,
+                    span: first.span.start
+                        ..cells.iter().map(|c| c.end).max().unwrap_or(first.span.end),
+                    cells,
+                });
+                i = j;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    rows.sort_by_key(|r| (r.span.start, r.span.end, r.row));
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::edm::build_from_csv;
+
+    const SALT: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    pub(crate) fn index(table: &str) -> EdmIndex {
+        let mut out = Vec::new();
+        build_from_csv(table.as_bytes(), SALT, &[], 10, &mut out).unwrap();
+        EdmIndex::from_bytes(out, SALT).unwrap()
+    }
+
+    fn rows(index: &EdmIndex, text: &str, min_columns: u32) -> Vec<(u32, u32)> {
+        let lower = crate::normalize::Normalized::new(text).lower().to_owned();
+        let rule = RowRule {
+            min_columns,
+            primary: None,
+            max_value_rows: 10,
+        };
+        find_rows(index, &lower, rule)
+            .1
+            .iter()
+            .map(|r| (r.row, r.columns.count_ones()))
+            .collect()
+    }
+
+    const TABLE: &str = "name,email,phone,account\n\
+        Anne O'Brien,anne.obrien@example.org,+1 (555) 010-4477,ACC-77120934\n\
+        Björn Müller,bjorn@example.de,030 1234 5678,ACC-99120001\n\
+        Chen Wei,chen.wei@example.cn,555-010-9999,ACC-10000001\n";
+
+    #[test]
+    fn rows_are_found_in_any_spelling_and_lone_cells_are_not() {
+        let idx = index(TABLE);
+        assert_eq!(
+            rows(&idx, "Call ANNE o'brien at 15550104477 today", 2),
+            [(1, 2)]
+        );
+        assert_eq!(
+            rows(
+                &idx,
+                "björn MÜLLER\n> phone: 030-1234-5678, acct acc 99120001",
+                2
+            ),
+            [(2, 3)]
+        );
+        assert_eq!(rows(&idx, "Anne O'Brien wrote to us.", 2), []);
+        // Cells of different rows make no row.
+        assert_eq!(
+            rows(&idx, "Anne O'Brien, 555-010-9999, ACC-99120001", 2),
+            []
+        );
+        // Too far apart.
+        let far = format!("Anne O'Brien {} ACC-77120934", "word ".repeat(70));
+        assert_eq!(rows(&idx, &far, 2), []);
+        assert_eq!(rows(&idx, "Chen Wei chen.wei@example.cn", 2), [(3, 2)]);
+    }
+
+    #[test]
+    fn a_name_inside_a_longer_cell_of_the_same_row_is_one_mention() {
+        let idx = index("full,last\nAnne Marie Obrien,Obrien\n");
+        assert_eq!(rows(&idx, "Dear Anne Marie Obrien,", 2), []);
+        assert_eq!(
+            rows(&idx, "Dear Anne Marie Obrien, Mrs Obrien", 2),
+            [(1, 2)]
+        );
+    }
+
+    #[test]
+    fn values_in_many_rows_do_not_count() {
+        let mut table = String::from("name,city\n");
+        for i in 0..20 {
+            table.push_str(&format!("Person{i} Example,London\n"));
+        }
+        let idx = index(&table);
+        assert_eq!(rows(&idx, "Person3 Example lives in London", 2), []);
+    }
+}
