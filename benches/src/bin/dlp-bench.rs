@@ -80,6 +80,16 @@ fn main() {
             std::fs::create_dir_all(dir).unwrap();
             write_mail_folder(dir, n);
         }
+        Some("table") => {
+            let rows: usize = args
+                .get(3)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1_000_000);
+            let file = std::fs::File::create(&args[2]).unwrap();
+            let mut out = std::io::BufWriter::new(file);
+            sluice_benches::customer_table(rows, &mut out).unwrap();
+            std::io::Write::flush(&mut out).unwrap();
+        }
         Some("build") => {
             let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100_000);
             let vocab = vocabulary(60_000);
@@ -113,7 +123,7 @@ fn main() {
             );
         }
         _ => {
-            eprintln!("usage: dlp-bench generate DIR [MB] | dlp-bench scan TERMS.csv FILE [--identifiers] | dlp-bench mail DIR [N] | dlp-bench build [N]");
+            eprintln!("usage: dlp-bench generate DIR [MB] | dlp-bench scan TERMS.csv FILE [--identifiers] | dlp-bench mail DIR [N] | dlp-bench build [N] | dlp-bench table FILE.csv [ROWS]");
             std::process::exit(2);
         }
     }

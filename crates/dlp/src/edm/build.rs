@@ -39,24 +39,107 @@ pub struct RepeatedColumn {
 
 /// Collects a table's rows; [`EdmBuilder::write`] writes the index.
 ///
-/// Hashing is the cost of a build (an HMAC per cell and digit form), so
-/// [`EdmBuilder::add_rows`] spreads a batch of rows over threads.
+/// Hashing is the cost of a build (an HMAC per form), so
+/// [`EdmBuilder::add_rows`] spreads a batch of rows over threads. Memory
+/// is what bounds a large build (SPEC: 10 million rows in 2 GB): entries
+/// are kept in 12 bytes, in 256 partitions by their hash's top byte that
+/// grow a quarter at a time (never doubling one huge vector) and are
+/// sorted one by one; the two filters are set as rows come, at their
+/// largest size, and folded down to the size the table needs at the end
+/// (a Bloom filter of `2^k` bits probed at `h & (2^k - 1)` halves by
+/// OR-ing its halves). A small table keeps its filter hashes in lists
+/// instead and never allocates the large filters.
 pub struct EdmBuilder {
     keys: Keys,
     columns: Vec<String>,
-    /// (hash, row << 6 | column), one per form.
-    entries: Vec<(u64, u32)>,
-    /// The filter hash of each form, in no particular order.
-    sequences: Vec<u64>,
-    /// The keyed hash of each word of a cell ([`Keys::word`]), deduplicated
-    /// now and then so a table's repeated words do not pile up.
-    words: Vec<u64>,
-    /// `words.len()` after the last deduplication.
-    distinct_words: usize,
+    /// Entries (hash, row << 6 | column as 12 little-endian bytes), one
+    /// per form, by the hash's top byte.
+    partitions: Vec<Vec<[u8; ENTRY]>>,
+    /// The filter hashes of the forms and the words' keys so far, until
+    /// there are [`LISTED`] of them; then the filters at
+    /// [`BUILD_FILTER_LOG2`] bits (forms, words).
+    filters: Filters,
     rows: u64,
     max_words: usize,
     long_cells: Vec<u64>,
     threads: usize,
+}
+
+/// The filters' size while building a large table (128 MiB each).
+const BUILD_FILTER_LOG2: u32 = 30;
+/// Filter hashes listed before the large filters are allocated.
+const LISTED: usize = 1 << 22;
+
+enum Filters {
+    Listed { forms: Vec<u64>, words: Vec<u64> },
+    Large { forms: Vec<u8>, words: Vec<u8> },
+}
+
+impl Filters {
+    fn add(&mut self, keys: &Keys, forms: &[u64], words: &[u64]) {
+        if let Filters::Listed { forms: f, words: w } = self {
+            if f.len() + w.len() + forms.len() + words.len() <= LISTED {
+                f.extend_from_slice(forms);
+                w.extend_from_slice(words);
+                return;
+            }
+            let (f, w) = (std::mem::take(f), std::mem::take(w));
+            *self = Filters::Large {
+                forms: vec![0; 1 << (BUILD_FILTER_LOG2 - 3)],
+                words: vec![0; 1 << (BUILD_FILTER_LOG2 - 3)],
+            };
+            self.add(keys, &f, &w);
+        }
+        let Filters::Large { forms: f, words: w } = self else {
+            unreachable!("switched above")
+        };
+        let mask = (1u64 << BUILD_FILTER_LOG2) - 1;
+        for &s in forms {
+            for bit in filter_bits(keys.probe(s), mask) {
+                set_bit(f, bit);
+            }
+        }
+        for &word in words {
+            set_bit(w, word & mask);
+        }
+    }
+
+    /// The two filters at their final sizes: forms for `n` entries, words
+    /// for the distinct words; with their sizes (log2 of bits).
+    fn finish(self, keys: &Keys, n: u64) -> ((Vec<u8>, u32), (Vec<u8>, u32)) {
+        let forms_log2 = filter_size_log2(n);
+        match self {
+            Filters::Listed { forms, mut words } => {
+                words.sort_unstable();
+                words.dedup();
+                let words_log2 = filter_size_log2(words.len() as u64);
+                let mut f = vec![0; 1 << (forms_log2 - 3)];
+                let mask = (1u64 << forms_log2) - 1;
+                for s in forms {
+                    for bit in filter_bits(keys.probe(s), mask) {
+                        set_bit(&mut f, bit);
+                    }
+                }
+                let mut w = vec![0; 1 << (words_log2 - 3)];
+                for word in words {
+                    set_bit(&mut w, word & ((1u64 << words_log2) - 1));
+                }
+                ((f, forms_log2), (w, words_log2))
+            }
+            Filters::Large { forms, words } => {
+                // Distinct words, estimated from the bits set (linear
+                // counting).
+                let m = (1u64 << BUILD_FILTER_LOG2) as f64;
+                let ones: u64 = words.iter().map(|b| b.count_ones() as u64).sum();
+                let distinct = -m * (1.0 - (ones as f64 / m).min(0.999_999)).ln();
+                let words_log2 = filter_size_log2(distinct.ceil() as u64);
+                (
+                    (fold(forms, forms_log2), forms_log2),
+                    (fold(words, words_log2), words_log2),
+                )
+            }
+        }
+    }
 }
 
 /// One thread's share of a batch.
@@ -67,6 +150,29 @@ struct Hashed {
     words: Vec<u64>,
     max_words: usize,
     long_cells: Vec<u64>,
+}
+
+fn set_bit(filter: &mut [u8], bit: u64) {
+    filter[(bit >> 3) as usize] |= 1 << (bit & 7);
+}
+
+/// `filter` folded to `2^log2` bits (see [`EdmBuilder`]).
+fn fold(mut filter: Vec<u8>, log2: u32) -> Vec<u8> {
+    let size = 1usize << (log2 - 3);
+    for at in (size..filter.len()).step_by(size) {
+        let (low, high) = filter.split_at_mut(at);
+        for (a, b) in low[..size].iter_mut().zip(&high[..size]) {
+            *a |= *b;
+        }
+    }
+    filter.truncate(size);
+    filter.shrink_to_fit();
+    filter
+}
+
+/// The filter size, as a power of two, for `n` items at 16 bits each.
+fn filter_size_log2(n: u64) -> u32 {
+    (64 - (n.max(1) * 16 - 1).leading_zeros()).clamp(16, BUILD_FILTER_LOG2)
 }
 
 impl EdmBuilder {
@@ -82,10 +188,11 @@ impl EdmBuilder {
             keys: Keys::new(salt)?,
             long_cells: vec![0; columns.len()],
             columns,
-            entries: Vec::new(),
-            sequences: Vec::new(),
-            words: Vec::new(),
-            distinct_words: 0,
+            partitions: vec![Vec::new(); 256],
+            filters: Filters::Listed {
+                forms: Vec::new(),
+                words: Vec::new(),
+            },
             rows: 0,
             max_words: 0,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -132,18 +239,21 @@ impl EdmBuilder {
                 .collect()
         });
         for p in parts {
-            self.entries.extend(p.entries);
-            self.sequences.extend(p.sequences);
-            self.words.extend(p.words);
+            for (hash, packed) in p.entries {
+                let partition = &mut self.partitions[(hash >> 56) as usize];
+                if partition.len() == partition.capacity() {
+                    partition.reserve_exact(partition.capacity() / 4 + 1024);
+                }
+                let mut entry = [0u8; ENTRY];
+                entry[..8].copy_from_slice(&hash.to_le_bytes());
+                entry[8..].copy_from_slice(&packed.to_le_bytes());
+                partition.push(entry);
+            }
+            self.filters.add(&self.keys, &p.sequences, &p.words);
             self.max_words = self.max_words.max(p.max_words);
             for (total, n) in self.long_cells.iter_mut().zip(p.long_cells) {
                 *total += n;
             }
-        }
-        if self.words.len() > 2 * self.distinct_words + (1 << 20) {
-            self.words.sort_unstable();
-            self.words.dedup();
-            self.distinct_words = self.words.len();
         }
         self.rows += rows.len() as u64;
         Ok(())
@@ -152,13 +262,34 @@ impl EdmBuilder {
     /// Writes the index to `out` and says what it holds; values in more
     /// than `max_value_rows` rows are reported (they stay in the index,
     /// and the entity's own `max_value_rows` decides at scan time).
-    pub fn write(
-        mut self,
-        max_value_rows: u64,
-        out: &mut impl Write,
-    ) -> std::io::Result<EdmReport> {
-        self.entries.sort_unstable();
-        let n = self.entries.len() as u64;
+    pub fn write(self, max_value_rows: u64, out: &mut impl Write) -> std::io::Result<EdmReport> {
+        let EdmBuilder {
+            keys,
+            columns,
+            mut partitions,
+            filters,
+            rows,
+            max_words,
+            long_cells,
+            ..
+        } = self;
+        let key = |e: &[u8; ENTRY]| {
+            (
+                u64::from_le_bytes(e[..8].try_into().expect("8 bytes")),
+                u32::from_le_bytes(e[8..].try_into().expect("4 bytes")),
+            )
+        };
+        for p in &mut partitions {
+            p.sort_unstable_by_key(key);
+        }
+        let n: u64 = partitions.iter().map(|p| p.len() as u64).sum();
+        if n > u32::MAX as u64 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "more than 2^32 cells and forms; split the table",
+            ));
+        }
+        let sorted = || partitions.iter().flatten().map(key);
         // About four entries a bucket; the directory stays under 64 MiB.
         let bucket_bits = if n < 16 {
             0
@@ -166,47 +297,21 @@ impl EdmBuilder {
             (63 - (n / 4).leading_zeros()).min(24)
         };
         // 16 bits a form and three probes: about 0.2% of a message's word
-        // sequences pass and cost an HMAC.
-        let filter_log2 = (64 - (n.max(1) * 16 - 1).leading_zeros()).clamp(16, 40);
-        let mut filter = vec![0u8; 1 << (filter_log2 - 3)];
-        let mask = (1u64 << filter_log2) - 1;
-        for &s in &self.sequences {
-            for bit in filter_bits(self.keys.probe(s), mask) {
-                filter[(bit >> 3) as usize] |= 1 << (bit & 7);
-            }
-        }
-        self.sequences = Vec::new();
-        self.words.sort_unstable();
-        self.words.dedup();
-        // 16 bits a distinct word, one probe: a word no cell has passes
-        // one time in sixteen or less.
-        let words_log2 =
-            (64 - ((self.words.len() as u64).max(1) * 16 - 1).leading_zeros()).clamp(16, 40);
-        let mut words = vec![0u8; 1 << (words_log2 - 3)];
-        let words_mask = (1u64 << words_log2) - 1;
-        for &w in &self.words {
-            let bit = w & words_mask;
-            words[(bit >> 3) as usize] |= 1 << (bit & 7);
-        }
-        self.words = Vec::new();
-        if n > u32::MAX as u64 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "more than 2^32 cells and digit forms; split the table",
-            ));
-        }
-        let names = serde_json::to_vec(&self.columns).expect("strings serialize");
+        // sequences pass and cost an HMAC. 16 bits a distinct word and one
+        // probe: a word no cell has passes one time in sixteen or less.
+        let ((filter, filter_log2), (words, words_log2)) = filters.finish(&keys, n);
+        let names = serde_json::to_vec(&columns).expect("strings serialize");
         let mut header = Vec::with_capacity(HEADER + names.len() + 8);
         header.extend_from_slice(MAGIC);
         header.extend_from_slice(&VERSION.to_le_bytes());
-        header.extend_from_slice(&(self.columns.len() as u32).to_le_bytes());
-        header.extend_from_slice(&self.rows.to_le_bytes());
+        header.extend_from_slice(&(columns.len() as u32).to_le_bytes());
+        header.extend_from_slice(&rows.to_le_bytes());
         header.extend_from_slice(&n.to_le_bytes());
-        header.extend_from_slice(&(self.max_words as u32).to_le_bytes());
+        header.extend_from_slice(&(max_words as u32).to_le_bytes());
         header.extend_from_slice(&bucket_bits.to_le_bytes());
         header.extend_from_slice(&filter_log2.to_le_bytes());
         header.extend_from_slice(&(names.len() as u32).to_le_bytes());
-        let mut check = self.keys.mac.clone();
+        let mut check = keys.mac.clone();
         hmac::Mac::update(&mut check, CHECK_LABEL);
         header.extend_from_slice(&hmac::Mac::finalize(check).into_bytes()[..16]);
         header.extend_from_slice(&words_log2.to_le_bytes());
@@ -214,20 +319,23 @@ impl EdmBuilder {
         header.extend_from_slice(&names);
         header.resize(header.len().next_multiple_of(8), 0);
         out.write_all(&header)?;
+        // Where each bucket starts: the first entry whose top bits reach it.
         let mut directory = Vec::with_capacity(((1usize << bucket_bits) + 1) * 4);
-        let mut at = 0usize;
-        for bucket in 0..=(1u64 << bucket_bits) {
-            while at < self.entries.len()
-                && (bucket_bits > 0 && self.entries[at].0 >> (64 - bucket_bits) < bucket)
-            {
-                at += 1;
-            }
-            let start = if bucket == 1 << bucket_bits {
-                self.entries.len()
+        let mut bucket = 0u64;
+        for (i, (hash, _)) in sorted().enumerate() {
+            let top = if bucket_bits == 0 {
+                0
             } else {
-                at
+                hash >> (64 - bucket_bits)
             };
-            directory.extend_from_slice(&(start as u32).to_le_bytes());
+            while bucket <= top {
+                directory.extend_from_slice(&(i as u32).to_le_bytes());
+                bucket += 1;
+            }
+        }
+        while bucket <= 1 << bucket_bits {
+            directory.extend_from_slice(&(n as u32).to_le_bytes());
+            bucket += 1;
         }
         out.write_all(&directory)?;
         out.write_all(&filter)?;
@@ -235,29 +343,22 @@ impl EdmBuilder {
         let filters = (filter.len() + words.len()) as u64;
         drop(filter);
         drop(words);
-        let mut buffer = Vec::with_capacity(ENTRY * 65536);
-        for chunk in self.entries.chunks(65536) {
-            buffer.clear();
-            for &(hash, packed) in chunk {
-                buffer.extend_from_slice(&hash.to_le_bytes());
-                buffer.extend_from_slice(&packed.to_le_bytes());
-            }
-            out.write_all(&buffer)?;
+        for p in &partitions {
+            out.write_all(p.as_flattened())?;
         }
         let bytes = (header.len() + directory.len()) as u64 + filters + n * ENTRY as u64;
         Ok(EdmReport {
-            rows: self.rows,
+            rows,
             entries: n,
             bytes,
-            long_cells: self
-                .columns
+            long_cells: columns
                 .iter()
                 .cloned()
-                .zip(self.long_cells.iter().copied())
+                .zip(long_cells.iter().copied())
                 .filter(|(_, n)| *n > 0)
                 .collect(),
-            repeated: repeated_columns(&self.entries, &self.columns, max_value_rows),
-            columns: self.columns,
+            repeated: repeated_columns(sorted(), &columns, max_value_rows),
+            columns,
         })
     }
 }
@@ -295,32 +396,47 @@ where
 
 /// Per column, the values (runs of one hash in the sorted entries) held
 /// by more than `limit` rows.
-fn repeated_columns(entries: &[(u64, u32)], columns: &[String], limit: u64) -> Vec<RepeatedColumn> {
+fn repeated_columns(
+    sorted: impl Iterator<Item = (u64, u32)>,
+    columns: &[String],
+    limit: u64,
+) -> Vec<RepeatedColumn> {
     let mut values = vec![0u64; columns.len()];
     let mut most = vec![0u64; columns.len()];
-    let mut i = 0;
-    while i < entries.len() {
-        let mut j = i;
-        while j < entries.len() && entries[j].0 == entries[i].0 {
-            j += 1;
+    // The current run: its hash, its rows (distinct, as they are sorted)
+    // and its columns.
+    let mut run: Option<(u64, u64, u32, u64)> = None;
+    let mut close = |run: Option<(u64, u64, u32, u64)>| {
+        let Some((_, rows, _, seen)) = run else {
+            return;
+        };
+        if rows <= limit {
+            return;
         }
-        let run = &entries[i..j];
-        let mut rows: Vec<u32> = run.iter().map(|&(_, p)| p >> 6).collect();
-        rows.dedup();
-        if rows.len() as u64 > limit {
-            let mut seen = 0u64;
-            for &(_, p) in run {
-                seen |= 1 << (p & 63);
+        for (c, (v, m)) in values.iter_mut().zip(&mut most).enumerate() {
+            if seen & (1 << c) != 0 {
+                *v += 1;
+                *m = (*m).max(rows);
             }
-            for (c, (v, m)) in values.iter_mut().zip(&mut most).enumerate() {
-                if seen & (1 << c) != 0 {
-                    *v += 1;
-                    *m = (*m).max(rows.len() as u64);
+        }
+    };
+    for (hash, packed) in sorted {
+        let (row, column) = (packed >> 6, packed & 63);
+        match &mut run {
+            Some((h, rows, last_row, seen)) if *h == hash => {
+                if *last_row != row {
+                    *rows += 1;
+                    *last_row = row;
                 }
+                *seen |= 1 << column;
+            }
+            _ => {
+                close(run.take());
+                run = Some((hash, 1, row, 1 << column));
             }
         }
-        i = j;
     }
+    close(run);
     columns
         .iter()
         .zip(values.into_iter().zip(most))
@@ -409,4 +525,45 @@ pub fn build_from_csv(
             path: "the index".into(),
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folded_filter_is_the_filter_built_at_its_size() {
+        let keys = Keys::new(b"sixteen bytes or more of salt").unwrap();
+        let hashes: Vec<u64> = (0..5000u64).map(|i| super::super::fmix(i + 1)).collect();
+        let at = |log2: u32| {
+            let mut f = vec![0u8; 1 << (log2 - 3)];
+            for &h in &hashes {
+                for bit in filter_bits(keys.probe(h), (1u64 << log2) - 1) {
+                    set_bit(&mut f, bit);
+                }
+            }
+            f
+        };
+        assert_eq!(fold(at(24), 17), at(17));
+        // The large path and the listed one give one filter.
+        let mut large = Filters::Listed {
+            forms: Vec::new(),
+            words: Vec::new(),
+        };
+        large.add(&keys, &vec![0; LISTED + 1], &[]);
+        let Filters::Large { .. } = large else {
+            panic!("past LISTED hashes the large filters are used")
+        };
+        let mut listed = Filters::Listed {
+            forms: Vec::new(),
+            words: Vec::new(),
+        };
+        large.add(&keys, &hashes, &hashes);
+        listed.add(&keys, &vec![0; 1000], &[]);
+        listed.add(&keys, &hashes, &hashes);
+        let (forms_l, words_l) = large.finish(&keys, 5000);
+        let (forms_s, _) = listed.finish(&keys, 5000);
+        assert_eq!(forms_l, forms_s);
+        assert!(words_l.1 >= 16);
+    }
 }

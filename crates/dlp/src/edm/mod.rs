@@ -57,7 +57,7 @@ mod build;
 mod search;
 
 pub use build::{build_from_csv, EdmBuilder, EdmReport, RepeatedColumn};
-pub(crate) use search::{find_rows, RowRule};
+pub(crate) use search::{find_rows, RowRule, TextWord};
 
 const MAGIC: &[u8; 8] = b"SLUICEDM";
 const VERSION: u32 = 1;
@@ -71,6 +71,9 @@ pub const MAX_ROWS: u64 = (1 << 26) - 1;
 /// up to the table's longest cell is a candidate, so a free-text column
 /// would make every scan slow. Longer cells are skipped and reported.
 pub const MAX_CELL_WORDS: usize = 12;
+/// Longest code (a cell with a digit) also indexed with its words run
+/// together.
+pub const MAX_CODE_BYTES: usize = 40;
 /// Filter bits set per form.
 const FILTER_PROBES: u64 = 3;
 const CHECK_LABEL: &[u8] = b"sluice-edm check";
@@ -159,9 +162,10 @@ impl Keys {
     }
 
     /// A word's keyed cheap hash: the step a form's filter hash folds.
+    /// Never 0 (its lowest bit is set), so 0 can stand for no word.
     #[inline(always)]
     pub(crate) fn word(&self, cheap: u64) -> u64 {
-        fmix(cheap ^ self.filter[0])
+        fmix(cheap ^ self.filter[0]) | 1
     }
 
     /// The filter hash of an empty form, to fold words into.
@@ -193,6 +197,22 @@ fn fmix(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
+/// A hint to load `byte`'s cache line: probes of a batch of words wait
+/// for memory together.
+#[inline(always)]
+fn prefetch(byte: &u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint with no effect on memory or on the
+    // program's state, of the address of a byte we may read.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (byte as *const u8).cast::<i8>(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = byte;
+}
+
 /// The filter bit positions of a probe hash, for a filter of `mask + 1`
 /// bits (double hashing).
 #[inline(always)]
@@ -205,10 +225,12 @@ fn filter_bits(probe: u64, mask: u64) -> impl Iterator<Item = u64> {
 /// text, and for digits written with separators, the digits alone):
 ///
 /// * its words joined by one space (`anne o brien`);
-/// * with more than one word, its words run together (`anneobrien`,
-///   `15550104477`): the digits of a phone or account number however
-///   they are grouped, and an address or name with its punctuation
-///   stripped rather than spaced;
+/// * with more than one word and a digit, its words run together
+///   (`15550104477`, `acc77120934`), up to [`MAX_CODE_BYTES`]: a phone,
+///   account or customer number however it is grouped, or with its
+///   punctuation stripped rather than spaced (names and addresses are
+///   not: a form more for every row of them would cost more memory than
+///   the rare message that runs their words together is worth);
 /// * with an apostrophe inside a word, its words with the apostrophe
 ///   deleted (`anne obrien`), as "O'Brien" is often written "OBrien".
 pub(crate) struct CellForms {
@@ -246,7 +268,10 @@ impl CellForms {
             out.word_keys.clear();
             return Some(out);
         }
-        if count > 1 {
+        if count > 1
+            && words.bytes().any(|b| b.is_ascii_digit())
+            && words.len() - count < MAX_CODE_BYTES
+        {
             let together = words.replace(' ', "");
             let word = keys.word(cheap_word_hash(together.as_bytes()));
             out.word_keys.push(word);
@@ -340,6 +365,9 @@ impl Bytes {
 /// load, which would read every page; unsorted entries, which only a
 /// damaged file has, make lookups miss, never read out of bounds.)
 pub struct EdmIndex {
+    /// Distinct for every index loaded in this process: per-thread caches
+    /// of filter verdicts belong to one index.
+    id: u64,
     bytes: Bytes,
     keys: Keys,
     columns: Vec<String>,
@@ -455,7 +483,9 @@ impl EdmIndex {
         if b[48..64] != keys.check {
             return Err(EdmError::WrongSalt(salt_name.to_owned()));
         }
+        static LOADED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Ok(EdmIndex {
+            id: LOADED.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             keys,
             columns: names,
             rows,
@@ -491,6 +521,10 @@ impl EdmIndex {
         &self.keys
     }
 
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     pub(crate) fn max_words(&self) -> usize {
         self.max_words
     }
@@ -500,6 +534,22 @@ impl EdmIndex {
     pub(crate) fn may_have_word(&self, word: u64) -> bool {
         let bit = word & self.words_mask;
         self.bytes.get()[self.words_at + (bit >> 3) as usize] & (1 << (bit & 7)) != 0
+    }
+
+    /// Asks the processor to fetch the word filter's byte for `word`.
+    #[inline(always)]
+    pub(crate) fn prefetch_word(&self, word: u64) {
+        let bit = word & self.words_mask;
+        prefetch(&self.bytes.get()[self.words_at + (bit >> 3) as usize]);
+    }
+
+    /// Asks the processor to fetch the form filter's byte of the first
+    /// probe for `sequence` (most forms no cell has fail there).
+    #[inline(always)]
+    pub(crate) fn prefetch_form(&self, sequence: u64) {
+        if let Some(bit) = filter_bits(self.keys.probe(sequence), self.filter_mask).next() {
+            prefetch(&self.bytes.get()[self.filter_at + (bit >> 3) as usize]);
+        }
     }
 
     /// Whether a form's filter hash may be in the index.
@@ -602,11 +652,11 @@ mod tests {
             let mut damaged = bytes.clone();
             damaged[at] ^= 0x5a;
             if let Ok(index) = EdmIndex::from_bytes(damaged, SALT) {
-                let _ = find_rows(&index, &lower, rule);
+                let _ = find_rows(&index, &lower, &search::tests::words_of(&lower), rule);
             }
         }
         let index = EdmIndex::from_bytes(bytes, SALT).unwrap();
-        let rows: Vec<u32> = find_rows(&index, &lower, rule)
+        let rows: Vec<u32> = find_rows(&index, &lower, &search::tests::words_of(&lower), rule)
             .1
             .iter()
             .map(|r| r.row)

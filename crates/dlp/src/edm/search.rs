@@ -51,12 +51,17 @@ pub(crate) struct RowRule {
 pub(crate) fn find_rows(
     index: &EdmIndex,
     lower: &str,
+    words: &[TextWord],
     rule: RowRule,
 ) -> (Vec<CellHit>, Vec<RowHit>) {
-    let cells = find_cells(index, lower);
+    let cells = find_cells(index, lower, words);
     let rows = assemble_rows(index, lower, &cells, rule);
     (cells, rows)
 }
+
+/// A word of the text (bytes of the lowercased text) and its cheap hash
+/// ([`for_each_word`]'s).
+pub(crate) type TextWord = (Range<usize>, u64);
 
 /// A word being followed: where it starts and ends.
 #[derive(Clone, Copy, Default)]
@@ -65,10 +70,96 @@ struct Word {
     end: usize,
 }
 
-fn find_cells(index: &EdmIndex, lower: &str) -> Vec<CellHit> {
+/// Word filter verdicts remembered per thread (64 KiB: the cache misses of
+/// a larger table cost more than its few more hits on generated mail).
+const VERDICTS: usize = 1 << 14;
+
+thread_local! {
+    /// Per thread: recent words' word filter verdicts, for the index whose
+    /// id is kept with them (slot by the top bits of the word's cheap
+    /// hash, holding its low 32 bits with the lowest replaced by the
+    /// verdict: two words alike in those 45 bits would share a verdict,
+    /// one chance in 2^45 per pair), and the words of
+    /// the text being searched. A message's words are mostly the same few
+    /// thousand, and the filter of a large table is megabytes of random
+    /// probes: without the verdicts, the probes' cache misses were most of
+    /// the cost of EDM on ordinary mail.
+    static SCRATCH: std::cell::RefCell<Scratch> = const {
+        std::cell::RefCell::new(Scratch {
+            owner: u64::MAX,
+            verdicts: Vec::new(),
+            words: Vec::new(),
+        })
+    };
+}
+
+struct Scratch {
+    owner: u64,
+    verdicts: Vec<u32>,
+    /// The text's words: where, their cheap hash, then their key
+    /// ([`Keys::word`]) when some cell may have them, else 0.
+    words: Vec<(Word, u64)>,
+}
+
+/// Words whose filter probes are issued together: the probes that miss
+/// the cache then wait for memory side by side rather than one by one.
+const BATCH: usize = 32;
+
+fn find_cells(index: &EdmIndex, lower: &str, words: &[TextWord]) -> Vec<CellHit> {
+    SCRATCH.with_borrow_mut(|scratch| {
+        if scratch.owner != index.id() || scratch.verdicts.is_empty() {
+            scratch.owner = index.id();
+            scratch.verdicts.clear();
+            scratch.verdicts.resize(VERDICTS, 0);
+        }
+        scratch.words.clear();
+        scratch.words.extend(words.iter().map(|(span, cheap)| {
+            let word = Word {
+                start: span.start,
+                end: span.end,
+            };
+            (word, *cheap)
+        }));
+        judge_words(index, &mut scratch.verdicts, &mut scratch.words);
+        follow_sequences(index, lower, &scratch.words)
+    })
+}
+
+/// Replaces each word's cheap hash by its key when some cell may have
+/// the word, else by 0 (never a key).
+fn judge_words(index: &EdmIndex, verdicts: &mut [u32], words: &mut [(Word, u64)]) {
+    let keys = index.keys();
+    let slot_of = |cheap: u64| (cheap >> (64 - VERDICTS.trailing_zeros())) as usize;
+    for batch in words.chunks_mut(BATCH) {
+        // First the probes of the words not remembered, all started
+        // before any is read.
+        let mut unknown = 0u64;
+        for (i, (_, cheap)) in batch.iter_mut().enumerate() {
+            if verdicts[slot_of(*cheap)] & !1 != *cheap as u32 & !1 {
+                index.prefetch_word(keys.word(*cheap));
+                unknown |= 1 << i;
+            }
+        }
+        for (i, (_, cheap)) in batch.iter_mut().enumerate() {
+            let slot = &mut verdicts[slot_of(*cheap)];
+            let some_cells = if unknown & (1 << i) == 0 {
+                *slot & 1 == 1
+            } else {
+                let verdict = index.may_have_word(keys.word(*cheap));
+                *slot = (*cheap as u32 & !1) | u32::from(verdict);
+                verdict
+            };
+            *cheap = if some_cells { keys.word(*cheap) } else { 0 };
+        }
+    }
+}
+
+/// The spans worth an HMAC: word sequences up to the table's longest
+/// cell whose words some cell has and whose form may be in the index,
+/// and digit groups run together; then the cells among them.
+fn follow_sequences(index: &EdmIndex, lower: &str, found: &[(Word, u64)]) -> Vec<CellHit> {
     let keys = index.keys();
     let longest = index.max_words().clamp(1, MAX_CELL_WORDS);
-    let base = lower.as_ptr() as usize;
     // The sequences still open: they started at one of the last `longest`
     // words and every word since is some cell's. Ring slots by word count.
     let mut sequences = [0u64; MAX_CELL_WORDS];
@@ -79,16 +170,13 @@ fn find_cells(index: &EdmIndex, lower: &str) -> Vec<CellHit> {
     let mut groups: [Word; MAX_DIGIT_GROUPS] = [Word::default(); MAX_DIGIT_GROUPS];
     let mut group_count = 0usize;
     let mut candidates: Vec<Range<usize>> = Vec::new();
+    // Each open sequence's filter hash, with its span.
+    let mut probes: Vec<(u64, Range<usize>)> = Vec::new();
     let bytes = lower.as_bytes();
-    for_each_word(lower, |w, cheap| {
-        let start = w.as_ptr() as usize - base;
-        let word = Word {
-            start,
-            end: start + w.len(),
-        };
+    for &(word, key) in found {
         // Digit groups: a run of digit-only words with short separator-only
         // gaps between them is also tried as its digits alone.
-        if w.iter().all(u8::is_ascii_digit) {
+        if bytes[word.start..word.end].iter().all(u8::is_ascii_digit) {
             let joined = group_count > 0 && {
                 let gap = &bytes[groups[group_count - 1].end..word.start];
                 gap.len() <= 3 && gap.iter().all(|&b| is_digit_separator(b))
@@ -108,10 +196,9 @@ fn find_cells(index: &EdmIndex, lower: &str) -> Vec<CellHit> {
         } else {
             group_count = 0;
         }
-        let key = keys.word(cheap);
-        if !index.may_have_word(key) {
+        if key == 0 {
             open = 0;
-            return;
+            continue;
         }
         let slot = seen % MAX_CELL_WORDS;
         seen += 1;
@@ -121,11 +208,20 @@ fn find_cells(index: &EdmIndex, lower: &str) -> Vec<CellHit> {
         for back in 0..open {
             let s = (slot + MAX_CELL_WORDS - back) % MAX_CELL_WORDS;
             sequences[s] = Keys::fold(sequences[s], key);
-            if index.may_hold(sequences[s]) && candidates.len() < MAX_CELLS {
-                candidates.push(words[s].start..word.end);
+            probes.push((sequences[s], words[s].start..word.end));
+        }
+    }
+    // The filter probes, issued a batch at a time (see [`BATCH`]).
+    for batch in probes.chunks(BATCH) {
+        for (sequence, _) in batch {
+            index.prefetch_form(*sequence);
+        }
+        for (sequence, span) in batch {
+            if index.may_hold(*sequence) && candidates.len() < MAX_CELLS {
+                candidates.push(span.clone());
             }
         }
-    });
+    }
     let mut cells = Vec::new();
     let mut form = String::new();
     for span in candidates {
@@ -271,11 +367,22 @@ fn assemble_rows(index: &EdmIndex, lower: &str, cells: &[CellHit], rule: RowRule
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::edm::build_from_csv;
 
     const SALT: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    /// The words of `lower`, as the engine gives them.
+    pub(crate) fn words_of(lower: &str) -> Vec<TextWord> {
+        let base = lower.as_ptr() as usize;
+        let mut words = Vec::new();
+        for_each_word(lower, |w, cheap| {
+            let start = w.as_ptr() as usize - base;
+            words.push((start..start + w.len(), cheap));
+        });
+        words
+    }
 
     pub(crate) fn index(table: &str) -> EdmIndex {
         let mut out = Vec::new();
@@ -290,7 +397,7 @@ mod tests {
             primary: None,
             max_value_rows: 10,
         };
-        find_rows(index, &lower, rule)
+        find_rows(index, &lower, &words_of(&lower), rule)
             .1
             .iter()
             .map(|r| (r.row, r.columns.count_ones()))

@@ -9,8 +9,8 @@ use super::keywords::{entity_owner, type_owner};
 use super::tally::Tally;
 use super::windows::{char_count, char_positions, section_index, windows};
 use super::{Engine, Matcher, Rule, ScanResult, Segment};
-use crate::edm::find_rows;
-use crate::fingerprint::for_each_kgram;
+use crate::edm::{find_rows, TextWord};
+use crate::fingerprint::{for_each_kgram_and_word, for_each_word};
 use crate::normalize::{lower_str, Normalized};
 use crate::{Confidence, Identifier, IdentifierMatch};
 
@@ -147,23 +147,38 @@ impl Engine {
                     self.identifier_hits(&at, &mut resume, &mut hits);
                     self.regex_hits(&at, &mut resume, &mut hits);
                 }
-                let mut window_cells = Vec::new();
-                if self.edm {
-                    self.edm_hits(&at, &mut hits, &mut window_cells);
-                }
-                cells.extend(window_cells.into_iter().map(|c| {
-                    let span = norm.original_span(original, c);
-                    (si, w.start + span.start..w.start + span.end)
-                }));
+                // The words of the window, for exact data match: split
+                // once, with the fingerprints' k-grams when there are both.
+                let mut words: Vec<TextWord> = Vec::new();
+                let lower = norm.lower();
+                let base = lower.as_ptr() as usize;
+                let mut add_word = |w: &[u8], cheap| {
+                    if self.edm {
+                        let start = w.as_ptr() as usize - base;
+                        words.push((start..start + w.len(), cheap));
+                    }
+                };
                 if let Some(index) = &self.fingerprint_index {
                     // Only the k-grams some document has are kept. A k-gram
                     // starting in the overlap is found again by the next
                     // window: duplicates go below.
-                    for_each_kgram(norm.lower(), self.fingerprint_filter.as_ref(), |h, _| {
+                    let filter = self.fingerprint_filter.as_ref();
+                    let kgram = |h, _| {
                         if index.contains(&h) {
                             found_kgrams.push(h);
                         }
-                    });
+                    };
+                    for_each_kgram_and_word(lower, filter, kgram, &mut add_word);
+                } else if self.edm {
+                    for_each_word(lower, &mut add_word);
+                }
+                if self.edm {
+                    let mut window_cells = Vec::new();
+                    self.edm_hits(&at, &words, &mut hits, &mut window_cells);
+                    cells.extend(window_cells.into_iter().map(|c| {
+                        let span = norm.original_span(original, c);
+                        (si, w.start + span.start..w.start + span.end)
+                    }));
                 }
                 self.place(&norm, original, w.start, at_char, &mut hits);
                 if self.proximity {
@@ -203,6 +218,7 @@ impl Engine {
     pub(super) fn edm_hits(
         &self,
         at: &Searched,
+        words: &[TextWord],
         hits: &mut Vec<Hit>,
         cells: &mut Vec<Range<usize>>,
     ) {
@@ -214,7 +230,7 @@ impl Engine {
             let Matcher::Edm(index, rule) = &e.matcher else {
                 continue;
             };
-            let (found, rows) = find_rows(index, norm.lower(), *rule);
+            let (found, rows) = find_rows(index, norm.lower(), words, *rule);
             cells.extend(
                 found
                     .iter()

@@ -28,10 +28,18 @@ pub(crate) fn kgram_hashes(text: &str) -> Vec<(u64, u64)> {
 /// heavily), so most words cost a hash-map probe rather than a SHA-256
 /// block; hashing every k-gram's text instead would cost five blocks per
 /// word.
-pub(crate) fn for_each_kgram(
-    lower: &str,
+pub(crate) fn for_each_kgram(lower: &str, filter: Option<&KgramFilter>, f: impl FnMut(u64, u64)) {
+    for_each_kgram_and_word(lower, filter, f, |_, _| {});
+}
+
+/// [`for_each_kgram`], also calling `word` with each word and its cheap
+/// hash ([`for_each_word`]'s): one pass over the text serves fingerprints
+/// and exact data match.
+pub(crate) fn for_each_kgram_and_word<'a>(
+    lower: &'a str,
     filter: Option<&KgramFilter>,
     mut f: impl FnMut(u64, u64),
+    mut word: impl FnMut(&'a [u8], u64),
 ) {
     thread_local! {
         static WORDS: std::cell::RefCell<std::collections::HashMap<u64, u64, BuildWordHasher>> =
@@ -48,7 +56,8 @@ pub(crate) fn for_each_kgram(
         // `seen % K`, kept as a counter: a division per word showed.
         let mut slot = 0usize;
         let mut rolling = 0u64;
-        let on_word = |w, c| {
+        let on_word = |w: &'a [u8], c| {
+            word(w, c);
             // Roll the word leaving the window out and the new one in.
             rolling = rolling
                 .wrapping_sub(cheap[slot].wrapping_mul(ROLL_OUT))

@@ -35,7 +35,8 @@ use crate::Error;
 mod kgrams;
 
 pub(crate) use kgrams::{
-    cheap_word_hash, for_each_kgram, for_each_word, kgram_hashes, BuildWordHasher, KgramFilter,
+    cheap_word_hash, for_each_kgram_and_word, for_each_word, kgram_hashes, BuildWordHasher,
+    KgramFilter,
 };
 
 /// Words per k-gram.
