@@ -150,29 +150,34 @@ fn confidence_reach(config: &sluice_config::Config) -> Vec<Lint> {
 }
 
 fn exposed_secrets(config: &sluice_config::Config) -> Vec<Lint> {
-    let mut secrets: Vec<(&str, &std::path::Path)> = Vec::new();
+    let mut secrets: Vec<(String, &std::path::Path)> = Vec::new();
     if let Some(tls) = &config.proxy.tls {
-        secrets.push(("proxy.tls.key", &tls.key));
+        secrets.push(("proxy.tls.key".into(), &tls.key));
+    }
+    for e in &config.entity {
+        if let sluice_config::EntityKind::Edm { salt_file, .. } = &e.kind {
+            secrets.push((format!("entity {:?}.salt_file", e.name), salt_file));
+        }
     }
     if let Some(f) = config
         .upstream
         .as_ref()
         .and_then(|u| u.password_file.as_deref())
     {
-        secrets.push(("upstream.password_file", f));
+        secrets.push(("upstream.password_file".into(), f));
     }
     if let Some(f) = config.api.as_ref().and_then(|a| a.token_file.as_deref()) {
-        secrets.push(("api.token_file", f));
+        secrets.push(("api.token_file".into(), f));
     }
     if let Some(tls) = config.api.as_ref().and_then(|a| a.tls.as_ref()) {
-        secrets.push(("api.tls.key", &tls.key));
+        secrets.push(("api.tls.key".into(), &tls.key));
     }
     if let Some(f) = config
         .notify
         .as_ref()
         .and_then(|n| n.webhook_secret_file.as_deref())
     {
-        secrets.push(("notify.webhook_secret_file", f));
+        secrets.push(("notify.webhook_secret_file".into(), f));
     }
     let account = service_account();
     let mut out = Vec::new();
@@ -183,7 +188,7 @@ fn exposed_secrets(config: &sluice_config::Config) -> Vec<Lint> {
         let mode = meta.permissions().mode();
         if mode & 0o004 != 0 {
             out.push(Lint {
-                path: key.to_owned(),
+                path: key.clone(),
                 message: format!(
                     "{} is readable by anyone (mode {:04o}); a secret should be root:sluice 0640",
                     path.display(),
@@ -194,7 +199,7 @@ fn exposed_secrets(config: &sluice_config::Config) -> Vec<Lint> {
         if let Some(account) = &account {
             if !account.can_read(path) {
                 out.push(Lint {
-                    path: key.to_owned(),
+                    path: key.clone(),
                     message: format!(
                         "the service user {} cannot read {} (owner {}:{} mode {:04o}); a secret should be root:{} 0640",
                         account.name,
