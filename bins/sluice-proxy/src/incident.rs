@@ -66,6 +66,10 @@ pub fn incident_of(
                     excerpt: m.excerpt.clone(),
                     identifier: m.identifier.map(|i| i.name().to_owned()),
                     confidence: m.confidence,
+                    document: m.similarity.map(|_| m.value.clone()),
+                    similarity: m.similarity,
+                    row: m.row,
+                    columns: m.columns.clone(),
                 })
             })
             .collect()

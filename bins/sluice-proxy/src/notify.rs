@@ -295,8 +295,7 @@ mod tests {
                 entity: "cards".into(),
                 location: serde_json::Value::Null,
                 excerpt: "card **** **** **** 1111 exp".into(),
-                identifier: None,
-                confidence: None,
+                ..Default::default()
             }],
         }
     }

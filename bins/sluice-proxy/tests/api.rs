@@ -412,11 +412,7 @@ fn token_file_is_reloaded_on_sighup() {
     assert_eq!(http("GET", &url, Some("second-token")).0, 401);
 
     std::fs::write(p.join("api.tokens"), "second-token\n").unwrap();
-    assert!(std::process::Command::new("kill")
-        .args(["-HUP", &proxy.0.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    common::sighup(&proxy);
     let started = Instant::now();
     while http("GET", &url, Some("second-token")).0 != 200 {
         assert!(

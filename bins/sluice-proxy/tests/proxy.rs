@@ -258,13 +258,7 @@ fn sighup_reloads_policies_and_refuses_a_broken_config() {
     let (p, port) = proxy(&dir, "maildir = \"outbox\"", "\"127.0.0.0/8\"");
     let card = repo().join("fixtures/demo/messages/card-number.eml");
     assert!(send(port, &card, "shop@partner.org").starts_with("550 5.7.1"));
-    let hup = || {
-        Command::new("kill")
-            .arg("-HUP")
-            .arg(p.0.id().to_string())
-            .status()
-            .unwrap();
-    };
+    let hup = || common::sighup(&p);
     // A broken file is refused: the running policy stays.
     let config = dir.join("sluice.toml");
     let good = std::fs::read_to_string(&config).unwrap();

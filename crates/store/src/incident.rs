@@ -97,7 +97,7 @@ pub struct IncidentRule {
 
 /// One match as evidence. The excerpt never shows an identifier's value
 /// unmasked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EvidenceItem {
     /// The rule it counted for.
     pub rule: String,
@@ -113,6 +113,18 @@ pub struct EvidenceItem {
     /// For identifier matches: the confidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<sluice_dlp::Confidence>,
+    /// For fingerprint matches: the document's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
+    /// For fingerprint matches: the document's similarity in percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<u32>,
+    /// For EDM matches: the table's row (SPEC §3.6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
+    /// For EDM matches: the columns found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
 }
 
 /// A held message, without its bytes.

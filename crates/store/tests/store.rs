@@ -59,8 +59,7 @@ fn incident(
             entity: "customer-terms".into(),
             location: serde_json::json!({"part": "1"}),
             excerpt: "…the Account Manager for…".into(),
-            identifier: None,
-            confidence: None,
+            ..Default::default()
         }],
     }
 }

@@ -282,3 +282,12 @@ pub fn swaks(port: u16, to: &str, data: &Path, extra: &[&str]) -> String {
         .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Sends SIGHUP to a running proxy (reload its configuration).
+pub fn sighup(proxy: &Running) {
+    let status = Command::new("kill")
+        .args(["-HUP", &proxy.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
