@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 minutes=${1:-10}
 targets=(mime_extract document_office document_pdf document_sheet archive html_rtf transfer
-         smtp_session milter_packet query config dictionary_csv fingerprint_file identifiers)
+         smtp_session milter_packet query config dictionary_csv fingerprint_file identifiers edm_index)
 seconds=$(python3 -c "import sys; print(max(5, int(float(sys.argv[1]) * 60 * 2 / ${#targets[@]})))" "$minutes")
 
 seed() { # target -> its seed folder, filled once from the fixtures and the corpus
@@ -42,6 +42,13 @@ seed() { # target -> its seed folder, filled once from the fixtures and the corp
         config) cp ../fixtures/demo/sluice.toml "$dir"/ ;;
         dictionary_csv) cp ../fixtures/demo/dictionaries/*.csv "$dir"/ ;;
         fingerprint_file) cp ../fixtures/demo/*.fp "$dir"/ ;;
+        edm_index) # The fixture table's index, with the salt the target checks.
+                   # A small table (its first and last rows) keeps inputs short.
+                   printf 'sluice fuzzing salt, not a secret\n' > "$dir.salt"
+                   { head -20 ../fixtures/edm/customers.csv; tail -5 ../fixtures/edm/customers.csv; } > "$dir.csv"
+                   (cd .. && cargo run -q -p sluice-scan -- edm --out "fuzz/$dir/customers.edm" \
+                       --salt-file "fuzz/$dir.salt" "fuzz/$dir.csv" > /dev/null)
+                   rm -f "$dir.salt" "$dir.csv" ;;
         identifiers) printf 'SSN 123-45-6789, BSN 1112.22.333, DE 136 695 976, AB 12 34 56 C\n' > "$dir/ids"
                      printf 'ghp_1234567890abcdefghijklmnopqrstuvwxyz 2001:db8::1 10.0.0.1 DEUTDEFF500\n' > "$dir/secrets" ;;
     esac

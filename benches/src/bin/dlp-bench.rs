@@ -90,6 +90,38 @@ fn main() {
             sluice_benches::customer_table(rows, &mut out).unwrap();
             std::io::Write::flush(&mut out).unwrap();
         }
+        Some("edm-load") => {
+            // Opening an index (mapping and checking it), and the memory a
+            // scan of a text costs with it.
+            let salt = sluice_dlp::read_salt(std::path::Path::new(&args[3])).unwrap();
+            let before = rss_kb();
+            let t0 = Instant::now();
+            let index = sluice_dlp::EdmIndex::open(std::path::Path::new(&args[2]), &salt).unwrap();
+            let opened = t0.elapsed();
+            let after_open = rss_kb();
+            let engine = Engine::new(Definitions::new(
+                vec![EntityDefinition::edm(
+                    "rows",
+                    std::sync::Arc::new(index),
+                    Default::default(),
+                )],
+                vec![RuleDefinition::new("r", &["rows"])],
+                vec![],
+            ))
+            .unwrap();
+            let text = std::fs::read_to_string(&args[4]).unwrap();
+            let t1 = Instant::now();
+            let count = engine.scan_str(&text).rule("r").unwrap().count;
+            println!(
+                "open_ms={:.1} rss_after_open_mb={:.0} scan_ms={:.0} text_mb={:.0} rows_found={count} rss_after_scan_mb={:.0} (before open {:.0})",
+                opened.as_secs_f64() * 1e3,
+                after_open as f64 / 1024.0,
+                t1.elapsed().as_secs_f64() * 1e3,
+                text.len() as f64 / 1e6,
+                rss_kb() as f64 / 1024.0,
+                before as f64 / 1024.0
+            );
+        }
         Some("build") => {
             let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100_000);
             let vocab = vocabulary(60_000);
@@ -123,19 +155,28 @@ fn main() {
             );
         }
         _ => {
-            eprintln!("usage: dlp-bench generate DIR [MB] | dlp-bench scan TERMS.csv FILE [--identifiers] | dlp-bench mail DIR [N] | dlp-bench build [N] | dlp-bench table FILE.csv [ROWS]");
+            eprintln!("usage: dlp-bench generate DIR [MB] | dlp-bench scan TERMS.csv FILE [--identifiers] | dlp-bench mail DIR [N] | dlp-bench build [N] | dlp-bench table FILE.csv [ROWS] | dlp-bench edm-load INDEX SALT TEXT");
             std::process::exit(2);
         }
     }
 }
 
+/// Resident memory of this process now (Linux), in KiB.
+fn rss_kb() -> u64 {
+    status_kb("VmRSS:")
+}
+
 /// Peak resident memory of this process (Linux), in KiB.
 fn peak_rss_kb() -> u64 {
+    status_kb("VmHWM:")
+}
+
+fn status_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)

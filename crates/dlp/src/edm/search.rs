@@ -48,10 +48,13 @@ pub(crate) struct RowRule {
 /// make. Cells are every span whose form is in the index, however many
 /// rows hold it (they are masked in evidence); rows only count values in
 /// at most `rule.max_value_rows` rows.
+///
+/// `words` are `lower`'s words, as the engine split them; their hashes
+/// are replaced by keys (so a second index needs a fresh copy).
 pub(crate) fn find_rows(
     index: &EdmIndex,
     lower: &str,
-    words: &[TextWord],
+    words: &mut [TextWord],
     rule: RowRule,
 ) -> (Vec<CellHit>, Vec<RowHit>) {
     let cells = find_cells(index, lower, words);
@@ -59,15 +62,16 @@ pub(crate) fn find_rows(
     (cells, rows)
 }
 
-/// A word of the text (bytes of the lowercased text) and its cheap hash
-/// ([`for_each_word`]'s).
-pub(crate) type TextWord = (Range<usize>, u64);
+/// A word of the text: where it is (bytes of the lowercased text) and its
+/// cheap hash ([`for_each_word`]'s), which the search replaces by the
+/// word's key ([`Keys::word`]) or 0.
+pub(crate) type TextWord = (Word, u64);
 
-/// A word being followed: where it starts and ends.
-#[derive(Clone, Copy, Default)]
-struct Word {
-    start: usize,
-    end: usize,
+/// Where a word starts and ends.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Word {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
 }
 
 /// Word filter verdicts remembered per thread (64 KiB: the cache misses of
@@ -79,8 +83,7 @@ thread_local! {
     /// id is kept with them (slot by the top bits of the word's cheap
     /// hash, holding its low 32 bits with the lowest replaced by the
     /// verdict: two words alike in those 45 bits would share a verdict,
-    /// one chance in 2^45 per pair), and the words of
-    /// the text being searched. A message's words are mostly the same few
+    /// one chance in 2^45 per pair). A message's words are mostly the same few
     /// thousand, and the filter of a large table is megabytes of random
     /// probes: without the verdicts, the probes' cache misses were most of
     /// the cost of EDM on ordinary mail.
@@ -88,7 +91,6 @@ thread_local! {
         std::cell::RefCell::new(Scratch {
             owner: u64::MAX,
             verdicts: Vec::new(),
-            words: Vec::new(),
         })
     };
 }
@@ -96,33 +98,22 @@ thread_local! {
 struct Scratch {
     owner: u64,
     verdicts: Vec<u32>,
-    /// The text's words: where, their cheap hash, then their key
-    /// ([`Keys::word`]) when some cell may have them, else 0.
-    words: Vec<(Word, u64)>,
 }
 
 /// Words whose filter probes are issued together: the probes that miss
 /// the cache then wait for memory side by side rather than one by one.
 const BATCH: usize = 32;
 
-fn find_cells(index: &EdmIndex, lower: &str, words: &[TextWord]) -> Vec<CellHit> {
+fn find_cells(index: &EdmIndex, lower: &str, words: &mut [TextWord]) -> Vec<CellHit> {
     SCRATCH.with_borrow_mut(|scratch| {
         if scratch.owner != index.id() || scratch.verdicts.is_empty() {
             scratch.owner = index.id();
             scratch.verdicts.clear();
             scratch.verdicts.resize(VERDICTS, 0);
         }
-        scratch.words.clear();
-        scratch.words.extend(words.iter().map(|(span, cheap)| {
-            let word = Word {
-                start: span.start,
-                end: span.end,
-            };
-            (word, *cheap)
-        }));
-        judge_words(index, &mut scratch.verdicts, &mut scratch.words);
-        follow_sequences(index, lower, &scratch.words)
-    })
+        judge_words(index, &mut scratch.verdicts, words);
+    });
+    follow_sequences(index, lower, words)
 }
 
 /// Replaces each word's cheap hash by its key when some cell may have
@@ -379,7 +370,11 @@ pub(crate) mod tests {
         let mut words = Vec::new();
         for_each_word(lower, |w, cheap| {
             let start = w.as_ptr() as usize - base;
-            words.push((start..start + w.len(), cheap));
+            let word = Word {
+                start,
+                end: start + w.len(),
+            };
+            words.push((word, cheap));
         });
         words
     }
@@ -397,7 +392,7 @@ pub(crate) mod tests {
             primary: None,
             max_value_rows: 10,
         };
-        find_rows(index, &lower, &words_of(&lower), rule)
+        find_rows(index, &lower, &mut words_of(&lower), rule)
             .1
             .iter()
             .map(|r| (r.row, r.columns.count_ones()))

@@ -99,8 +99,8 @@ pub struct Engine {
     overlap: usize,
     /// Whether a rule measures proximity (hits need character positions).
     proximity: bool,
-    /// Whether an entity is an EDM table.
-    edm: bool,
+    /// How many entities are EDM tables.
+    edm_tables: usize,
     /// Threads one scan of a long text may use ([`Engine::with_threads`]).
     threads: usize,
 }
@@ -128,10 +128,11 @@ impl Engine {
             proximity: rules
                 .iter()
                 .any(|r| r.proximity.is_some() && !r.require.is_empty()),
-            edm: compiled
+            edm_tables: compiled
                 .entities
                 .iter()
-                .any(|e| matches!(e.matcher, Matcher::Edm(..))),
+                .filter(|e| matches!(e.matcher, Matcher::Edm(..)))
+                .count(),
             entities: compiled.entities,
             rules,
             profiles,

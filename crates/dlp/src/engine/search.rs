@@ -9,7 +9,7 @@ use super::keywords::{entity_owner, type_owner};
 use super::tally::Tally;
 use super::windows::{char_count, char_positions, section_index, windows};
 use super::{Engine, Matcher, Rule, ScanResult, Segment};
-use crate::edm::{find_rows, TextWord};
+use crate::edm::{find_rows, TextWord, Word};
 use crate::fingerprint::{for_each_kgram_and_word, for_each_word};
 use crate::normalize::{lower_str, Normalized};
 use crate::{Confidence, Identifier, IdentifierMatch};
@@ -153,9 +153,13 @@ impl Engine {
                 let lower = norm.lower();
                 let base = lower.as_ptr() as usize;
                 let mut add_word = |w: &[u8], cheap| {
-                    if self.edm {
+                    if self.edm_tables > 0 {
                         let start = w.as_ptr() as usize - base;
-                        words.push((start..start + w.len(), cheap));
+                        let word = Word {
+                            start,
+                            end: start + w.len(),
+                        };
+                        words.push((word, cheap));
                     }
                 };
                 if let Some(index) = &self.fingerprint_index {
@@ -169,12 +173,12 @@ impl Engine {
                         }
                     };
                     for_each_kgram_and_word(lower, filter, kgram, &mut add_word);
-                } else if self.edm {
+                } else if self.edm_tables > 0 {
                     for_each_word(lower, &mut add_word);
                 }
-                if self.edm {
+                if self.edm_tables > 0 {
                     let mut window_cells = Vec::new();
-                    self.edm_hits(&at, &words, &mut hits, &mut window_cells);
+                    self.edm_hits(&at, &mut words, &mut hits, &mut window_cells);
                     cells.extend(window_cells.into_iter().map(|c| {
                         let span = norm.original_span(original, c);
                         (si, w.start + span.start..w.start + span.end)
@@ -218,7 +222,7 @@ impl Engine {
     pub(super) fn edm_hits(
         &self,
         at: &Searched,
-        words: &[TextWord],
+        words: &mut [TextWord],
         hits: &mut Vec<Hit>,
         cells: &mut Vec<Range<usize>>,
     ) {
@@ -226,10 +230,16 @@ impl Engine {
         let to_text = |r: &Range<usize>| {
             norm.text_position_of_lower(r.start)..norm.text_position_of_lower(r.end)
         };
+        // The search replaces the words' hashes: a second table needs
+        // them as they were.
+        let original = (self.edm_tables > 1).then(|| words.to_vec());
         for (entity, e) in self.entities.iter().enumerate() {
             let Matcher::Edm(index, rule) = &e.matcher else {
                 continue;
             };
+            if let Some(original) = &original {
+                words.copy_from_slice(original);
+            }
             let (found, rows) = find_rows(index, norm.lower(), words, *rule);
             cells.extend(
                 found
