@@ -91,6 +91,7 @@ fn bench(c: &mut Criterion) {
                     documents: vec![DocumentFingerprint::new("board", &document)],
                 },
                 similarity: 30,
+                min_passage_words: 50,
             },
         )],
         vec![RuleDefinition::new("r", &["board"])],

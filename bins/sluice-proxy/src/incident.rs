@@ -68,6 +68,7 @@ pub fn incident_of(
                     confidence: m.confidence,
                     document: m.similarity.map(|_| m.value.clone()),
                     similarity: m.similarity,
+                    passage_words: m.passage_words.flatten(),
                     row: m.row,
                     columns: m.columns.clone(),
                 })

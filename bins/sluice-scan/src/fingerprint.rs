@@ -1,4 +1,4 @@
-//! `sluice-scan fingerprint --out FILE DOC...`
+//! `sluice-scan fingerprint --out FILE [--exclude DOC]... DOC...`
 
 use std::io::Write;
 use std::path::Path;
@@ -7,44 +7,16 @@ use std::process::ExitCode;
 use sluice_dlp::{DocumentFingerprint, FingerprintSet};
 use sluice_mime::{extract, extract_document, Limits};
 
-pub fn run(out: &Path, docs: &[String]) -> ExitCode {
+pub fn run(out: &Path, docs: &[String], exclude: &[String]) -> ExitCode {
     let limits = Limits::default();
     let mut set = FingerprintSet::default();
     let mut failed = false;
     for doc in docs {
-        let path = Path::new(doc);
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("sluice-scan: cannot read {doc}: {e}");
-                failed = true;
-                continue;
-            }
+        let Some((name, text)) = document_text(doc, &limits) else {
+            failed = true;
+            continue;
         };
-        let name = path
-            .file_name()
-            .map_or_else(|| doc.clone(), |n| n.to_string_lossy().into_owned());
-        let is_message = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("eml"));
-        let x = if is_message {
-            extract(&bytes, &limits)
-        } else {
-            extract_document(&bytes, &name, &limits)
-        };
-        for u in &x.unscannable {
-            eprintln!(
-                "sluice-scan: warning: {doc}: part not fingerprinted ({}): {}",
-                u.location, u.reason
-            );
-        }
-        let text: Vec<&str> = x
-            .parts
-            .iter()
-            .filter(|p| p.location.field.is_none())
-            .map(|p| p.text.as_str())
-            .collect();
-        let fingerprint = DocumentFingerprint::new(name, &text.join("\n"));
+        let fingerprint = DocumentFingerprint::new(name, &text);
         if fingerprint.hashes.is_empty() {
             eprintln!(
                 "sluice-scan: {doc}: no text to fingerprint (fewer than {} words extracted)",
@@ -54,6 +26,14 @@ pub fn run(out: &Path, docs: &[String]) -> ExitCode {
             continue;
         }
         set.documents.push(fingerprint);
+    }
+    // Boilerplate: each k-gram of an excluded document leaves every
+    // fingerprinted one.
+    for doc in exclude {
+        match document_text(doc, &limits) {
+            Some((_, text)) => set.exclude(&text),
+            None => failed = true,
+        }
     }
     if failed {
         return ExitCode::from(2);
@@ -70,4 +50,41 @@ pub fn run(out: &Path, docs: &[String]) -> ExitCode {
         out.display()
     );
     crate::reported(written, ExitCode::SUCCESS)
+}
+
+/// A document's name (its file name) and extracted text; `None` (with a
+/// message) when it cannot be read.
+fn document_text(doc: &str, limits: &Limits) -> Option<(String, String)> {
+    let path = Path::new(doc);
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("sluice-scan: cannot read {doc}: {e}");
+            return None;
+        }
+    };
+    let name = path
+        .file_name()
+        .map_or_else(|| doc.to_owned(), |n| n.to_string_lossy().into_owned());
+    let is_message = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("eml"));
+    let x = if is_message {
+        extract(&bytes, limits)
+    } else {
+        extract_document(&bytes, &name, limits)
+    };
+    for u in &x.unscannable {
+        eprintln!(
+            "sluice-scan: warning: {doc}: part not fingerprinted ({}): {}",
+            u.location, u.reason
+        );
+    }
+    let text: Vec<&str> = x
+        .parts
+        .iter()
+        .filter(|p| p.location.field.is_none())
+        .map(|p| p.text.as_str())
+        .collect();
+    Some((name, text.join("\n")))
 }

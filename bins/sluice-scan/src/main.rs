@@ -100,6 +100,11 @@ enum Command {
         /// The fingerprint file to write (hashes and document names only).
         #[arg(long)]
         out: std::path::PathBuf,
+        /// Boilerplate many documents carry (licence clauses, disclaimers, a
+        /// template's text): what these documents hold is left out of every
+        /// fingerprint, so a passage of it matches nothing.
+        #[arg(long)]
+        exclude: Vec<String>,
         /// Documents: any format extraction reads (.txt, .eml, .docx, .pdf, ...).
         #[arg(required = true)]
         docs: Vec<String>,
@@ -207,10 +212,12 @@ fn main() -> ExitCode {
             max_value_rows,
             table,
         } => edm::run(&out, &salt_file, &columns, max_value_rows, &table),
-        Command::Fingerprint { out, docs } => match enable_workers(&LimitsConfig::default()) {
-            Ok(()) => fingerprint::run(&out, &docs),
-            Err(errors) => config_errors(&errors),
-        },
+        Command::Fingerprint { out, exclude, docs } => {
+            match enable_workers(&LimitsConfig::default()) {
+                Ok(()) => fingerprint::run(&out, &docs, &exclude),
+                Err(errors) => config_errors(&errors),
+            }
+        }
     }
 }
 

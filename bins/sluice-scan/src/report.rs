@@ -19,6 +19,8 @@ struct MatchOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     similarity: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    passage_words: Option<Option<u32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     row: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     columns: Option<&'a [String]>,
@@ -100,6 +102,7 @@ pub fn json_line(
                             identifier: m.identifier.map(|i| i.name()),
                             confidence: m.confidence,
                             similarity: m.similarity,
+                            passage_words: m.passage_words,
                             row: m.row,
                             columns: m.columns.as_deref(),
                         })
@@ -224,10 +227,11 @@ pub fn human(
 }
 
 fn write_match(out: &mut impl Write, m: &Evidence) -> io::Result<()> {
-    let similarity = m
-        .similarity
-        .map(|s| format!(" ({s}% similar)"))
-        .unwrap_or_default();
+    let similarity = match (m.similarity, m.passage_words.flatten()) {
+        (Some(s), Some(words)) => format!(" ({s}% similar, a passage of {words} words)"),
+        (Some(s), None) => format!(" ({s}% similar)"),
+        _ => String::new(),
+    };
     let similarity = match (m.identifier, m.confidence) {
         (Some(id), Some(c)) => format!("{similarity} ({}, {c} confidence)", id.name()),
         _ => similarity,

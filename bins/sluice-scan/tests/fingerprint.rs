@@ -21,6 +21,7 @@ fn similarity_rule(set: FingerprintSet) -> Engine {
             EntityKind::Fingerprint {
                 documents: set,
                 similarity: 20,
+                min_passage_words: 0,
             },
         )],
         vec![RuleDefinition::new("board papers", &["board"])],

@@ -231,7 +231,6 @@ pub(crate) fn one_line(s: &str) -> String {
 const NOT_SUPPORTED_YET: &[(&str, Option<&[&str]>)] = &[
     ("console", None),
     ("notify", Some(&["console_url", "link_ttl"])),
-    ("entity", Some(&["min_passage_words"])),
 ];
 
 /// Every key of [`NOT_SUPPORTED_YET`] present in `raw`, as key paths

@@ -32,6 +32,9 @@ pub enum EntityKind {
         documents: FingerprintSet,
         /// Minimum similarity, in percent, for a document to match.
         similarity: u32,
+        /// A passage of at least this many words also matches its
+        /// document (SPEC §3.5; 0: passages are not looked for).
+        min_passage_words: u32,
     },
     /// Rows of a table indexed for exact data match (SPEC §3.6).
     Edm {
@@ -119,7 +122,8 @@ impl EntityDefinition {
         )
     }
 
-    /// Fingerprinted documents matching at `similarity` percent.
+    /// Fingerprinted documents matching at `similarity` percent, or by a
+    /// passage of 50 words or more.
     pub fn fingerprint(
         name: impl Into<String>,
         documents: FingerprintSet,
@@ -130,6 +134,7 @@ impl EntityDefinition {
             EntityKind::Fingerprint {
                 documents,
                 similarity,
+                min_passage_words: 50,
             },
         )
     }

@@ -460,6 +460,7 @@ fn fingerprint_excerpt_found_unrelated_not() {
             EntityKind::Fingerprint {
                 documents: set,
                 similarity: 20,
+                min_passage_words: 0,
             },
         )],
         vec![rule],

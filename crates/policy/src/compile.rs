@@ -30,7 +30,11 @@ pub(crate) fn engine(config: &Config) -> Result<Engine, ConfigErrors> {
                     dictionary,
                     case_sensitive: *case_sensitive,
                 }),
-            EntityKind::Fingerprint { path, similarity } => std::fs::read_to_string(path)
+            EntityKind::Fingerprint {
+                path,
+                similarity,
+                min_passage_words,
+            } => std::fs::read_to_string(path)
                 .map_err(|err| cannot_read(path, err))
                 .and_then(|text| {
                     FingerprintSet::from_json(&text)
@@ -39,6 +43,7 @@ pub(crate) fn engine(config: &Config) -> Result<Engine, ConfigErrors> {
                 .map(|documents| sluice_dlp::EntityKind::Fingerprint {
                     documents,
                     similarity: *similarity,
+                    min_passage_words: *min_passage_words,
                 }),
             EntityKind::Edm {
                 path,

@@ -36,6 +36,10 @@ pub struct Evidence {
     /// For fingerprint matches, the document's similarity in percent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub similarity: Option<u32>,
+    /// For fingerprint matches, the longest passage in words; null for a
+    /// match by similarity alone (SPEC §3.5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passage_words: Option<Option<u32>>,
     /// For identifier matches, the type.
     #[serde(
         rename = "type",

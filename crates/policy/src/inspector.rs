@@ -192,6 +192,7 @@ impl Inspector {
                             &cells_of(&scan.cells, m.segment),
                         ),
                         similarity: m.similarity,
+                        passage_words: m.similarity.map(|_| m.passage_words),
                         identifier: m.identifier.map(|(i, _)| i),
                         confidence: m.identifier.map(|(_, c)| c),
                         row: m.row.as_ref().map(|r| r.row),

@@ -56,6 +56,7 @@ pub fn lints(inspector: &Inspector) -> Vec<Lint> {
         }
     }
     out.extend(confidence_reach(config));
+    out.extend(old_fingerprint_files(config));
     out.extend(exposed_secrets(config));
     for (i, p) in config.policy.iter().enumerate() {
         let at = format!("policy {:?}", p.name);
@@ -296,6 +297,37 @@ fn permits(mode: u32, owner: u32, group: u32, uid: u32, groups: &[u32], bit: u32
         mode
     };
     class & bit != 0
+}
+
+/// Fingerprint files of an earlier version: their documents match by
+/// whole-document similarity only (SPEC §3.5).
+fn old_fingerprint_files(config: &sluice_config::Config) -> Vec<Lint> {
+    let mut out = Vec::new();
+    for e in &config.entity {
+        let EntityKind::Fingerprint {
+            path,
+            min_passage_words,
+            ..
+        } = &e.kind
+        else {
+            continue;
+        };
+        let set = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|json| sluice_dlp::FingerprintSet::from_json(&json).ok());
+        if *min_passage_words > 0
+            && set.is_some_and(|s| s.documents.iter().any(|d| !d.has_positions()))
+        {
+            out.push(Lint {
+                path: format!("entity {:?}.path", e.name),
+                message: format!(
+                    "{} was built by an earlier version: its documents match by whole-document similarity only, not by passage; rebuild it with `sluice-scan fingerprint`",
+                    path.display()
+                ),
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -119,6 +119,9 @@ pub struct EvidenceItem {
     /// For fingerprint matches: the document's similarity in percent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub similarity: Option<u32>,
+    /// For fingerprint matches by a passage: its length in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_words: Option<u32>,
     /// For EDM matches: the table's row (SPEC §3.6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub row: Option<u64>,

@@ -47,6 +47,8 @@ pub enum EntityKind {
         path: PathBuf,
         /// Minimum similarity in percent, 1 to 100 (default 30).
         similarity: u32,
+        /// A passage of this many words matches too (default 50; 0: off).
+        min_passage_words: u32,
     },
     /// `type = "edm"`: rows of a table indexed by `sluice-scan edm`.
     Edm {
@@ -128,6 +130,7 @@ struct EntityTable {
     keywords: Option<Vec<String>>,
     exclude: Option<Vec<String>>,
     exclude_path: Option<PathBuf>,
+    min_passage_words: Option<u32>,
     salt_file: Option<PathBuf>,
     min_columns: Option<u32>,
     primary: Option<String>,
@@ -149,6 +152,9 @@ impl TryFrom<EntityTable> for EntityConfig {
             not_for("keywords", t.keywords.is_some());
             not_for("exclude", t.exclude.is_some());
             not_for("exclude_path", t.exclude_path.is_some());
+        }
+        if t.kind != "fingerprint" {
+            not_for("min_passage_words", t.min_passage_words.is_some());
         }
         if t.kind != "edm" {
             not_for("salt_file", t.salt_file.is_some());
@@ -246,7 +252,11 @@ impl TryFrom<EntityTable> for EntityConfig {
                     );
                 }
                 match t.path {
-                    Some(path) => Some(EntityKind::Fingerprint { path, similarity }),
+                    Some(path) => Some(EntityKind::Fingerprint {
+                        path,
+                        similarity,
+                        min_passage_words: t.min_passage_words.unwrap_or(50),
+                    }),
                     None => {
                         problems.push(
                             "path",

@@ -121,6 +121,7 @@ pub(super) fn entities(definitions: &[EntityDefinition]) -> Result<CompiledEntit
             EntityKind::Fingerprint {
                 documents,
                 similarity,
+                min_passage_words,
             } => {
                 fingerprint_index
                     .get_or_insert_with(HashSet::default)
@@ -142,7 +143,7 @@ pub(super) fn entities(definitions: &[EntityDefinition]) -> Result<CompiledEntit
                             .iter()
                             .flat_map(|d| d.filter.iter().copied()),
                     );
-                Matcher::Fingerprint(documents.clone(), *similarity)
+                Matcher::Fingerprint(documents.clone(), *similarity, *min_passage_words)
             }
             EntityKind::Edm { index, settings } => {
                 Matcher::Edm(index.clone(), row_rule(def, index, settings)?)

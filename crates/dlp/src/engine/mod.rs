@@ -43,7 +43,9 @@ enum Matcher {
         exclude: HashSet<String>,
     },
     Regex(Regex, bool),
-    Fingerprint(FingerprintSet, u32),
+    /// The documents, the similarity threshold, the shortest passage
+    /// (0: none looked for).
+    Fingerprint(FingerprintSet, u32, u32),
     /// An EDM table and what makes a row of it (the primary column
     /// resolved to its index).
     Edm(Arc<EdmIndex>, RowRule),

@@ -42,8 +42,12 @@ pub struct Match {
     /// The normalized value counted for `unique` (the dictionary term, the
     /// card's digits, the document name, ...).
     pub value: String,
-    /// For fingerprint matches: the document's similarity in percent.
+    /// For fingerprint matches: the document's similarity in percent
+    /// (even when it matched by a passage only).
     pub similarity: Option<u32>,
+    /// For fingerprint matches by a passage: the longest passage's length
+    /// in words (`None` for a match by similarity alone).
+    pub passage_words: Option<u32>,
     /// For identifier matches: the type and the confidence.
     pub identifier: Option<(Identifier, Confidence)>,
     /// For EDM matches: the row and the columns found. The match's `text`

@@ -28,6 +28,8 @@ pub(super) struct Hit {
     pub(super) value: Arc<str>,
     pub(super) weight: u32,
     pub(super) similarity: Option<u32>,
+    /// For fingerprint matches: the longest passage's length in words.
+    pub(super) passage_words: Option<u32>,
     /// For identifier matches: the type and the confidence (keywords
     /// counted).
     pub(super) identifier: Option<(Identifier, Confidence)>,
@@ -63,6 +65,7 @@ impl Hit {
             value,
             weight,
             similarity: None,
+            passage_words: None,
             identifier: None,
             row: None,
         }
@@ -97,7 +100,9 @@ impl Engine {
             .iter()
             .map(|rule| Tally::new(rule, segments.len()))
             .collect();
-        let mut kgrams: Vec<Vec<u64>> = Vec::new();
+        // Per segment: the k-grams some document has, with where they
+        // start (the index of their first word in the segment).
+        let mut kgrams: Vec<Vec<(u32, u64)>> = Vec::new();
         let mut cells: Vec<(usize, Range<usize>)> = Vec::new();
         // Where each identifier type's and each regex entity's search goes
         // on, in normalized bytes of the whole segment: a match that runs
@@ -114,6 +119,9 @@ impl Engine {
             // The normalized position of the window's start in the whole
             // segment's normalized text: bytes, characters.
             let (mut at_byte, mut at_char) = (0, 0);
+            // Words of the segment before the window (those each earlier
+            // window owned), so k-grams have one place in the segment.
+            let mut at_word = 0usize;
             for w in windows(segment.text, window_bytes, self.overlap) {
                 let original = &segment.text[w.start..w.end];
                 let norm = Normalized::new(original);
@@ -152,9 +160,14 @@ impl Engine {
                 let mut words: Vec<TextWord> = Vec::new();
                 let lower = norm.lower();
                 let base = lower.as_ptr() as usize;
+                let last_window = w.cut == w.end;
+                let mut owned_words = 0usize;
                 let mut add_word = |w: &[u8], cheap| {
+                    let start = w.as_ptr() as usize - base;
+                    if !last_window && norm.text_position_of_lower(start) < owned {
+                        owned_words += 1;
+                    }
                     if self.edm_tables > 0 {
-                        let start = w.as_ptr() as usize - base;
                         let word = Word {
                             start,
                             end: start + w.len(),
@@ -165,11 +178,11 @@ impl Engine {
                 if let Some(index) = &self.fingerprint_index {
                     // Only the k-grams some document has are kept. A k-gram
                     // starting in the overlap is found again by the next
-                    // window: duplicates go below.
+                    // window, at the same place: duplicates go below.
                     let filter = self.fingerprint_filter.as_ref();
-                    let kgram = |h, _| {
+                    let kgram = |h, _, at: usize| {
                         if index.contains(&h) {
-                            found_kgrams.push(h);
+                            found_kgrams.push(((at_word + at) as u32, h));
                         }
                     };
                     for_each_kgram_and_word(lower, filter, kgram, &mut add_word);
@@ -184,6 +197,7 @@ impl Engine {
                         (si, w.start + span.start..w.start + span.end)
                     }));
                 }
+                at_word += owned_words;
                 self.place(&norm, original, w.start, at_char, &mut hits);
                 if self.proximity {
                     at_char += char_count(&norm.text.as_bytes()[..owned]);
@@ -200,6 +214,7 @@ impl Engine {
                     }
                 }
             }
+            // By place: a k-gram of the overlap was found by two windows.
             found_kgrams.sort_unstable();
             found_kgrams.dedup();
             kgrams.push(found_kgrams);
@@ -440,42 +455,56 @@ impl Engine {
     }
 
     /// Documents of the rule's fingerprint entities similar enough to the
-    /// rule's in-scope text; each is attributed to the segment holding most
-    /// of its hashes.
+    /// rule's in-scope text, or with a passage in one of its in-scope
+    /// segments; each is attributed to the segment of its longest passage,
+    /// else to the segment holding most of its hashes.
     pub(super) fn fingerprint_hits(
         &self,
         rule: &Rule,
-        kgrams: &[Vec<u64>],
+        kgrams: &[Vec<(u32, u64)>],
         in_scope: &dyn Fn(usize) -> bool,
     ) -> Vec<Hit> {
         let mut out = Vec::new();
         for &entity in &rule.entities {
-            let Matcher::Fingerprint(set, threshold) = &self.entities[entity].matcher else {
+            let Matcher::Fingerprint(set, threshold, min_passage) = &self.entities[entity].matcher
+            else {
                 continue;
             };
             let mut message: Vec<u64> = kgrams
                 .iter()
                 .enumerate()
                 .filter(|(si, _)| in_scope(*si))
-                .flat_map(|(_, h)| h.iter().copied())
+                .flat_map(|(_, h)| h.iter().map(|&(_, hash)| hash))
                 .collect();
             message.sort_unstable();
             message.dedup();
             for doc in &set.documents {
                 let similarity = doc.similarity(&message);
-                if similarity < *threshold || similarity == 0 {
-                    continue;
-                }
-                let best = kgrams
+                let passage = kgrams
                     .iter()
                     .enumerate()
                     .filter(|(si, _)| in_scope(*si))
-                    .max_by_key(|(_, hs)| {
-                        hs.iter()
-                            .filter(|h| doc.hashes.binary_search(h).is_ok())
-                            .count()
+                    .filter_map(|(si, grams)| {
+                        doc.longest_passage(grams, *min_passage)
+                            .map(|(_, words)| (si, words))
                     })
-                    .map_or(0, |(si, _)| si);
+                    .max_by_key(|&(_, words)| words);
+                let similar = similarity >= *threshold && similarity > 0;
+                if !similar && passage.is_none() {
+                    continue;
+                }
+                let best = passage.map(|(si, _)| si).unwrap_or_else(|| {
+                    kgrams
+                        .iter()
+                        .enumerate()
+                        .filter(|(si, _)| in_scope(*si))
+                        .max_by_key(|(_, hs)| {
+                            hs.iter()
+                                .filter(|(_, h)| doc.hashes.binary_search(h).is_ok())
+                                .count()
+                        })
+                        .map_or(0, |(si, _)| si)
+                });
                 out.push(Hit {
                     entity,
                     segment: best,
@@ -484,6 +513,7 @@ impl Engine {
                     value: Arc::from(doc.name.as_str()),
                     weight: 1,
                     similarity: Some(similarity),
+                    passage_words: passage.map(|(_, words)| words),
                     identifier: None,
                     row: None,
                 });

@@ -256,6 +256,7 @@ impl Tally {
                     span: h.span,
                     value: h.value.to_string(),
                     similarity: h.similarity,
+                    passage_words: h.passage_words,
                     identifier: h.identifier,
                     row,
                 }

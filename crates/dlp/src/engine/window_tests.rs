@@ -63,6 +63,7 @@ fn engine(document: &str) -> Engine {
                         documents: vec![DocumentFingerprint::new("minutes", document)],
                     },
                     similarity: 1,
+                    min_passage_words: 50,
                 },
             ),
         ],

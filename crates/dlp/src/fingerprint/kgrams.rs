@@ -28,17 +28,22 @@ pub(crate) fn kgram_hashes(text: &str) -> Vec<(u64, u64)> {
 /// heavily), so most words cost a hash-map probe rather than a SHA-256
 /// block; hashing every k-gram's text instead would cost five blocks per
 /// word.
-pub(crate) fn for_each_kgram(lower: &str, filter: Option<&KgramFilter>, f: impl FnMut(u64, u64)) {
-    for_each_kgram_and_word(lower, filter, f, |_, _| {});
+pub(crate) fn for_each_kgram(
+    lower: &str,
+    filter: Option<&KgramFilter>,
+    mut f: impl FnMut(u64, u64),
+) {
+    for_each_kgram_and_word(lower, filter, |h, c, _| f(h, c), |_, _| {});
 }
 
-/// [`for_each_kgram`], also calling `word` with each word and its cheap
-/// hash ([`for_each_word`]'s): one pass over the text serves fingerprints
-/// and exact data match.
+/// [`for_each_kgram`], also giving each k-gram's place (the index of its
+/// first word in `lower`), and calling `word` with each word and its cheap
+/// hash ([`for_each_word`]'s): one pass over the text serves fingerprints,
+/// their passages and exact data match.
 pub(crate) fn for_each_kgram_and_word<'a>(
     lower: &'a str,
     filter: Option<&KgramFilter>,
-    mut f: impl FnMut(u64, u64),
+    mut f: impl FnMut(u64, u64, usize),
     mut word: impl FnMut(&'a [u8], u64),
 ) {
     thread_local! {
@@ -75,7 +80,11 @@ pub(crate) fn for_each_kgram_and_word<'a>(
                 return;
             }
             // `slot` is now the oldest word of the window.
-            f(candidate_hash(cache, &words, &cheap, slot), cheap_gram);
+            f(
+                candidate_hash(cache, &words, &cheap, slot),
+                cheap_gram,
+                seen - K,
+            );
         };
         for_each_word(lower, on_word);
     });

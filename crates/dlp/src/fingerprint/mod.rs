@@ -14,7 +14,7 @@
 //! no 5-word sequence.
 //!
 //! The fingerprint file is JSON, holding hashes and names only, never text:
-//! `{"format": "sluice-fingerprints", "version": 2, "k": 5, "window": 4,
+//! `{"format": "sluice-fingerprints", "version": 3, "k": 5, "window": 4,
 //! "documents": [{"name": "board.docx", "hashes": ["9f86d081884c7d65", ...],
 //! "filter": ["5c1e…", ...]}]}`.
 //!
@@ -25,6 +25,18 @@
 //! mail costs no SHA-256 at all. The filter reveals no more than `hashes`
 //! does (both are 64-bit hashes of the same 5-word sequences). Version 1
 //! files (no filter) are still read; messages are then SHA-hashed in full.
+//!
+//! **Passages** (version 3). A paragraph copied out of a long document is
+//! a small share of it, so similarity misses it; but in the message it is
+//! a run of the document's kept k-grams, one at least every few words
+//! ([`DocumentFingerprint::longest_passage`]). A different document that
+//! shares some phrases (a licence of the same family) gives short runs
+//! only. Boilerplate many documents carry is left out of them when they
+//! are fingerprinted (`sluice-scan fingerprint --exclude`), so a passage
+//! of it is no run at all. Version 3 differs from 2 only in that its
+//! documents are looked for by passage as well: a file of an earlier
+//! version was built without exclusions, so its documents match by
+//! similarity only.
 
 use std::collections::HashSet;
 
@@ -45,7 +57,25 @@ pub const K: usize = 5;
 pub const WINDOW: usize = 4;
 
 const FORMAT: &str = "sluice-fingerprints";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
+/// Most words between the starts of two k-grams of one passage found in a
+/// message: one changed word in ten removes the five k-grams around it,
+/// and winnowing keeps one k-gram in four; two changes close together
+/// leave a wider gap.
+const PASSAGE_GAP: u32 = 16;
+/// Words at a passage's ends its found k-grams may miss: winnowing keeps
+/// one k-gram in every [`WINDOW`] (up to `WINDOW - 1` missed at each
+/// end), and a changed word near an end takes the k-grams over it.
+const PASSAGE_EDGES: u32 = 2 * (WINDOW as u32 - 1) + K as u32;
+/// Marks a position whose k-gram the document has at other places too:
+/// it extends a passage without telling where in the document it is.
+const REPEATED: u32 = 1 << 31;
+/// How far a passage's k-grams may stray from its diagonal (words added
+/// or lost between two of them: a word split or joined by punctuation).
+const PASSAGE_DRIFT: u32 = 3;
+/// Fewest k-grams of a document that make a passage, and their least
+/// density (one per ten words): a chain of a few stray phrases is none.
+const PASSAGE_MIN_HITS: u32 = 4;
 
 /// The fingerprint of one document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +87,11 @@ pub struct DocumentFingerprint {
     /// Cheap hashes of the same k-grams, sorted, distinct; empty for a
     /// version 1 file (see the module doc).
     pub filter: Vec<u64>,
+    /// Where each of `hashes` first starts in the document (its word
+    /// index), in the same order; empty for a file of version 1 or 2,
+    /// whose documents are then matched by whole-document similarity
+    /// only (passages need them).
+    pub positions: Vec<u32>,
 }
 
 /// A set of fingerprinted documents: the content of one fingerprint file.
@@ -73,6 +108,10 @@ struct FileDocument {
     hashes: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     filter: Vec<String>,
+    /// Version 3: where each of `hashes` first starts in the document
+    /// (word index), in the same order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    positions: Vec<u32>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -87,8 +126,10 @@ struct File {
 
 /// Winnowing over the SHA-based hashes: the minimum of every window of
 /// [`WINDOW`] k-grams (the rightmost on ties), each kept once; returns the
-/// kept hashes and their k-grams' cheap hashes, each sorted and distinct.
-fn winnow(grams: &[(u64, u64)]) -> (Vec<u64>, Vec<u64>) {
+/// kept hashes (sorted, distinct) with where each first starts (marked
+/// [`REPEATED`] when the document has that k-gram at more than one
+/// place), and their k-grams' cheap hashes (sorted, distinct).
+fn winnow(grams: &[(u64, u64)]) -> (Vec<(u64, u32)>, Vec<u64>) {
     let mut kept = HashSet::new();
     if grams.len() <= WINDOW {
         kept.extend(grams.iter().copied());
@@ -98,24 +139,132 @@ fn winnow(grams: &[(u64, u64)]) -> (Vec<u64>, Vec<u64>) {
             kept.insert(min);
         }
     }
-    let mut hashes: Vec<u64> = kept.iter().map(|&(h, _)| h).collect();
-    let mut filter: Vec<u64> = kept.iter().map(|&(_, c)| c).collect();
-    for v in [&mut hashes, &mut filter] {
-        v.sort_unstable();
-        v.dedup();
+    let mut first: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+    for (at, &(h, _)) in grams.iter().enumerate() {
+        first
+            .entry(h)
+            .and_modify(|p| *p |= REPEATED)
+            .or_insert(at as u32);
     }
+    let mut hashes: Vec<(u64, u32)> = kept.iter().map(|&(h, _)| (h, first[&h])).collect();
+    hashes.sort_unstable();
+    hashes.dedup_by_key(|(h, _)| *h);
+    let mut filter: Vec<u64> = kept.iter().map(|&(_, c)| c).collect();
+    filter.sort_unstable();
+    filter.dedup();
     (hashes, filter)
 }
 
 impl DocumentFingerprint {
     /// Fingerprints a document's text.
     pub fn new(name: impl Into<String>, text: &str) -> Self {
-        let (hashes, filter) = winnow(&kgram_hashes(text));
+        let (kept, filter) = winnow(&kgram_hashes(text));
         DocumentFingerprint {
             name: name.into(),
-            hashes,
+            hashes: kept.iter().map(|&(h, _)| h).collect(),
+            positions: kept.iter().map(|&(_, at)| at).collect(),
             filter,
         }
+    }
+
+    /// Whether passages of it can be looked for (the file had positions).
+    pub fn has_positions(&self) -> bool {
+        !self.positions.is_empty() || self.hashes.is_empty()
+    }
+
+    /// The longest passage of this document in a text, from the text's
+    /// k-grams that are some document's (by place, then hash): its first
+    /// word and its length in words (from its first k-gram of this
+    /// document to the end of its last), when it is at least
+    /// `min_words` long.
+    ///
+    /// A passage is a run of this document's k-grams in the text that
+    /// are in the same order and at about the same distances in the
+    /// document (each within [`PASSAGE_DRIFT`] words of the run's
+    /// diagonal, at most [`PASSAGE_GAP`] words apart, dense enough:
+    /// [`PASSAGE_MIN_HITS`]). Another document of the same family shares
+    /// phrases, but at other distances: runs of it stay short. Winnowing
+    /// keeps one k-gram in every [`WINDOW`], and a changed word near an
+    /// end takes the k-grams over it: a run counts from `min_words` less
+    /// [`PASSAGE_EDGES`].
+    pub fn longest_passage(&self, kgrams: &[(u32, u64)], min_words: u32) -> Option<(u32, u32)> {
+        if self.positions.len() != self.hashes.len() || min_words == 0 {
+            return None;
+        }
+        /// A run: its first and last place in the text, the place in the
+        /// text and in the document of its last k-gram the document has
+        /// once (the run's diagonal; none yet when it began with repeated
+        /// ones), and its k-grams.
+        #[derive(Clone, Copy)]
+        struct Run {
+            first: u32,
+            last: u32,
+            fixed: Option<(u32, u32)>,
+            hits: u32,
+        }
+        let mut best: Option<(u32, u32)> = None;
+        let close = |run: &Run, best: &mut Option<(u32, u32)>| {
+            let words = run.last - run.first + K as u32;
+            let dense = run.hits >= PASSAGE_MIN_HITS && run.hits * 10 >= words;
+            let long = words + PASSAGE_EDGES >= min_words;
+            if dense && long && best.is_none_or(|(_, w)| words > w) {
+                *best = Some((run.first, words));
+            }
+        };
+        // The runs still open (a k-gram within the gap), few at a time.
+        let mut open: Vec<Run> = Vec::new();
+        for &(at, hash) in kgrams {
+            let Ok(i) = self.hashes.binary_search(&hash) else {
+                continue;
+            };
+            let doc = self.positions[i];
+            open.retain(|run| {
+                let alive = at - run.last <= PASSAGE_GAP;
+                if !alive {
+                    close(run, &mut best);
+                }
+                alive
+            });
+            if doc & REPEATED != 0 {
+                // A phrase the document repeats: it fits the latest run,
+                // wherever in the document that is.
+                match open.iter_mut().max_by_key(|run| run.last) {
+                    Some(run) => {
+                        run.last = at;
+                        run.hits += 1;
+                    }
+                    None => open.push(Run {
+                        first: at,
+                        last: at,
+                        fixed: None,
+                        hits: 1,
+                    }),
+                }
+                continue;
+            }
+            let fits = |run: &Run| {
+                run.fixed.is_none_or(|(text, placed)| {
+                    doc > placed && (at - text).abs_diff(doc - placed) <= PASSAGE_DRIFT
+                })
+            };
+            match open.iter_mut().find(|run| fits(run)) {
+                Some(run) => {
+                    run.last = at;
+                    run.fixed = Some((at, doc));
+                    run.hits += 1;
+                }
+                None => open.push(Run {
+                    first: at,
+                    last: at,
+                    fixed: Some((at, doc)),
+                    hits: 1,
+                }),
+            }
+        }
+        for run in &open {
+            close(run, &mut best);
+        }
+        best
     }
 
     /// Percentage (0–100) of this document's hashes among `message`'s
@@ -142,6 +291,27 @@ impl DocumentFingerprint {
 }
 
 impl FingerprintSet {
+    /// Leaves out of every document each k-gram of `text` (boilerplate
+    /// that many documents carry, SPEC §3.5 `--exclude`): a passage made
+    /// of it matches nothing, and it counts for no similarity.
+    pub fn exclude(&mut self, text: &str) {
+        let grams = kgram_hashes(text);
+        let hashes: HashSet<u64> = grams.iter().map(|&(h, _)| h).collect();
+        let cheap: HashSet<u64> = grams.iter().map(|&(_, c)| c).collect();
+        for d in &mut self.documents {
+            let kept: Vec<(u64, u32)> = d
+                .hashes
+                .iter()
+                .copied()
+                .zip(d.positions.iter().copied())
+                .filter(|(h, _)| !hashes.contains(h))
+                .collect();
+            d.hashes = kept.iter().map(|&(h, _)| h).collect();
+            d.positions = kept.iter().map(|&(_, at)| at).collect();
+            d.filter.retain(|c| !cheap.contains(c));
+        }
+    }
+
     /// Writes the set as the versioned JSON file format.
     pub fn to_json(&self) -> String {
         let file = File {
@@ -156,6 +326,7 @@ impl FingerprintSet {
                     name: d.name.clone(),
                     hashes: d.hashes.iter().map(|h| format!("{h:016x}")).collect(),
                     filter: d.filter.iter().map(|h| format!("{h:016x}")).collect(),
+                    positions: d.positions.clone(),
                 })
                 .collect(),
         };
@@ -189,20 +360,39 @@ impl FingerprintSet {
         }
         let mut documents = Vec::with_capacity(file.documents.len());
         for d in file.documents {
-            let parse = |list: &[String]| -> Result<Vec<u64>, Error> {
-                let mut out = Vec::with_capacity(list.len());
-                for h in list {
-                    out.push(
-                        u64::from_str_radix(h, 16)
-                            .map_err(|_| bad(format!("document {:?}: bad hash {h:?}", d.name)))?,
-                    );
-                }
-                out.sort_unstable();
-                out.dedup();
-                Ok(out)
+            let parse = |h: &String| {
+                u64::from_str_radix(h, 16)
+                    .map_err(|_| bad(format!("document {:?}: bad hash {h:?}", d.name)))
             };
-            let hashes = parse(&d.hashes)?;
-            let filter = parse(&d.filter)?;
+            let mut filter = d
+                .filter
+                .iter()
+                .map(parse)
+                .collect::<Result<Vec<u64>, _>>()?;
+            filter.sort_unstable();
+            filter.dedup();
+            if file.version >= 3 && d.positions.len() != d.hashes.len() {
+                return Err(bad(format!(
+                    "document {:?}: {} hashes but {} positions",
+                    d.name,
+                    d.hashes.len(),
+                    d.positions.len()
+                )));
+            }
+            // Hashes sorted with their positions (none before version 3).
+            let mut kept = Vec::with_capacity(d.hashes.len());
+            for (i, h) in d.hashes.iter().enumerate() {
+                kept.push((parse(h)?, d.positions.get(i).copied()));
+            }
+            kept.sort_unstable();
+            kept.dedup_by_key(|(h, _)| *h);
+            let hashes: Vec<u64> = kept.iter().map(|&(h, _)| h).collect();
+            // Files before version 3 match by similarity only.
+            let positions: Vec<u32> = if file.version >= 3 {
+                kept.iter().filter_map(|&(_, at)| at).collect()
+            } else {
+                Vec::new()
+            };
             if file.version >= 2 && filter.is_empty() != hashes.is_empty() {
                 return Err(bad(format!(
                     "document {:?}: a version 2 file needs a filter",
@@ -213,6 +403,7 @@ impl FingerprintSet {
                 name: d.name,
                 hashes,
                 filter,
+                positions,
             });
         }
         Ok(FingerprintSet { documents })
