@@ -143,7 +143,12 @@ pub(super) fn entities(definitions: &[EntityDefinition]) -> Result<CompiledEntit
                             .iter()
                             .flat_map(|d| d.filter.iter().copied()),
                     );
-                Matcher::Fingerprint(documents.clone(), *similarity, *min_passage_words)
+                Matcher::Fingerprint(
+                    documents.clone(),
+                    super::Postings::new(documents),
+                    *similarity,
+                    *min_passage_words,
+                )
             }
             EntityKind::Edm { index, settings } => {
                 Matcher::Edm(index.clone(), row_rule(def, index, settings)?)

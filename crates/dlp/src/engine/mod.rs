@@ -43,12 +43,41 @@ enum Matcher {
         exclude: HashSet<String>,
     },
     Regex(Regex, bool),
-    /// The documents, the similarity threshold, the shortest passage
-    /// (0: none looked for).
-    Fingerprint(FingerprintSet, u32, u32),
+    /// The documents, which of them hold each hash, the similarity
+    /// threshold, the shortest passage (0: none looked for).
+    Fingerprint(FingerprintSet, Postings, u32, u32),
     /// An EDM table and what makes a row of it (the primary column
     /// resolved to its index).
     Edm(Arc<EdmIndex>, RowRule),
+}
+
+/// Every hash of a set of documents with the document holding it (its
+/// index in the set), sorted: a message's hashes lead to the documents
+/// they are in, so a message costs its own hashes, not a pass over every
+/// document's.
+#[derive(Debug)]
+struct Postings(Vec<(u64, u32)>);
+
+impl Postings {
+    fn new(set: &FingerprintSet) -> Postings {
+        let mut all: Vec<(u64, u32)> = set
+            .documents
+            .iter()
+            .enumerate()
+            .flat_map(|(d, doc)| doc.hashes.iter().map(move |&h| (h, d as u32)))
+            .collect();
+        all.sort_unstable();
+        Postings(all)
+    }
+
+    /// The documents holding `hash`.
+    fn documents(&self, hash: u64) -> impl Iterator<Item = usize> + '_ {
+        let start = self.0.partition_point(|&(h, _)| h < hash);
+        self.0[start..]
+            .iter()
+            .take_while(move |&&(h, _)| h == hash)
+            .map(|&(_, d)| d as usize)
+    }
 }
 
 #[derive(Debug)]

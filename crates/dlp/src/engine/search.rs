@@ -466,7 +466,8 @@ impl Engine {
     ) -> Vec<Hit> {
         let mut out = Vec::new();
         for &entity in &rule.entities {
-            let Matcher::Fingerprint(set, threshold, min_passage) = &self.entities[entity].matcher
+            let Matcher::Fingerprint(set, postings, threshold, min_passage) =
+                &self.entities[entity].matcher
             else {
                 continue;
             };
@@ -478,8 +479,16 @@ impl Engine {
                 .collect();
             message.sort_unstable();
             message.dedup();
-            for doc in &set.documents {
-                let similarity = doc.similarity(&message);
+            // The documents sharing a hash with the message, and how many.
+            let mut shared: std::collections::BTreeMap<usize, usize> = Default::default();
+            for &h in &message {
+                for d in postings.documents(h) {
+                    *shared.entry(d).or_default() += 1;
+                }
+            }
+            for (&d, &count) in &shared {
+                let doc = &set.documents[d];
+                let similarity = doc.share(count);
                 let passage = kgrams
                     .iter()
                     .enumerate()

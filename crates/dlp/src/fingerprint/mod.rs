@@ -286,7 +286,12 @@ impl DocumentFingerprint {
                 }
             }
         }
-        (found * 100 / self.hashes.len()) as u32
+        self.share(found)
+    }
+
+    /// The percentage of this document's hashes that `found` of them are.
+    pub fn share(&self, found: usize) -> u32 {
+        (found * 100 / self.hashes.len().max(1)) as u32
     }
 }
 
