@@ -90,6 +90,38 @@ fn main() {
             sluice_benches::customer_table(rows, &mut out).unwrap();
             std::io::Write::flush(&mut out).unwrap();
         }
+        Some("docs") => {
+            // N documents of about 10 KB of English-like text each.
+            let dir = std::path::Path::new(&args[2]);
+            let n: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(10_000);
+            std::fs::create_dir_all(dir).unwrap();
+            let vocab = vocabulary(20_000);
+            for i in 0..n {
+                let text = english_like(&vocab, 10_000, 1_000 + i as u64);
+                std::fs::write(dir.join(format!("doc{i:05}.txt")), text).unwrap();
+            }
+        }
+        Some("fp-load") => {
+            // Reading a fingerprint file and compiling it into an engine.
+            let t0 = Instant::now();
+            let json = std::fs::read_to_string(&args[2]).unwrap();
+            let set = sluice_dlp::FingerprintSet::from_json(&json).unwrap();
+            drop(json);
+            let documents = set.documents.len();
+            let engine = Engine::new(Definitions::new(
+                vec![EntityDefinition::fingerprint("docs", set, 30)],
+                vec![RuleDefinition::new("r", &["docs"])],
+                vec![],
+            ))
+            .unwrap();
+            println!(
+                "documents={documents} load_ms={:.0} rss_mb={:.0} peak_rss_mb={:.0}",
+                t0.elapsed().as_secs_f64() * 1e3,
+                rss_kb() as f64 / 1024.0,
+                peak_rss_kb() as f64 / 1024.0
+            );
+            drop(engine);
+        }
         Some("edm-load") => {
             // Opening an index (mapping and checking it), and the memory a
             // scan of a text costs with it.
@@ -155,7 +187,7 @@ fn main() {
             );
         }
         _ => {
-            eprintln!("usage: dlp-bench generate DIR [MB] | dlp-bench scan TERMS.csv FILE [--identifiers] | dlp-bench mail DIR [N] | dlp-bench build [N] | dlp-bench table FILE.csv [ROWS] | dlp-bench edm-load INDEX SALT TEXT");
+            eprintln!("usage: dlp-bench generate DIR [MB] | dlp-bench scan TERMS.csv FILE [--identifiers] | dlp-bench mail DIR [N] | dlp-bench build [N] | dlp-bench table FILE.csv [ROWS] | dlp-bench edm-load INDEX SALT TEXT | dlp-bench docs DIR [N] | dlp-bench fp-load FILE");
             std::process::exit(2);
         }
     }

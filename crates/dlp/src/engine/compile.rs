@@ -9,7 +9,7 @@ use super::keywords::{entity_owner, type_owner};
 use super::windows::{section_index, spaceless_script};
 use super::{Entity, Matcher, Rule};
 use crate::edm::RowRule;
-use crate::fingerprint::{BuildWordHasher, KgramFilter};
+use crate::fingerprint::KgramFilter;
 use crate::rule::{
     compile_regex, EntityDefinition, EntityKind, ProfileDefinition, RuleDefinition, Thresholds,
 };
@@ -25,14 +25,16 @@ pub(super) struct CompiledEntities {
     pub(super) identifiers: Vec<(Identifier, Vec<usize>)>,
     /// Keywords of the identifier types in use and of the entities.
     pub(super) keyword_owners: Vec<(usize, Vec<String>)>,
-    pub(super) fingerprint_index: Option<HashSet<u64, BuildWordHasher>>,
+    /// Every hash of every document, sorted, distinct.
+    pub(super) fingerprint_index: Option<Vec<u64>>,
     pub(super) fingerprint_filter: Option<KgramFilter>,
 }
 
-/// Compiles entity definitions (names must be unique).
-pub(super) fn entities(definitions: &[EntityDefinition]) -> Result<CompiledEntities, Error> {
+/// Compiles entity definitions (names must be unique). Fingerprint sets
+/// are moved out of them, not copied: 10,000 documents are megabytes.
+pub(super) fn entities(definitions: &mut [EntityDefinition]) -> Result<CompiledEntities, Error> {
     let mut names = HashSet::new();
-    for e in definitions {
+    for e in definitions.iter() {
         if !names.insert(e.name.as_str()) {
             return Err(Error::Duplicate {
                 kind: "entity",
@@ -45,11 +47,11 @@ pub(super) fn entities(definitions: &[EntityDefinition]) -> Result<CompiledEntit
     let mut sensitive_patterns: Vec<(String, Pattern)> = Vec::new();
     let mut identifiers: Vec<(Identifier, Vec<usize>)> = Vec::new();
     let mut keyword_owners: Vec<(usize, Vec<String>)> = Vec::new();
-    let mut fingerprint_index: Option<HashSet<u64, BuildWordHasher>> = None;
-    let mut fingerprint_filter: Option<HashSet<u64, BuildWordHasher>> = None;
+    let mut fingerprint_index: Option<Vec<u64>> = None;
+    let mut fingerprint_filter: Option<Vec<u64>> = None;
     // One document without a filter (a version 1 file) disables it.
     let mut filterable = true;
-    for (i, def) in definitions.iter().enumerate() {
+    for (i, def) in definitions.iter_mut().enumerate() {
         let identifier = matches!(def.kind, EntityKind::Identifier(_));
         let plain = def.keywords.is_empty() && def.exclude.is_empty();
         if !identifier && !plain {
@@ -58,7 +60,7 @@ pub(super) fn entities(definitions: &[EntityDefinition]) -> Result<CompiledEntit
                 message: "keywords and exclude apply to built-in identifier types only".into(),
             });
         }
-        let matcher = match &def.kind {
+        let matcher = match &mut def.kind {
             EntityKind::Dictionary {
                 dictionary,
                 case_sensitive,
@@ -90,12 +92,13 @@ pub(super) fn entities(definitions: &[EntityDefinition]) -> Result<CompiledEntit
                 }
             }
             EntityKind::Identifier(id) => {
-                match identifiers.iter_mut().find(|(x, _)| x == id) {
+                let id = *id;
+                match identifiers.iter_mut().find(|(x, _)| *x == id) {
                     Some((_, users)) => users.push(i),
                     None => {
-                        identifiers.push((*id, vec![i]));
+                        identifiers.push((id, vec![i]));
                         keyword_owners.push((
-                            type_owner(*id),
+                            type_owner(id),
                             id.keywords().iter().map(|k| k.to_string()).collect(),
                         ));
                     }
@@ -104,7 +107,7 @@ pub(super) fn entities(definitions: &[EntityDefinition]) -> Result<CompiledEntit
                     keyword_owners.push((entity_owner(i), def.keywords.clone()));
                 }
                 Matcher::Identifier {
-                    exclude: excluded_values(def, *id)?,
+                    exclude: excluded_values(def, id)?,
                 }
             }
             EntityKind::Regex {
@@ -123,35 +126,33 @@ pub(super) fn entities(definitions: &[EntityDefinition]) -> Result<CompiledEntit
                 similarity,
                 min_passage_words,
             } => {
-                fingerprint_index
-                    .get_or_insert_with(HashSet::default)
-                    .extend(
-                        documents
-                            .documents
-                            .iter()
-                            .flat_map(|d| d.hashes.iter().copied()),
-                    );
+                fingerprint_index.get_or_insert_with(Vec::new).extend(
+                    documents
+                        .documents
+                        .iter()
+                        .flat_map(|d| d.hashes.iter().copied()),
+                );
                 filterable &= documents
                     .documents
                     .iter()
                     .all(|d| d.hashes.is_empty() || !d.filter.is_empty());
-                fingerprint_filter
-                    .get_or_insert_with(HashSet::default)
-                    .extend(
-                        documents
-                            .documents
-                            .iter()
-                            .flat_map(|d| d.filter.iter().copied()),
-                    );
+                fingerprint_filter.get_or_insert_with(Vec::new).extend(
+                    documents
+                        .documents
+                        .iter()
+                        .flat_map(|d| d.filter.iter().copied()),
+                );
+                let documents = std::mem::take(documents);
                 Matcher::Fingerprint(
-                    documents.clone(),
-                    super::Postings::new(documents),
+                    super::Postings::new(&documents),
+                    documents,
                     *similarity,
                     *min_passage_words,
                 )
             }
             EntityKind::Edm { index, settings } => {
-                Matcher::Edm(index.clone(), row_rule(def, index, settings)?)
+                let (index, settings) = (index.clone(), settings.clone());
+                Matcher::Edm(index.clone(), row_rule(def, &index, &settings)?)
             }
         };
         entities.push(Entity {
@@ -166,7 +167,11 @@ pub(super) fn entities(definitions: &[EntityDefinition]) -> Result<CompiledEntit
         sensitive_patterns,
         identifiers,
         keyword_owners,
-        fingerprint_index,
+        fingerprint_index: fingerprint_index.map(|mut all| {
+            all.sort_unstable();
+            all.dedup();
+            all
+        }),
         fingerprint_filter: fingerprint_filter
             .filter(|_| filterable)
             .map(KgramFilter::new),

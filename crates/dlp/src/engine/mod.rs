@@ -12,7 +12,7 @@ use std::sync::Arc;
 use regex::Regex;
 
 use crate::edm::RowRule;
-use crate::fingerprint::{BuildWordHasher, KgramFilter};
+use crate::fingerprint::KgramFilter;
 use crate::identifier::Search;
 use crate::rule::{CountMode, Definitions, Thresholds};
 use crate::{Confidence, EdmIndex, Error, FingerprintSet, Identifier};
@@ -45,7 +45,7 @@ enum Matcher {
     Regex(Regex, bool),
     /// The documents, which of them hold each hash, the similarity
     /// threshold, the shortest passage (0: none looked for).
-    Fingerprint(FingerprintSet, Postings, u32, u32),
+    Fingerprint(Postings, FingerprintSet, u32, u32),
     /// An EDM table and what makes a row of it (the primary column
     /// resolved to its index).
     Edm(Arc<EdmIndex>, RowRule),
@@ -120,7 +120,7 @@ pub struct Engine {
     keywords: Option<Keywords>,
     /// Every hash of every fingerprinted document (`None` without
     /// fingerprint entities): a message's k-grams are checked against it.
-    fingerprint_index: Option<HashSet<u64, BuildWordHasher>>,
+    fingerprint_index: Option<Vec<u64>>,
     /// The documents' cheap k-gram hashes, when every fingerprint file has
     /// them (version 2): k-grams outside it are never SHA-hashed.
     fingerprint_filter: Option<KgramFilter>,
@@ -142,8 +142,8 @@ impl Engine {
     /// Errors name the entity, rule or profile at fault: duplicate names,
     /// unknown entities or rules, invalid regexes, thresholds that are not
     /// positive or do not rise with the level.
-    pub fn new(definitions: Definitions) -> Result<Engine, Error> {
-        let compiled = compile::entities(&definitions.entities)?;
+    pub fn new(mut definitions: Definitions) -> Result<Engine, Error> {
+        let compiled = compile::entities(&mut definitions.entities)?;
         let rules = compile::rules(&definitions.rules, &compiled.entities)?;
         let profiles = compile::profiles(&definitions.profiles, &rules)?;
         let insensitive = build_automaton(compiled.insensitive_patterns)?;

@@ -181,7 +181,7 @@ impl Engine {
                     // window, at the same place: duplicates go below.
                     let filter = self.fingerprint_filter.as_ref();
                     let kgram = |h, _, at: usize| {
-                        if index.contains(&h) {
+                        if index.binary_search(&h).is_ok() {
                             found_kgrams.push(((at_word + at) as u32, h));
                         }
                     };
@@ -466,7 +466,7 @@ impl Engine {
     ) -> Vec<Hit> {
         let mut out = Vec::new();
         for &entity in &rule.entities {
-            let Matcher::Fingerprint(set, postings, threshold, min_passage) =
+            let Matcher::Fingerprint(postings, set, threshold, min_passage) =
                 &self.entities[entity].matcher
             else {
                 continue;

@@ -229,28 +229,33 @@ pub(super) fn cheap_word_hash_at(bytes: &[u8], start: usize, end: usize) -> u64 
 }
 
 /// The documents' cheap k-gram hashes (version 2 filters), for
-/// [`for_each_kgram`]: a 64 Kibit bitmap on the top 16 bits answers most
-/// probes from L1 cache, the set settles the rest.
+/// [`for_each_kgram`]: a bitmap on the hashes' top bits, 16 bits a hash
+/// (64 Kibit at least: a few documents' fit in L1 cache), answers most
+/// probes; the set settles the rest. A fixed 64 Kibit bitmap was full
+/// with 10,000 documents, and every k-gram went to the set.
 #[derive(Debug, Clone)]
 pub(crate) struct KgramFilter {
-    bits: Box<[u64; 1024]>,
+    bits: Vec<u64>,
+    /// 64 less the bitmap's size as a power of two.
+    shift: u32,
     set: HashSet<u64, BuildWordHasher>,
 }
 
 impl KgramFilter {
     pub(crate) fn new(hashes: impl IntoIterator<Item = u64>) -> KgramFilter {
-        let mut bits = Box::new([0u64; 1024]);
-        let mut set = HashSet::default();
-        for h in hashes {
-            let top = (h >> 48) as usize;
+        let set: HashSet<u64, BuildWordHasher> = hashes.into_iter().collect();
+        let log2 = (64 - ((set.len() as u64).max(1) * 16 - 1).leading_zeros()).clamp(16, 30);
+        let mut bits = vec![0u64; 1 << (log2 - 6)];
+        let shift = 64 - log2;
+        for &h in &set {
+            let top = (h >> shift) as usize;
             bits[top / 64] |= 1 << (top % 64);
-            set.insert(h);
         }
-        KgramFilter { bits, set }
+        KgramFilter { bits, shift, set }
     }
 
     fn contains(&self, h: u64) -> bool {
-        let top = (h >> 48) as usize;
+        let top = (h >> self.shift) as usize;
         self.bits[top / 64] & (1 << (top % 64)) != 0 && self.set.contains(&h)
     }
 }

@@ -15,8 +15,10 @@
 //!
 //! The fingerprint file is JSON, holding hashes and names only, never text:
 //! `{"format": "sluice-fingerprints", "version": 3, "k": 5, "window": 4,
-//! "documents": [{"name": "board.docx", "hashes": ["9f86d081884c7d65", ...],
-//! "filter": ["5c1e…", ...]}]}`.
+//! "documents": [{"name": "board.docx", "hashes": "<base64>", "filter":
+//! "<base64>", "positions": "<base64>"}]}`, each list packed as
+//! little-endian `u64`s (`u32`s for positions); versions 1 and 2 wrote
+//! hashes as 16-digit hex strings (`["9f86d081884c7d65", ...]`), still read.
 //!
 //! `filter` (version 2) holds, for each kept k-gram, a second, cheap hash
 //! of the same words ([`WordHasher`] per word, combined the same way). A
@@ -47,8 +49,7 @@ use crate::Error;
 mod kgrams;
 
 pub(crate) use kgrams::{
-    cheap_word_hash, for_each_kgram_and_word, for_each_word, kgram_hashes, BuildWordHasher,
-    KgramFilter,
+    cheap_word_hash, for_each_kgram_and_word, for_each_word, kgram_hashes, KgramFilter,
 };
 
 /// Words per k-gram.
@@ -105,13 +106,66 @@ pub struct FingerprintSet {
 #[serde(deny_unknown_fields)]
 struct FileDocument {
     name: String,
-    hashes: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    filter: Vec<String>,
+    hashes: Numbers,
+    #[serde(default)]
+    filter: Numbers,
     /// Version 3: where each of `hashes` first starts in the document
     /// (word index), in the same order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    positions: Vec<u32>,
+    #[serde(default)]
+    positions: Numbers,
+}
+
+/// A list of numbers in a file: 16-digit hex strings (versions 1 and 2),
+/// or (version 3) one base64 string of little-endian `u64`s (hashes) or
+/// `u32`s (positions). 10,000 documents are millions of numbers: a
+/// string each took seconds and a gigabyte to read.
+#[derive(Serialize, Deserialize, Default)]
+#[serde(untagged)]
+enum Numbers {
+    #[default]
+    None,
+    Hex(Vec<String>),
+    Packed(String),
+}
+
+impl Numbers {
+    fn packed<const N: usize>(values: impl Iterator<Item = [u8; N]>) -> Numbers {
+        use base64::Engine as _;
+        let bytes: Vec<u8> = values.flatten().collect();
+        Numbers::Packed(base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    /// The numbers, `N` bytes each (8: hashes, 4: positions).
+    fn read<const N: usize>(&self) -> Result<Vec<[u8; N]>, String> {
+        use base64::Engine as _;
+        match self {
+            Numbers::None => Ok(Vec::new()),
+            Numbers::Hex(list) if N == 8 => list
+                .iter()
+                .map(|h| {
+                    u64::from_str_radix(h, 16)
+                        .map(|v| v.to_le_bytes()[..N].try_into().expect("N is 8"))
+                        .map_err(|_| format!("bad hash {h:?}"))
+                })
+                .collect(),
+            Numbers::Hex(_) => Err("positions are packed".into()),
+            Numbers::Packed(text) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .map_err(|e| format!("bad base64: {e}"))?;
+                if bytes.len() % N != 0 {
+                    return Err(format!(
+                        "{} bytes is no whole number of {N}-byte values",
+                        bytes.len()
+                    ));
+                }
+                Ok(bytes
+                    .chunks_exact(N)
+                    .map(|c| c.try_into().expect("chunks of N"))
+                    .collect())
+            }
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -329,9 +383,9 @@ impl FingerprintSet {
                 .iter()
                 .map(|d| FileDocument {
                     name: d.name.clone(),
-                    hashes: d.hashes.iter().map(|h| format!("{h:016x}")).collect(),
-                    filter: d.filter.iter().map(|h| format!("{h:016x}")).collect(),
-                    positions: d.positions.clone(),
+                    hashes: Numbers::packed(d.hashes.iter().map(|h| h.to_le_bytes())),
+                    filter: Numbers::packed(d.filter.iter().map(|h| h.to_le_bytes())),
+                    positions: Numbers::packed(d.positions.iter().map(|p| p.to_le_bytes())),
                 })
                 .collect(),
         };
@@ -365,30 +419,38 @@ impl FingerprintSet {
         }
         let mut documents = Vec::with_capacity(file.documents.len());
         for d in file.documents {
-            let parse = |h: &String| {
-                u64::from_str_radix(h, 16)
-                    .map_err(|_| bad(format!("document {:?}: bad hash {h:?}", d.name)))
+            let read_u64 = |n: &Numbers| -> Result<Vec<u64>, Error> {
+                Ok(n.read::<8>()
+                    .map_err(|e| bad(format!("document {:?}: {e}", d.name)))?
+                    .into_iter()
+                    .map(u64::from_le_bytes)
+                    .collect())
             };
-            let mut filter = d
-                .filter
-                .iter()
-                .map(parse)
-                .collect::<Result<Vec<u64>, _>>()?;
+            let mut filter = read_u64(&d.filter)?;
             filter.sort_unstable();
             filter.dedup();
-            if file.version >= 3 && d.positions.len() != d.hashes.len() {
+            let listed = read_u64(&d.hashes)?;
+            let at: Vec<u32> = d
+                .positions
+                .read::<4>()
+                .map_err(|e| bad(format!("document {:?}: {e}", d.name)))?
+                .into_iter()
+                .map(u32::from_le_bytes)
+                .collect();
+            if file.version >= 3 && at.len() != listed.len() {
                 return Err(bad(format!(
                     "document {:?}: {} hashes but {} positions",
                     d.name,
-                    d.hashes.len(),
-                    d.positions.len()
+                    listed.len(),
+                    at.len()
                 )));
             }
             // Hashes sorted with their positions (none before version 3).
-            let mut kept = Vec::with_capacity(d.hashes.len());
-            for (i, h) in d.hashes.iter().enumerate() {
-                kept.push((parse(h)?, d.positions.get(i).copied()));
-            }
+            let mut kept: Vec<(u64, Option<u32>)> = listed
+                .iter()
+                .enumerate()
+                .map(|(i, &h)| (h, at.get(i).copied()))
+                .collect();
             kept.sort_unstable();
             kept.dedup_by_key(|(h, _)| *h);
             let hashes: Vec<u64> = kept.iter().map(|&(h, _)| h).collect();
