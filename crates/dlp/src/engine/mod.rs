@@ -51,6 +51,9 @@ enum Matcher {
     Edm(Arc<EdmIndex>, RowRule),
 }
 
+/// More documents than this sharing a k-gram make it a stock phrase.
+const COMMON_HASH_DOCUMENTS: usize = 50;
+
 /// Every hash of a set of documents with the document holding it (its
 /// index in the set), sorted: a message's hashes lead to the documents
 /// they are in, so a message costs its own hashes, not a pass over every
@@ -70,12 +73,24 @@ impl Postings {
         Postings(all)
     }
 
-    /// The documents holding `hash`.
+    /// The documents holding `hash`; none when more than
+    /// [`COMMON_HASH_DOCUMENTS`] do (a stock phrase tells no document
+    /// from another, and following it to each would make every message
+    /// cost as much as the library is large).
     fn documents(&self, hash: u64) -> impl Iterator<Item = usize> + '_ {
         let start = self.0.partition_point(|&(h, _)| h < hash);
-        self.0[start..]
+        let holders = self.0[start..]
             .iter()
-            .take_while(move |&&(h, _)| h == hash)
+            .take(COMMON_HASH_DOCUMENTS + 1)
+            .take_while(|&&(h, _)| h == hash)
+            .count();
+        let holders = if holders > COMMON_HASH_DOCUMENTS {
+            0
+        } else {
+            holders
+        };
+        self.0[start..start + holders]
+            .iter()
             .map(|&(_, d)| d as usize)
     }
 }

@@ -489,10 +489,11 @@ impl Engine {
             for (&d, &count) in &shared {
                 let doc = &set.documents[d];
                 let similarity = doc.share(count);
+                // A passage needs a few of the document's k-grams.
                 let passage = kgrams
                     .iter()
                     .enumerate()
-                    .filter(|(si, _)| in_scope(*si))
+                    .filter(|(si, _)| in_scope(*si) && count >= 4)
                     .filter_map(|(si, grams)| {
                         doc.longest_passage(grams, *min_passage)
                             .map(|(_, words)| (si, words))

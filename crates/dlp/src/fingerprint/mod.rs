@@ -119,13 +119,48 @@ struct FileDocument {
 /// or (version 3) one base64 string of little-endian `u64`s (hashes) or
 /// `u32`s (positions). 10,000 documents are millions of numbers: a
 /// string each took seconds and a gigabyte to read.
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Default)]
 #[serde(untagged)]
 enum Numbers {
     #[default]
     None,
     Hex(Vec<String>),
     Packed(String),
+}
+
+/// Read by kind of JSON value: serde's untagged enums try each variant in
+/// turn, and each failed try formatted the whole 100 MB string into its
+/// error message.
+impl<'de> Deserialize<'de> for Numbers {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Numbers, D::Error> {
+        struct Kinds;
+        impl<'de> serde::de::Visitor<'de> for Kinds {
+            type Value = Numbers;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a base64 string or a list of hex strings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Numbers, E> {
+                Ok(Numbers::Packed(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Numbers, E> {
+                Ok(Numbers::Packed(v))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Numbers, E> {
+                Ok(Numbers::None)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Numbers, A::Error> {
+                let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+                while let Some(h) = seq.next_element::<String>()? {
+                    list.push(h);
+                }
+                Ok(Numbers::Hex(list))
+            }
+        }
+        d.deserialize_any(Kinds)
+    }
 }
 
 impl Numbers {
