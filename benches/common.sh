@@ -50,3 +50,29 @@ run_ms() {
     e=$(date +%s%N)
     echo $(( (e - s) / 1000000 ))
 }
+
+# The demo config with its files by absolute path, so a copy may live
+# elsewhere; with NAME TYPE KEYS, plus an entity NAME of TYPE (its TOML
+# KEYS lines) counted by one rule under an alert policy.
+demo_config() {
+    sed "s#= \"\(dictionaries/[^\"]*\|board.fp\|sluice-data/[^\"]*\)\"#= \"$PWD/fixtures/demo/\1\"#" fixtures/demo/sluice.toml
+    if [ -n "${1:-}" ]; then
+        printf '\n[[entity]]\nname = "%s"\ntype = "%s"\n%s\n' "$1" "$2" "$3"
+        printf '\n[[rule]]\nname = "%s rule"\nentities = ["%s"]\nseverity = { low = 1 }\n' "$1" "$1"
+        printf '\n[[profile]]\nname = "%s profile"\nrules = ["%s rule"]\n' "$1" "$1"
+        printf '\n[[policy]]\nname = "%s alert"\nprofiles = ["%s profile"]\naction = "alert"\n' "$1" "$1"
+    fi
+}
+
+# Prints the paired scan times of the scan benchmark's MAIL folder with
+# config A and config B (RUNS alternated runs) and their ratio.
+paired_scan() {
+    local a=$1 b=$2 label=$3 goal=$4 base_ms other_ms ratio
+    read -r base_ms other_ms ratio < <(paired_ms \
+        "target/release/sluice-scan scan --config $a --format json $MAIL" \
+        "target/release/sluice-scan scan --config $b --format json $MAIL")
+    echo "scan of $(ls "$MAIL" | wc -l) messages ($(du -sm "$MAIL" | cut -f1) MB), $RUNS alternated runs (medians), $(nproc) cores:"
+    echo "  demo config:  ${base_ms} ms"
+    echo "  $label: ${other_ms} ms"
+    echo "  ratio (median of per-pair ratios): ${ratio} (goal <= $goal)"
+}

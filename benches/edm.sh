@@ -47,12 +47,10 @@ echo "one 100 MB text: $(target/release/dlp-bench edm-load "$DATA/big.edm" "$DAT
 
 # The demo config, and the same with an EDM entity counted by an alert policy.
 config() {
-    sed "s#= \"\(dictionaries/[^\"]*\|board.fp\|sluice-data/[^\"]*\)\"#= \"$PWD/fixtures/demo/\1\"#" fixtures/demo/sluice.toml
     if [ -n "${1:-}" ]; then
-        printf '\n[[entity]]\nname = "rows"\ntype = "edm"\npath = "%s"\nsalt_file = "%s"\n' "$PWD/$1" "$PWD/$DATA/salt"
-        printf '\n[[rule]]\nname = "Customer records"\nentities = ["rows"]\nseverity = { low = 1 }\n'
-        printf '\n[[profile]]\nname = "Records"\nrules = ["Customer records"]\n'
-        printf '\n[[policy]]\nname = "Records alert"\nprofiles = ["Records"]\naction = "alert"\n'
+        demo_config rows edm "$(printf 'path = "%s"\nsalt_file = "%s"' "$PWD/$1" "$PWD/$DATA/salt")"
+    else
+        demo_config
     fi
 }
 
@@ -94,10 +92,4 @@ target/release/sluice-scan edm --out "$DATA/small.edm" --salt-file "$DATA/salt" 
 config > "$DATA/demo.toml"
 config "$DATA/small.edm" > "$DATA/demo-edm.toml"
 target/release/sluice-scan check --config "$DATA/demo-edm.toml" > /dev/null
-read -r base_ms edm_ms ratio < <(paired_ms \
-    "target/release/sluice-scan scan --config $DATA/demo.toml --format json $MAIL" \
-    "target/release/sluice-scan scan --config $DATA/demo-edm.toml --format json $MAIL")
-echo "scan of $(ls "$MAIL" | wc -l) messages ($(du -sm "$MAIL" | cut -f1) MB), $RUNS alternated runs (medians), $(nproc) cores:"
-echo "  demo config:                 ${base_ms} ms"
-echo "  demo + $SMALL-row EDM table: ${edm_ms} ms"
-echo "  ratio (median of per-pair ratios): ${ratio} (goal <= 1.3)"
+paired_scan "$DATA/demo.toml" "$DATA/demo-edm.toml" "demo + $SMALL-row EDM table" 1.3
