@@ -489,7 +489,7 @@ fn edm_entities_and_their_index() {
         )),
         [
             "entity \"customers\".min_columns: expected 1 to 64, found 0",
-            "entity \"customers\".max_value_rows: 0 would count no value; expected 1 or more"
+            "entity \"customers\".max_value_rows: expected 1 to 10000, found 0"
         ]
     );
     assert_eq!(

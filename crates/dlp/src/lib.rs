@@ -118,7 +118,7 @@ pub use dictionary::{Dictionary, Term};
 pub use edm::{
     build_from_csv as build_edm_index, read_or_create_salt, read_salt, EdmBuilder, EdmError,
     EdmIndex, EdmReport, RepeatedColumn, MAX_CELL_WORDS as EDM_MAX_CELL_WORDS,
-    MAX_COLUMNS as EDM_MAX_COLUMNS,
+    MAX_COLUMNS as EDM_MAX_COLUMNS, MAX_VALUE_ROWS as EDM_MAX_VALUE_ROWS,
 };
 pub use engine::{Engine, Match, RuleResult, ScanResult, Segment, TableRow, MAX_EVIDENCE};
 pub use fingerprint::{

@@ -178,10 +178,15 @@ impl TryFrom<EntityTable> for EntityConfig {
                     );
                 }
                 let max_value_rows = t.max_value_rows.unwrap_or(10);
-                if max_value_rows == 0 {
+                // Each cell found stands for up to this many rows at scan
+                // time: a bound on what a message of common values costs.
+                if !(1..=sluice_dlp::EDM_MAX_VALUE_ROWS).contains(&max_value_rows) {
                     problems.push(
                         "max_value_rows",
-                        "0 would count no value; expected 1 or more".into(),
+                        format!(
+                            "expected 1 to {}, found {max_value_rows}",
+                            sluice_dlp::EDM_MAX_VALUE_ROWS
+                        ),
                     );
                 }
                 if t.path.is_none() {

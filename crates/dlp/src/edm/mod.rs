@@ -71,6 +71,9 @@ pub const MAX_ROWS: u64 = (1 << 26) - 1;
 /// up to the table's longest cell is a candidate, so a free-text column
 /// would make every scan slow. Longer cells are skipped and reported.
 pub const MAX_CELL_WORDS: usize = 12;
+/// The most rows a value may be in and still count (`max_value_rows`):
+/// each occurrence of a value in a message stands for that many rows.
+pub const MAX_VALUE_ROWS: u64 = 10_000;
 /// Longest code (a cell with a digit) also indexed with its words run
 /// together.
 pub const MAX_CODE_BYTES: usize = 40;

@@ -201,18 +201,12 @@ fn follow_sequences(index: &EdmIndex, lower: &str, found: &[(Word, u64)]) -> Vec
             sequences[s] = Keys::fold(sequences[s], key);
             probes.push((sequences[s], words[s].start..word.end));
         }
-    }
-    // The filter probes, issued a batch at a time (see [`BATCH`]).
-    for batch in probes.chunks(BATCH) {
-        for (sequence, _) in batch {
-            index.prefetch_form(*sequence);
-        }
-        for (sequence, span) in batch {
-            if index.may_hold(*sequence) && candidates.len() < MAX_CELLS {
-                candidates.push(span.clone());
-            }
+        // A text of nothing but table words must not pile up probes.
+        if probes.len() >= PROBES_HELD {
+            probe_forms(index, &mut probes, &mut candidates);
         }
     }
+    probe_forms(index, &mut probes, &mut candidates);
     let mut cells = Vec::new();
     let mut form = String::new();
     for span in candidates {
@@ -228,6 +222,29 @@ fn follow_sequences(index: &EdmIndex, lower: &str, found: &[(Word, u64)]) -> Vec
     cells.sort_by_key(|c| (c.span.start, c.span.end));
     cells.dedup_by(|a, b| a.span == b.span);
     cells
+}
+
+/// Form filter probes held before they are made.
+const PROBES_HELD: usize = 16 * BATCH;
+
+/// Makes the held form filter probes, a batch at a time (see [`BATCH`]),
+/// keeping the spans that pass as candidates.
+fn probe_forms(
+    index: &EdmIndex,
+    probes: &mut Vec<(u64, Range<usize>)>,
+    candidates: &mut Vec<Range<usize>>,
+) {
+    for batch in probes.chunks(BATCH) {
+        for (sequence, _) in batch {
+            index.prefetch_form(*sequence);
+        }
+        for (sequence, span) in batch {
+            if index.may_hold(*sequence) && candidates.len() < MAX_CELLS {
+                candidates.push(span.clone());
+            }
+        }
+    }
+    probes.clear();
 }
 
 /// The digit forms ending at the last of `groups` (two groups or more).

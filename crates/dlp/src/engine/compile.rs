@@ -198,6 +198,13 @@ fn row_rule(
             columns.join(", ")
         )));
     }
+    if !(1..=crate::edm::MAX_VALUE_ROWS).contains(&settings.max_value_rows) {
+        return Err(bad(format!(
+            "max_value_rows = {}; expected 1 to {}",
+            settings.max_value_rows,
+            crate::edm::MAX_VALUE_ROWS
+        )));
+    }
     let primary = match &settings.primary {
         None => None,
         Some(p) => Some(columns.iter().position(|c| c == p).ok_or_else(|| {
