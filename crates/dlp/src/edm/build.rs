@@ -471,7 +471,8 @@ pub fn build_from_csv(
         .headers()
         .map_err(csv_error)?
         .iter()
-        .map(|h| h.trim().to_owned())
+        // A spreadsheet's CSV export may start with a byte order mark.
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_owned())
         .collect();
     for (i, h) in header.iter().enumerate() {
         if h.is_empty() {

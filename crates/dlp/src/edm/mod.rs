@@ -675,6 +675,15 @@ mod tests {
             );
         }
         let picked = build_from_csv("a,b\n1,2\n".as_bytes(), SALT, &["c".into()], 10, &mut out);
+        // A byte order mark is not part of the first column's name.
+        let bom = build_from_csv(
+            "\u{feff}a,b\n1,2\n".as_bytes(),
+            SALT,
+            &["a".into()],
+            10,
+            &mut out,
+        );
+        assert_eq!(bom.unwrap().columns, ["a"]);
         assert!(matches!(picked, Err(EdmError::Table(m)) if m.contains("no column \"c\"")));
     }
 
