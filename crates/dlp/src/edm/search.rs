@@ -11,9 +11,11 @@ pub(crate) const ROW_WINDOW_CHARS: usize = 300;
 /// Digit groups joined into one digit form at most (a card written in
 /// fours is four, a phone number up to five).
 const MAX_DIGIT_GROUPS: usize = 8;
-/// Cells one text may yield: a text of nothing but table values must not
-/// grow a list without end.
-const MAX_CELLS: usize = 100_000;
+/// Candidate cells one window of text may yield: a text of nothing but
+/// table values must not grow a list without end, yet a 4 MiB window of
+/// an exported table (about 8 bytes a cell) holds some 500,000 cells, all
+/// of which should be found.
+const MAX_CELLS: usize = 600_000;
 
 /// A text's span (bytes of the lowercased text searched) that is a cell
 /// of the table: the entries holding it.

@@ -95,7 +95,7 @@ pub struct ScanResult {
     /// Every span of a segment's original text that is a cell of an EDM
     /// table (segment, byte range), in text order, whether or not it made
     /// a row: SPEC §8 wants each masked wherever message text is shown
-    /// ([`crate::mask_spans`]). At most 100,000 per segment.
+    /// ([`crate::mask_spans`]). At most 600,000 per 4 MiB of text.
     pub cells: Vec<(usize, Range<usize>)>,
 }
 
