@@ -4,7 +4,8 @@
 //! `sluice-dlp` knows nothing of MIME, SMTP or policies. It is given texts
 //! ([`Segment`]s, each tagged with the scope section it belongs to) and a
 //! compiled [`Engine`] of entities (keyword [`Dictionary`]s, validated
-//! [`Identifier`]s, regexes, document [`FingerprintSet`]s), rules (entities
+//! [`Identifier`]s, regexes, document [`FingerprintSet`]s, exact-data-match
+//! tables as [`EdmIndex`]es), rules (entities
 //! counted together, with severity [`Thresholds`]) and profiles (named
 //! sets of rules), and returns, per rule, the count, the severity reached
 //! and the matches with their original text and position (SPEC §3.2–§4;
@@ -100,7 +101,20 @@
 //!   are SHA-256-hashed and compared, so unrelated mail costs no SHA-256.
 //!   The word loop over every message's text finds words 64 bytes at a time
 //!   from a bit mask and hashes them without branches: it is the engine's
-//!   hottest loop on ordinary mail.
+//!   hottest loop on ordinary mail. Version 3 files also keep where each
+//!   kept k-gram starts, so a paragraph of a long document is found as a
+//!   run of its k-grams in document order
+//!   ([`DocumentFingerprint::longest_passage`]); documents are reached
+//!   through postings of their hashes, so a message costs its own hashes,
+//!   not a pass over every document.
+//! * **Exact data match without the data.** A table's cells are kept as
+//!   keyed hashes (HMAC-SHA-256 with a secret salt) in a memory-mapped
+//!   index ([`EdmIndex`]): loading costs nothing, and only the pages scans
+//!   touch are resident. The same word loop feeds it; two keyed filters
+//!   (words, then word sequences) let only a few candidates per message
+//!   reach an HMAC. A row counts when enough of its columns are found
+//!   close together; every cell found is reported in
+//!   [`ScanResult::cells`] so callers can mask it ([`mask_spans`]).
 //! * **Engines are values.** An [`Engine`] is immutable, `Send + Sync`, and
 //!   shared across threads without locks.
 #![deny(missing_docs)]

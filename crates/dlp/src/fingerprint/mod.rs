@@ -269,13 +269,12 @@ impl DocumentFingerprint {
     ///
     /// A passage is a run of this document's k-grams in the text that
     /// are in the same order and at about the same distances in the
-    /// document (each within [`PASSAGE_DRIFT`] words of the run's
-    /// diagonal, at most [`PASSAGE_GAP`] words apart, dense enough:
-    /// [`PASSAGE_MIN_HITS`]). Another document of the same family shares
+    /// document (each within 3 words of the run's diagonal, at most 16
+    /// words apart, at least 4 of them and one per ten words). Another document of the same family shares
     /// phrases, but at other distances: runs of it stay short. Winnowing
     /// keeps one k-gram in every [`WINDOW`], and a changed word near an
     /// end takes the k-grams over it: a run counts from `min_words` less
-    /// [`PASSAGE_EDGES`].
+    /// 11 words.
     pub fn longest_passage(&self, kgrams: &[(u32, u64)], min_words: u32) -> Option<(u32, u32)> {
         if self.positions.len() != self.hashes.len() || min_words == 0 {
             return None;
