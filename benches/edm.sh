@@ -11,7 +11,8 @@
 # the proxy's memory after relaying MESSAGES generated messages with it
 # (goal: <= 1 GB). Then, with a SCAN_ROWS table (default 1,000,000):
 # `sluice-scan scan` of the scan benchmark's mail with the demo config
-# alone and with the table added, alternated RUNS times (goal: <= 1.3x).
+# alone and with the table added, alternated RUNS times, each run's load
+# timed apart (goal: <= 1.3x, load apart).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/common.sh
@@ -92,4 +93,5 @@ target/release/sluice-scan edm --out "$DATA/small.edm" --salt-file "$DATA/salt" 
 config > "$DATA/demo.toml"
 config "$DATA/small.edm" > "$DATA/demo-edm.toml"
 target/release/sluice-scan check --config "$DATA/demo-edm.toml" > /dev/null
+echo "scan of $(ls "$MAIL" | wc -l) messages ($(du -sm "$MAIL" | cut -f1) MB), $RUNS alternated rounds (medians), $(nproc) cores:"
 paired_scan "$DATA/demo.toml" "$DATA/demo-edm.toml" "demo + $SMALL-row EDM table" 1.3

@@ -68,6 +68,10 @@ enum Command {
         /// Messages decided in parallel (default: all cores).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Print to stderr how long loading the configuration (dictionaries,
+        /// fingerprints, EDM indexes) took, and scanning.
+        #[arg(long)]
+        timings: bool,
         /// .eml files, folders (recursive), mbox files, Maildirs, or - for stdin.
         #[arg(required = true)]
         paths: Vec<String>,
@@ -161,8 +165,10 @@ fn main() -> ExitCode {
             to,
             format,
             jobs,
+            timings,
             paths,
         } => {
+            let started = std::time::Instant::now();
             let inspector = match (config, dictionary) {
                 (Some(c), _) => Config::load(&c).and_then(Inspector::new),
                 (None, Some(d)) => Inspector::for_dictionary(&d),
@@ -190,7 +196,17 @@ fn main() -> ExitCode {
             };
             let jobs =
                 jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-            scan::run(&inspector, &envelope, &paths, format, jobs)
+            let loaded = started.elapsed();
+            let scanned = std::time::Instant::now();
+            let code = scan::run(&inspector, &envelope, &paths, format, jobs);
+            if timings {
+                eprintln!(
+                    "sluice-scan: loaded in {} ms, scanned in {} ms",
+                    loaded.as_millis(),
+                    scanned.elapsed().as_millis()
+                );
+            }
+            code
         }
         Command::Check { config } => check::run(&config),
         Command::Test { config, cases } => match Config::load(&config)

@@ -59,12 +59,32 @@ impl Fingerprinted {
     /// with their similarity and passage length.
     fn matches(&self, body: &str, html: bool) -> Vec<(String, u64, Option<u64>)> {
         let kind = if html { "text/html" } else { "text/plain" };
+        self.matches_in(format!("From: a@example.com\r\nTo: b@example.org\r\nSubject: fyi\r\nContent-Type: {kind}; charset=utf-8\r\n\r\n{body}\r\n"))
+    }
+
+    /// The documents matched in a message with `file` attached (a short
+    /// note in the body).
+    fn matches_in_attachment(&self, file: &Path, kind: &str) -> Vec<(String, u64, Option<u64>)> {
+        use base64::Engine as _;
+        let data = base64::engine::general_purpose::STANDARD.encode(std::fs::read(file).unwrap());
+        let lines: Vec<&str> = data
+            .as_bytes()
+            .chunks(76)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        let name = file.file_name().unwrap().to_str().unwrap();
+        self.matches_in(format!(
+            "From: a@example.com\r\nTo: b@example.org\r\nSubject: notes\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n\
+             --b\r\nContent-Type: {kind}; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+            lines.join("\r\n")
+        ))
+    }
+
+    fn matches_in(&self, message_text: String) -> Vec<(String, u64, Option<u64>)> {
         let message: PathBuf = self.0.path().join("m.eml");
-        std::fs::write(
-            &message,
-            format!("From: a@example.com\r\nTo: b@example.org\r\nSubject: fyi\r\nContent-Type: {kind}; charset=utf-8\r\n\r\n{body}\r\n"),
-        )
-        .unwrap();
+        std::fs::write(&message, message_text).unwrap();
         let out = sluice_scan(&[
             "scan",
             "--config",
@@ -242,4 +262,29 @@ fn check_asks_to_rebuild_an_older_file() {
     let p = paragraph("Apache-2.0", 0.5, 60).join(" ");
     assert_eq!(fp.matches(&p, false), []);
     assert_eq!(fp.matches(&license("Apache-2.0"), false).len(), 1);
+}
+
+#[test]
+fn a_paragraph_is_found_in_a_docx_and_a_pdf() {
+    // fixtures/passages (make_fixtures.py passages): 70 words from the
+    // middle of GPL-3 between unrelated text, split over two paragraphs of
+    // a python-docx document and over seven lines of a reportlab PDF.
+    let fp = Fingerprinted::new(&["GPL-3", "Apache-2.0"], &[]);
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/passages");
+    for (file, kind) in [
+        (
+            "notes.docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        ("notes.pdf", "application/pdf"),
+    ] {
+        let found = fp.matches_in_attachment(&fixtures.join(file), kind);
+        assert_eq!(found.len(), 1, "{file}: {found:?}");
+        let (document, _, words) = &found[0];
+        assert_eq!(document, "GPL-3.txt", "{file}");
+        assert!(
+            words.is_some_and(|w| (55..=80).contains(&w)),
+            "{file}: {found:?}"
+        );
+    }
 }

@@ -639,3 +639,30 @@ fn reports_to_a_closed_pipe_keep_the_verdict() {
         assert!(stderr.is_empty(), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn timings_go_to_stderr_and_leave_the_report_alone() {
+    let messages = "fixtures/demo/messages";
+    let plain = run(&["scan", "--config", CONFIG, "--format", "json", messages]);
+    let timed = run(&[
+        "scan",
+        "--config",
+        CONFIG,
+        "--format",
+        "json",
+        "--timings",
+        messages,
+    ]);
+    assert_eq!(plain.stdout, timed.stdout);
+    assert_eq!(plain.status.code(), timed.status.code());
+    let stderr = String::from_utf8(timed.stderr).unwrap();
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("sluice-scan: loaded in "))
+        .unwrap_or_else(|| panic!("no timings in {stderr:?}"));
+    let numbers: Vec<u64> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
+    assert_eq!(numbers.len(), 2, "{line}");
+    assert!(!String::from_utf8(plain.stderr)
+        .unwrap()
+        .contains("loaded in"));
+}

@@ -106,7 +106,11 @@
 //!   run of its k-grams in document order
 //!   ([`DocumentFingerprint::longest_passage`]); documents are reached
 //!   through postings of their hashes, so a message costs its own hashes,
-//!   not a pass over every document.
+//!   not a pass over every document. For a library of thousands of
+//!   documents the filter is a blocked Bloom filter of megabytes, probed
+//!   with a prefetch a few words ahead; the hashes and postings are sorted
+//!   lists under a directory of their top bits (uniform hashes: one slot
+//!   and a short run, not a binary search of cache misses).
 //! * **Exact data match without the data.** A table's cells are kept as
 //!   keyed hashes (HMAC-SHA-256 with a secret salt) in a memory-mapped
 //!   index ([`EdmIndex`]): loading costs nothing, and only the pages scans

@@ -200,20 +200,20 @@ fn fmix(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
-/// A hint to load `byte`'s cache line: probes of a batch of words wait
-/// for memory together.
+/// A hint to load `value`'s cache line: probes of a batch of words wait
+/// for memory together (here, and in the fingerprints' k-gram filter).
 #[inline(always)]
-fn prefetch(byte: &u8) {
+pub(crate) fn prefetch<T>(value: &T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint with no effect on memory or on the
-    // program's state, of the address of a byte we may read.
+    // program's state, of the address of a value we may read.
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (byte as *const u8).cast::<i8>(),
+            (value as *const T).cast::<i8>(),
         );
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = byte;
+    let _ = value;
 }
 
 /// The filter bit positions of a probe hash, for a filter of `mask + 1`

@@ -26,7 +26,7 @@ pub(super) struct CompiledEntities {
     /// Keywords of the identifier types in use and of the entities.
     pub(super) keyword_owners: Vec<(usize, Vec<String>)>,
     /// Every hash of every document, sorted, distinct.
-    pub(super) fingerprint_index: Option<Vec<u64>>,
+    pub(super) fingerprint_index: Option<super::SortedHashes>,
     pub(super) fingerprint_filter: Option<KgramFilter>,
 }
 
@@ -136,11 +136,14 @@ pub(super) fn entities(definitions: &mut [EntityDefinition]) -> Result<CompiledE
                     .documents
                     .iter()
                     .all(|d| d.hashes.is_empty() || !d.filter.is_empty());
+                // The engine's filter holds every document's cheap hashes:
+                // the documents' own copies are freed (a large library's
+                // are tens of megabytes a proxy would carry for nothing).
                 fingerprint_filter.get_or_insert_with(Vec::new).extend(
                     documents
                         .documents
-                        .iter()
-                        .flat_map(|d| d.filter.iter().copied()),
+                        .iter_mut()
+                        .flat_map(|d| std::mem::take(&mut d.filter)),
                 );
                 let documents = std::mem::take(documents);
                 Matcher::Fingerprint(
@@ -167,11 +170,7 @@ pub(super) fn entities(definitions: &mut [EntityDefinition]) -> Result<CompiledE
         sensitive_patterns,
         identifiers,
         keyword_owners,
-        fingerprint_index: fingerprint_index.map(|mut all| {
-            all.sort_unstable();
-            all.dedup();
-            all
-        }),
+        fingerprint_index: fingerprint_index.map(super::SortedHashes::new),
         fingerprint_filter: fingerprint_filter
             .filter(|_| filterable)
             .map(KgramFilter::new),

@@ -19,6 +19,7 @@ use crate::{Confidence, EdmIndex, Error, FingerprintSet, Identifier};
 
 mod automaton;
 mod compile;
+mod directory;
 mod keywords;
 mod results;
 mod search;
@@ -28,6 +29,7 @@ mod window_tests;
 mod windows;
 
 use automaton::{build_automaton, Automaton};
+use directory::{Directory, SortedHashes};
 use keywords::Keywords;
 pub use results::{Match, RuleResult, ScanResult, Segment, TableRow, MAX_EVIDENCE};
 use windows::{WINDOW_BYTES, WINDOW_OVERLAP};
@@ -59,18 +61,22 @@ const COMMON_HASH_DOCUMENTS: usize = 50;
 /// they are in, so a message costs its own hashes, not a pass over every
 /// document's.
 #[derive(Debug)]
-struct Postings(Vec<(u64, u32)>);
+struct Postings {
+    pairs: Vec<(u64, u32)>,
+    directory: Directory,
+}
 
 impl Postings {
     fn new(set: &FingerprintSet) -> Postings {
-        let mut all: Vec<(u64, u32)> = set
+        let mut pairs: Vec<(u64, u32)> = set
             .documents
             .iter()
             .enumerate()
             .flat_map(|(d, doc)| doc.hashes.iter().map(move |&h| (h, d as u32)))
             .collect();
-        all.sort_unstable();
-        Postings(all)
+        pairs.sort_unstable();
+        let directory = Directory::new(pairs.iter().map(|&(h, _)| h));
+        Postings { pairs, directory }
     }
 
     /// The documents holding `hash`; none when more than
@@ -78,8 +84,9 @@ impl Postings {
     /// from another, and following it to each would make every message
     /// cost as much as the library is large).
     fn documents(&self, hash: u64) -> impl Iterator<Item = usize> + '_ {
-        let start = self.0.partition_point(|&(h, _)| h < hash);
-        let holders = self.0[start..]
+        let bucket = &self.pairs[self.directory.bucket(hash)];
+        let start = bucket.partition_point(|&(h, _)| h < hash);
+        let holders = bucket[start..]
             .iter()
             .take(COMMON_HASH_DOCUMENTS + 1)
             .take_while(|&&(h, _)| h == hash)
@@ -89,7 +96,7 @@ impl Postings {
         } else {
             holders
         };
-        self.0[start..start + holders]
+        bucket[start..start + holders]
             .iter()
             .map(|&(_, d)| d as usize)
     }
@@ -135,7 +142,7 @@ pub struct Engine {
     keywords: Option<Keywords>,
     /// Every hash of every fingerprinted document (`None` without
     /// fingerprint entities): a message's k-grams are checked against it.
-    fingerprint_index: Option<Vec<u64>>,
+    fingerprint_index: Option<SortedHashes>,
     /// The documents' cheap k-gram hashes, when every fingerprint file has
     /// them (version 2): k-grams outside it are never SHA-hashed.
     fingerprint_filter: Option<KgramFilter>,

@@ -181,7 +181,7 @@ impl Engine {
                     // window, at the same place: duplicates go below.
                     let filter = self.fingerprint_filter.as_ref();
                     let kgram = |h, _, at: usize| {
-                        if index.binary_search(&h).is_ok() {
+                        if index.contains(h) {
                             found_kgrams.push(((at_word + at) as u32, h));
                         }
                     };

@@ -1,8 +1,6 @@
 //! Word k-gram hashing: the words of a text, their hashes (cached per
 //! thread), the rolling cheap hash and its filter.
 
-use std::collections::HashSet;
-
 use super::K;
 use sha2::{Digest, Sha256};
 
@@ -55,54 +53,82 @@ pub(crate) fn for_each_kgram_and_word<'a>(
         if cache.len() > 200_000 {
             cache.clear();
         }
-        let mut words: [&[u8]; K] = [&[]; K];
-        let mut cheap = [0u64; K];
+        // The last RING words, their cheap hashes, and the cheap hash of
+        // the k-gram ending at each, by word number modulo RING. A k-gram's
+        // filter word is prefetched when its last word arrives and tested
+        // LAG words later: a large library's filter is megabytes, and a
+        // probe waiting on memory for every word was most of the cost.
+        let mut words: [&[u8]; RING] = [&[]; RING];
+        let mut cheap = [0u64; RING];
+        let mut grams = [0u64; RING];
         let mut seen = 0usize;
-        // `seen % K`, kept as a counter: a division per word showed.
-        let mut slot = 0usize;
         let mut rolling = 0u64;
+        // Tests the k-gram ending at word `last` (its words still in the
+        // ring) and reports it when the filter lets it through.
+        let mut test =
+            |last: usize, words: &[&'a [u8]; RING], cheap: &[u64; RING], grams: &[u64; RING]| {
+                let cheap_gram = grams[last % RING];
+                if filter.is_some_and(|set| !set.contains(cheap_gram)) {
+                    return;
+                }
+                let first = last + 1 - K;
+                f(
+                    candidate_hash(cache, words, cheap, first),
+                    cheap_gram,
+                    first,
+                );
+            };
         let on_word = |w: &'a [u8], c| {
             word(w, c);
+            let i = seen;
             // Roll the word leaving the window out and the new one in.
+            let out = if i >= K { cheap[(i - K) % RING] } else { 0 };
             rolling = rolling
-                .wrapping_sub(cheap[slot].wrapping_mul(ROLL_OUT))
+                .wrapping_sub(out.wrapping_mul(ROLL_OUT))
                 .wrapping_mul(ROLL)
                 .wrapping_add(c);
-            words[slot] = w;
-            cheap[slot] = c;
-            slot = if slot + 1 == K { 0 } else { slot + 1 };
+            words[i % RING] = w;
+            cheap[i % RING] = c;
             seen += 1;
             if seen < K {
                 return;
             }
-            let cheap_gram = rolling;
-            if filter.is_some_and(|set| !set.contains(cheap_gram)) {
-                return;
+            grams[i % RING] = rolling;
+            if let Some(set) = filter {
+                set.prefetch(rolling);
             }
-            // `slot` is now the oldest word of the window.
-            f(
-                candidate_hash(cache, &words, &cheap, slot),
-                cheap_gram,
-                seen - K,
-            );
+            if i >= K - 1 + LAG {
+                test(i - LAG, &words, &cheap, &grams);
+            }
         };
         for_each_word(lower, on_word);
+        // The k-grams still waiting for their test.
+        for last in seen.saturating_sub(LAG).max(K - 1)..seen {
+            test(last, &words, &cheap, &grams);
+        }
     });
 }
 
-/// The SHA-based hash of the k-gram in the ring `words`/`cheap` whose
-/// oldest word is at `slot`. Out of line: it runs only for the k-grams
-/// that pass the filter, and keeping it out keeps the word loop small
-/// enough to inline.
+/// Words between a k-gram's prefetch and its test.
+const LAG: usize = 8;
+/// The word ring: at least a k-gram and the lag, a power of two so that
+/// `% RING` is a mask.
+const RING: usize = 16;
+const _: () = assert!(RING >= K + LAG && RING.is_power_of_two());
+
+/// The SHA-based hash of the k-gram whose first word is word number
+/// `first` of the ring `words`/`cheap`. Out of line: it runs only for the
+/// k-grams that pass the filter, and keeping it out keeps the word loop
+/// small enough to inline.
 #[cold]
 #[inline(never)]
 pub(super) fn candidate_hash(
     cache: &mut std::collections::HashMap<u64, u64, BuildWordHasher>,
-    words: &[&[u8]; K],
-    cheap: &[u64; K],
-    slot: usize,
+    words: &[&[u8]; RING],
+    cheap: &[u64; RING],
+    first: usize,
 ) -> u64 {
-    let at = |i: usize| (slot + i) % K;
+    let at = |i: usize| (first + i) % RING;
     let gram: [u64; K] = std::array::from_fn(|i| word_hash(cache, cheap[at(i)], words[at(i)]));
     combine(&gram)
 }
@@ -229,34 +255,64 @@ pub(super) fn cheap_word_hash_at(bytes: &[u8], start: usize, end: usize) -> u64 
 }
 
 /// The documents' cheap k-gram hashes (version 2 filters), for
-/// [`for_each_kgram`]: a bitmap on the hashes' top bits, 16 bits a hash
-/// (64 Kibit at least: a few documents' fit in L1 cache), answers most
-/// probes; the set settles the rest. A fixed 64 Kibit bitmap was full
-/// with 10,000 documents, and every k-gram went to the set.
+/// [`for_each_kgram`]: a Bloom filter of 16 bits a hash, blocked so that a
+/// probe reads one 64-bit word and tests four bits of it (about one
+/// k-gram in two hundred passes falsely, and then costs a SHA-based hash
+/// and a lookup that settles it).
+///
+/// It used to be a one-bit bitmap backed by a hash set of every cheap
+/// hash: one false pass in sixteen, each a cache miss into a set of
+/// millions (and a tenth of a large library's load time to build it).
 #[derive(Debug, Clone)]
 pub(crate) struct KgramFilter {
-    bits: Vec<u64>,
-    /// 64 less the bitmap's size as a power of two.
+    words: Vec<u64>,
+    /// 64 less the number of words as a power of two.
     shift: u32,
-    set: HashSet<u64, BuildWordHasher>,
 }
+
+/// Bits set (and tested) per hash, each chosen by six bits of the mixed
+/// hash.
+const FILTER_BITS: u32 = 4;
 
 impl KgramFilter {
     pub(crate) fn new(hashes: impl IntoIterator<Item = u64>) -> KgramFilter {
-        let set: HashSet<u64, BuildWordHasher> = hashes.into_iter().collect();
-        let log2 = (64 - ((set.len() as u64).max(1) * 16 - 1).leading_zeros()).clamp(16, 30);
-        let mut bits = vec![0u64; 1 << (log2 - 6)];
+        let hashes: Vec<u64> = hashes.into_iter().collect();
+        // 16 bits a hash is a word per four: at least 1,024 words (a few
+        // documents' filter fits in L1 cache), at most 2^24 (128 MiB).
+        let log2 = ((hashes.len() as u64 / 4).max(1).next_power_of_two().ilog2()).clamp(10, 24);
+        let mut words = vec![0u64; 1 << log2];
         let shift = 64 - log2;
-        for &h in &set {
-            let top = (h >> shift) as usize;
-            bits[top / 64] |= 1 << (top % 64);
+        for h in hashes {
+            let (word, mask) = Self::place(h, shift);
+            words[word] |= mask;
         }
-        KgramFilter { bits, shift, set }
+        KgramFilter { words, shift }
     }
 
+    /// The word and bits of `h`. The cheap rolling hash is mixed first:
+    /// its low bits depend only on the low bits of its words' hashes.
+    #[inline(always)]
+    fn place(h: u64, shift: u32) -> (usize, u64) {
+        let mut x = h ^ (h >> 31);
+        x = x.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        x ^= x >> 32;
+        // The word from the top bits, the four bits from the low 24: the
+        // two never overlap (at most 24 word bits).
+        let mask = (0..FILTER_BITS).fold(0u64, |m, i| m | 1 << ((x >> (6 * i)) & 63));
+        ((x >> shift) as usize, mask)
+    }
+
+    #[inline(always)]
     fn contains(&self, h: u64) -> bool {
-        let top = (h >> self.shift) as usize;
-        self.bits[top / 64] & (1 << (top % 64)) != 0 && self.set.contains(&h)
+        let (word, mask) = Self::place(h, self.shift);
+        self.words[word] & mask == mask
+    }
+
+    /// Starts loading the word [`KgramFilter::contains`] will read for `h`.
+    #[inline(always)]
+    fn prefetch(&self, h: u64) {
+        let (word, _) = Self::place(h, self.shift);
+        crate::edm::prefetch(&self.words[word]);
     }
 }
 

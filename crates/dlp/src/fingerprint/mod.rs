@@ -104,54 +104,65 @@ pub struct FingerprintSet {
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileDocument {
+struct FileDocument<'a> {
     name: String,
-    hashes: Numbers,
-    #[serde(default)]
-    filter: Numbers,
+    #[serde(borrow)]
+    hashes: Numbers<'a>,
+    #[serde(default, borrow)]
+    filter: Numbers<'a>,
     /// Version 3: where each of `hashes` first starts in the document
     /// (word index), in the same order.
-    #[serde(default)]
-    positions: Numbers,
+    #[serde(default, borrow)]
+    positions: Numbers<'a>,
 }
 
 /// A list of numbers in a file: 16-digit hex strings (versions 1 and 2),
 /// or (version 3) one base64 string of little-endian `u64`s (hashes) or
 /// `u32`s (positions). 10,000 documents are millions of numbers: a
 /// string each took seconds and a gigabyte to read.
+///
+/// A packed string is borrowed from the file's text when it can be (it
+/// has no escapes, and base64 never does): a copy of every string was as
+/// large as the file again at the peak of a load.
 #[derive(Serialize, Default)]
 #[serde(untagged)]
-enum Numbers {
+enum Numbers<'a> {
     #[default]
     None,
     Hex(Vec<String>),
-    Packed(String),
+    Packed(std::borrow::Cow<'a, str>),
 }
 
 /// Read by kind of JSON value: serde's untagged enums try each variant in
 /// turn, and each failed try formatted the whole 100 MB string into its
 /// error message.
-impl<'de> Deserialize<'de> for Numbers {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Numbers, D::Error> {
-        struct Kinds;
-        impl<'de> serde::de::Visitor<'de> for Kinds {
-            type Value = Numbers;
+impl<'de: 'a, 'a> Deserialize<'de> for Numbers<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Numbers<'a>, D::Error> {
+        struct Kinds<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Kinds<'a> {
+            type Value = Numbers<'a>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a base64 string or a list of hex strings")
             }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Numbers, E> {
-                Ok(Numbers::Packed(v.to_owned()))
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<Numbers<'a>, E> {
+                Ok(Numbers::Packed(v.into()))
             }
-            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Numbers, E> {
-                Ok(Numbers::Packed(v))
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Numbers<'a>, E> {
+                Ok(Numbers::Packed(v.to_owned().into()))
             }
-            fn visit_unit<E: serde::de::Error>(self) -> Result<Numbers, E> {
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Numbers<'a>, E> {
+                Ok(Numbers::Packed(v.into()))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Numbers<'a>, E> {
                 Ok(Numbers::None)
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
                 mut seq: A,
-            ) -> Result<Numbers, A::Error> {
+            ) -> Result<Numbers<'a>, A::Error> {
                 let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
                 while let Some(h) = seq.next_element::<String>()? {
                     list.push(h);
@@ -159,15 +170,19 @@ impl<'de> Deserialize<'de> for Numbers {
                 Ok(Numbers::Hex(list))
             }
         }
-        d.deserialize_any(Kinds)
+        d.deserialize_any(Kinds(std::marker::PhantomData))
     }
 }
 
-impl Numbers {
-    fn packed<const N: usize>(values: impl Iterator<Item = [u8; N]>) -> Numbers {
+impl Numbers<'_> {
+    fn packed<const N: usize>(values: impl Iterator<Item = [u8; N]>) -> Numbers<'static> {
         use base64::Engine as _;
         let bytes: Vec<u8> = values.flatten().collect();
-        Numbers::Packed(base64::engine::general_purpose::STANDARD.encode(bytes))
+        Numbers::Packed(
+            base64::engine::general_purpose::STANDARD
+                .encode(bytes)
+                .into(),
+        )
     }
 
     /// The numbers, `N` bytes each (8: hashes, 4: positions).
@@ -186,7 +201,7 @@ impl Numbers {
             Numbers::Hex(_) => Err("positions are packed".into()),
             Numbers::Packed(text) => {
                 let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(text)
+                    .decode(text.as_bytes())
                     .map_err(|e| format!("bad base64: {e}"))?;
                 if bytes.len() % N != 0 {
                     return Err(format!(
@@ -205,12 +220,13 @@ impl Numbers {
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct File {
+struct File<'a> {
     format: String,
     version: u32,
     k: usize,
     window: usize,
-    documents: Vec<FileDocument>,
+    #[serde(borrow)]
+    documents: Vec<FileDocument<'a>>,
 }
 
 /// Winnowing over the SHA-based hashes: the minimum of every window of
