@@ -41,11 +41,11 @@ pub(crate) fn for_each_kgram(
 pub(crate) fn for_each_kgram_and_word<'a>(
     lower: &'a str,
     filter: Option<&KgramFilter>,
-    mut f: impl FnMut(u64, u64, usize),
-    mut word: impl FnMut(&'a [u8], u64),
+    f: impl FnMut(u64, u64, usize),
+    word: impl FnMut(&'a [u8], u64),
 ) {
     thread_local! {
-        static WORDS: std::cell::RefCell<std::collections::HashMap<u64, u64, BuildWordHasher>> =
+        static WORDS: std::cell::RefCell<WordCache> =
             std::cell::RefCell::new(std::collections::HashMap::default());
     }
     WORDS.with_borrow_mut(|cache| {
@@ -53,60 +53,119 @@ pub(crate) fn for_each_kgram_and_word<'a>(
         if cache.len() > 200_000 {
             cache.clear();
         }
-        // The last RING words, their cheap hashes, and the cheap hash of
-        // the k-gram ending at each, by word number modulo RING. A k-gram's
-        // filter word is prefetched when its last word arrives and tested
-        // LAG words later: a large library's filter is megabytes, and a
-        // probe waiting on memory for every word was most of the cost.
-        let mut words: [&[u8]; RING] = [&[]; RING];
-        let mut cheap = [0u64; RING];
-        let mut grams = [0u64; RING];
-        let mut seen = 0usize;
-        let mut rolling = 0u64;
-        // Tests the k-gram ending at word `last` (its words still in the
-        // ring) and reports it when the filter lets it through.
-        let mut test =
-            |last: usize, words: &[&'a [u8]; RING], cheap: &[u64; RING], grams: &[u64; RING]| {
-                let cheap_gram = grams[last % RING];
-                if filter.is_some_and(|set| !set.contains(cheap_gram)) {
-                    return;
-                }
-                let first = last + 1 - K;
-                f(
-                    candidate_hash(cache, words, cheap, first),
-                    cheap_gram,
-                    first,
-                );
-            };
-        let on_word = |w: &'a [u8], c| {
-            word(w, c);
-            let i = seen;
-            // Roll the word leaving the window out and the new one in.
-            let out = if i >= K { cheap[(i - K) % RING] } else { 0 };
-            rolling = rolling
-                .wrapping_sub(out.wrapping_mul(ROLL_OUT))
-                .wrapping_mul(ROLL)
-                .wrapping_add(c);
-            words[i % RING] = w;
-            cheap[i % RING] = c;
-            seen += 1;
-            if seen < K {
-                return;
-            }
-            grams[i % RING] = rolling;
-            if let Some(set) = filter {
-                set.prefetch(rolling);
-            }
-            if i >= K - 1 + LAG {
-                test(i - LAG, &words, &cheap, &grams);
-            }
-        };
-        for_each_word(lower, on_word);
-        // The k-grams still waiting for their test.
-        for last in seen.saturating_sub(LAG).max(K - 1)..seen {
-            test(last, &words, &cheap, &grams);
+        // A large library's filter is megabytes, and a probe waiting on
+        // memory for every word was most of the cost: its probes are
+        // prefetched and tested LAG words later. A small filter is in
+        // cache and tested at once, by a loop small enough to be inlined
+        // into the word split (the delayed one is not, and cost a tenth
+        // more instructions on ordinary mail).
+        match filter {
+            Some(set) if set.is_large() => kgrams_prefetched(cache, lower, set, f, word),
+            _ => kgrams_at_once(cache, lower, filter, f, word),
         }
     });
+}
+
+/// The SHA-based word hashes remembered, by cheap hash.
+type WordCache = std::collections::HashMap<u64, u64, BuildWordHasher>;
+
+/// [`for_each_kgram_and_word`] with each k-gram tested as its last word
+/// arrives.
+#[inline(always)]
+fn kgrams_at_once<'a>(
+    cache: &mut WordCache,
+    lower: &'a str,
+    filter: Option<&KgramFilter>,
+    mut f: impl FnMut(u64, u64, usize),
+    mut word: impl FnMut(&'a [u8], u64),
+) {
+    // The last RING words and their cheap hashes, by word number modulo
+    // RING (the slots not written yet hold 0, a word leaving that was
+    // never there).
+    let mut words: [&[u8]; RING] = [&[]; RING];
+    let mut cheap = [0u64; RING];
+    let mut seen = 0usize;
+    let mut rolling = 0u64;
+    let on_word = |w: &'a [u8], c| {
+        word(w, c);
+        // Roll the word leaving the window out and the new one in.
+        let out = cheap[(seen + RING - K) % RING];
+        rolling = rolling
+            .wrapping_sub(out.wrapping_mul(ROLL_OUT))
+            .wrapping_mul(ROLL)
+            .wrapping_add(c);
+        words[seen % RING] = w;
+        cheap[seen % RING] = c;
+        seen += 1;
+        if seen < K {
+            return;
+        }
+        if filter.is_some_and(|set| !set.passes(set.probe(rolling))) {
+            return;
+        }
+        let first = seen - K;
+        f(candidate_hash(cache, &words, &cheap, first), rolling, first);
+    };
+    for_each_word(lower, on_word);
+}
+
+/// [`for_each_kgram_and_word`] with each k-gram's filter word prefetched
+/// when its last word arrives and tested [`LAG`] words later.
+fn kgrams_prefetched<'a>(
+    cache: &mut WordCache,
+    lower: &'a str,
+    filter: &KgramFilter,
+    mut f: impl FnMut(u64, u64, usize),
+    mut word: impl FnMut(&'a [u8], u64),
+) {
+    // As in `kgrams_at_once`, with the cheap hash and filter probe of the
+    // k-gram ending at each word.
+    let mut words: [&[u8]; RING] = [&[]; RING];
+    let mut cheap = [0u64; RING];
+    let mut grams = [0u64; RING];
+    let mut probes = [Probe::default(); RING];
+    let mut seen = 0usize;
+    let mut rolling = 0u64;
+    let on_word = |w: &'a [u8], c| {
+        word(w, c);
+        let i = seen;
+        let out = cheap[(i + RING - K) % RING];
+        rolling = rolling
+            .wrapping_sub(out.wrapping_mul(ROLL_OUT))
+            .wrapping_mul(ROLL)
+            .wrapping_add(c);
+        words[i % RING] = w;
+        cheap[i % RING] = c;
+        seen += 1;
+        if seen < K {
+            return;
+        }
+        grams[i % RING] = rolling;
+        let probe = filter.probe(rolling);
+        filter.prefetch(probe);
+        probes[i % RING] = probe;
+        // The k-gram whose probe was prefetched LAG words ago.
+        if i >= K - 1 + LAG && filter.passes(probes[(i - LAG) % RING]) {
+            let first = i - LAG + 1 - K;
+            f(
+                candidate_hash(cache, &words, &cheap, first),
+                grams[(i - LAG) % RING],
+                first,
+            );
+        }
+    };
+    for_each_word(lower, on_word);
+    // The k-grams still waiting for their test.
+    for last in seen.saturating_sub(LAG).max(K - 1)..seen {
+        if filter.passes(probes[last % RING]) {
+            let first = last + 1 - K;
+            f(
+                candidate_hash(cache, &words, &cheap, first),
+                grams[last % RING],
+                first,
+            );
+        }
+    }
 }
 
 /// Words between a k-gram's prefetch and its test.
@@ -123,7 +182,7 @@ const _: () = assert!(RING >= K + LAG && RING.is_power_of_two());
 #[cold]
 #[inline(never)]
 pub(super) fn candidate_hash(
-    cache: &mut std::collections::HashMap<u64, u64, BuildWordHasher>,
+    cache: &mut WordCache,
     words: &[&[u8]; RING],
     cheap: &[u64; RING],
     first: usize,
@@ -280,39 +339,67 @@ impl KgramFilter {
         // 16 bits a hash is a word per four: at least 1,024 words (a few
         // documents' filter fits in L1 cache), at most 2^24 (128 MiB).
         let log2 = ((hashes.len() as u64 / 4).max(1).next_power_of_two().ilog2()).clamp(10, 24);
-        let mut words = vec![0u64; 1 << log2];
-        let shift = 64 - log2;
+        let mut filter = KgramFilter {
+            words: vec![0u64; 1 << log2],
+            shift: 64 - log2,
+        };
         for h in hashes {
-            let (word, mask) = Self::place(h, shift);
-            words[word] |= mask;
+            let probe = filter.probe(h);
+            filter.words[probe.word] |= probe.mask();
         }
-        KgramFilter { words, shift }
+        filter
     }
 
-    /// The word and bits of `h`. The cheap rolling hash is mixed first:
-    /// its low bits depend only on the low bits of its words' hashes.
+    /// Where `h` is in the filter: its word, and the mixed hash whose low
+    /// 24 bits choose the bits ([`Probe::mask`]). The cheap rolling hash
+    /// is mixed first: its low bits depend only on the low bits of its
+    /// words' hashes.
     #[inline(always)]
-    fn place(h: u64, shift: u32) -> (usize, u64) {
+    fn probe(&self, h: u64) -> Probe {
         let mut x = h ^ (h >> 31);
         x = x.wrapping_mul(0xD6E8_FEB8_6659_FD93);
         x ^= x >> 32;
-        // The word from the top bits, the four bits from the low 24: the
-        // two never overlap (at most 24 word bits).
-        let mask = (0..FILTER_BITS).fold(0u64, |m, i| m | 1 << ((x >> (6 * i)) & 63));
-        ((x >> shift) as usize, mask)
+        // The word from the top bits (at most 24 of them), the bits from
+        // the low 24: the two never overlap.
+        Probe {
+            word: (x >> self.shift) as usize,
+            bits: x,
+        }
     }
 
+    /// Whether the probe's bits are all set. The first bit alone turns
+    /// most k-grams away; the others are only assembled for the rest.
     #[inline(always)]
-    fn contains(&self, h: u64) -> bool {
-        let (word, mask) = Self::place(h, self.shift);
-        self.words[word] & mask == mask
+    fn passes(&self, probe: Probe) -> bool {
+        let word = self.words[probe.word];
+        word >> (probe.bits & 63) & 1 == 1 && word & probe.mask() == probe.mask()
     }
 
-    /// Starts loading the word [`KgramFilter::contains`] will read for `h`.
+    /// Starts loading the word [`KgramFilter::passes`] will read.
     #[inline(always)]
-    fn prefetch(&self, h: u64) {
-        let (word, _) = Self::place(h, self.shift);
-        crate::edm::prefetch(&self.words[word]);
+    fn prefetch(&self, probe: Probe) {
+        crate::edm::prefetch(&self.words[probe.word]);
+    }
+
+    /// Larger than a core's share of cache (512 KiB): worth prefetching.
+    fn is_large(&self) -> bool {
+        self.words.len() > 1 << 16
+    }
+}
+
+/// A k-gram's place in a [`KgramFilter`]: the word, and the hash that
+/// chooses the bits to test.
+#[derive(Debug, Clone, Copy, Default)]
+struct Probe {
+    word: usize,
+    bits: u64,
+}
+
+impl Probe {
+    /// The [`FILTER_BITS`] bits, six bits of the hash choosing each.
+    #[inline(always)]
+    fn mask(self) -> u64 {
+        (0..FILTER_BITS).fold(0u64, |m, i| m | 1 << ((self.bits >> (6 * i)) & 63))
     }
 }
 

@@ -356,6 +356,12 @@ impl Process {
             .args(&settings.args)
             .envs(settings.env.iter().map(|(k, v)| (k, v)))
             .env(WORKER_ENV, settings.memory_limit.to_string())
+            // No backtraces: what a worker says on stderr is read to tell
+            // why it died, and a backtrace printed after running out of
+            // memory pushed "memory allocation of" out of the kept tail
+            // (with RUST_BACKTRACE=1 in the service's environment).
+            .env("RUST_BACKTRACE", "0")
+            .env("RUST_LIB_BACKTRACE", "0")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
