@@ -79,32 +79,17 @@ fn kgrams_at_once<'a>(
     mut f: impl FnMut(u64, u64, usize),
     mut word: impl FnMut(&'a [u8], u64),
 ) {
-    // The last RING words and their cheap hashes, by word number modulo
-    // RING (the slots not written yet hold 0, a word leaving that was
-    // never there).
-    let mut words: [&[u8]; RING] = [&[]; RING];
-    let mut cheap = [0u64; RING];
-    let mut seen = 0usize;
-    let mut rolling = 0u64;
+    let mut ring = WordRing::default();
     let on_word = |w: &'a [u8], c| {
         word(w, c);
-        // Roll the word leaving the window out and the new one in.
-        let out = cheap[(seen + RING - K) % RING];
-        rolling = rolling
-            .wrapping_sub(out.wrapping_mul(ROLL_OUT))
-            .wrapping_mul(ROLL)
-            .wrapping_add(c);
-        words[seen % RING] = w;
-        cheap[seen % RING] = c;
-        seen += 1;
-        if seen < K {
+        if !ring.push(w, c) {
             return;
         }
-        if filter.is_some_and(|set| !set.passes(set.probe(rolling))) {
+        if filter.is_some_and(|set| !set.passes(set.probe(ring.rolling))) {
             return;
         }
-        let first = seen - K;
-        f(candidate_hash(cache, &words, &cheap, first), rolling, first);
+        let first = ring.seen - K;
+        f(ring.hash(cache, first), ring.rolling, first);
     };
     for_each_word(lower, on_word);
 }
@@ -118,52 +103,33 @@ fn kgrams_prefetched<'a>(
     mut f: impl FnMut(u64, u64, usize),
     mut word: impl FnMut(&'a [u8], u64),
 ) {
-    // As in `kgrams_at_once`, with the cheap hash and filter probe of the
-    // k-gram ending at each word.
-    let mut words: [&[u8]; RING] = [&[]; RING];
-    let mut cheap = [0u64; RING];
+    let mut ring = WordRing::default();
+    // The cheap hash and filter probe of the k-gram ending at each word of
+    // the ring.
     let mut grams = [0u64; RING];
     let mut probes = [Probe::default(); RING];
-    let mut seen = 0usize;
-    let mut rolling = 0u64;
     let on_word = |w: &'a [u8], c| {
         word(w, c);
-        let i = seen;
-        let out = cheap[(i + RING - K) % RING];
-        rolling = rolling
-            .wrapping_sub(out.wrapping_mul(ROLL_OUT))
-            .wrapping_mul(ROLL)
-            .wrapping_add(c);
-        words[i % RING] = w;
-        cheap[i % RING] = c;
-        seen += 1;
-        if seen < K {
+        if !ring.push(w, c) {
             return;
         }
-        grams[i % RING] = rolling;
-        let probe = filter.probe(rolling);
+        let i = ring.seen - 1;
+        grams[i % RING] = ring.rolling;
+        let probe = filter.probe(ring.rolling);
         filter.prefetch(probe);
         probes[i % RING] = probe;
         // The k-gram whose probe was prefetched LAG words ago.
         if i >= K - 1 + LAG && filter.passes(probes[(i - LAG) % RING]) {
             let first = i - LAG + 1 - K;
-            f(
-                candidate_hash(cache, &words, &cheap, first),
-                grams[(i - LAG) % RING],
-                first,
-            );
+            f(ring.hash(cache, first), grams[(i - LAG) % RING], first);
         }
     };
     for_each_word(lower, on_word);
     // The k-grams still waiting for their test.
-    for last in seen.saturating_sub(LAG).max(K - 1)..seen {
+    for last in ring.seen.saturating_sub(LAG).max(K - 1)..ring.seen {
         if filter.passes(probes[last % RING]) {
             let first = last + 1 - K;
-            f(
-                candidate_hash(cache, &words, &cheap, first),
-                grams[last % RING],
-                first,
-            );
+            f(ring.hash(cache, first), grams[last % RING], first);
         }
     }
 }
@@ -175,21 +141,59 @@ const LAG: usize = 8;
 const RING: usize = 16;
 const _: () = assert!(RING >= K + LAG && RING.is_power_of_two());
 
-/// The SHA-based hash of the k-gram whose first word is word number
-/// `first` of the ring `words`/`cheap`. Out of line: it runs only for the
-/// k-grams that pass the filter, and keeping it out keeps the word loop
-/// small enough to inline.
-#[cold]
-#[inline(never)]
-pub(super) fn candidate_hash(
-    cache: &mut WordCache,
-    words: &[&[u8]; RING],
-    cheap: &[u64; RING],
-    first: usize,
-) -> u64 {
-    let at = |i: usize| (first + i) % RING;
-    let gram: [u64; K] = std::array::from_fn(|i| word_hash(cache, cheap[at(i)], words[at(i)]));
-    combine(&gram)
+/// The last [`RING`] words of a text and their cheap hashes, by word
+/// number modulo `RING`, and the rolling cheap hash of the last [`K`].
+/// Slots not written yet hold 0: a word leaving that was never there.
+struct WordRing<'a> {
+    words: [&'a [u8]; RING],
+    cheap: [u64; RING],
+    /// Words pushed so far.
+    seen: usize,
+    /// The cheap hash of the k-gram ending at the last word.
+    rolling: u64,
+}
+
+impl Default for WordRing<'_> {
+    fn default() -> Self {
+        WordRing {
+            words: [&[]; RING],
+            cheap: [0; RING],
+            seen: 0,
+            rolling: 0,
+        }
+    }
+}
+
+impl<'a> WordRing<'a> {
+    /// Adds a word with its cheap hash; true when a whole k-gram ends at
+    /// it.
+    #[inline(always)]
+    fn push(&mut self, w: &'a [u8], c: u64) -> bool {
+        // Roll the word leaving the window out and the new one in.
+        let out = self.cheap[(self.seen + RING - K) % RING];
+        self.rolling = self
+            .rolling
+            .wrapping_sub(out.wrapping_mul(ROLL_OUT))
+            .wrapping_mul(ROLL)
+            .wrapping_add(c);
+        self.words[self.seen % RING] = w;
+        self.cheap[self.seen % RING] = c;
+        self.seen += 1;
+        self.seen >= K
+    }
+
+    /// The SHA-based hash of the k-gram whose first word is word number
+    /// `first` (still in the ring). Out of line: it runs only for the
+    /// k-grams that pass the filter, and keeping it out keeps the word
+    /// loop small enough to inline.
+    #[cold]
+    #[inline(never)]
+    fn hash(&self, cache: &mut WordCache, first: usize) -> u64 {
+        let at = |i: usize| (first + i) % RING;
+        let gram: [u64; K] =
+            std::array::from_fn(|i| word_hash(cache, self.cheap[at(i)], self.words[at(i)]));
+        combine(&gram)
+    }
 }
 
 /// Calls `f` with each word of `lower` (runs of alphanumeric characters)
