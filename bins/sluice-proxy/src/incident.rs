@@ -101,6 +101,7 @@ pub fn incident_of(
         client_helo: client.helo.clone(),
         auth_user: client.auth_user.clone(),
         quarantine,
+        triage: None,
         evidence,
     }
 }

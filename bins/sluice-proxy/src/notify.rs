@@ -290,6 +290,7 @@ mod tests {
             client_helo: None,
             auth_user: None,
             quarantine: None,
+            triage: None,
             evidence: vec![sluice_store::EvidenceItem {
                 rule: "Card numbers".into(),
                 entity: "cards".into(),

@@ -55,9 +55,10 @@ mod validate;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
-    Action, ApiConfig, ApiTls, ApiToken, Config, EntityConfig, EntityKind, Forensics, LimitsConfig,
-    LogFormat, MilterConfig, Mode, NamedToken, NotifyConfig, OneOrMany, PolicyConfig,
-    ProfileConfig, ProxyConfig, ProxyTls, RuleConfig, Starttls, StoreConfig, UpstreamConfig,
+    Action, ApiConfig, ApiTls, ApiToken, Config, ConsoleConfig, EntityConfig, EntityKind,
+    Forensics, LimitsConfig, LogFormat, MilterConfig, Mode, NamedToken, NotifyConfig, OneOrMany,
+    PolicyConfig, ProfileConfig, ProxyConfig, ProxyTls, RuleConfig, Starttls, StoreConfig,
+    UpstreamConfig,
 };
 pub use pattern::{AddressPattern, Constraint};
 pub use units::{check_header_line, parse_duration, Cidr, Size};

@@ -108,21 +108,6 @@ impl Config {
         let raw: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| err(String::new(), describe(&e)))?;
-        let unsupported = not_supported_yet(&raw);
-        if !unsupported.is_empty() {
-            return Err(ConfigErrors(
-                unsupported
-                    .into_iter()
-                    .map(|path| ConfigError {
-                        file: file.to_owned(),
-                        path,
-                        message: "not supported yet (SPEC §2 names it; this release does not \
-                                  have the feature, so it is refused rather than ignored)"
-                            .into(),
-                    })
-                    .collect(),
-            ));
-        }
         let de =
             toml::de::Deserializer::parse(text).map_err(|e| err(String::new(), describe(&e)))?;
         let first = match serde_path_to_error::deserialize(de) {
@@ -205,6 +190,10 @@ impl Config {
                 }
             }
         }
+        if let Some(c) = self.console.as_mut() {
+            fix(&mut c.users_file);
+            fix(&mut c.secret_file);
+        }
         if let Some(n) = self.notify.as_mut() {
             for p in [n.template.as_mut(), n.webhook_secret_file.as_mut()]
                 .into_iter()
@@ -224,52 +213,6 @@ pub(crate) fn one_line(s: &str) -> String {
         .filter(|l| !l.is_empty() && !l.chars().all(|c| c == '|' || c == '^' || c.is_whitespace()))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Keys of SPEC §2 whose feature is not built yet, by table; `None`: the
-/// whole table.
-const NOT_SUPPORTED_YET: &[(&str, Option<&[&str]>)] = &[
-    ("console", None),
-    ("notify", Some(&["console_url", "link_ttl"])),
-];
-
-/// Every key of [`NOT_SUPPORTED_YET`] present in `raw`, as key paths
-/// (array entries by name): each is refused, none silently ignored.
-fn not_supported_yet(raw: &toml::Table) -> Vec<String> {
-    let mut found = Vec::new();
-    for (table, keys) in NOT_SUPPORTED_YET {
-        let Some(value) = raw.get(*table) else {
-            continue;
-        };
-        let Some(keys) = keys else {
-            found.push((*table).to_owned());
-            continue;
-        };
-        let entries: Vec<(String, &toml::Table)> = match value {
-            toml::Value::Table(t) => vec![((*table).to_owned(), t)],
-            toml::Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, item)| {
-                    let t = item.as_table()?;
-                    let name = t
-                        .get("name")
-                        .and_then(|n| n.as_str())
-                        .map_or_else(|| format!("{table}[{i}]"), |n| format!("{table} {n:?}"));
-                    Some((name, t))
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        for (prefix, t) in entries {
-            for key in *keys {
-                if t.contains_key(*key) {
-                    found.push(format!("{prefix}.{key}"));
-                }
-            }
-        }
-    }
-    found
 }
 
 /// Syntax and type errors reported from one file at most.

@@ -48,6 +48,20 @@ impl Problems {
     }
 
     /// `value` must be a socket address such as `example`.
+    /// An `http://` or `https://` URL with a host.
+    fn http_url(&mut self, key: &str, url: &str) {
+        let host = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+            .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+        if host.is_none_or(|h| h.is_empty() || h.contains(char::is_whitespace)) {
+            self.push(
+                key,
+                format!("expected an http:// or https:// URL with a host, found {url:?}"),
+            );
+        }
+    }
+
     fn socket_address(&mut self, key: &str, value: &str, example: &str) {
         if value.parse::<SocketAddr>().is_err() {
             self.push(
@@ -74,6 +88,7 @@ impl Config {
         self.validate_limits(&mut p);
         self.validate_store(&mut p);
         self.validate_api(&mut p);
+        self.validate_console(&mut p);
         self.validate_notify(&mut p);
         let entities = self.validate_entities(&mut p);
         let rules = self.validate_rules(&mut p, &entities);
@@ -242,14 +257,35 @@ impl Config {
             p.readable("notify.webhook_secret_file", f, None);
         }
         if let Some(url) = &n.webhook {
-            let host = url
-                .strip_prefix("http://")
-                .or_else(|| url.strip_prefix("https://"))
-                .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
-            if host.is_none_or(|h| h.is_empty() || h.contains(char::is_whitespace)) {
+            p.http_url("notify.webhook", url);
+        }
+        if let Some(url) = &n.console_url {
+            p.http_url("notify.console_url", url);
+            if self.console.is_none() {
                 p.push(
-                    "notify.webhook",
-                    format!("expected an http:// or https:// URL with a host, found {url:?}"),
+                    "notify.console_url",
+                    "release-request links need [console], which serves their page",
+                );
+            }
+        }
+    }
+
+    fn validate_console(&self, p: &mut Problems) {
+        let Some(c) = &self.console else { return };
+        if self.api.is_none() {
+            p.push(
+                "console",
+                "needs [api]: the console is served on its listener",
+            );
+        }
+        if c.session_ttl.is_zero() {
+            p.push("console.session_ttl", "must be longer than 0s");
+        }
+        for (i, address) in c.notify.iter().enumerate() {
+            if !address.contains('@') || address.contains(char::is_whitespace) {
+                p.push(
+                    format!("console.notify[{i}]"),
+                    format!("expected a mail address, found {address:?}"),
                 );
             }
         }

@@ -131,20 +131,26 @@ fn identifier_keywords_exclude_and_min_confidence() {
 }
 
 #[test]
-fn spec_keys_not_built_yet_are_refused_all_at_once() {
+fn the_console_needs_the_api_and_release_links_need_the_console() {
     let d = Dir::new();
     let e = d.errors(&format!(
-        "{BASE}\n[notify]\nconsole_url = \"https://dlp.example.com/\"\n[console]\nusers_file = \"console.users\"\n"
+        "{BASE}\n[notify]\nconsole_url = \"dlp.example.com\"\n[console]\nusers_file = \"console.users\"\nsession_ttl = \"8h\"\n"
     ));
-    assert_eq!(e.len(), 2, "{e:?}");
     assert!(
-        e.iter()
-            .any(|m| m.starts_with("console: not supported yet")),
+        e.iter().any(|m| m.starts_with("console: needs [api]")),
         "{e:?}"
     );
     assert!(
         e.iter()
-            .any(|m| m.starts_with("notify.console_url: not supported yet")),
+            .any(|m| m.starts_with("notify.console_url: expected an http:// or https:// URL")),
+        "{e:?}"
+    );
+    let e = d.errors(&format!(
+        "{BASE}\n[notify]\nconsole_url = \"https://dlp.example.com/\"\nlink_ttl = \"3d\"\n"
+    ));
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("notify.console_url: release-request links need [console]")),
         "{e:?}"
     );
     let e = d.errors(&BASE.replace(

@@ -79,6 +79,12 @@ pub fn excerpt(
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// `text` whole, as a reviewer may see it (SPEC §8): every EDM cell among
+/// `cells` masked, then every built-in identifier value.
+pub fn masked_text(text: &str, cells: &[std::ops::Range<usize>]) -> String {
+    sluice_dlp::redact(&sluice_dlp::mask_spans(text, cells))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -147,6 +147,22 @@ impl Inspector {
         self.decide(envelope, &x)
     }
 
+    /// The text a reviewer may read of `raw` (SPEC §9's safe preview): each
+    /// extracted text part, never the message's own HTML or attachments,
+    /// with its EDM cells and identifier values masked.
+    pub fn preview(&self, raw: &[u8]) -> Vec<(sluice_mime::Location, String)> {
+        let x = extract(raw, &self.limits);
+        let scan = self.engine.scan(&segments(&x));
+        x.parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let cells = cells_of(&scan.cells, i);
+                (p.location.clone(), crate::masked_text(&p.text, &cells))
+            })
+            .collect()
+    }
+
     /// [`Inspector::inspect`] on an extraction already made.
     pub fn decide(&self, envelope: &Envelope, x: &Extraction) -> Decision {
         let sender = envelope.sender.clone().unwrap_or_else(|| {

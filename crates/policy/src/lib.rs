@@ -56,7 +56,7 @@ mod lint;
 mod plan;
 
 pub use decision::{Decision, Envelope, Evidence, RuleOutcome, Triggered};
-pub use evidence::{excerpt, segments};
+pub use evidence::{excerpt, masked_text, segments};
 pub use inspector::Inspector;
 pub use lint::{lints, Lint};
 pub use plan::{plan, Disposition, IncidentPlan, Plan};

@@ -47,6 +47,9 @@ pub struct Incident {
     /// The held message and what became of it (for `quarantine`), as of
     /// when the incident was read.
     pub quarantine: Option<QuarantineState>,
+    /// A reviewer's verdict on it (SPEC §8), as of when it was read.
+    #[serde(default)]
+    pub triage: Option<Triage>,
     /// Matches with masked excerpts; empty with `forensics = "none"`.
     pub evidence: Vec<EvidenceItem>,
 }
@@ -66,6 +69,58 @@ pub struct QuarantineState {
     pub actor: Option<String>,
     /// Recipients it has still to reach (all of them until a release).
     pub pending: Vec<String>,
+}
+
+/// A reviewer's verdict on an incident (set in the console, audited).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Triage {
+    /// The verdict.
+    pub state: TriageState,
+    /// Why, in the reviewer's words.
+    pub note: String,
+    /// `user:<name>`.
+    pub actor: String,
+    /// When it was set.
+    pub time: jiff::Timestamp,
+}
+
+/// The triage verdicts of SPEC §8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TriageState {
+    /// Not looked at yet (or set back).
+    New,
+    /// Looked at; nothing more to do.
+    Reviewed,
+    /// The policy matched what it should not have.
+    FalsePositive,
+    /// Handed on.
+    Escalated,
+}
+
+impl TriageState {
+    /// Every verdict, in the order a form offers them.
+    pub const ALL: [TriageState; 4] = [
+        TriageState::New,
+        TriageState::Reviewed,
+        TriageState::FalsePositive,
+        TriageState::Escalated,
+    ];
+
+    /// Its name in JSON and forms.
+    pub fn name(self) -> &'static str {
+        match self {
+            TriageState::New => "new",
+            TriageState::Reviewed => "reviewed",
+            TriageState::FalsePositive => "false-positive",
+            TriageState::Escalated => "escalated",
+        }
+    }
+
+    /// The verdict named `name`.
+    pub fn parse(name: &str) -> Option<TriageState> {
+        TriageState::ALL.into_iter().find(|s| s.name() == name)
+    }
 }
 
 /// Where a held message is.

@@ -30,7 +30,7 @@
 //!     severity: sluice_dlp::Severity::Medium, rules: vec![], sender: "alice@example.com".into(),
 //!     recipients: vec!["bob@partner.org".into()], subject: Some("Renewal".into()),
 //!     message_id: None, client_ip: None, client_name: None, client_helo: None,
-//!     auth_user: None, quarantine: None, evidence: vec![],
+//!     auth_user: None, quarantine: None, triage: None, evidence: vec![],
 //! };
 //! store.insert(&[sluice_store::IncidentRecord { incident, message: None }]).unwrap();
 //! let query = IncidentQuery {
@@ -45,6 +45,7 @@ mod audit;
 mod incident;
 mod query;
 mod queue;
+mod review;
 mod schema;
 
 use std::io::{Read, Write};
@@ -55,9 +56,12 @@ use std::time::Duration;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 pub use audit::{AuditAction, AuditEntry, AuditQuery};
-pub use incident::{EvidenceItem, Held, HoldState, Incident, IncidentRule, QuarantineState};
+pub use incident::{
+    EvidenceItem, Held, HoldState, Incident, IncidentRule, QuarantineState, Triage, TriageState,
+};
 pub use query::{Field, Filter, QueryError};
 pub use queue::{IncidentQueue, QueueStats};
+pub use review::{Actor, ReleaseRequest, RequestRefused, RequestState};
 pub use schema::SCHEMA_VERSION;
 
 /// What went wrong in the store.
@@ -258,6 +262,7 @@ impl Store {
             let (id, body) = row?;
             let mut incident = parse_incident(&id, &body)?;
             audit::refresh_quarantine(&conn, &mut incident)?;
+            review::refresh_triage(&conn, &mut incident)?;
             out.push(incident);
         }
         Ok(out)
@@ -276,6 +281,7 @@ impl Store {
         };
         let mut incident = parse_incident(id, &body)?;
         audit::refresh_quarantine(&conn, &mut incident)?;
+        review::refresh_triage(&conn, &mut incident)?;
         Ok(Some(incident))
     }
 
@@ -375,6 +381,14 @@ impl Store {
             &format!("DELETE FROM forensic_messages WHERE incident_id IN ({old})"),
             [before.as_millisecond()],
         )?;
+        tx.execute(
+            &format!("DELETE FROM triage WHERE incident_id IN ({old})"),
+            [before.as_millisecond()],
+        )?;
+        tx.execute(
+            "DELETE FROM release_requests WHERE time_ms < ?1 AND state != 'pending'",
+            [before.as_millisecond()],
+        )?;
         let incidents = tx.execute(
             "DELETE FROM incidents WHERE time_ms < ?1",
             [before.as_millisecond()],
@@ -396,6 +410,8 @@ impl Store {
             "DELETE FROM quarantine WHERE time_ms < ?1",
             [before.as_millisecond()],
         )?;
+        // Requests for what retention removed can never be decided now.
+        review::expire_orphans(&tx)?;
         tx.commit()?;
         Ok(Pruned {
             incidents,

@@ -55,6 +55,27 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX audit_by_time ON audit (time_ms, id);
      CREATE INDEX audit_by_quarantine ON audit (quarantine_id);",
+    // 4: incident triage and release requests (SPEC §9), one of each per
+    //    incident and per held message.
+    "CREATE TABLE triage (
+         incident_id TEXT PRIMARY KEY,
+         state TEXT NOT NULL,
+         note TEXT NOT NULL,
+         actor TEXT NOT NULL,
+         time_ms INTEGER NOT NULL
+     );
+     CREATE TABLE release_requests (
+         quarantine_id TEXT PRIMARY KEY,
+         incident_id TEXT NOT NULL,
+         sender TEXT NOT NULL,
+         subject TEXT,
+         justification TEXT NOT NULL,
+         state TEXT NOT NULL,
+         time_ms INTEGER NOT NULL,
+         decided_ms INTEGER,
+         actor TEXT
+     );
+     CREATE INDEX release_requests_by_state ON release_requests (state, time_ms);",
 ];
 
 /// The schema version this code writes.

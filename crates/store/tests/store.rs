@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use sluice_store::{
-    AuditAction, AuditEntry, AuditQuery, EvidenceItem, Filter, Held, HoldState, Incident,
-    IncidentQuery, IncidentQueue, IncidentRecord, IncidentRule, QuarantineState, Store,
-    SCHEMA_VERSION,
+    Actor, AuditAction, AuditEntry, AuditQuery, EvidenceItem, Filter, Held, HoldState, Incident,
+    IncidentQuery, IncidentQueue, IncidentRecord, IncidentRule, QuarantineState, RequestRefused,
+    RequestState, Store, TriageState, SCHEMA_VERSION,
 };
 
 /// A time `seconds` before now, in whole seconds as incidents hold it.
@@ -54,6 +54,7 @@ fn incident(
         client_helo: Some("client.test".into()),
         auth_user: None,
         quarantine: None,
+        triage: None,
         evidence: vec![EvidenceItem {
             rule: rule.into(),
             entity: "customer-terms".into(),
@@ -570,4 +571,112 @@ fn an_incident_stored_with_a_quarantine_id_reads_as_a_quarantine_object() {
     assert_eq!(q.id, inc.id);
     assert_eq!(q.state, HoldState::Held);
     assert_eq!(q.pending, ["r@y.org"]);
+}
+
+#[test]
+fn triage_is_set_read_back_with_the_incident_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("sluice.db")).unwrap();
+    let inc = incident("P", "high", "s@x.org", &["r@y.org"], "R");
+    store.insert(&[record(inc.clone())]).unwrap();
+    assert_eq!(store.incident(&inc.id).unwrap().unwrap().triage, None);
+    let by = Actor {
+        name: "user:ana",
+        client_ip: Some("192.0.2.7".into()),
+    };
+    assert!(store
+        .set_triage(&inc.id, TriageState::FalsePositive, "test data", &by)
+        .unwrap());
+    assert!(!store
+        .set_triage("NO-SUCH", TriageState::Reviewed, "", &by)
+        .unwrap());
+    let triage = store.incident(&inc.id).unwrap().unwrap().triage.unwrap();
+    assert_eq!(triage.state, TriageState::FalsePositive);
+    assert_eq!(triage.note, "test data");
+    assert_eq!(triage.actor, "user:ana");
+    let json = serde_json::to_value(store.incident(&inc.id).unwrap().unwrap()).unwrap();
+    assert_eq!(json["triage"]["state"], "false-positive");
+    let trail = store.audit_log(&AuditQuery::default()).unwrap();
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert_eq!(trail[0].action, AuditAction::Triage);
+    assert_eq!(trail[0].incident_id.as_deref(), Some(inc.id.as_str()));
+    assert_eq!(
+        trail[0].detail.as_deref(),
+        Some("false-positive: test data")
+    );
+    assert_eq!(trail[0].client_ip.as_deref(), Some("192.0.2.7"));
+}
+
+#[test]
+fn a_message_takes_one_release_request_decided_once_and_expires_when_it_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("sluice.db")).unwrap();
+    let hold = || {
+        let inc = incident("Q", "low", "s@x.org", &["r@y.org"], "R");
+        store
+            .quarantine(&held(&inc, 5), b"hello", &record(inc.clone()))
+            .unwrap();
+        inc.id
+    };
+    let (first, second) = (hold(), hold());
+    let request = store
+        .request_release(&first, "board asked for it", None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(request.state, RequestState::Pending);
+    assert_eq!(request.sender, "s@x.org");
+    assert_eq!(
+        store.request_release(&first, "again", None).unwrap(),
+        Err(RequestRefused::AlreadyRequested)
+    );
+    assert_eq!(
+        store.request_release("NO-SUCH", "x", None).unwrap(),
+        Err(RequestRefused::NotHeld)
+    );
+    let by = Actor {
+        name: "user:ana",
+        client_ip: None,
+    };
+    assert!(store.decide_request(&first, false, &by, None).unwrap());
+    // Decided once: a second decision changes nothing.
+    assert!(!store.decide_request(&first, true, &by, None).unwrap());
+    let got = store.release_request(&first).unwrap().unwrap();
+    assert_eq!(got.state, RequestState::Rejected);
+    assert_eq!(got.actor.as_deref(), Some("user:ana"));
+
+    store
+        .request_release(&second, "urgent", None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.expire_requests().unwrap(), vec![]);
+    store.delete_held(&second).unwrap();
+    let expired = store.expire_requests().unwrap();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(
+        store.release_request(&second).unwrap().unwrap().state,
+        RequestState::Expired
+    );
+    let actions: Vec<AuditAction> = store
+        .audit_log(&AuditQuery::default())
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            AuditAction::RequestExpire,
+            AuditAction::ReleaseRequest,
+            AuditAction::RequestReject,
+            AuditAction::ReleaseRequest
+        ]
+    );
+    // Pending first, then newest first.
+    let listed: Vec<String> = store
+        .release_requests(10)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.quarantine_id)
+        .collect();
+    assert_eq!(listed, [second, first]);
 }

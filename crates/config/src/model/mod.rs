@@ -12,8 +12,9 @@ mod service;
 pub use detection::{Action, EntityConfig, EntityKind, PolicyConfig, ProfileConfig, RuleConfig};
 pub(crate) use service::MIN_EXTRACTOR_MEMORY;
 pub use service::{
-    ApiConfig, ApiTls, ApiToken, Forensics, LimitsConfig, LogFormat, MilterConfig, NamedToken,
-    NotifyConfig, OneOrMany, ProxyConfig, ProxyTls, Starttls, StoreConfig, UpstreamConfig,
+    ApiConfig, ApiTls, ApiToken, ConsoleConfig, Forensics, LimitsConfig, LogFormat, MilterConfig,
+    NamedToken, NotifyConfig, OneOrMany, ProxyConfig, ProxyTls, Starttls, StoreConfig,
+    UpstreamConfig,
 };
 
 /// Enforce or only record (SPEC §5 monitor mode).
@@ -46,6 +47,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// `[api]`.
     pub api: Option<ApiConfig>,
+    /// `[console]`.
+    pub console: Option<ConsoleConfig>,
     /// `[notify]`.
     pub notify: Option<NotifyConfig>,
     /// `[[entity]]`.

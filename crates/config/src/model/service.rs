@@ -308,7 +308,7 @@ fn default_api_listen() -> String {
 }
 
 /// `[notify]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyConfig {
     /// From address of sender notifications.
@@ -319,6 +319,59 @@ pub struct NotifyConfig {
     pub webhook: Option<String>,
     /// File with the HMAC key for `X-Sluice-Signature`.
     pub webhook_secret_file: Option<PathBuf>,
+    /// The console's address as senders reach it: notices for quarantined
+    /// messages carry a signed release-request link under it (SPEC §9).
+    pub console_url: Option<String>,
+    /// How long a release-request link is valid.
+    #[serde(default = "default_link_ttl", deserialize_with = "duration")]
+    pub link_ttl: Duration,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            from: None,
+            template: None,
+            webhook: None,
+            webhook_secret_file: None,
+            console_url: None,
+            link_ttl: default_link_ttl(),
+        }
+    }
+}
+
+fn default_link_ttl() -> Duration {
+    Duration::from_secs(3 * 86_400)
+}
+
+/// `[console]` (SPEC §9): the reviewers' web console on the API listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Users and their argon2id hashes (`sluice-proxy user add`).
+    #[serde(default = "default_users_file")]
+    pub users_file: PathBuf,
+    /// A session ends this long after sign-in.
+    #[serde(default = "default_session_ttl", deserialize_with = "duration")]
+    pub session_ttl: Duration,
+    /// The key that signs sessions and release-request links.
+    #[serde(default = "default_console_secret")]
+    pub secret_file: PathBuf,
+    /// Addresses told of new release requests.
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+fn default_users_file() -> PathBuf {
+    "console.users".into()
+}
+
+fn default_session_ttl() -> Duration {
+    Duration::from_secs(8 * 3600)
+}
+
+fn default_console_secret() -> PathBuf {
+    "console.secret".into()
 }
 
 /// `[milter]` (SPEC §6): the milter front end.
