@@ -22,7 +22,7 @@ pub fn administer(config_path: PathBuf, command: Command) -> anyhow::Result<()> 
     let store = Arc::new(Store::open(&config.store.path)?);
     let mut out = std::io::stdout().lock();
     match command {
-        Command::Run => unreachable!("handled by main"),
+        Command::Run | Command::User { .. } => unreachable!("handled by main"),
         Command::Incidents { query, listing } => {
             let params = IncidentParams {
                 query,
@@ -122,6 +122,7 @@ fn audit(
         limit: q.limit,
         offset: q.offset,
         quarantine_id,
+        incident_id: None,
     })?;
     if json {
         for e in &entries {

@@ -332,12 +332,14 @@ async fn list_held(State(api): State<Arc<Api>>) -> Response {
 }
 
 /// `GET /api/v1/audit`: the incidents' time and paging parameters (and
-/// `quarantine_id` for one message's trail); newest first.
+/// `quarantine_id` or `incident_id` for one message's or incident's
+/// trail); newest first.
 async fn audit_log(
     State(api): State<Arc<Api>>,
     Query(mut params): Query<HashMap<String, String>>,
 ) -> Response {
     let quarantine_id = params.remove("quarantine_id");
+    let incident_id = params.remove("incident_id");
     let parsed = incident_params(&params).and_then(|p| {
         if p.query.is_empty() {
             p.query()
@@ -354,6 +356,7 @@ async fn audit_log(
             limit: q.limit,
             offset: q.offset,
             quarantine_id,
+            incident_id,
         },
         Err(errors) => return bad_request(errors),
     };

@@ -7,6 +7,7 @@
 
 mod admin;
 mod api;
+mod console;
 mod delivery;
 mod execute;
 mod https;
@@ -84,6 +85,11 @@ enum Command {
         #[command(subcommand)]
         action: QuarantineCommand,
     },
+    /// The console's users (`[console] users_file`).
+    User {
+        #[command(subcommand)]
+        action: console::accounts::UserCommand,
+    },
 }
 
 /// Time, paging and format of `incidents` and `audit`.
@@ -125,6 +131,8 @@ fn main() -> std::process::ExitCode {
     };
     let result = match cli.command.unwrap_or(Command::Run) {
         Command::Run => run(config),
+        Command::User { action } => load(&config)
+            .and_then(|c| console::accounts::run(&c, action, &mut std::io::stdout().lock())),
         command => admin::administer(config, command),
     };
     match result {
@@ -205,6 +213,28 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
     };
     let notify = config.notify.clone().unwrap_or_default();
     let notice_files = notice_files(&notify)?;
+    // The console's users and key are read at start: a broken users file
+    // is a configuration error, not a surprise at the first sign-in.
+    let console_files = match &config.console {
+        Some(c) => {
+            if console::signing::Secret::create_if_missing(&c.secret_file)? {
+                tracing::info!("created console.secret_file {}", c.secret_file.display());
+            }
+            Some((
+                console::users::Users::load(&c.users_file)?,
+                console::signing::Secret::load(&c.secret_file)?,
+            ))
+        }
+        None => None,
+    };
+    let links = match (&notify.console_url, &console_files) {
+        (Some(url), Some((_, secret))) => Some(notify::ReleaseLinks {
+            base: url.trim_end_matches('/').to_owned(),
+            secret: secret.clone(),
+            ttl: notify.link_ttl,
+        }),
+        _ => None,
+    };
     // One budget for both front ends: the bytes all messages hold at once.
     let inflight = InflightBudget::new(config.limits.max_inflight_bytes.0);
     let server_config = server_config(&config, &inflight)?;
@@ -230,8 +260,13 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
             }
         };
         let hostname = config.proxy.hostname.clone();
-        let (notifier, webhook) =
-            announcers(&notify, notice_files, &destination, &hostname, &metrics)?;
+        let (notifier, webhook) = announcers(
+            &notify,
+            notice_files,
+            links,
+            &destination,
+            (&hostname, &metrics),
+        )?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             shutdown_signal().await;
@@ -240,29 +275,13 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
-        let api = match (&config.api, api_tokens) {
-            (Some(a), Some(tokens)) => {
-                let api = Arc::new(Api {
-                    store: store.clone(),
-                    metrics: metrics.clone(),
-                    quarantine: Quarantine::new(
-                        store.clone(),
-                        destination.clone(),
-                        hostname.clone(),
-                        metrics.clone(),
-                    ),
-                    tokens: std::sync::RwLock::new(tokens),
-                });
-                serve_api(a, api.clone(), stopped(stop_rx.clone())).await?;
-                Some(api)
-            }
-            _ => None,
-        };
         tokio::spawn(prune_periodically(
             store.clone(),
+            notifier.clone(),
             config.store.retention,
             config.store.audit_retention,
         ));
+        let console_notifier = notifier.clone();
         let proxy = Arc::new(Proxy {
             live: std::sync::RwLock::new(Arc::new(Live {
                 inspector,
@@ -288,6 +307,41 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
             )),
         });
+        let api = match (&config.api, api_tokens) {
+            (Some(a), Some(tokens)) => {
+                let api = Arc::new(Api {
+                    store: proxy.store.clone(),
+                    metrics: proxy.metrics.clone(),
+                    quarantine: Quarantine::new(
+                        proxy.store.clone(),
+                        proxy.destination.clone(),
+                        proxy.hostname.clone(),
+                        proxy.metrics.clone(),
+                    ),
+                    tokens: std::sync::RwLock::new(tokens),
+                });
+                let mut app = api::router(api.clone());
+                if let (Some(c), Some((users, secret))) = (&config.console, console_files) {
+                    let console = Arc::new(console::Console {
+                        api: api.clone(),
+                        proxy: proxy.clone(),
+                        users,
+                        secret,
+                        session_ttl: c.session_ttl,
+                        tls: a.tls.is_some(),
+                        limiter: Default::default(),
+                        revoked: Default::default(),
+                        notifier: console_notifier,
+                        notify: c.notify.clone(),
+                        console_url: notify.console_url.clone(),
+                    });
+                    app = app.merge(console::router(console));
+                }
+                serve_api(a, app, stopped(stop_rx.clone())).await?;
+                Some(api)
+            }
+            _ => None,
+        };
         tokio::spawn(reload_on_hangup(config_path, proxy.clone(), api));
         let milter = match &config.milter {
             Some(m) => {
@@ -386,9 +440,9 @@ fn notice_files(notify: &sluice_config::NotifyConfig) -> anyhow::Result<(String,
 fn announcers(
     notify: &sluice_config::NotifyConfig,
     (template, webhook_secret): (String, Option<Vec<u8>>),
+    links: Option<notify::ReleaseLinks>,
     destination: &Arc<Destination>,
-    hostname: &str,
-    metrics: &Arc<Metrics>,
+    (hostname, metrics): (&str, &Arc<Metrics>),
 ) -> anyhow::Result<(Notifier, Option<Webhook>)> {
     let notifier = Notifier::start(
         destination.clone(),
@@ -399,6 +453,7 @@ fn announcers(
             .unwrap_or_else(|| format!("Sluice DLP <postmaster@{hostname}>")),
         template,
         metrics.clone(),
+        links,
     );
     let webhook = match &notify.webhook {
         Some(url) => Some(Webhook::start(
@@ -428,10 +483,11 @@ fn drain(runtime: tokio::runtime::Runtime, writer: std::thread::JoinHandle<()>) 
     }
 }
 
-/// Serves the HTTP API (HTTPS with `[api] tls`) until `stop`.
+/// Serves the HTTP API and the console (HTTPS with `[api] tls`) until
+/// `stop`.
 async fn serve_api(
     config: &sluice_config::ApiConfig,
-    api: Arc<Api>,
+    app: axum::Router,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let listen = &config.listen;
@@ -440,7 +496,7 @@ async fn serve_api(
         .with_context(|| format!("cannot listen on {listen} (api)"))?;
     let local = http.local_addr()?;
     // The peer's address goes with each request: the audit trail names it.
-    let app = api::router(api).into_make_service_with_connect_info::<api::Peer>();
+    let app = app.into_make_service_with_connect_info::<api::Peer>();
     match &config.tls {
         None => {
             tracing::info!("API listening on {local}");
@@ -483,7 +539,12 @@ fn init_logging(json: bool) {
 
 /// `[store] retention` and `audit_retention`: prune at start and every
 /// hour.
-async fn prune_periodically(store: Arc<Store>, retention: Duration, audit_retention: Duration) {
+async fn prune_periodically(
+    store: Arc<Store>,
+    notifier: Notifier,
+    retention: Duration,
+    audit_retention: Duration,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     let before = |age: Duration| {
         jiff::Timestamp::now()
@@ -498,13 +559,24 @@ async fn prune_periodically(store: Arc<Store>, retention: Duration, audit_retent
             Ok::<_, sluice_store::StoreError>((store.prune(records)?, store.prune_audit(audit)?))
         });
         match pruned.await {
-            Ok(Ok((p, audited))) if p.incidents + p.quarantined + audited > 0 => tracing::info!(
-                "retention: pruned {} incident(s), {} held message(s) and {audited} audit entries",
-                p.incidents,
-                p.quarantined
-            ),
+            Ok(Ok((p, audited))) => {
+                if p.incidents + p.quarantined + audited > 0 {
+                    tracing::info!(
+                        "retention: pruned {} incident(s), {} held message(s) and {audited} audit entries",
+                        p.incidents,
+                        p.quarantined
+                    );
+                }
+                for r in &p.requests_expired {
+                    console::requests::tell_sender(
+                        &notifier,
+                        r,
+                        sluice_store::RequestState::Expired,
+                    );
+                }
+            }
             Ok(Err(e)) => tracing::error!("retention: {e}"),
-            _ => {}
+            Err(e) => tracing::error!("retention: {e}"),
         }
     }
 }

@@ -31,7 +31,9 @@ const QUEUE: usize = 1000;
 
 /// The built-in text; `[notify] template` replaces it. Placeholders:
 /// `{sender}`, `{subject}`, `{recipients}`, `{policy}`, `{rules}`,
-/// `{severity}`, `{action}`, `{outcome}`, `{incident_id}`, `{next_steps}`.
+/// `{severity}`, `{action}`, `{outcome}`, `{incident_id}`, `{next_steps}`,
+/// `{release_link}` (a quarantine notice's release-request link, which
+/// `{next_steps}` carries when the template does not place it).
 /// A first line `Subject: ...` sets the notification's subject.
 pub const BUILT_IN_TEMPLATE: &str = "Subject: Data-loss policy: your message was {outcome}
 Your message
@@ -60,6 +62,32 @@ pub struct Notifier {
     from: String,
     hostname: String,
     template: Arc<String>,
+    /// Release-request links for quarantine notices (`[notify]
+    /// console_url`).
+    links: Option<Arc<ReleaseLinks>>,
+}
+
+/// How quarantine notices link to the console's release-request page
+/// (SPEC §9).
+pub struct ReleaseLinks {
+    /// `[notify] console_url`, without a trailing `/`.
+    pub base: String,
+    /// `[console] secret_file`.
+    pub secret: crate::console::signing::Secret,
+    /// `[notify] link_ttl`.
+    pub ttl: Duration,
+}
+
+impl ReleaseLinks {
+    /// The link for held message `quarantine_id`, valid `ttl` from now,
+    /// and when it stops being valid.
+    pub fn link(&self, quarantine_id: &str) -> (String, jiff::Timestamp) {
+        let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        let expires = jiff::Timestamp::now().as_second().saturating_add(ttl);
+        let token = self.secret.release_link(quarantine_id, expires);
+        let until = jiff::Timestamp::from_second(expires).unwrap_or(jiff::Timestamp::MAX);
+        (format!("{}/request/{token}", self.base), until)
+    }
 }
 
 /// Where the sending task's messages go.
@@ -77,6 +105,7 @@ impl Notifier {
         from: String,
         template: String,
         metrics: Arc<Metrics>,
+        links: Option<ReleaseLinks>,
     ) -> Notifier {
         let (queue, receiver) = mpsc::channel(QUEUE);
         let outbox = Outbox {
@@ -91,6 +120,7 @@ impl Notifier {
             from,
             hostname,
             template: Arc::new(template),
+            links: links.map(Arc::new),
         }
     }
 
@@ -126,6 +156,7 @@ impl Notifier {
                 "It has not been delivered yet. A reviewer will release or delete it; contact \
                  your data-protection team, quoting the incident id, if it is urgent.",
             ),
+
             Action::AddHeader => (
                 "marked for review",
                 "It was passed on marked for review, and your mail service may hold it. Contact \
@@ -135,6 +166,22 @@ impl Notifier {
                 "delivered and recorded",
                 "It was delivered. Please check that sending this content was intended.",
             ),
+        };
+        // A held message's notice links to the release-request page.
+        let release_link = match (&self.links, &i.quarantine) {
+            (Some(links), Some(q)) if i.action == Action::Quarantine && !i.monitor => {
+                let (url, until) = links.link(&q.id);
+                format!(
+                    "To ask for its release, give a business reason here (valid until {}):\n  {url}",
+                    until.strftime("%Y-%m-%d %H:%M UTC")
+                )
+            }
+            _ => String::new(),
+        };
+        let next_steps = if release_link.is_empty() || self.template.contains("{release_link}") {
+            next_steps.to_owned()
+        } else {
+            format!("{next_steps}\n\n{release_link}")
         };
         let rules = i
             .rules
@@ -158,7 +205,8 @@ impl Notifier {
             .replace("{action}", i.action.name())
             .replace("{outcome}", outcome)
             .replace("{incident_id}", &i.id)
-            .replace("{next_steps}", next_steps);
+            .replace("{next_steps}", &next_steps)
+            .replace("{release_link}", &release_link);
         let (subject, body) = match filled.strip_prefix("Subject:") {
             Some(rest) => {
                 let (s, b) = rest.split_once('\n').unwrap_or((rest, ""));
@@ -169,6 +217,12 @@ impl Notifier {
                 filled,
             ),
         };
+        self.message(&i.sender, &subject, &body, &i.id)
+    }
+
+    /// A plain-text message from `[notify] from` to `to`, with the
+    /// notices' headers; `id` makes its Message-ID.
+    fn message(&self, to: &str, subject: &str, body: &str, id: &str) -> Vec<u8> {
         let body = body.replace("\r\n", "\n").replace('\n', "\r\n");
         format!(
             "From: {from}\r\nTo: <{to}>\r\nSubject: {subject}\r\nDate: {date}\r\n\
@@ -176,13 +230,25 @@ impl Notifier {
              X-Sluice-Scanned: {host}\r\nMIME-Version: 1.0\r\n\
              Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}",
             from = self.from,
-            to = i.sender,
-            subject = encode_header(&subject),
+            subject = encode_header(&withhold(subject, &[])),
             date = crate::stamps::mail_date(),
-            id = i.id,
             host = self.hostname,
         )
         .into_bytes()
+    }
+
+    /// Queues a plain message to `to` (release-request notices); never
+    /// waits. `subject` is put on one line.
+    pub fn mail(&self, to: &str, subject: &str, body: &str) {
+        let id = ulid::Ulid::new().to_string();
+        let message = self.message(to, subject, body, &id);
+        if self.queue.try_send((to.to_owned(), message)).is_err() {
+            self.metrics
+                .notifications
+                .with_label_values(&["dropped"])
+                .inc();
+            tracing::warn!("notice to {to} dropped: queue full");
+        }
     }
 }
 
@@ -309,6 +375,7 @@ mod tests {
             from: "dlp-noreply@example.com".into(),
             hostname: "dlp.test".into(),
             template: Arc::new(template.into()),
+            links: None,
         }
     }
 

@@ -4,27 +4,7 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{free_port, have, proxy, relay_to, repo, swaks, wait_for_files, wait_port, Running};
-use std::process::Command;
-
-/// smtp-sink dumping each message into `dir`; `extra` are more options.
-fn smtp_sink(dir: &Path, extra: &[&str]) -> (Running, u16) {
-    std::fs::create_dir_all(dir).unwrap();
-    Command::new("chmod").arg("777").arg(dir).status().unwrap();
-    let port = free_port();
-    let child = Command::new("smtp-sink")
-        .args(["-u", "postfix", "-d"])
-        .arg(format!("{}/%M.", dir.display()))
-        .args(extra)
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("100")
-        .spawn()
-        .unwrap();
-    wait_port(port);
-    (Running(child), port)
-}
+use common::{have, proxy, relay_to, repo, smtp_sink, swaks, wait_for_files};
 
 #[test]
 fn swaks_through_the_proxy_to_smtp_sink() {

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::api::http;
-use common::{free_port, have, repo, swaks, wait_port, Running};
+use common::{free_port, have, repo, smtp_sink, swaks, wait_port, Running};
 
 fn is_root() -> bool {
     Command::new("id")
@@ -215,22 +215,6 @@ fn sluice_in_group(
     Running(child)
 }
 
-/// smtp-sink writing each message into `dir`.
-fn sink(dir: &Path) -> (Running, u16) {
-    std::fs::create_dir_all(dir).unwrap();
-    run("chown", &["postfix", dir.to_str().unwrap()]);
-    let port = free_port();
-    let child = Command::new("smtp-sink")
-        .args(["-u", "postfix", "-d"])
-        .arg(format!("{}/%M.", dir.display()))
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("100")
-        .spawn()
-        .unwrap();
-    wait_port(port);
-    (Running(child), port)
-}
-
 /// A card number gets the block's reply at the client; the hold message
 /// is queued by Postfix.
 fn block_then_hold(port: u16, postfix: &Postfix) {
@@ -303,7 +287,7 @@ fn postfix_with_sluice_as_its_milter() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let sink_dir = w.join("sink");
-    let (_sink, sink_port) = sink(&sink_dir);
+    let (_sink, sink_port) = smtp_sink(&sink_dir, &[]);
     let (milter_port, api_port, port) = (free_port(), free_port(), free_port());
     let front = format!(
         "[proxy]\nlisten = \"\"\nhostname = \"dlp.test\"\n\n[milter]\nlisten = \"127.0.0.1:{milter_port}\"\n"
@@ -407,7 +391,7 @@ fn postfix_with_sluice_as_its_milter_on_a_unix_socket() {
     .unwrap();
     let socket = run_dir.join("milter.sock");
     let sink_dir = w.join("sink");
-    let (_sink, sink_port) = sink(&sink_dir);
+    let (_sink, sink_port) = smtp_sink(&sink_dir, &[]);
     let (api_port, port) = (free_port(), free_port());
     let front = format!(
         "[proxy]\nlisten = \"\"\nhostname = \"dlp.test\"\n\n[milter]\nlisten = \"unix:{}\"\n",
@@ -468,7 +452,7 @@ fn postfix_before_queue_proxy_filter_with_xforward() {
     let _one = ONE_POSTFIX.lock().unwrap_or_else(|e| e.into_inner());
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
-    let (_sink, sink_port) = sink(&w.join("sink"));
+    let (_sink, sink_port) = smtp_sink(&w.join("sink"), &[]);
     let (smtp_port, api_port, port, back_port) =
         (free_port(), free_port(), free_port(), free_port());
     let front = format!(
@@ -527,7 +511,7 @@ fn postfix_after_queue_content_filter_holds_without_a_loop() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let sink_dir = w.join("sink");
-    let (_sink, sink_port) = sink(&sink_dir);
+    let (_sink, sink_port) = smtp_sink(&sink_dir, &[]);
     let (smtp_port, api_port, port, back_port) =
         (free_port(), free_port(), free_port(), free_port());
     let front = format!(

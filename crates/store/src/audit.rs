@@ -121,6 +121,8 @@ pub struct AuditQuery {
     pub offset: u32,
     /// Only the entries about this held message.
     pub quarantine_id: Option<String>,
+    /// Only the entries about this incident.
+    pub incident_id: Option<String>,
 }
 
 impl Default for AuditQuery {
@@ -131,6 +133,7 @@ impl Default for AuditQuery {
             limit: 100,
             offset: 0,
             quarantine_id: None,
+            incident_id: None,
         }
     }
 }
@@ -171,8 +174,14 @@ impl Store {
         if let Some(until) = query.until {
             sql.push_str(&format!(" AND time_ms < {}", until.as_millisecond()));
         }
-        if query.quarantine_id.is_some() {
-            sql.push_str(" AND quarantine_id = ?1");
+        let mut params: Vec<&str> = Vec::new();
+        if let Some(id) = &query.quarantine_id {
+            params.push(id);
+            sql.push_str(&format!(" AND quarantine_id = ?{}", params.len()));
+        }
+        if let Some(id) = &query.incident_id {
+            params.push(id);
+            sql.push_str(&format!(" AND incident_id = ?{}", params.len()));
         }
         sql.push_str(&format!(
             " ORDER BY time_ms DESC, id DESC LIMIT {} OFFSET {}",
@@ -180,7 +189,6 @@ impl Store {
         ));
         let conn = lock(&self.reader);
         let mut statement = conn.prepare(&sql)?;
-        let params: Vec<&str> = query.quarantine_id.iter().map(String::as_str).collect();
         let rows = statement.query_map(rusqlite::params_from_iter(params), |r| {
             let action: String = r.get(2)?;
             Ok((

@@ -130,12 +130,15 @@ impl Default for IncidentQuery {
 }
 
 /// What [`Store::prune`] removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Pruned {
     /// Incidents removed.
     pub incidents: usize,
     /// Held messages removed.
     pub quarantined: usize,
+    /// Pending release requests whose message retention removed, now
+    /// expired (their senders are to be told).
+    pub requests_expired: Vec<ReleaseRequest>,
 }
 
 /// How long a write waits for another writer's lock before it fails.
@@ -411,11 +414,12 @@ impl Store {
             [before.as_millisecond()],
         )?;
         // Requests for what retention removed can never be decided now.
-        review::expire_orphans(&tx)?;
+        let requests_expired = review::expire_orphans(&tx)?;
         tx.commit()?;
         Ok(Pruned {
             incidents,
             quarantined,
+            requests_expired,
         })
     }
 }

@@ -291,3 +291,21 @@ pub fn sighup(proxy: &Running) {
         .unwrap();
     assert!(status.success());
 }
+
+/// Postfix's smtp-sink dumping each message into `dir` (made writable for
+/// the `postfix` user it runs as); `extra` are more options.
+pub fn smtp_sink(dir: &Path, extra: &[&str]) -> (Running, u16) {
+    std::fs::create_dir_all(dir).unwrap();
+    Command::new("chmod").arg("777").arg(dir).status().unwrap();
+    let port = free_port();
+    let child = Command::new("smtp-sink")
+        .args(["-u", "postfix", "-d"])
+        .arg(format!("{}/%M.", dir.display()))
+        .args(extra)
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("100")
+        .spawn()
+        .unwrap();
+    wait_port(port);
+    (Running(child), port)
+}
