@@ -491,7 +491,7 @@ fn the_api_over_https() {
         "",
         "",
         &format!(
-            "[api]\nlisten = \"127.0.0.1:{api_port}\"\ntokens = [\"{TOKEN}\"]\ntls = {{ cert = \"{}\", key = \"{}\" }}\n",
+            "[api]\nlisten = \"127.0.0.1:{api_port}\"\ntokens = [\"{TOKEN}\"]\ntls = {{ cert = \"{}\", key = \"{}\" }}\n\n[console]\n",
             cert_pem.display(),
             key_pem.display()
         ),
@@ -530,4 +530,20 @@ fn the_api_over_https() {
     );
     let (status, why) = http("GET", &format!("http://127.0.0.1:{api_port}/healthz"), None);
     assert_eq!(status, 0, "{why}");
+    // The console on the same listener: its cookies are Secure over TLS.
+    let script = r#"
+import ssl, sys, urllib.request
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+with urllib.request.urlopen(sys.argv[1], context=ctx, timeout=30) as r:
+    print(r.status, r.getheader("Set-Cookie"), r.getheader("Content-Security-Policy"))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, &format!("{https}/login")])
+        .arg(&cert_pem)
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(line.starts_with("200 sluice_signin="), "{line} {out:?}");
+    assert!(line.contains("HttpOnly; SameSite=Strict; Secure"), "{line}");
+    assert!(line.contains("default-src 'none'"), "{line}");
 }

@@ -129,9 +129,18 @@ fn write(path: &Path, list: &[User]) -> anyhow::Result<()> {
     tmp.as_file().sync_all()?;
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         tmp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(0o640))?;
+        // The service reads the file through its group (root:sluice 0640 in
+        // the package): the new file keeps the old one's owner and group, or
+        // takes the folder's group, whoever runs this command.
+        let (uid, gid) = match std::fs::metadata(path) {
+            Ok(old) => (Some(old.uid()), Some(old.gid())),
+            Err(_) => (None, std::fs::metadata(dir).ok().map(|d| d.gid())),
+        };
+        std::os::unix::fs::fchown(tmp.as_file(), uid, gid)
+            .map_err(|e| anyhow::anyhow!("cannot set the owner of {}: {e}", path.display()))?;
     }
     tmp.persist(path)
         .map_err(|e| anyhow::anyhow!("cannot replace {}: {e}", path.display()))?;

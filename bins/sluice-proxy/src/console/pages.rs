@@ -459,3 +459,76 @@ pub fn url_encode(s: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(subject: &str) -> Incident {
+        serde_json::from_value(serde_json::json!({
+            "id": "01JD0000000000000000000000", "time": "2026-11-28T09:14:03Z",
+            "policy": "P<b>", "action": "block", "monitor": false, "severity": "high",
+            "rules": [], "sender": "<script>@x.org", "recipients": ["r@y.org"],
+            "subject": subject, "message_id": null, "client_ip": null, "quarantine": null,
+            "evidence": [{"rule": "R", "entity": "e", "excerpt": "<i>x</i>",
+                          "location": {"part": "2", "filename": "<svg onload=alert(1)>.txt",
+                                       "content_type": "text/plain", "field": null,
+                                       "archive_path": null}}]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn everything_from_a_message_is_escaped() {
+        let chrome = Chrome {
+            user: "ana",
+            role: Role::Admin,
+            csrf: "t",
+        };
+        let i = sample("<img src=x onerror=alert(1)>");
+        let pages = [
+            incident_page(&chrome, &i),
+            incidents(
+                &chrome,
+                &IncidentsView {
+                    query: "subject eq '<b>'",
+                    period: "",
+                    offset: 0,
+                    page_size: 50,
+                    error: None,
+                    incidents: std::slice::from_ref(&i),
+                },
+            )
+            .into_string(),
+        ];
+        for page in pages {
+            for raw in ["<img", "<script>", "<svg", "<i>", "P<b>", "'<b>'"] {
+                assert!(!page.contains(raw), "{raw} unescaped in {page}");
+            }
+            assert!(
+                page.contains("&lt;img src=x onerror=alert(1)&gt;"),
+                "{page}"
+            );
+        }
+    }
+
+    fn incident_page(chrome: &Chrome<'_>, i: &Incident) -> String {
+        incident(chrome, i, &[]).into_string()
+    }
+
+    #[test]
+    fn locations_read_as_text_and_urls_are_encoded() {
+        let location = serde_json::json!({"part": "2", "filename": "a.docx",
+            "content_type": "application/pdf", "archive_path": "x/y.txt", "field": "filename"});
+        assert_eq!(
+            location_text(&location),
+            "part 2 · a.docx · in the archive: x/y.txt · application/pdf · its file name"
+        );
+        assert_eq!(
+            location_text(&serde_json::json!({"field": "subject"})),
+            "subject"
+        );
+        assert_eq!(location_text(&serde_json::json!({})), "the message");
+        assert_eq!(url_encode("a b&c=/'é"), "a%20b%26c%3D%2F%27%C3%A9");
+    }
+}

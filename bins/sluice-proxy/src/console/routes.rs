@@ -518,3 +518,22 @@ pub async fn audit(
 pub async fn users(State(console): State<Arc<Console>>, Admin(admin): Admin) -> Response {
     html(pages::users(&admin.chrome(), &console.users.current()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn sign_in_goes_back_only_to_a_page_of_this_console() {
+        assert_eq!(local_path("/quarantine/01J"), "/quarantine/01J");
+        for elsewhere in [
+            "https://evil.example/",
+            "//evil.example/x",
+            "/\\evil.example",
+            "",
+            "incidents",
+        ] {
+            assert_eq!(local_path(elsewhere), "/incidents", "{elsewhere}");
+        }
+    }
+}

@@ -17,9 +17,10 @@ import urllib.parse
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 BASE = os.environ["CONSOLE"]
 HOST = urllib.parse.urlparse(BASE).netloc
@@ -69,7 +70,26 @@ def sign_in(d, name, password):
     d.get(BASE + "/login")
     d.find_element(By.ID, "name").send_keys(name)
     d.find_element(By.ID, "password").send_keys(password)
-    d.find_element(By.CSS_SELECTOR, "form.signin button").click()
+    follow(d, d.find_element(By.CSS_SELECTOR, "form.signin button"))
+
+
+def follow(d, element):
+    """Clicks a link or a submit button and waits for the page it leads to
+    (a click alone does not wait for the navigation it starts)."""
+    old = d.find_element(By.TAG_NAME, "html")
+    element.click()
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        try:
+            old.tag_name
+        except WebDriverException:
+            # Stale (chromedriver may say so as "does not belong to the
+            # document"): the new page is there.
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the click led nowhere: " + d.current_url)
+    WebDriverWait(d, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def sink_files():
@@ -118,16 +138,16 @@ def incidents_and_xss(d):
     # A query, then a bad one with its position shown.
     d.find_element(By.ID, "query").clear()
     d.find_element(By.ID, "query").send_keys("policy eq 'card block'")
-    d.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    follow(d, d.find_element(By.CSS_SELECTOR, "form.filters button"))
     rows = d.find_elements(By.CSS_SELECTOR, "tbody tr")
     check(rows and all("Card block" in r.text for r in rows), "the query filters")
     d.find_element(By.ID, "query").clear()
     d.find_element(By.ID, "query").send_keys("policy eq")
-    d.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    follow(d, d.find_element(By.CSS_SELECTOR, "form.filters button"))
     check("Query error at position 10" in text(d), "a bad query names its position: " + text(d)[:400])
     # One incident, with the attachment's XSS file name as text.
     d.get(BASE + "/incidents?query=" + urllib.parse.quote("policy eq 'card block'"))
-    d.find_element(By.CSS_SELECTOR, "tbody tr a").click()
+    follow(d, d.find_element(By.CSS_SELECTOR, "tbody tr a"))
     body = text(d)
     check("Evidence" in body and "Card numbers" in body, "the incident page")
     check("1111" in body and "4111 1111 1111 1111" not in body, "the card is masked")
@@ -136,7 +156,7 @@ def incidents_and_xss(d):
     # Triage, audited.
     d.find_element(By.ID, "state").send_keys("false-positive")
     d.find_element(By.ID, "note").send_keys("test card")
-    d.find_element(By.CSS_SELECTOR, "form.triage button").click()
+    follow(d, d.find_element(By.CSS_SELECTOR, "form.triage button"))
     check("false-positive by user:rev" in text(d), "triage saved: " + text(d)[:800])
     shoot(d, "incident")
 
@@ -161,15 +181,15 @@ def release_and_delete(d):
     d.get(BASE + "/quarantine/" + held["Board minutes for release"])
     check("Text of the message" in text(d), "the preview")
     shoot(d, "held-message")
-    d.find_element(By.LINK_TEXT, "Release…").click()
+    follow(d, d.find_element(By.LINK_TEXT, "Release…"))
     check("Release this message?" in text(d), "a confirmation first")
-    d.find_element(By.CSS_SELECTOR, "main form button").click()
+    follow(d, d.find_element(By.CSS_SELECTOR, "main form button"))
     check("Released to every recipient" in text(d), "the release result: " + text(d)[:500])
     wait_for_sink(lambda b: re.search(r"(?m)^Subject: Board minutes for release", b), "the released message")
     d.get(BASE + "/quarantine/" + held[XSS])
     no_alert(d, "the XSS held message")
-    d.find_element(By.LINK_TEXT, "Delete…").click()
-    d.find_element(By.CSS_SELECTOR, "main form button").click()
+    follow(d, d.find_element(By.LINK_TEXT, "Delete…"))
+    follow(d, d.find_element(By.CSS_SELECTOR, "main form button"))
     check(d.current_url.endswith("/quarantine"), "back to the quarantine after a delete")
     check(set(held_ids()) == {"Board minutes, please release"}, "one left: %r" % held_ids())
 
@@ -178,7 +198,7 @@ def cross_site_post_is_refused(d):
     target = held_ids()["Board minutes, please release"]
     # A page on another origin whose form posts a delete to the console.
     d.get(CROSS_SITE + "/?target=" + urllib.parse.quote(BASE + "/quarantine/" + target + "/delete"))
-    d.find_element(By.ID, "go").click()
+    follow(d, d.find_element(By.ID, "go"))
     time.sleep(0.5)
     check(target in held_ids().values(), "a cross-site post deleted nothing")
     # Without the browser's SameSite protection: the Origin check refuses.
@@ -220,7 +240,7 @@ def release_request_flow(d):
         check("Board minutes, please release" in text(sender), "the link shows the subject")
         check("Text of the message" not in text(sender), "and nothing of the content")
         sender.find_element(By.ID, "justification").send_keys("The board asked for it today.")
-        sender.find_element(By.CSS_SELECTOR, "main form button").click()
+        follow(sender, sender.find_element(By.CSS_SELECTOR, "main form button"))
         check("Your request was recorded" in text(sender), "the request is recorded")
         shoot(sender, "release-request")
         wait_for_sink(lambda b: "Release requested: Board minutes, please release" in b,
@@ -228,7 +248,7 @@ def release_request_flow(d):
         d.get(BASE + "/requests")
         check("The board asked for it today." in text(d), "the reviewer sees the request")
         shoot(d, "requests")
-        d.find_element(By.XPATH, "//button[text()='Approve and release']").click()
+        follow(d, d.find_element(By.XPATH, "//button[text()='Approve and release']"))
         check("Released to every recipient" in text(d), "approved and released")
         wait_for_sink(lambda b: re.search(r"(?m)^Subject: Board minutes, please release", b),
                       "the released message")
@@ -263,7 +283,7 @@ def session_expires_and_sign_out(d):
     d.get(BASE + "/quarantine")
     check("/login" in d.current_url, "an expired session goes back to sign-in")
     sign_in(d, "rev", os.environ["REVIEWER_PASSWORD"])
-    d.find_element(By.CSS_SELECTOR, "form.signout button").click()
+    follow(d, d.find_element(By.CSS_SELECTOR, "form.signout button"))
     check("/login" in d.current_url, "signed out")
     d.get(BASE + "/incidents")
     check("/login" in d.current_url, "no way back in after signing out")
