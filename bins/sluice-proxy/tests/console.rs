@@ -37,21 +37,6 @@ fn have_browser() -> bool {
     ok
 }
 
-/// `sluice-proxy user add NAME --role ROLE`, the password on stdin.
-fn add_user(config: &Path, name: &str, role: &str, password: &str) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice-proxy"))
-        .args(["user", "add", name, "--role", role, "--config"])
-        .arg(config)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-}
-
 /// A console proxy relaying to smtp-sink, with two users: (proxy, smtp
 /// port, console URL, sink folder, work folder).
 struct Console {
@@ -91,8 +76,12 @@ fn console() -> Console {
     .unwrap();
     std::fs::copy(repo().join("fixtures/demo/board.fp"), dir.join("board.fp")).unwrap();
     std::fs::write(&config, format!("{tables}\n{rules}")).unwrap();
-    add_user(&config, "ana", "admin", ADMIN_PASSWORD);
-    add_user(&config, "rev", "reviewer", REVIEWER_PASSWORD);
+    user_command(&config, &["add", "ana", "--role", "admin"], ADMIN_PASSWORD);
+    user_command(
+        &config,
+        &["add", "rev", "--role", "reviewer"],
+        REVIEWER_PASSWORD,
+    );
     let (proxy, smtp) = proxy_with(
         &dir,
         &relay_to(sink_port),
@@ -225,11 +214,12 @@ c.request("GET", "/login")
 r = c.getresponse(); page = r.read().decode()
 nonce = re.search(r"sluice_signin=([^;]+)", r.getheader("Set-Cookie")).group(1)
 csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-body = "name=%s&password=%s&csrf=%s" % (name, password.replace(" ", "+"), csrf)
+body = "username=%s&password=%s&csrf=%s" % (name, password.replace(" ", "+"), csrf)
 c.request("POST", "/login", body=body, headers={"Cookie": "sluice_signin=" + nonce,
           "Content-Type": "application/x-www-form-urlencoded", "Origin": "http://" + host})
 r = c.getresponse(); r.read()
-print(r.status, r.getheader("Retry-After") or "")
+session = re.search(r"sluice_session=([^;]*)", r.getheader("Set-Cookie") or "")
+print(r.status, r.getheader("Retry-After") or "", session.group(1) if session else "")
 "#;
 
 fn sign_in(host: &str, name: &str, password: &str) -> String {
@@ -257,7 +247,7 @@ fn five_failed_sign_ins_lock_the_name_for_fifteen_minutes() {
     let locked = sign_in(&host, "rev", REVIEWER_PASSWORD);
     let (status, retry) = locked.split_once(' ').unwrap();
     assert_eq!(status, "429", "{locked}");
-    let retry: u64 = retry.parse().unwrap();
+    let retry: u64 = retry.trim().parse().unwrap();
     assert!((800..=900).contains(&retry), "{retry}");
     // The address is locked for every name too (the limit is per name and
     // per client).
@@ -271,4 +261,73 @@ fn five_failed_sign_ins_lock_the_name_for_fifteen_minutes() {
         .filter(|e| e["action"] == "sign-in-failed" && e["actor"] == "user:rev")
         .count();
     assert_eq!(failed, 5, "{audit}");
+}
+
+/// The status of `GET path` with a session cookie.
+fn get_with(host: &str, path: &str, session: &str) -> String {
+    let script = r#"
+import sys, http.client
+c = http.client.HTTPConnection(sys.argv[1], timeout=30)
+c.request("GET", sys.argv[2], headers={"Cookie": "sluice_session=" + sys.argv[3]})
+r = c.getresponse(); r.read()
+print(r.status, r.getheader("Location") or "")
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, host, path, session])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// `sluice-proxy user ARGS...`, a password on stdin.
+fn user_command(config: &Path, args: &[&str], password: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice-proxy"))
+        .arg("user")
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn a_new_password_or_a_removal_ends_the_users_sessions() {
+    if !have("smtp-sink") {
+        assert!(std::env::var_os("CI").is_none(), "smtp-sink missing in CI");
+        return;
+    }
+    let c = console();
+    let host = c.url.trim_start_matches("http://").to_owned();
+    let config = c.work.path().join("p/sluice.toml");
+    let session = |name: &str, password: &str| {
+        let line = sign_in(&host, name, password);
+        assert!(line.starts_with("303"), "{line}");
+        line.rsplit(' ').next().unwrap().to_owned()
+    };
+    let rev = session("rev", REVIEWER_PASSWORD);
+    let ana = session("ana", ADMIN_PASSWORD);
+    assert!(get_with(&host, "/quarantine", &rev).starts_with("200"));
+    assert!(get_with(&host, "/audit", &ana).starts_with("200"));
+    // A reviewer's session opens no admin page, and no API endpoint.
+    assert!(get_with(&host, "/audit", &rev).starts_with("403"));
+    assert!(get_with(&host, "/api/v1/incidents", &ana).starts_with("401"));
+    // A tampered cookie is no session.
+    let forged = format!("{}x", &rev);
+    assert!(get_with(&host, "/quarantine", &forged).starts_with("303 /login"));
+
+    user_command(&config, &["passwd", "rev"], "a brand new password");
+    assert!(
+        get_with(&host, "/quarantine", &rev).starts_with("303 /login"),
+        "the old password's session ended"
+    );
+    assert!(sign_in(&host, "rev", "a brand new password").starts_with("303"));
+    user_command(&config, &["remove", "ana"], "");
+    assert!(get_with(&host, "/audit", &ana).starts_with("303 /login"));
+    assert!(sign_in(&host, "ana", ADMIN_PASSWORD).starts_with("401"));
 }

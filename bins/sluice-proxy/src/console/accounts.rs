@@ -24,11 +24,19 @@ pub enum UserCommand {
         /// reviewer or admin.
         #[arg(long, value_parser = role)]
         role: RoleArg,
+        /// Read the password from stdin's first line even at a terminal.
+        #[arg(long)]
+        password_stdin: bool,
     },
     /// Remove a user (their sessions end).
     Remove { name: String },
     /// Set a user's password (their sessions end).
-    Passwd { name: String },
+    Passwd {
+        name: String,
+        /// Read the password from stdin's first line even at a terminal.
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 /// A role given on the command line.
@@ -53,14 +61,18 @@ pub fn run(config: &Config, command: UserCommand, out: &mut impl Write) -> anyho
         Err(e) => anyhow::bail!("{}: {e}", path.display()),
     };
     match command {
-        UserCommand::Add { name, role } => {
+        UserCommand::Add {
+            name,
+            role,
+            password_stdin,
+        } => {
             if !users::valid_name(&name) {
                 anyhow::bail!("a user name is 1-64 letters, digits or ._@-");
             }
             if list.iter().any(|u| u.name == name) {
                 anyhow::bail!("user {name} exists (use passwd to change the password)");
             }
-            let hash = users::hash_password(&password()?)?;
+            let hash = users::hash_password(&password(password_stdin)?)?;
             list.push(User {
                 name: name.clone(),
                 role: role.0,
@@ -81,8 +93,11 @@ pub fn run(config: &Config, command: UserCommand, out: &mut impl Write) -> anyho
             write(path, &list)?;
             writeln!(out, "removed {name}")?;
         }
-        UserCommand::Passwd { name } => {
-            let hash = users::hash_password(&password()?)?;
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
+            let hash = users::hash_password(&password(password_stdin)?)?;
             let Some(user) = list.iter_mut().find(|u| u.name == name) else {
                 anyhow::bail!("no user {name}");
             };
@@ -94,10 +109,10 @@ pub fn run(config: &Config, command: UserCommand, out: &mut impl Write) -> anyho
     Ok(())
 }
 
-/// The new password: asked twice without echo at a terminal, else the
-/// first line of stdin (for scripts).
-fn password() -> anyhow::Result<String> {
-    let password = if std::io::stdin().is_terminal() {
+/// The new password: asked twice without echo at a terminal, else (or
+/// with `--password-stdin`) the first line of stdin, for scripts.
+fn password(from_stdin: bool) -> anyhow::Result<String> {
+    let password = if std::io::stdin().is_terminal() && !from_stdin {
         let first = rpassword::prompt_password("Password: ")?;
         let again = rpassword::prompt_password("Again: ")?;
         if first != again {

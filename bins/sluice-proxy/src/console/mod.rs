@@ -22,7 +22,7 @@ pub mod users;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -99,7 +99,7 @@ pub fn router(console: Arc<Console>) -> Router {
         )
         .route("/audit", get(routes::audit))
         .route("/users", get(routes::users))
-        .layer(middleware::from_fn_with_state(console.clone(), guard))
+        .layer(middleware::from_fn(guard))
         .with_state(console)
 }
 
@@ -116,8 +116,8 @@ async fn stylesheet() -> Response {
 
 /// Refuses cross-site posts, and puts the security headers on every
 /// response.
-async fn guard(State(console): State<Arc<Console>>, request: Request, next: Next) -> Response {
-    let cross_site = request.method() == Method::POST && !same_origin(&console, request.headers());
+async fn guard(request: Request, next: Next) -> Response {
+    let cross_site = request.method() == Method::POST && !same_origin(request.headers());
     let mut response = if cross_site {
         problem(
             StatusCode::FORBIDDEN,
@@ -145,21 +145,28 @@ async fn guard(State(console): State<Arc<Console>>, request: Request, next: Next
     response
 }
 
-/// Whether a POST comes from this console's own pages: its `Origin` is
-/// this server's, or, from a browser that sends none, `Sec-Fetch-Site`
-/// says same-origin. A client that sends neither (not a browser) still
-/// needs the form's CSRF token.
-fn same_origin(console: &Console, headers: &HeaderMap) -> bool {
+/// Whether a POST comes from this console's own pages: its `Origin` names
+/// the host the request was sent to, or, from a browser that sends none,
+/// `Sec-Fetch-Site` says same-origin. A client that sends neither (not a
+/// browser) still needs the form's CSRF token.
+fn same_origin(headers: &HeaderMap) -> bool {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
-    let scheme = if console.tls { "https" } else { "http" };
     match headers
         .get(header::ORIGIN)
         .map(|o| o.to_str().unwrap_or(""))
     {
-        Some(origin) => !host.is_empty() && origin == format!("{scheme}://{host}"),
+        // Either scheme: behind a proxy that terminates TLS the browser's
+        // origin is https:// while this listener speaks plain HTTP. What
+        // matters is that the page came from the host the form posts to.
+        Some(origin) => {
+            let site = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            !host.is_empty() && site == Some(host)
+        }
         None => headers
             .get("sec-fetch-site")
             .is_none_or(|s| matches!(s.to_str(), Ok("same-origin") | Ok("none"))),

@@ -67,8 +67,8 @@ pub fn sign_in(csrf: &str, next: &str, error: Option<&str>) -> Markup {
         form.signin method="post" action="/login" {
             input type="hidden" name="csrf" value=(csrf);
             input type="hidden" name="next" value=(next);
-            label for="name" { "Name" }
-            input #name name="name" autocomplete="username" required autofocus;
+            label for="username" { "User name" }
+            input #username name="username" autocomplete="username" required autofocus;
             label for="password" { "Password" }
             input #password type="password" name="password" autocomplete="current-password" required;
             button type="submit" { "Sign in" }
@@ -90,6 +90,10 @@ fn when(t: &jiff::Timestamp) -> String {
 /// The incidents page's controls and what they hold.
 pub struct IncidentsView<'a> {
     pub query: &'a str,
+    /// The policy picked from the list (`""`: any).
+    pub policy: &'a str,
+    /// The configured policies, to pick from.
+    pub policies: &'a [String],
     pub period: &'a str,
     pub offset: u32,
     pub page_size: u32,
@@ -111,13 +115,21 @@ pub const PERIODS: [(&str, &str); 5] = [
 pub fn incidents(chrome: &Chrome<'_>, v: &IncidentsView<'_>) -> Markup {
     let link = |offset: u32| {
         format!(
-            "/incidents?query={}&period={}&offset={offset}",
+            "/incidents?query={}&policy={}&period={}&offset={offset}",
             url_encode(v.query),
+            url_encode(v.policy),
             url_encode(v.period)
         )
     };
     let body = html! {
         form.filters method="get" action="/incidents" {
+            label for="policy" { "Policy" }
+            select #policy name="policy" {
+                option value="" selected[v.policy.is_empty()] { "Any policy" }
+                @for p in v.policies {
+                    option value=(p) selected[p == v.policy] { (p) }
+                }
+            }
             label for="query" { "Query" }
             input #query name="query" value=(v.query) size="60"
                 placeholder="(policy in ['Customer email Hold']) and severity eq 'high'";
@@ -128,6 +140,11 @@ pub fn incidents(chrome: &Chrome<'_>, v: &IncidentsView<'_>) -> Markup {
                 }
             }
             button type="submit" { "Filter" }
+        }
+        p.note {
+            "Query examples: " code { "severity eq 'high'" } " · " code { "sender like '*@example.com'" }
+            " · " code { "recipient in ['bob@partner.org'] and not action eq 'alert'" }
+            " (fields: policy, action, severity, sender, recipient, rule, profile, subject)"
         }
         @if let Some((message, position)) = &v.error {
             div.error role="alert" {
@@ -492,6 +509,8 @@ mod tests {
                 &chrome,
                 &IncidentsView {
                     query: "subject eq '<b>'",
+                    policy: "",
+                    policies: &["<script>".to_owned()],
                     period: "",
                     offset: 0,
                     page_size: 50,

@@ -94,7 +94,7 @@ fn sign_in_form(
 
 #[derive(Deserialize)]
 pub struct SignInForm {
-    name: String,
+    username: String,
     password: String,
     csrf: String,
     #[serde(default)]
@@ -118,7 +118,7 @@ pub async fn sign_in(
         return super::bad_csrf();
     }
     let ip = peer.0.ip();
-    let keys = [format!("user:{}", form.name), format!("ip:{ip}")];
+    let keys = [format!("user:{}", form.username), format!("ip:{ip}")];
     if let Some(left) = console.limiter.locked(&keys, Instant::now()) {
         let minutes = left.as_secs().div_ceil(60);
         let mut response = problem(
@@ -131,7 +131,7 @@ pub async fn sign_in(
             .insert(header::RETRY_AFTER, left.as_secs().max(1).into());
         return response;
     }
-    let user = console.users.find(&form.name);
+    let user = console.users.find(&form.username);
     let password = form.password.clone();
     let hash = user.as_ref().map(|u| u.hash.clone());
     // argon2 takes tens of milliseconds of CPU: off the async threads.
@@ -142,8 +142,8 @@ pub async fn sign_in(
     })
     .await
     .unwrap_or(false);
-    let actor = if users::valid_name(&form.name) {
-        format!("user:{}", form.name)
+    let actor = if users::valid_name(&form.username) {
+        format!("user:{}", form.username)
     } else {
         "user:(invalid name)".to_owned()
     };
@@ -226,29 +226,44 @@ pub async fn sign_out(
         .into_response()
 }
 
-/// Incidents: the §8 query, a period, pages of [`PAGE_SIZE`].
+/// Incidents: a policy picked from the configured ones, the §8 query, a
+/// period, pages of [`PAGE_SIZE`].
 pub async fn incidents(
     State(console): State<Arc<Console>>,
     reviewer: Reviewer,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let query = q.get("query").cloned().unwrap_or_default();
+    let policy = q.get("policy").cloned().unwrap_or_default();
     let period = q.get("period").cloned().unwrap_or_else(|| "86400".into());
     let offset: u32 = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+    let policies: Vec<String> = {
+        let live = console.proxy.live.read().unwrap_or_else(|e| e.into_inner());
+        live.inspector
+            .config()
+            .policy
+            .iter()
+            .map(|p| p.name.clone())
+            .collect()
+    };
     let mut view = pages::IncidentsView {
         query: &query,
+        policy: &policy,
+        policies: &policies,
         period: &period,
         offset,
         page_size: PAGE_SIZE,
         error: None,
         incidents: &[],
     };
+    // The reader's own query is checked alone, so an error's position is
+    // in the text they typed.
     if let Err(e) = Filter::parse(&query) {
         view.error = Some((e.message.clone(), e.position));
         return html(pages::incidents(&reviewer.chrome(), &view));
     }
     let params = IncidentParams {
-        query: query.clone(),
+        query: with_policy(&policy, &query),
         timeperiod: period.parse().ok(),
         limit: Some(u64::from(PAGE_SIZE)),
         offset: Some(u64::from(offset)),
@@ -268,6 +283,20 @@ pub async fn incidents(
     };
     view.incidents = &list;
     html(pages::incidents(&reviewer.chrome(), &view))
+}
+
+/// `query` narrowed to `policy` (none: `query` as it is), in the §8
+/// language: the name quoted with `\'` and `\\` escaped.
+fn with_policy(policy: &str, query: &str) -> String {
+    if policy.is_empty() {
+        return query.to_owned();
+    }
+    let quoted = policy.replace('\\', "\\\\").replace('\'', "\\'");
+    if query.trim().is_empty() {
+        format!("policy eq '{quoted}'")
+    } else {
+        format!("policy eq '{quoted}' and ({query})")
+    }
 }
 
 /// One incident, with its audit trail.
@@ -521,7 +550,25 @@ pub async fn users(State(console): State<Arc<Console>>, Admin(admin): Admin) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::local_path;
+    use super::{local_path, with_policy};
+
+    #[test]
+    fn a_picked_policy_narrows_the_query() {
+        assert_eq!(with_policy("", "severity eq 'high'"), "severity eq 'high'");
+        assert_eq!(with_policy("Card block", ""), "policy eq 'Card block'");
+        assert_eq!(
+            with_policy("Bob's \\ policy", "a or b"),
+            "policy eq 'Bob\\'s \\\\ policy' and (a or b)"
+        );
+        for policy in ["Bob's", "x\\", "' or 'a' eq 'a"] {
+            let filter = sluice_store::Filter::parse(&with_policy(policy, "")).unwrap();
+            // One comparison with the name as it is: nothing injected.
+            assert!(
+                matches!(&filter, sluice_store::Filter::Eq(_, v) if v == policy),
+                "{policy}: {filter:?}"
+            );
+        }
+    }
 
     #[test]
     fn sign_in_goes_back_only_to_a_page_of_this_console() {

@@ -20,7 +20,7 @@ from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 BASE = os.environ["CONSOLE"]
 HOST = urllib.parse.urlparse(BASE).netloc
@@ -68,7 +68,7 @@ def no_alert(d, where):
 
 def sign_in(d, name, password):
     d.get(BASE + "/login")
-    d.find_element(By.ID, "name").send_keys(name)
+    d.find_element(By.ID, "username").send_keys(name)
     d.find_element(By.ID, "password").send_keys(password)
     follow(d, d.find_element(By.CSS_SELECTOR, "form.signin button"))
 
@@ -141,6 +141,15 @@ def incidents_and_xss(d):
     follow(d, d.find_element(By.CSS_SELECTOR, "form.filters button"))
     rows = d.find_elements(By.CSS_SELECTOR, "tbody tr")
     check(rows and all("Card block" in r.text for r in rows), "the query filters")
+    # A newcomer's way: last hour's incidents of a policy picked from a list.
+    d.find_element(By.ID, "query").clear()
+    Select(d.find_element(By.ID, "policy")).select_by_visible_text("Board papers held")
+    Select(d.find_element(By.ID, "period")).select_by_visible_text("Last hour")
+    follow(d, d.find_element(By.CSS_SELECTOR, "form.filters button"))
+    rows = d.find_elements(By.CSS_SELECTOR, "tbody tr")
+    check(len(rows) == 3 and all("Board papers held" in r.text for r in rows),
+          "the policy list filters: %r" % [r.text for r in rows])
+    Select(d.find_element(By.ID, "policy")).select_by_visible_text("Any policy")
     d.find_element(By.ID, "query").clear()
     d.find_element(By.ID, "query").send_keys("policy eq")
     follow(d, d.find_element(By.CSS_SELECTOR, "form.filters button"))
