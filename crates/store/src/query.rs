@@ -409,10 +409,14 @@ impl Filter {
     /// store's `incident_fields` table (one row per field value,
     /// lower-cased).
     pub(crate) fn to_sql(&self, params: &mut Vec<String>) -> String {
-        let exists = |field: Field, condition: &str| {
+        // Uncorrelated: the set of matching incidents is made once from the
+        // (field, value) index. A correlated EXISTS let SQLite probe that
+        // index once per incident scanned, reading every row of a common
+        // value each time (1.5 s for 20,000 incidents and one policy).
+        let matching = |field: Field, condition: &str| {
             format!(
-                "EXISTS (SELECT 1 FROM incident_fields f WHERE f.incident_id = incidents.id \
-                 AND f.field = '{}' AND {condition})",
+                "incidents.id IN (SELECT f.incident_id FROM incident_fields f \
+                 WHERE f.field = '{}' AND {condition})",
                 field.name()
             )
         };
@@ -420,16 +424,16 @@ impl Filter {
             Filter::All => "1".into(),
             Filter::Eq(field, value) => {
                 params.push(value.to_lowercase());
-                exists(*field, "f.value = ?")
+                matching(*field, "f.value = ?")
             }
             Filter::In(field, values) => {
                 params.extend(values.iter().map(|v| v.to_lowercase()));
                 let marks = vec!["?"; values.len()].join(", ");
-                exists(*field, &format!("f.value IN ({marks})"))
+                matching(*field, &format!("f.value IN ({marks})"))
             }
             Filter::Like(field, pattern) => {
                 params.push(glob_of_like(&pattern.to_lowercase()));
-                exists(*field, "f.value GLOB ?")
+                matching(*field, "f.value GLOB ?")
             }
             Filter::Not(inner) => format!("NOT ({})", inner.to_sql(params)),
             Filter::And(a, b) => format!("({}) AND ({})", a.to_sql(params), b.to_sql(params)),
