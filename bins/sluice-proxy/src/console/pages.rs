@@ -194,21 +194,7 @@ pub fn incident(chrome: &Chrome<'_>, i: &Incident, trail: &[AuditEntry]) -> Mark
             dt { "Client" } dd { (i.client_ip.as_deref().unwrap_or("")) " " (i.client_helo.as_deref().unwrap_or("")) }
             dt { "Incident id" } dd { code { (i.id) } }
         }
-        h2 { "Rules" }
-        table { thead { tr { th { "Rule" } th { "Profile" } th { "Severity" } th { "Count" } } }
-            tbody { @for r in &i.rules { tr { td { (r.rule) } td { (r.profile) } td { (r.severity.name()) } td { (r.count) } } } } }
-        h2 { "Evidence" }
-        @if i.evidence.is_empty() { p { "No evidence kept (forensics = \"none\")." } }
-        @else { div.scroll { table {
-            thead { tr { th { "Rule" } th { "Entity" } th { "Type" } th { "Location" } th { "Excerpt" } } }
-            tbody { @for e in &i.evidence { tr {
-                td { (e.rule) }
-                td { (e.entity) }
-                td { (e.identifier.as_deref().unwrap_or("")) @if let Some(c) = e.confidence { " (" (c.name()) ")" } }
-                td { (location_text(&e.location)) }
-                td { (e.excerpt) }
-            } } }
-        } } }
+        (why(i))
         h2 { "Quarantine" }
         @match &i.quarantine {
             None => p { "Not quarantined." },
@@ -240,6 +226,39 @@ pub fn incident(chrome: &Chrome<'_>, i: &Incident, trail: &[AuditEntry]) -> Mark
         (trail_table(trail))
     };
     page("Incident", Some(chrome), body)
+}
+
+/// Why an incident happened: its rules with their counts, and the masked
+/// evidence with locations (the incident page and a held message's page).
+pub fn why(i: &Incident) -> Markup {
+    html! {
+        h2 { "Rules" }
+        table { thead { tr { th { "Rule" } th { "Profile" } th { "Severity" } th { "Count" } } }
+            tbody { @for r in &i.rules { tr { td { (r.rule) } td { (r.profile) } td { (r.severity.name()) } td { (r.count) } } } } }
+        h2 { "Evidence" }
+        @if i.evidence.is_empty() { p { "No evidence kept (forensics = \"none\")." } }
+        @else { div.scroll { table {
+            thead { tr { th { "Rule" } th { "Entity" } th { "What matched" } th { "Location" } th { "Excerpt" } } }
+            tbody { @for e in &i.evidence { tr {
+                td { (e.rule) }
+                td { (e.entity) }
+                td {
+                    (e.identifier.as_deref().unwrap_or("")) @if let Some(c) = e.confidence { " (" (c.name()) ")" }
+                    @if let Some(d) = &e.document {
+                        "document " (d)
+                        @if let Some(s) = e.similarity { ", " (s) "% similar" }
+                        @if let Some(w) = e.passage_words { ", a passage of " (w) " words" }
+                    }
+                    @if let Some(row) = e.row {
+                        "table row " (row)
+                        @if let Some(c) = &e.columns { " (" (c.join(", ")) ")" }
+                    }
+                }
+                td { (location_text(&e.location)) }
+                td { (e.excerpt) }
+            } } }
+        } } }
+    }
 }
 
 /// Audit entries as a table.
@@ -285,7 +304,12 @@ pub const PREVIEW_CHARS: usize = 20_000;
 
 /// One held message: envelope, the safe preview (extracted, masked text in
 /// a `<pre>`), and the buttons that lead to the confirmations.
-pub fn held(chrome: &Chrome<'_>, h: &Held, preview: &[(String, String)]) -> Markup {
+pub fn held(
+    chrome: &Chrome<'_>,
+    h: &Held,
+    incident: Option<&Incident>,
+    preview: &[(String, String)],
+) -> Markup {
     let body = html! {
         dl.facts {
             dt { "Held since" } dd { (when(&h.time)) }
@@ -299,6 +323,10 @@ pub fn held(chrome: &Chrome<'_>, h: &Held, preview: &[(String, String)]) -> Mark
             a.button href={ "/quarantine/" (h.id) "/release" } { "Release…" }
             " "
             a.button.danger href={ "/quarantine/" (h.id) "/delete" } { "Delete…" }
+        }
+        @if let Some(i) = incident {
+            p { "Held by the policy " strong { (i.policy) } " (severity " (i.severity.name()) ")." }
+            (why(i))
         }
         h2 { "Text of the message" }
         p.note { "Extracted text only, identifiers masked; the message's own HTML, images and attachments are never shown." }

@@ -405,7 +405,15 @@ pub async fn held(
 ) -> Response {
     let store = console.api.store.clone();
     let wanted = id.clone();
-    let (entry, message) = match blocking(move || store.held_message(&wanted)).await {
+    let found = blocking(move || {
+        let Some((entry, message)) = store.held_message(&wanted)? else {
+            return Ok(None);
+        };
+        let incident = store.incident(&entry.incident_id)?;
+        Ok(Some((entry, message, incident)))
+    })
+    .await;
+    let (entry, message, incident) = match found {
         Ok(Some(found)) => found,
         Ok(None) => return not_found(&reviewer, &format!("No held message {id}.")),
         Err(r) => return r,
@@ -434,7 +442,12 @@ pub async fn held(
     })
     .await
     .unwrap_or_default();
-    html(pages::held(&reviewer.chrome(), &entry, &preview))
+    html(pages::held(
+        &reviewer.chrome(),
+        &entry,
+        incident.as_ref(),
+        &preview,
+    ))
 }
 
 async fn held_entry(

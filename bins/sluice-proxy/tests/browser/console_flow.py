@@ -188,7 +188,10 @@ def release_and_delete(d):
     no_alert(d, "quarantine")
     shoot(d, "quarantine")
     d.get(BASE + "/quarantine/" + held["Board minutes for release"])
-    check("Text of the message" in text(d), "the preview")
+    body = text(d)
+    check("Text of the message" in body, "the preview")
+    check("Held by the policy Board papers held" in body and "document board-minutes" in body,
+          "the held message says why it is held: " + body[:1500])
     shoot(d, "held-message")
     follow(d, d.find_element(By.LINK_TEXT, "Release…"))
     check("Release this message?" in text(d), "a confirmation first")
