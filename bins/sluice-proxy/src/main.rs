@@ -1,5 +1,6 @@
-//! `sluice-proxy`: the SMTP DLP relay (SPEC §6) with its incident store and
-//! HTTP API (§8), plus administration subcommands for the store.
+//! `sluice-proxy`: the SMTP DLP relay (SPEC §6) with its incident store,
+//! HTTP API (§8) and reviewers' web console (§9, `console/`), plus
+//! administration subcommands for the store and the console's users.
 //!
 //! Thin: loads the configuration, wires `sluice-smtp`'s server to the
 //! relay handler and the API to the store, and stops on SIGTERM/SIGINT

@@ -1,5 +1,8 @@
-//! `sluice-store`: incidents, forensics, the quarantine and the audit
-//! trail in one SQLite file (SPEC §8).
+//! `sluice-store`: incidents, forensics, the quarantine, the audit trail,
+//! triage verdicts and release requests in one SQLite file (SPEC §8, §9).
+//! Every reviewer's change is committed with its audit entry in one
+//! transaction, so the trail never misses a step nor shows one that did
+//! not happen.
 //!
 //! Two kinds of writes with opposite needs share the file:
 //!
