@@ -118,7 +118,15 @@ pub async fn sign_in(
         return super::bad_csrf();
     }
     let ip = peer.0.ip();
-    let keys = [format!("user:{}", form.username), format!("ip:{ip}")];
+    // The name as the throttle and the audit trail hold it: a name no user
+    // can have is one fixed key, so a flood of long made-up names stores
+    // none of them (each key is at most 69 bytes).
+    let actor = if users::valid_name(&form.username) {
+        format!("user:{}", form.username)
+    } else {
+        "user:(invalid name)".to_owned()
+    };
+    let keys = [actor.clone(), format!("ip:{ip}")];
     if let Some(left) = console.limiter.locked(&keys, Instant::now()) {
         let minutes = left.as_secs().div_ceil(60);
         let mut response = problem(
@@ -142,11 +150,6 @@ pub async fn sign_in(
     })
     .await
     .unwrap_or(false);
-    let actor = if users::valid_name(&form.username) {
-        format!("user:{}", form.username)
-    } else {
-        "user:(invalid name)".to_owned()
-    };
     let mut entry = AuditEntry::now(actor, AuditAction::SignIn);
     entry.client_ip = Some(ip.to_string());
     let user = match user.filter(|_| verified) {
