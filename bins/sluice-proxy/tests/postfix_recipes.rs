@@ -153,16 +153,23 @@ impl Drop for Postfix {
 
 /// Files smtp-sink wrote into `dir`, once there are `n` (or after 10 s).
 fn sunk(dir: &Path, n: usize) -> Vec<String> {
-    let started = Instant::now();
-    loop {
-        let files: Vec<String> = std::fs::read_dir(dir)
+    let read = || -> Vec<String> {
+        std::fs::read_dir(dir)
             .unwrap()
             .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
-            .collect();
+            .collect()
+    };
+    let started = Instant::now();
+    loop {
+        let files = read();
         // Postfix delivers from its queue when its queue manager gets to
         // it: seconds on a machine busy with the other tests.
         if files.len() >= n || started.elapsed() > Duration::from_secs(30) {
-            return files;
+            // smtp-sink creates a dump file before it has written all of
+            // it (a CI run read one half-written): read them once more
+            // after a pause.
+            std::thread::sleep(Duration::from_millis(500));
+            return read();
         }
         std::thread::sleep(Duration::from_millis(100));
     }
