@@ -123,26 +123,40 @@ fn find_cells(index: &EdmIndex, lower: &str, words: &mut [TextWord]) -> Vec<Cell
 fn judge_words(index: &EdmIndex, verdicts: &mut [u32], words: &mut [(Word, u64)]) {
     let keys = index.keys();
     let slot_of = |cheap: u64| (cheap >> (64 - VERDICTS.trailing_zeros())) as usize;
+    // The words of a batch not remembered: their slot and verdict tag.
+    let mut pending = [(0usize, 0u32); BATCH];
     for batch in words.chunks_mut(BATCH) {
-        // First the probes of the words not remembered, all started
-        // before any is read.
+        // Remembered words are settled at once; the others get their key
+        // and a probe started, all before any probe is read.
         let mut unknown = 0u64;
         for (i, (_, cheap)) in batch.iter_mut().enumerate() {
-            if verdicts[slot_of(*cheap)] & !1 != *cheap as u32 & !1 {
-                index.prefetch_word(keys.word(*cheap));
+            let slot = slot_of(*cheap);
+            let tag = *cheap as u32 & !1;
+            let verdict = verdicts[slot];
+            if verdict & !1 == tag {
+                *cheap = if verdict & 1 == 1 {
+                    keys.word(*cheap)
+                } else {
+                    0
+                };
+            } else {
+                let key = keys.word(*cheap);
+                index.prefetch_word(key);
+                pending[i] = (slot, tag);
                 unknown |= 1 << i;
+                *cheap = key;
             }
         }
-        for (i, (_, cheap)) in batch.iter_mut().enumerate() {
-            let slot = &mut verdicts[slot_of(*cheap)];
-            let some_cells = if unknown & (1 << i) == 0 {
-                *slot & 1 == 1
-            } else {
-                let verdict = index.may_have_word(keys.word(*cheap));
-                *slot = (*cheap as u32 & !1) | u32::from(verdict);
-                verdict
-            };
-            *cheap = if some_cells { keys.word(*cheap) } else { 0 };
+        while unknown != 0 {
+            let i = unknown.trailing_zeros() as usize;
+            unknown &= unknown - 1;
+            let key = &mut batch[i].1;
+            let verdict = index.may_have_word(*key);
+            let (slot, tag) = pending[i];
+            verdicts[slot] = tag | u32::from(verdict);
+            if !verdict {
+                *key = 0;
+            }
         }
     }
 }
@@ -169,7 +183,10 @@ fn follow_sequences(index: &EdmIndex, lower: &str, found: &[(Word, u64)]) -> Vec
     for &(word, key) in found {
         // Digit groups: a run of digit-only words with short separator-only
         // gaps between them is also tried as its digits alone.
-        if bytes[word.start..word.end].iter().all(u8::is_ascii_digit) {
+        // Most words start with a letter: one byte settles them.
+        let digits = bytes[word.start].is_ascii_digit()
+            && bytes[word.start..word.end].iter().all(u8::is_ascii_digit);
+        if digits {
             let joined = group_count > 0 && {
                 let gap = &bytes[groups[group_count - 1].end..word.start];
                 gap.len() <= 3 && gap.iter().all(|&b| is_digit_separator(b))
@@ -387,7 +404,7 @@ pub(crate) mod tests {
     pub(crate) fn words_of(lower: &str) -> Vec<TextWord> {
         let base = lower.as_ptr() as usize;
         let mut words = Vec::new();
-        for_each_word(lower, |w, cheap| {
+        for_each_word(lower, |w: &[u8], cheap| {
             let start = w.as_ptr() as usize - base;
             let word = Word {
                 start,

@@ -55,7 +55,7 @@ pub(crate) fn for_each_kgram_and_word<'a>(
         }
         // A large library's filter is megabytes, and a probe waiting on
         // memory for every word was most of the cost: its probes are
-        // prefetched and tested LAG words later. A small filter is in
+        // prefetched and tested [`LAG`] words later. A small filter is in
         // cache and tested at once, by a loop small enough to be inlined
         // into the word split (the delayed one is not, and cost a tenth
         // more instructions on ordinary mail).
@@ -100,36 +100,67 @@ fn kgrams_prefetched<'a>(
     cache: &mut WordCache,
     lower: &'a str,
     filter: &KgramFilter,
-    mut f: impl FnMut(u64, u64, usize),
-    mut word: impl FnMut(&'a [u8], u64),
+    f: impl FnMut(u64, u64, usize),
+    word: impl FnMut(&'a [u8], u64),
 ) {
-    let mut ring = WordRing::default();
-    // The cheap hash and filter probe of the k-gram ending at each word of
-    // the ring.
-    let mut grams = [0u64; RING];
-    let mut probes = [Probe::default(); RING];
-    let on_word = |w: &'a [u8], c| {
-        word(w, c);
-        if !ring.push(w, c) {
+    let mut delayed = Delayed {
+        cache,
+        filter,
+        ring: WordRing::default(),
+        grams: [0; RING],
+        f,
+        word,
+    };
+    for_each_word(lower, &mut delayed);
+    // The k-grams still waiting for their test.
+    for last in delayed.ring.seen.saturating_sub(LAG).max(K - 1)..delayed.ring.seen {
+        delayed.test(last);
+    }
+}
+
+/// The state of [`kgrams_prefetched`]'s word loop. A struct rather than a
+/// closure so that its step is always inlined into the word split: as a
+/// closure it was a call per word, and the large-library path ran many
+/// more instructions per word than the small one
+/// (`docs/performance.md`).
+struct Delayed<'a, 'c, F, W> {
+    cache: &'c mut WordCache,
+    filter: &'c KgramFilter,
+    ring: WordRing<'a>,
+    /// The cheap hash of the k-gram ending at each word of the ring.
+    grams: [u64; RING],
+    f: F,
+    word: W,
+}
+
+impl<'a, F: FnMut(u64, u64, usize), W: FnMut(&'a [u8], u64)> Delayed<'a, '_, F, W> {
+    /// Tests the k-gram ending at word number `last` (its filter word was
+    /// prefetched when that word arrived).
+    #[inline(always)]
+    fn test(&mut self, last: usize) {
+        let gram = self.grams[last % RING];
+        if self.filter.passes(self.filter.probe(gram)) {
+            let first = last + 1 - K;
+            (self.f)(self.ring.hash(self.cache, first), gram, first);
+        }
+    }
+}
+
+impl<'a, F: FnMut(u64, u64, usize), W: FnMut(&'a [u8], u64)> OnWord<'a>
+    for &mut Delayed<'a, '_, F, W>
+{
+    #[inline(always)]
+    fn on_word(&mut self, w: &'a [u8], cheap: u64) {
+        (self.word)(w, cheap);
+        if !self.ring.push(w, cheap) {
             return;
         }
-        let i = ring.seen - 1;
-        grams[i % RING] = ring.rolling;
-        let probe = filter.probe(ring.rolling);
-        filter.prefetch(probe);
-        probes[i % RING] = probe;
+        let i = self.ring.seen - 1;
+        self.grams[i % RING] = self.ring.rolling;
+        self.filter.prefetch(self.filter.probe(self.ring.rolling));
         // The k-gram whose probe was prefetched LAG words ago.
-        if i >= K - 1 + LAG && filter.passes(probes[(i - LAG) % RING]) {
-            let first = i - LAG + 1 - K;
-            f(ring.hash(cache, first), grams[(i - LAG) % RING], first);
-        }
-    };
-    for_each_word(lower, on_word);
-    // The k-grams still waiting for their test.
-    for last in ring.seen.saturating_sub(LAG).max(K - 1)..ring.seen {
-        if filter.passes(probes[last % RING]) {
-            let first = last + 1 - K;
-            f(ring.hash(cache, first), grams[last % RING], first);
+        if i >= K - 1 + LAG {
+            self.test(i - LAG);
         }
     }
 }
@@ -196,18 +227,31 @@ impl<'a> WordRing<'a> {
     }
 }
 
+/// What [`for_each_word`] calls with each word and its cheap hash: a
+/// closure, or a loop's state whose step must be inlined into the split.
+pub(crate) trait OnWord<'a> {
+    fn on_word(&mut self, w: &'a [u8], cheap: u64);
+}
+
+impl<'a, F: FnMut(&'a [u8], u64)> OnWord<'a> for F {
+    #[inline(always)]
+    fn on_word(&mut self, w: &'a [u8], cheap: u64) {
+        self(w, cheap);
+    }
+}
+
 /// Calls `f` with each word of `lower` (runs of alphanumeric characters)
 /// and its cheap hash ([`cheap_word_hash`]).
 #[inline(always)]
-pub(crate) fn for_each_word<'a>(lower: &'a str, mut f: impl FnMut(&'a [u8], u64)) {
+pub(crate) fn for_each_word<'a, O: OnWord<'a>>(lower: &'a str, mut f: O) {
     if lower.is_ascii() {
-        for_each_ascii_word(lower.as_bytes(), f);
+        for_each_ascii_word(lower.as_bytes(), &mut f);
     } else {
         for w in lower
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
         {
-            f(w.as_bytes(), cheap_word_hash(w.as_bytes()));
+            f.on_word(w.as_bytes(), cheap_word_hash(w.as_bytes()));
         }
     }
 }
@@ -217,7 +261,7 @@ pub(crate) fn for_each_word<'a>(lower: &'a str, mut f: impl FnMut(&'a [u8], u64)
 /// into a bit mask and visits only the word boundaries: a byte-at-a-time
 /// loop mispredicted a branch at both ends of every word.
 #[inline(always)]
-pub(super) fn for_each_ascii_word<'a>(bytes: &'a [u8], mut f: impl FnMut(&'a [u8], u64)) {
+pub(super) fn for_each_ascii_word<'a, O: OnWord<'a>>(bytes: &'a [u8], f: &mut O) {
     let mut start = 0usize;
     // Whether the byte before the current block is alphanumeric.
     let mut carry = 0u64;
@@ -235,7 +279,7 @@ pub(super) fn for_each_ascii_word<'a>(bytes: &'a [u8], mut f: impl FnMut(&'a [u8
             if alnum & (edges & edges.wrapping_neg()) != 0 {
                 start = at;
             } else {
-                f(&bytes[start..at], cheap_word_hash_at(bytes, start, at));
+                f.on_word(&bytes[start..at], cheap_word_hash_at(bytes, start, at));
             }
             edges &= edges - 1;
         }
@@ -245,7 +289,7 @@ pub(super) fn for_each_ascii_word<'a>(bytes: &'a [u8], mut f: impl FnMut(&'a [u8
         }
     }
     if carry == 1 {
-        f(
+        f.on_word(
             &bytes[start..],
             cheap_word_hash_at(bytes, start, bytes.len()),
         );

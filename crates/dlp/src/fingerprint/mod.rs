@@ -684,7 +684,7 @@ pub(crate) mod tests {
         }
         let long = "x".repeat(70) + " " + &"y".repeat(64);
         let mut found = Vec::new();
-        for_each_word(&long, |w, _| found.push(w.len()));
+        for_each_word(&long, |w: &[u8], _| found.push(w.len()));
         assert_eq!(found, [70, 64]);
     }
 
