@@ -221,9 +221,7 @@ async fn healthz(State(api): State<Arc<Api>>) -> Response {
 
 async fn metrics(State(api): State<Arc<Api>>) -> Response {
     let store = api.store.clone();
-    if let Ok(Ok((count, bytes))) =
-        tokio::task::spawn_blocking(move || store.quarantine_size()).await
-    {
+    if let Ok((count, bytes)) = crate::store_call::run(move || store.quarantine_size()).await {
         api.metrics.quarantine_messages.set(count as i64);
         api.metrics.quarantine_bytes.set(bytes as i64);
     }
@@ -234,15 +232,13 @@ async fn metrics(State(api): State<Arc<Api>>) -> Response {
         .into_response()
 }
 
-/// Runs a store call on the blocking pool; a store error is a 500 naming it.
+/// A store call ([`crate::store_call::run`]); its error is a 500 naming it.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, sluice_store::StoreError> + Send + 'static,
 ) -> Result<T, Response> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
-        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
-    }
+    crate::store_call::run(f)
+        .await
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e))
 }
 
 /// The `GET /api/v1/incidents` parameters as numbers; each one that is not

@@ -282,10 +282,9 @@ impl Proxy {
             size: message.len() as u64,
         };
         let store = self.store.clone();
-        let write =
-            tokio::task::spawn_blocking(move || store.quarantine(&held, &message, &incident));
+        let write = crate::store_call::run(move || store.quarantine(&held, &message, &incident));
         match tokio::time::timeout(QUARANTINE_TIMEOUT, write).await {
-            Ok(Ok(Ok(()))) => {
+            Ok(Ok(())) => {
                 // The deciding incident is in the store with the message;
                 // announce it and record the monitor-mode ones.
                 if let Some(incident) = &recorded.deciding {
@@ -300,8 +299,7 @@ impl Proxy {
             failed => {
                 self.metrics.quarantine_errors.inc();
                 let why = match failed {
-                    Ok(Ok(Err(e))) => e.to_string(),
-                    Ok(Err(e)) => format!("quarantine write panicked: {e}"),
+                    Ok(Err(e)) => e,
                     _ => format!("quarantine write slower than {QUARANTINE_TIMEOUT:?}"),
                 };
                 tracing::warn!("tx={id}: cannot quarantine: {why}");

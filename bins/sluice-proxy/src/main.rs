@@ -21,6 +21,7 @@ mod quarantine;
 mod relay;
 mod retry;
 mod stamps;
+mod store_call;
 mod transaction_log;
 mod upstream;
 mod webhook;
@@ -556,11 +557,10 @@ async fn prune_periodically(
         tick.tick().await;
         let store = store.clone();
         let (records, audit) = (before(retention), before(audit_retention));
-        let pruned = tokio::task::spawn_blocking(move || {
-            Ok::<_, sluice_store::StoreError>((store.prune(records)?, store.prune_audit(audit)?))
-        });
+        let pruned =
+            store_call::run(move || Ok((store.prune(records)?, store.prune_audit(audit)?)));
         match pruned.await {
-            Ok(Ok((p, audited))) => {
+            Ok((p, audited)) => {
                 if p.incidents + p.quarantined + audited > 0 {
                     tracing::info!(
                         "retention: pruned {} incident(s), {} held message(s) and {audited} audit entries",
@@ -576,7 +576,6 @@ async fn prune_periodically(
                     );
                 }
             }
-            Ok(Err(e)) => tracing::error!("retention: {e}"),
             Err(e) => tracing::error!("retention: {e}"),
         }
     }

@@ -148,14 +148,13 @@ impl Released {
     }
 }
 
-/// Runs a store call on the blocking pool (SQLite is synchronous).
+/// A store call ([`crate::store_call::run`]); its error is a store error.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, QuarantineError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(result) => Ok(result?),
-        Err(e) => Err(QuarantineError::Store(e.to_string())),
-    }
+    crate::store_call::run(f)
+        .await
+        .map_err(QuarantineError::Store)
 }
 
 impl Quarantine {

@@ -18,6 +18,7 @@ use super::signing::LinkError;
 use super::{pages, problem, Console, Reviewer};
 use crate::api::Peer;
 use crate::notify::Notifier;
+use crate::store_call;
 
 /// Longest justification kept.
 const MAX_JUSTIFICATION: usize = 2000;
@@ -28,20 +29,9 @@ const LIST_LIMIT: u32 = 200;
 /// Release requests, pending first.
 pub async fn list(State(console): State<Arc<Console>>, reviewer: Reviewer) -> Response {
     let store = console.api.store.clone();
-    match tokio::task::spawn_blocking(move || store.release_requests(LIST_LIMIT)).await {
-        Ok(Ok(list)) => {
-            Html(pages::requests(&reviewer.chrome(), &list).into_string()).into_response()
-        }
-        Ok(Err(e)) => problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Store error",
-            &e.to_string(),
-        ),
-        Err(e) => problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Store error",
-            &e.to_string(),
-        ),
+    match store_call::run(move || store.release_requests(LIST_LIMIT)).await {
+        Ok(list) => Html(pages::requests(&reviewer.chrome(), &list).into_string()).into_response(),
+        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, "Store error", &e),
     }
 }
 
@@ -82,7 +72,7 @@ pub async fn decide_pending(
         Err(e) => {
             let store = console.api.store.clone();
             let (wanted, error, actor) = (id.clone(), e.to_string(), by.actor.clone());
-            let _ = tokio::task::spawn_blocking(move || {
+            let _ = store_call::run(move || {
                 let by = Actor {
                     name: &actor,
                     client_ip: ip,
@@ -114,9 +104,8 @@ pub async fn decide_pending(
 async fn pending(console: &Console, id: &str) -> Option<ReleaseRequest> {
     let store = console.api.store.clone();
     let wanted = id.to_owned();
-    let found = tokio::task::spawn_blocking(move || store.release_request(&wanted)).await;
-    found
-        .ok()?
+    store_call::run(move || store.release_request(&wanted))
+        .await
         .ok()?
         .filter(|r| r.state == RequestState::Pending)
 }
@@ -133,7 +122,7 @@ async fn decide(
 ) -> bool {
     let store = console.api.store.clone();
     let (wanted, actor) = (id.to_owned(), actor.to_owned());
-    let result = tokio::task::spawn_blocking(move || {
+    let result = store_call::run(move || {
         let by = Actor {
             name: &actor,
             client_ip,
@@ -141,17 +130,10 @@ async fn decide(
         store.decide_request(&wanted, approved, &by, detail)
     })
     .await;
-    match result {
-        Ok(Ok(decided)) => decided,
-        Ok(Err(e)) => {
-            tracing::error!(quarantine = %id, "release request: {e}");
-            false
-        }
-        Err(e) => {
-            tracing::error!(quarantine = %id, "release request: {e}");
-            false
-        }
-    }
+    result.unwrap_or_else(|e| {
+        tracing::error!(quarantine = %id, "release request: {e}");
+        false
+    })
 }
 
 /// Mails the sender where their request now stands.
@@ -176,13 +158,12 @@ pub fn tell_sender(notifier: &Notifier, request: &ReleaseRequest, state: Request
 /// tells their senders.
 pub async fn expire_and_tell(console: &Console) {
     let store = console.api.store.clone();
-    match tokio::task::spawn_blocking(move || store.expire_requests()).await {
-        Ok(Ok(expired)) => {
+    match store_call::run(move || store.expire_requests()).await {
+        Ok(expired) => {
             for r in &expired {
                 tell_sender(&console.notifier, r, RequestState::Expired);
             }
         }
-        Ok(Err(e)) => tracing::error!("release requests: {e}"),
         Err(e) => tracing::error!("release requests: {e}"),
     }
 }
@@ -215,15 +196,11 @@ async fn open_link(console: &Console, token: &str) -> Result<LinkTarget, Respons
     };
     let store = console.api.store.clone();
     let wanted = id.clone();
-    let found = tokio::task::spawn_blocking(move || {
-        Ok::<_, sluice_store::StoreError>((
-            store.held_entry(&wanted)?,
-            store.release_request(&wanted)?,
-        ))
-    })
-    .await;
+    let found =
+        store_call::run(move || Ok((store.held_entry(&wanted)?, store.release_request(&wanted)?)))
+            .await;
     let (held, request) = match found {
-        Ok(Ok(pair)) => pair,
+        Ok(pair) => pair,
         _ => {
             return Err(problem(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -303,17 +280,16 @@ pub async fn ask(
     let id = target.quarantine_id.clone();
     let ip = peer.0.ip().to_string();
     let reason = justification.clone();
-    let made =
-        tokio::task::spawn_blocking(move || store.request_release(&id, &reason, Some(ip))).await;
+    let made = store_call::run(move || store.request_release(&id, &reason, Some(ip))).await;
     let notice = match made {
-        Ok(Ok(Ok(request))) => {
+        Ok(Ok(request)) => {
             tell_reviewers(&console, &request);
             "Your request was recorded."
         }
-        Ok(Ok(Err(RequestRefused::AlreadyRequested))) => {
+        Ok(Err(RequestRefused::AlreadyRequested)) => {
             "A release of this message was already requested."
         }
-        Ok(Ok(Err(RequestRefused::NotHeld))) => {
+        Ok(Err(RequestRefused::NotHeld)) => {
             return problem(
                 StatusCode::NOT_FOUND,
                 "Not held",
@@ -330,10 +306,9 @@ pub async fn ask(
     };
     let store = console.api.store.clone();
     let id = target.quarantine_id.clone();
-    let request = tokio::task::spawn_blocking(move || store.release_request(&id))
+    let request = store_call::run(move || store.release_request(&id))
         .await
         .ok()
-        .and_then(Result::ok)
         .flatten();
     Html(pages::request_link(&target.subject, request.as_ref(), "", Some(notice)).into_string())
         .into_response()

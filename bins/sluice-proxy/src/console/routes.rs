@@ -28,23 +28,13 @@ fn html(markup: Markup) -> Response {
     Html(markup.into_string()).into_response()
 }
 
-/// Runs a store call on the blocking pool; a failure is a 500 page.
+/// A store call ([`crate::store_call::run`]); its error is a 500 page.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, sluice_store::StoreError> + Send + 'static,
 ) -> Result<T, Response> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Store error",
-            &e.to_string(),
-        )),
-        Err(e) => Err(problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Store error",
-            &e.to_string(),
-        )),
-    }
+    crate::store_call::run(f)
+        .await
+        .map_err(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, "Store error", &e))
 }
 
 /// Where to go after signing in: a path of this console, never another
