@@ -220,23 +220,52 @@ pub fn nonce() -> anyhow::Result<String> {
     Ok(URL_SAFE_NO_PAD.encode(random_bytes::<18>()?))
 }
 
-/// Sessions signed out on this proxy, until they would have expired.
-#[derive(Default)]
-pub struct Revoked(Mutex<HashMap<String, i64>>);
+/// Sessions signed out on this proxy, until they would have expired: at
+/// most [`REVOKED_MAX`] of them.
+pub struct Revoked {
+    /// Nonce → when its session would have expired.
+    sessions: Mutex<HashMap<String, i64>>,
+    max: usize,
+}
+
+/// Sign-outs remembered at most. Each needs a session, so each cost a
+/// sign-in (an argon2 check); past this many, the sign-out whose session
+/// ends soonest is forgotten first: it has the least time left in which a
+/// stolen copy of its cookie could be used.
+const REVOKED_MAX: usize = 100_000;
+
+impl Default for Revoked {
+    fn default() -> Self {
+        Revoked::at_most(REVOKED_MAX)
+    }
+}
 
 impl Revoked {
+    fn at_most(max: usize) -> Revoked {
+        Revoked {
+            sessions: Mutex::new(HashMap::new()),
+            max,
+        }
+    }
+
     /// Remembers `session` as signed out.
     pub fn revoke(&self, session: &Session, now: i64) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         // Expired entries are dropped as new ones come, so the map holds
         // at most the sessions of one `session_ttl`.
         map.retain(|_, expires| *expires > now);
+        if map.len() >= self.max {
+            let soonest = map.iter().min_by_key(|(_, e)| **e).map(|(n, _)| n.clone());
+            if let Some(nonce) = soonest {
+                map.remove(&nonce);
+            }
+        }
         map.insert(session.nonce.clone(), session.expires);
     }
 
     /// Whether `session` was signed out.
     pub fn contains(&self, session: &Session) -> bool {
-        self.0
+        self.sessions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains_key(&session.nonce)
@@ -329,5 +358,29 @@ mod tests {
             assert_eq!(mode & 0o777, 0o640);
         }
         Secret::load(&path).unwrap();
+    }
+
+    #[test]
+    fn sign_outs_are_bounded_and_the_soonest_ending_is_forgotten_first() {
+        let revoked = Revoked::at_most(3);
+        let out = |nonce: &str, expires: i64| Session {
+            nonce: nonce.into(),
+            expires,
+            ..session()
+        };
+        for (nonce, expires) in [("a", 500), ("b", 300), ("c", 400)] {
+            revoked.revoke(&out(nonce, expires), 100);
+        }
+        revoked.revoke(&out("d", 600), 100);
+        assert!(!revoked.contains(&out("b", 300)), "ends soonest: forgotten");
+        for nonce in ["a", "c", "d"] {
+            assert!(revoked.contains(&out(nonce, 0)), "{nonce}");
+        }
+        // Expired ones leave first, without forgetting a live one.
+        revoked.revoke(&out("e", 700), 450);
+        assert!(!revoked.contains(&out("c", 0)));
+        for nonce in ["a", "d", "e"] {
+            assert!(revoked.contains(&out(nonce, 0)), "{nonce}");
+        }
     }
 }
