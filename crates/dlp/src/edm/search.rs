@@ -169,8 +169,8 @@ fn follow_sequences(index: &EdmIndex, lower: &str, found: &[(Word, u64)]) -> Vec
     let longest = index.max_words().clamp(1, MAX_CELL_WORDS);
     // The sequences still open: they started at one of the last `longest`
     // words and every word since is some cell's. Ring slots by word count.
-    let mut sequences = [0u64; MAX_CELL_WORDS];
-    let mut words = [Word::default(); MAX_CELL_WORDS];
+    let mut sequences = [0u64; SEQUENCE_RING];
+    let mut words = [Word::default(); SEQUENCE_RING];
     let mut open = 0usize;
     let mut seen = 0usize;
     // The digit groups just before, joined by separators only.
@@ -210,13 +210,13 @@ fn follow_sequences(index: &EdmIndex, lower: &str, found: &[(Word, u64)]) -> Vec
             open = 0;
             continue;
         }
-        let slot = seen % MAX_CELL_WORDS;
+        let slot = seen % SEQUENCE_RING;
         seen += 1;
         sequences[slot] = keys.start();
         words[slot] = word;
         open = (open + 1).min(longest);
         for back in 0..open {
-            let s = (slot + MAX_CELL_WORDS - back) % MAX_CELL_WORDS;
+            let s = (slot + SEQUENCE_RING - back) % SEQUENCE_RING;
             sequences[s] = Keys::fold(sequences[s], key);
             probes.push((sequences[s], words[s].start..word.end));
         }
@@ -242,6 +242,10 @@ fn follow_sequences(index: &EdmIndex, lower: &str, found: &[(Word, u64)]) -> Vec
     cells.dedup_by(|a, b| a.span == b.span);
     cells
 }
+
+/// Slots of the ring of open sequences: at least a cell's most words, a
+/// power of two so that `% SEQUENCE_RING` is a mask.
+const SEQUENCE_RING: usize = MAX_CELL_WORDS.next_power_of_two();
 
 /// Form filter probes held before they are made.
 const PROBES_HELD: usize = 16 * BATCH;
