@@ -88,3 +88,21 @@ paired_scan() {
             printf "  scan ratio, load apart (median of per-round ratios): %.2f (goal <= %s)\n", median(r, n), goal
         }'
 }
+
+# Writes DIR/sluice.toml: a proxy listening on 127.0.0.1:PORT, relaying to
+# 127.0.0.1:SINK, its store under DIR/data, then PROXY_LINES (more [proxy]
+# keys, each ending in a newline), SECTIONS (more tables, from `$(...)`
+# or not: a blank line follows them) and the demo
+# config's entities, rules, profiles and policies, with the demo's files
+# copied beside it.
+demo_proxy_config() {
+    local dir=$1 port=$2 sink=$3 proxy_lines=${4:-} sections=${5:-}
+    mkdir -p "$dir"
+    cp -r fixtures/demo/dictionaries fixtures/demo/board.fp "$dir/"
+    {
+        printf '[proxy]\nlisten = "127.0.0.1:%s"\nhostname = "dlp.bench"\n%s\n' "$port" "$proxy_lines"
+        printf '[upstream]\naddress = "127.0.0.1:%s"\nstarttls = "off"\n\n[store]\npath = "data/sluice.db"\n\n' "$sink"
+        if [ -n "$sections" ]; then printf '%s\n\n' "$sections"; fi
+        sed -n '/^\[\[entity\]\]/,$p' fixtures/demo/sluice.toml
+    } > "$dir/sluice.toml"
+}

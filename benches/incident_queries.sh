@@ -10,6 +10,7 @@
 # and an API client never wait on the store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/common.sh
 N=${1:-20000}
 ROUNDS=${2:-5}
 command -v smtp-sink > /dev/null || { echo "smtp-sink not found: apt-get install postfix" >&2; exit 2; }
@@ -20,14 +21,8 @@ SINK_PORT=25261
 PROXY_PORT=25262
 API_PORT=25263
 smtp-sink -u postfix 127.0.0.1:$SINK_PORT 1000 &
-mkdir -p "$WORK/demo"
-cp -r fixtures/demo/dictionaries fixtures/demo/board.fp "$WORK/demo/"
-{
-    printf '[proxy]\nlisten = "127.0.0.1:%s"\nhostname = "dlp.bench"\n\n' "$PROXY_PORT"
-    printf '[upstream]\naddress = "127.0.0.1:%s"\nstarttls = "off"\n\n[store]\npath = "data/sluice.db"\n\n' "$SINK_PORT"
-    printf '[api]\nlisten = "127.0.0.1:%s"\ntokens = ["bench"]\n\n' "$API_PORT"
-    sed -n '/^\[\[entity\]\]/,$p' fixtures/demo/sluice.toml
-} > "$WORK/demo/sluice.toml"
+demo_proxy_config "$WORK/demo" $PROXY_PORT $SINK_PORT "" \
+    "$(printf '[api]\nlisten = "127.0.0.1:%s"\ntokens = ["bench"]\n\n' "$API_PORT")"
 target/release/sluice-proxy --config "$WORK/demo/sluice.toml" 2> "$WORK/proxy.log" &
 sleep 1
 python3 - "$PROXY_PORT" "$API_PORT" "$N" "$ROUNDS" <<'PY'

@@ -19,14 +19,9 @@ SINK=25311
 smtp-sink -u postfix 127.0.0.1:$SINK 1000 &
 for v in plain proxied; do
     port=$([ $v = plain ] && echo 25312 || echo 25313)
-    mkdir -p "$WORK/$v"
-    cp -r fixtures/demo/dictionaries fixtures/demo/board.fp "$WORK/$v/"
-    {
-        printf '[proxy]\nlisten = "127.0.0.1:%s"\nhostname = "dlp.bench"\nmax_connections = 2000\n' $port
-        [ $v = proxied ] && printf 'proxy_protocol = ["127.0.0.1/32"]\n'
-        printf '\n[upstream]\naddress = "127.0.0.1:%s"\nstarttls = "off"\n\n[store]\npath = "data/sluice.db"\n\n' $SINK
-        sed -n '/^\[\[entity\]\]/,$p' fixtures/demo/sluice.toml
-    } > "$WORK/$v/sluice.toml"
+    lines=$'max_connections = 2000\n'
+    [ $v = proxied ] && lines+=$'proxy_protocol = ["127.0.0.1/32"]\n'
+    demo_proxy_config "$WORK/$v" $port $SINK "$lines"
     target/release/sluice-proxy --config "$WORK/$v/sluice.toml" 2> "$WORK/$v.log" &
 done
 cat > "$WORK/haproxy.cfg" <<CF

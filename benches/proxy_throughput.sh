@@ -22,13 +22,7 @@ trap 'kill $(jobs -p) 2> /dev/null || true; rm -rf "$WORK"' EXIT
 SINK_PORT=25251
 PROXY_PORT=25252
 smtp-sink -u postfix 127.0.0.1:$SINK_PORT 1000 &
-mkdir -p "$WORK/demo"
-cp -r fixtures/demo/dictionaries fixtures/demo/board.fp "$WORK/demo/"
-{
-    printf '[proxy]\nlisten = "127.0.0.1:%s"\nhostname = "dlp.bench"\nmax_connections = 2000\n\n' "$PROXY_PORT"
-    printf '[upstream]\naddress = "127.0.0.1:%s"\nstarttls = "off"\n\n[store]\npath = "data/sluice.db"\n\n' "$SINK_PORT"
-    sed -n '/^\[\[entity\]\]/,$p' fixtures/demo/sluice.toml
-} > "$WORK/demo/sluice.toml"
+demo_proxy_config "$WORK/demo" $PROXY_PORT $SINK_PORT $'max_connections = 2000\n'
 target/release/sluice-proxy --config "$WORK/demo/sluice.toml" 2> "$WORK/proxy.log" &
 PROXY_PID=$!
 sleep 1

@@ -430,7 +430,7 @@ impl KgramFilter {
     }
 
     /// Larger than a core's share of cache (512 KiB): worth prefetching.
-    fn is_large(&self) -> bool {
+    pub(super) fn is_large(&self) -> bool {
         self.words.len() > 1 << 16
     }
 }

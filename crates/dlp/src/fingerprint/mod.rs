@@ -651,6 +651,45 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_large_filter_reports_the_same_kgrams_places_and_words() {
+        let doc = prose(3, 800);
+        let fp = DocumentFingerprint::new("minutes", &doc);
+        let words: Vec<&str> = doc.split(' ').collect();
+        let text = format!(
+            "{} {} {}",
+            prose(4, 300),
+            words[100..400].join(" "),
+            prose(5, 300)
+        );
+        let lower = Normalized::new(&text).lower().to_owned();
+        let index: HashSet<u64> = fp.hashes.iter().copied().collect();
+        // The document's k-grams among enough others to make the filter
+        // large, so the prefetching loop runs.
+        let filler = (0..400_000u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let filter = KgramFilter::new(fp.filter.iter().copied().chain(filler));
+        assert!(filter.is_large());
+        let run = |filter: Option<&KgramFilter>| {
+            let (mut grams, mut seen) = (Vec::new(), Vec::new());
+            for_each_kgram_and_word(
+                &lower,
+                filter,
+                |h, cheap, at| {
+                    if index.contains(&h) {
+                        grams.push((h, cheap, at));
+                    }
+                },
+                |w: &[u8], cheap| seen.push((w.to_vec(), cheap)),
+            );
+            (grams, seen)
+        };
+        let (large, large_words) = run(Some(&filter));
+        let (full, full_words) = run(None);
+        assert!(large.len() > 50, "the pasted passage is found");
+        assert_eq!(large, full);
+        assert_eq!(large_words, full_words);
+    }
+
+    #[test]
     fn block_word_split_matches_a_plain_split() {
         // Texts of every length around the 64-byte blocks, words of every
         // length around the 8-byte loads, at every alignment.
