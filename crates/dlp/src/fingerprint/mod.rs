@@ -617,11 +617,11 @@ pub(crate) mod tests {
         );
     }
 
-    #[test]
-    fn the_filter_finds_exactly_what_full_hashing_finds() {
+    /// A document's fingerprint, and a message (normalized, lowercased)
+    /// with 300 of its words between unrelated prose.
+    fn minutes_pasted() -> (DocumentFingerprint, String) {
         let doc = prose(3, 800);
         let fp = DocumentFingerprint::new("minutes", &doc);
-        assert_eq!(fp.filter.len(), fp.hashes.len());
         let words: Vec<&str> = doc.split(' ').collect();
         let text = format!(
             "{} {} {}",
@@ -629,7 +629,13 @@ pub(crate) mod tests {
             words[100..400].join(" "),
             prose(5, 300)
         );
-        let lower = Normalized::new(&text).lower().to_owned();
+        (fp, Normalized::new(&text).lower().to_owned())
+    }
+
+    #[test]
+    fn the_filter_finds_exactly_what_full_hashing_finds() {
+        let (fp, lower) = minutes_pasted();
+        assert_eq!(fp.filter.len(), fp.hashes.len());
         let index: HashSet<u64> = fp.hashes.iter().copied().collect();
         let filter = KgramFilter::new(fp.filter.iter().copied());
         let mut full = Vec::new();
@@ -652,16 +658,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_large_filter_reports_the_same_kgrams_places_and_words() {
-        let doc = prose(3, 800);
-        let fp = DocumentFingerprint::new("minutes", &doc);
-        let words: Vec<&str> = doc.split(' ').collect();
-        let text = format!(
-            "{} {} {}",
-            prose(4, 300),
-            words[100..400].join(" "),
-            prose(5, 300)
-        );
-        let lower = Normalized::new(&text).lower().to_owned();
+        let (fp, lower) = minutes_pasted();
         let index: HashSet<u64> = fp.hashes.iter().copied().collect();
         // The document's k-grams among enough others to make the filter
         // large, so the prefetching loop runs.
