@@ -28,6 +28,14 @@ struct Fingerprinted(tempfile::TempDir);
 
 impl Fingerprinted {
     fn new(docs: &[&str], exclude: &[&str]) -> Fingerprinted {
+        Fingerprinted::with_filler(docs, exclude, 0)
+    }
+
+    /// As [`Fingerprinted::new`], with one more document of `filler`
+    /// generated words (sharing no phrase with anything mailed here): a
+    /// library large enough that messages are tested the way a large
+    /// library's are (each k-gram's filter word prefetched, tested later).
+    fn with_filler(docs: &[&str], exclude: &[&str], filler: usize) -> Fingerprinted {
         let dir = tempfile::tempdir().unwrap();
         let mut args = vec!["fingerprint".to_owned(), "--out".into()];
         args.push(dir.path().join("docs.fp").display().to_string());
@@ -41,9 +49,31 @@ impl Fingerprinted {
             std::fs::write(&path, license(name)).unwrap();
             args.push(path.display().to_string());
         }
+        if filler > 0 {
+            let path = dir.path().join("filler.txt");
+            let mut seed = 1u64;
+            let words: Vec<String> = (0..filler)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    format!("zq{}", (seed >> 33) % 50_000)
+                })
+                .collect();
+            std::fs::write(&path, words.join(" ")).unwrap();
+            args.push(path.display().to_string());
+        }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = sluice_scan(&args);
         assert!(out.status.success(), "{out:?}");
+        if filler > 0 {
+            // More kept hashes than a 512 KiB filter holds at 16 bits each.
+            let file: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.path().join("docs.fp")).unwrap())
+                    .unwrap();
+            let packed = file["documents"][docs.len()]["hashes"].as_str().unwrap();
+            assert!(packed.len() / 4 * 3 / 8 > 1 << 18, "{}", packed.len());
+        }
         std::fs::write(
             dir.path().join("sluice.toml"),
             "[[entity]]\nname = \"licences\"\ntype = \"fingerprint\"\npath = \"docs.fp\"\nsimilarity = 30\n\n\
@@ -80,6 +110,13 @@ impl Fingerprinted {
              Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
             lines.join("\r\n")
         ))
+    }
+
+    /// What `sluice-scan check` reports on the config.
+    fn check(&self) -> String {
+        let config = self.0.path().join("sluice.toml");
+        let out = sluice_scan(&["check", "--config", config.to_str().unwrap()]);
+        String::from_utf8(out.stdout).unwrap()
     }
 
     fn matches_in(&self, message_text: String) -> Vec<(String, u64, Option<u64>)> {
@@ -125,71 +162,81 @@ fn paragraph(name: &str, at: f64, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// A paragraph of `doc` from `at` in every shape SPEC §3.5 names: (shape,
+/// body, whether the body is HTML).
+fn shapes(doc: &str, at: f64) -> Vec<(&'static str, String, bool)> {
+    let p = paragraph(doc, at, 60);
+    let mut edited = p.clone();
+    for w in edited.iter_mut().skip(5).step_by(10) {
+        *w = "banana".into();
+    }
+    vec![
+        (
+            "verbatim",
+            format!("{UNRELATED}{}\n{UNRELATED}", p.join(" ")),
+            false,
+        ),
+        (
+            "reflowed",
+            p.chunks(7)
+                .map(|c| c.join(" "))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            false,
+        ),
+        ("re-cased", p.join(" ").to_uppercase(), false),
+        (
+            "quoted",
+            p.chunks(9)
+                .map(|c| format!("> {}", c.join(" ")))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            false,
+        ),
+        (
+            "no punctuation",
+            p.join(" ").replace(|c: char| c.is_ascii_punctuation(), ""),
+            false,
+        ),
+        (
+            "one word in ten changed",
+            format!("{UNRELATED}{} {UNRELATED}", edited.join(" ")),
+            false,
+        ),
+        (
+            "html",
+            format!(
+                "<p>{UNRELATED}</p><p><b>{}</b> {}</p>",
+                p[..20].join(" "),
+                p[20..].join(" ")
+            ),
+            true,
+        ),
+    ]
+}
+
+/// Every shape of a paragraph of `doc` from `at` is found by its passage.
+fn every_shape_found(fp: &Fingerprinted, doc: &str, at: f64) {
+    for (shape, body, html) in shapes(doc, at) {
+        let found = fp.matches(&body, html);
+        assert_eq!(found.len(), 1, "{doc} at {at}, {shape}: {found:?}");
+        let (name, similarity, passage) = &found[0];
+        assert_eq!(name, &format!("{doc}.txt"), "{shape}");
+        assert!(similarity < &30, "found by its passage, not similarity");
+        assert!(
+            passage.is_some_and(|w| (35..=70).contains(&w)),
+            "{doc} {shape}: {passage:?}"
+        );
+    }
+}
+
 #[test]
 fn a_paragraph_is_found_in_every_shape() {
     let docs = ["GPL-3", "Apache-2.0", "MPL-2.0", "GFDL-1.3"];
     let fp = Fingerprinted::new(&docs, &[]);
     for doc in docs {
         for at in [0.25, 0.5, 0.75] {
-            let p = paragraph(doc, at, 60);
-            let mut edited = p.clone();
-            for w in edited.iter_mut().skip(5).step_by(10) {
-                *w = "banana".into();
-            }
-            let shapes = [
-                (
-                    "verbatim",
-                    format!("{UNRELATED}{}\n{UNRELATED}", p.join(" ")),
-                    false,
-                ),
-                (
-                    "reflowed",
-                    p.chunks(7)
-                        .map(|c| c.join(" "))
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                    false,
-                ),
-                ("re-cased", p.join(" ").to_uppercase(), false),
-                (
-                    "quoted",
-                    p.chunks(9)
-                        .map(|c| format!("> {}", c.join(" ")))
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                    false,
-                ),
-                (
-                    "no punctuation",
-                    p.join(" ").replace(|c: char| c.is_ascii_punctuation(), ""),
-                    false,
-                ),
-                (
-                    "one word in ten changed",
-                    format!("{UNRELATED}{} {UNRELATED}", edited.join(" ")),
-                    false,
-                ),
-                (
-                    "html",
-                    format!(
-                        "<p>{UNRELATED}</p><p><b>{}</b> {}</p>",
-                        p[..20].join(" "),
-                        p[20..].join(" ")
-                    ),
-                    true,
-                ),
-            ];
-            for (shape, body, html) in shapes {
-                let found = fp.matches(&body, html);
-                assert_eq!(found.len(), 1, "{doc} at {at}, {shape}: {found:?}");
-                let (name, similarity, passage) = &found[0];
-                assert_eq!(name, &format!("{doc}.txt"), "{shape}");
-                assert!(similarity < &30, "found by its passage, not similarity");
-                assert!(
-                    passage.is_some_and(|w| (35..=70).contains(&w)),
-                    "{doc} {shape}: {passage:?}"
-                );
-            }
+            every_shape_found(&fp, doc, at);
         }
     }
     // The whole document: by similarity, with its longest passage too.
@@ -199,6 +246,22 @@ fn a_paragraph_is_found_in_every_shape() {
         whole[0].1 >= 90 && whole[0].2.is_some_and(|w| w > 1000),
         "{whole:?}"
     );
+}
+
+#[test]
+fn a_paragraph_is_found_in_every_shape_in_a_large_library() {
+    // 800,000 more words: more kept k-grams than a 512 KiB filter holds.
+    let docs = ["GPL-3", "Apache-2.0", "MPL-2.0", "GFDL-1.3"];
+    let fp = Fingerprinted::with_filler(&docs, &[], 800_000);
+    for doc in docs {
+        every_shape_found(&fp, doc, 0.5);
+    }
+    let whole = fp.matches(&license("MPL-2.0"), false);
+    assert_eq!(whole.len(), 1);
+    assert!(whole[0].1 >= 90, "{whole:?}");
+    for other in ["Artistic", "BSD", "CC0-1.0"] {
+        assert_eq!(fp.matches(&license(other), false), [], "{other}");
+    }
 }
 
 #[test]
@@ -248,12 +311,7 @@ fn check_asks_to_rebuild_an_older_file() {
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     file["version"] = 2.into();
     std::fs::write(&path, file.to_string()).unwrap();
-    let out = sluice_scan(&[
-        "check",
-        "--config",
-        fp.0.path().join("sluice.toml").to_str().unwrap(),
-    ]);
-    let report = String::from_utf8(out.stdout).unwrap();
+    let report = fp.check();
     assert!(
         report.contains("built by an earlier version") && report.contains("rebuild it"),
         "{report}"
