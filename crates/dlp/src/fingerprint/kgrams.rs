@@ -85,7 +85,7 @@ fn kgrams_at_once<'a>(
         if !ring.push(w, c) {
             return;
         }
-        if filter.is_some_and(|set| !set.passes(set.probe(ring.rolling))) {
+        if filter.is_some_and(|set| !set.holds(set.probe(ring.rolling), ring.rolling)) {
             return;
         }
         let first = ring.seen - K;
@@ -108,6 +108,7 @@ fn kgrams_prefetched<'a>(
         filter,
         ring: WordRing::default(),
         grams: [0; RING],
+        probes: [Probe::default(); RING],
         f,
         word,
     };
@@ -129,6 +130,9 @@ struct Delayed<'a, 'c, F, W> {
     ring: WordRing<'a>,
     /// The cheap hash of the k-gram ending at each word of the ring.
     grams: [u64; RING],
+    /// Its place in the filter, worked out once for the prefetch and the
+    /// test (a second mix per word was a tenth of the loop's extra work).
+    probes: [Probe; RING],
     f: F,
     word: W,
 }
@@ -139,7 +143,7 @@ impl<'a, F: FnMut(u64, u64, usize), W: FnMut(&'a [u8], u64)> Delayed<'a, '_, F, 
     #[inline(always)]
     fn test(&mut self, last: usize) {
         let gram = self.grams[last % RING];
-        if self.filter.passes(self.filter.probe(gram)) {
+        if self.filter.holds(self.probes[last % RING], gram) {
             let first = last + 1 - K;
             (self.f)(self.ring.hash(self.cache, first), gram, first);
         }
@@ -156,8 +160,10 @@ impl<'a, F: FnMut(u64, u64, usize), W: FnMut(&'a [u8], u64)> OnWord<'a>
             return;
         }
         let i = self.ring.seen - 1;
+        let probe = self.filter.probe(self.ring.rolling);
         self.grams[i % RING] = self.ring.rolling;
-        self.filter.prefetch(self.filter.probe(self.ring.rolling));
+        self.probes[i % RING] = probe;
+        self.filter.prefetch(probe);
         // The k-gram whose probe was prefetched LAG words ago.
         if i >= K - 1 + LAG {
             self.test(i - LAG);
@@ -370,11 +376,21 @@ pub(super) fn cheap_word_hash_at(bytes: &[u8], start: usize, end: usize) -> u64 
 /// It used to be a one-bit bitmap backed by a hash set of every cheap
 /// hash: one false pass in sixteen, each a cache miss into a set of
 /// millions (and a tenth of a large library's load time to build it).
+///
+/// A k-gram that passes is confirmed by a second filter of half the size
+/// and an independent mix before it costs a SHA-based hash: one false
+/// pass in two hundred was still thousands of SHA-256 blocks per thousand
+/// messages against a large library, a third of what it added to a scan
+/// (`docs/performance.md`); the second read is one cache miss.
 #[derive(Debug, Clone)]
 pub(crate) struct KgramFilter {
     words: Vec<u64>,
     /// 64 less the number of words as a power of two.
     shift: u32,
+    /// The confirming filter: 8 bits a hash, four tested.
+    confirm: Vec<u64>,
+    /// 64 less the number of `confirm`'s words as a power of two.
+    confirm_shift: u32,
 }
 
 /// Bits set (and tested) per hash, each chosen by six bits of the mixed
@@ -390,12 +406,39 @@ impl KgramFilter {
         let mut filter = KgramFilter {
             words: vec![0u64; 1 << log2],
             shift: 64 - log2,
+            confirm: vec![0u64; 1 << (log2 - 1)],
+            confirm_shift: 64 - (log2 - 1),
         };
         for h in hashes {
             let probe = filter.probe(h);
             filter.words[probe.word] |= probe.mask();
+            let probe = filter.confirm_probe(h);
+            filter.confirm[probe.word] |= probe.mask();
         }
         filter
+    }
+
+    /// Where `h` is in the confirming filter: as [`KgramFilter::probe`],
+    /// with another mix, so that passing one says nothing of the other.
+    #[inline(always)]
+    fn confirm_probe(&self, h: u64) -> Probe {
+        let mut x = h ^ (h >> 29);
+        x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x ^= x >> 32;
+        Probe {
+            word: (x >> self.confirm_shift) as usize,
+            bits: x,
+        }
+    }
+
+    /// Whether a k-gram that passed the filter also passes the confirming
+    /// one. Out of line: only the few that pass come here.
+    #[cold]
+    #[inline(never)]
+    fn confirms(&self, h: u64) -> bool {
+        let probe = self.confirm_probe(h);
+        let word = self.confirm[probe.word];
+        word & probe.mask() == probe.mask()
     }
 
     /// Where `h` is in the filter: its word, and the mixed hash whose low
@@ -421,6 +464,25 @@ impl KgramFilter {
     fn passes(&self, probe: Probe) -> bool {
         let word = self.words[probe.word];
         word >> (probe.bits & 63) & 1 == 1 && word & probe.mask() == probe.mask()
+    }
+
+    /// Whether the k-gram of cheap hash `h` (at `probe`) passes both
+    /// filters.
+    #[inline(always)]
+    fn holds(&self, probe: Probe, h: u64) -> bool {
+        self.passes(probe) && self.confirms(h)
+    }
+
+    /// Whether `h` passes the first filter alone, for tests.
+    #[cfg(test)]
+    pub(super) fn passes_for_test(&self, h: u64) -> bool {
+        self.passes(self.probe(h))
+    }
+
+    /// Whether `h` passes both filters, for tests.
+    #[cfg(test)]
+    pub(super) fn holds_for_test(&self, h: u64) -> bool {
+        self.holds(self.probe(h), h)
     }
 
     /// Starts loading the word [`KgramFilter::passes`] will read.

@@ -657,6 +657,30 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_confirming_filter_turns_away_most_false_passes() {
+        let mut seed = 11u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed ^ (seed >> 29)
+        };
+        let held: Vec<u64> = (0..200_000).map(|_| next()).collect();
+        let filter = KgramFilter::new(held.iter().copied());
+        assert!(held.iter().all(|&h| filter.holds_for_test(h)));
+        let others: Vec<u64> = (0..1_000_000).map(|_| next()).collect();
+        let passing = others
+            .iter()
+            .filter(|&&h| filter.passes_for_test(h))
+            .count();
+        let held_too = others.iter().filter(|&&h| filter.holds_for_test(h)).count();
+        // About one in two hundred passes the filter; of those, about one
+        // in thirty the confirming one.
+        assert!((2_000..10_000).contains(&passing), "{passing}");
+        assert!(held_too * 10 < passing, "{held_too} of {passing}");
+    }
+
+    #[test]
     fn a_large_filter_reports_the_same_kgrams_places_and_words() {
         let (fp, lower) = minutes_pasted();
         let index: HashSet<u64> = fp.hashes.iter().copied().collect();
