@@ -422,13 +422,7 @@ impl KgramFilter {
     /// with another mix, so that passing one says nothing of the other.
     #[inline(always)]
     fn confirm_probe(&self, h: u64) -> Probe {
-        let mut x = h ^ (h >> 29);
-        x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        x ^= x >> 32;
-        Probe {
-            word: (x >> self.confirm_shift) as usize,
-            bits: x,
-        }
+        Probe::mixed(h, 29, 0xBF58_476D_1CE4_E5B9, self.confirm_shift)
     }
 
     /// Whether a k-gram that passed the filter also passes the confirming
@@ -447,15 +441,7 @@ impl KgramFilter {
     /// words' hashes.
     #[inline(always)]
     fn probe(&self, h: u64) -> Probe {
-        let mut x = h ^ (h >> 31);
-        x = x.wrapping_mul(0xD6E8_FEB8_6659_FD93);
-        x ^= x >> 32;
-        // The word from the top bits (at most 24 of them), the bits from
-        // the low 24: the two never overlap.
-        Probe {
-            word: (x >> self.shift) as usize,
-            bits: x,
-        }
+        Probe::mixed(h, 31, 0xD6E8_FEB8_6659_FD93, self.shift)
     }
 
     /// Whether the probe's bits are all set. The first bit alone turns
@@ -506,6 +492,20 @@ struct Probe {
 }
 
 impl Probe {
+    /// `h` mixed (xor-shift by `fold`, multiply by `mul`, xor-shift), its
+    /// word from the top bits (64 less `shift` of them, at most 24) and
+    /// its bits from the low 24: the two never overlap.
+    #[inline(always)]
+    fn mixed(h: u64, fold: u32, mul: u64, shift: u32) -> Probe {
+        let mut x = h ^ (h >> fold);
+        x = x.wrapping_mul(mul);
+        x ^= x >> 32;
+        Probe {
+            word: (x >> shift) as usize,
+            bits: x,
+        }
+    }
+
     /// The [`FILTER_BITS`] bits, six bits of the hash choosing each.
     #[inline(always)]
     fn mask(self) -> u64 {

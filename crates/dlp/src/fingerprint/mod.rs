@@ -589,6 +589,17 @@ pub(crate) mod tests {
         out
     }
 
+    /// Pseudo-random numbers from `seed` (a linear congruential
+    /// generator, its state folded).
+    fn numbers(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed ^ (seed >> 29)
+        }
+    }
+
     fn sorted(v: Vec<(u64, u64)>) -> Vec<u64> {
         let mut v: Vec<u64> = v.into_iter().map(|(h, _)| h).collect();
         v.sort_unstable();
@@ -658,13 +669,7 @@ pub(crate) mod tests {
 
     #[test]
     fn the_confirming_filter_turns_away_most_false_passes() {
-        let mut seed = 11u64;
-        let mut next = move || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            seed ^ (seed >> 29)
-        };
+        let mut next = numbers(11);
         let held: Vec<u64> = (0..200_000).map(|_| next()).collect();
         let filter = KgramFilter::new(held.iter().copied());
         assert!(held.iter().all(|&h| filter.holds_for_test(h)));
@@ -714,13 +719,8 @@ pub(crate) mod tests {
     fn block_word_split_matches_a_plain_split() {
         // Texts of every length around the 64-byte blocks, words of every
         // length around the 8-byte loads, at every alignment.
-        let mut seed = 7u64;
-        let mut next = move || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize
-        };
+        let mut numbers = numbers(7);
+        let mut next = move || (numbers() >> 4) as usize;
         // Mostly separators (short words), then mostly letters (long ones).
         let alphabets: [&[u8]; 2] = [
             b"ab9Z -.,\n\t_@[`{/:",
