@@ -76,16 +76,19 @@ pub(crate) struct Word {
     pub(crate) end: usize,
 }
 
-/// Word filter verdicts remembered per thread (64 KiB: the cache misses of
-/// a larger table cost more than its few more hits on generated mail).
-const VERDICTS: usize = 1 << 14;
+/// Word verdicts remembered per thread: 256 KiB, well inside a core's L2
+/// cache, for mail whose vocabulary is tens of thousands of words (the
+/// scan benchmark's is 64,000). A verdict not remembered costs a cache
+/// miss into the word filter, and for a word some cell has another into
+/// the form filter; 64 KiB missed a quarter of the words.
+const VERDICTS: usize = 1 << 16;
 
 thread_local! {
     /// Per thread: recent words' word filter verdicts, for the index whose
     /// id is kept with them (slot by the top bits of the word's cheap
-    /// hash, holding its low 32 bits with the lowest replaced by the
-    /// verdict: two words alike in those 45 bits would share a verdict,
-    /// one chance in 2^45 per pair). A message's words are mostly the same few
+    /// hash, holding its low 32 bits with the lowest two replaced by the
+    /// verdict's [`VERDICT_BITS`]: two words alike in those 44 bits would
+    /// share a verdict, one chance in 2^44 per pair). A message's words are mostly the same few
     /// thousand, and the filter of a large table is megabytes of random
     /// probes: without the verdicts, the probes' cache misses were most of
     /// the cost of EDM on ordinary mail.
@@ -107,38 +110,117 @@ struct Scratch {
 const BATCH: usize = 32;
 
 fn find_cells(index: &EdmIndex, lower: &str, words: &mut [TextWord]) -> Vec<CellHit> {
+    let mut candidates = Vec::new();
     SCRATCH.with_borrow_mut(|scratch| {
-        if scratch.owner != index.id() || scratch.verdicts.is_empty() {
-            scratch.owner = index.id();
-            scratch.verdicts.clear();
-            scratch.verdicts.resize(VERDICTS, 0);
-        }
-        judge_words(index, &mut scratch.verdicts, words);
+        judge_words(index, scratch.verdicts_of(index), words, &mut candidates);
     });
-    follow_sequences(index, lower, words)
+    follow_sequences(index, lower, words, candidates)
 }
 
+impl Scratch {
+    /// The verdicts remembered for `index` (none yet if they were another
+    /// index's).
+    fn verdicts_of(&mut self, index: &EdmIndex) -> &mut Vec<u32> {
+        if self.owner != index.id() || self.verdicts.is_empty() {
+            self.owner = index.id();
+            self.verdicts.clear();
+            self.verdicts.resize(VERDICTS, 0);
+        }
+        &mut self.verdicts
+    }
+}
+
+/// Leaves out of a text's word list the words that can change nothing:
+/// a word no cell has (as remembered from earlier texts), right after
+/// another such word. [`follow_sequences`] only needs to know that a
+/// sequence of cell words, or a run of digit groups, broke there, and the
+/// first such word tells it; the rest were most of the list, each judged
+/// and followed for nothing.
+///
+/// It holds the thread's remembered verdicts for one index while the text
+/// is split, and gives them back when dropped (before [`find_rows`] runs).
+pub(crate) struct WordSieve {
+    verdicts: Vec<u32>,
+    /// Whether the last word kept broke sequences.
+    after_break: bool,
+}
+
+impl WordSieve {
+    pub(crate) fn new(index: &EdmIndex) -> WordSieve {
+        let verdicts =
+            SCRATCH.with_borrow_mut(|scratch| std::mem::take(scratch.verdicts_of(index)));
+        WordSieve {
+            verdicts,
+            after_break: false,
+        }
+    }
+
+    /// Whether the word `w` of cheap hash `cheap`, the next of the text,
+    /// goes in the list.
+    #[inline(always)]
+    pub(crate) fn keeps(&mut self, w: &[u8], cheap: u64) -> bool {
+        // Remembered as in no cell: its tag, no verdict bit set.
+        let breaks = self.verdicts[verdict_slot(cheap)] == cheap as u32 & !VERDICT_BITS
+            && !w[0].is_ascii_digit();
+        let keep = !(breaks && self.after_break);
+        self.after_break = breaks;
+        keep
+    }
+}
+
+impl Drop for WordSieve {
+    fn drop(&mut self) {
+        let verdicts = std::mem::take(&mut self.verdicts);
+        SCRATCH.with_borrow_mut(|scratch| scratch.verdicts = verdicts);
+    }
+}
+
+/// The slot of a word's remembered verdict: the top bits of its cheap
+/// hash.
+#[inline(always)]
+fn verdict_slot(cheap: u64) -> usize {
+    (cheap >> (64 - VERDICTS.trailing_zeros())) as usize
+}
+
+/// A remembered verdict's bits: some cell has the word (the word
+/// filter), and the word alone may be a cell (the form filter). The rest
+/// of the slot is the word's tag.
+const IN_A_CELL: u32 = 1;
+const ALONE: u32 = 2;
+const VERDICT_BITS: u32 = IN_A_CELL | ALONE;
+
 /// Replaces each word's cheap hash by its key when some cell may have
-/// the word, else by 0 (never a key).
-fn judge_words(index: &EdmIndex, verdicts: &mut [u32], words: &mut [(Word, u64)]) {
+/// the word, else by 0 (never a key), and adds to `candidates` each word
+/// that may be a cell by itself. Both answers are remembered: most words
+/// of a table are never a cell alone (a first name, a surname, an
+/// e-mail's domain), and asking the form filter about each again cost a
+/// cache miss a word.
+fn judge_words(
+    index: &EdmIndex,
+    verdicts: &mut [u32],
+    words: &mut [(Word, u64)],
+    candidates: &mut Vec<Range<usize>>,
+) {
     let keys = index.keys();
-    let slot_of = |cheap: u64| (cheap >> (64 - VERDICTS.trailing_zeros())) as usize;
     // The words of a batch not remembered: their slot and verdict tag.
     let mut pending = [(0usize, 0u32); BATCH];
     for batch in words.chunks_mut(BATCH) {
         // Remembered words are settled at once; the others get their key
         // and a probe started, all before any probe is read.
         let mut unknown = 0u64;
-        for (i, (_, cheap)) in batch.iter_mut().enumerate() {
-            let slot = slot_of(*cheap);
-            let tag = *cheap as u32 & !1;
+        for (i, (word, cheap)) in batch.iter_mut().enumerate() {
+            let slot = verdict_slot(*cheap);
+            let tag = *cheap as u32 & !VERDICT_BITS;
             let verdict = verdicts[slot];
-            if verdict & !1 == tag {
-                *cheap = if verdict & 1 == 1 {
+            if verdict & !VERDICT_BITS == tag {
+                *cheap = if verdict & IN_A_CELL != 0 {
                     keys.word(*cheap)
                 } else {
                     0
                 };
+                if verdict & ALONE != 0 && candidates.len() < MAX_CELLS {
+                    candidates.push(word.start..word.end);
+                }
             } else {
                 let key = keys.word(*cheap);
                 index.prefetch_word(key);
@@ -150,13 +232,21 @@ fn judge_words(index: &EdmIndex, verdicts: &mut [u32], words: &mut [(Word, u64)]
         while unknown != 0 {
             let i = unknown.trailing_zeros() as usize;
             unknown &= unknown - 1;
-            let key = &mut batch[i].1;
-            let verdict = index.may_have_word(*key);
-            let (slot, tag) = pending[i];
-            verdicts[slot] = tag | u32::from(verdict);
-            if !verdict {
+            let (word, key) = &mut batch[i];
+            let mut verdict = 0;
+            if index.may_have_word(*key) {
+                verdict |= IN_A_CELL;
+                if index.may_hold(Keys::fold(keys.start(), *key)) {
+                    verdict |= ALONE;
+                    if candidates.len() < MAX_CELLS {
+                        candidates.push(word.start..word.end);
+                    }
+                }
+            } else {
                 *key = 0;
             }
+            let (slot, tag) = pending[i];
+            verdicts[slot] = tag | verdict;
         }
     }
 }
@@ -164,7 +254,12 @@ fn judge_words(index: &EdmIndex, verdicts: &mut [u32], words: &mut [(Word, u64)]
 /// The spans worth an HMAC: word sequences up to the table's longest
 /// cell whose words some cell has and whose form may be in the index,
 /// and digit groups run together; then the cells among them.
-fn follow_sequences(index: &EdmIndex, lower: &str, found: &[(Word, u64)]) -> Vec<CellHit> {
+fn follow_sequences(
+    index: &EdmIndex,
+    lower: &str,
+    found: &[(Word, u64)],
+    mut candidates: Vec<Range<usize>>,
+) -> Vec<CellHit> {
     let keys = index.keys();
     let longest = index.max_words().clamp(1, MAX_CELL_WORDS);
     // The sequences still open: they started at one of the last `longest`
@@ -176,7 +271,6 @@ fn follow_sequences(index: &EdmIndex, lower: &str, found: &[(Word, u64)]) -> Vec
     // The digit groups just before, joined by separators only.
     let mut groups: [Word; MAX_DIGIT_GROUPS] = [Word::default(); MAX_DIGIT_GROUPS];
     let mut group_count = 0usize;
-    let mut candidates: Vec<Range<usize>> = Vec::new();
     // Each open sequence's filter hash, with its span.
     let mut probes: Vec<(u64, Range<usize>)> = Vec::new();
     let bytes = lower.as_bytes();
@@ -215,7 +309,9 @@ fn follow_sequences(index: &EdmIndex, lower: &str, found: &[(Word, u64)]) -> Vec
         sequences[slot] = keys.start();
         words[slot] = word;
         open = (open + 1).min(longest);
-        for back in 0..open {
+        // The word alone was judged with its verdict (judge_words).
+        sequences[slot] = Keys::fold(sequences[slot], key);
+        for back in 1..open {
             let s = (slot + SEQUENCE_RING - back) % SEQUENCE_RING;
             sequences[s] = Keys::fold(sequences[s], key);
             probes.push((sequences[s], words[s].start..word.end));
@@ -469,6 +565,80 @@ pub(crate) mod tests {
         let far = format!("Anne O'Brien {} ACC-77120934", "word ".repeat(70));
         assert_eq!(rows(&idx, &far, 2), []);
         assert_eq!(rows(&idx, "Chen Wei chen.wei@example.cn", 2), [(3, 2)]);
+    }
+
+    /// The cells (spans) and rows `find_rows` reports for `lower`, its
+    /// words given whole or through a [`WordSieve`] as the engine does.
+    fn cells_and_rows(
+        index: &EdmIndex,
+        lower: &str,
+        sieved: bool,
+    ) -> (Vec<Range<usize>>, Vec<RowHit>) {
+        let mut words = words_of(lower);
+        if sieved {
+            let mut sieve = WordSieve::new(index);
+            words.retain(|&(w, cheap)| sieve.keeps(&lower.as_bytes()[w.start..w.end], cheap));
+        }
+        let rule = RowRule {
+            min_columns: 2,
+            primary: None,
+            max_value_rows: 10,
+        };
+        let (cells, rows) = find_rows(index, lower, &mut words, rule);
+        (cells.into_iter().map(|c| c.span).collect(), rows)
+    }
+
+    #[test]
+    fn remembered_verdicts_and_the_sieve_change_no_answer() {
+        // "obrien" is a cell alone (the last column) and part of a longer
+        // one; "anne" only part of one; "london" a cell of many rows.
+        let idx = index("full,last,city\nAnne Marie Obrien,Obrien,London\nChen Wei,Wei,London\n");
+        let texts = [
+            "Dear Anne Marie Obrien, the the report for Mrs Obrien is late",
+            "anne and marie went to london; call 555 0100 then the obrien file",
+            "wei chen wei, Chen Wei of London, the the the end",
+        ];
+        for text in texts {
+            let lower = crate::normalize::Normalized::new(text).lower().to_owned();
+            // First seen: every verdict is worked out; then remembered,
+            // and then with runs of words in no cell cut to their first.
+            let first = cells_and_rows(&idx, &lower, false);
+            let remembered = cells_and_rows(&idx, &lower, false);
+            let sieved = cells_and_rows(&idx, &lower, true);
+            assert_eq!(first, remembered, "{text}");
+            assert_eq!(first, sieved, "{text}");
+        }
+        let lower = "mrs obrien and anne";
+        let (cells, _) = cells_and_rows(&idx, lower, false);
+        assert_eq!(
+            cells,
+            vec![Range { start: 4, end: 10 }],
+            "obrien alone is a cell, anne is not"
+        );
+    }
+
+    #[test]
+    fn the_sieve_keeps_the_first_of_a_run_of_words_no_cell_has() {
+        let idx = index(TABLE);
+        let lower = "the the and anne obrien 42 the of of";
+        // Judged once, so that the verdicts are remembered.
+        find_rows(
+            &idx,
+            lower,
+            &mut words_of(lower),
+            RowRule {
+                min_columns: 2,
+                primary: None,
+                max_value_rows: 10,
+            },
+        );
+        let mut sieve = WordSieve::new(&idx);
+        let kept: Vec<&str> = words_of(lower)
+            .into_iter()
+            .filter(|&(w, cheap)| sieve.keeps(&lower.as_bytes()[w.start..w.end], cheap))
+            .map(|(w, _)| &lower[w.start..w.end])
+            .collect();
+        assert_eq!(kept, ["the", "anne", "obrien", "42", "the"]);
     }
 
     #[test]
