@@ -57,7 +57,7 @@ mod build;
 mod search;
 
 pub use build::{build_from_csv, EdmBuilder, EdmReport, RepeatedColumn};
-pub(crate) use search::{find_rows, RowRule, TextWord, Word, WordSieve};
+pub(crate) use search::{find_rows, RowRule, TextWord, Word};
 
 const MAGIC: &[u8; 8] = b"SLUICEDM";
 const VERSION: u32 = 1;
@@ -360,8 +360,7 @@ impl Bytes {
     }
 }
 
-/// A loaded EDM index: memory-mapped (its filters copied), checked against
-/// its salt.
+/// A loaded EDM index: memory-mapped, checked against its salt.
 ///
 /// Invariant: the header's sizes fit the file, the bucket directory
 /// starts at 0 and ends at the entry count, and the keys are the salt the
@@ -380,15 +379,8 @@ pub struct EdmIndex {
     max_words: usize,
     bucket_bits: u32,
     buckets_at: usize,
-    /// The form filter, then the word filter, copied out of the file into
-    /// the heap at load. Every word of a scanned text probes them at
-    /// random: mapped, each probe was a TLB miss on 4 KiB pages (and, in
-    /// a fresh process, a page fault), where the heap's memory is in huge
-    /// pages (`docs/performance.md`). The rest of the index (directory,
-    /// entries) is read only to confirm a candidate and stays mapped.
-    filters: Box<[u8]>,
+    filter_at: usize,
     filter_mask: u64,
-    /// Where the word filter starts in `filters`.
     words_at: usize,
     words_mask: u64,
     entries_at: usize,
@@ -500,9 +492,9 @@ impl EdmIndex {
             max_words,
             bucket_bits,
             buckets_at,
-            filters: b[filter_at..entries_at].into(),
+            filter_at,
             filter_mask: (1u64 << filter_log2) - 1,
-            words_at: words_at as usize - filter_at,
+            words_at: words_at as usize,
             words_mask: (1u64 << words_log2) - 1,
             entries_at,
             bytes,
@@ -540,14 +532,14 @@ impl EdmIndex {
     #[inline(always)]
     pub(crate) fn may_have_word(&self, word: u64) -> bool {
         let bit = word & self.words_mask;
-        self.filters[self.words_at + (bit >> 3) as usize] & (1 << (bit & 7)) != 0
+        self.bytes.get()[self.words_at + (bit >> 3) as usize] & (1 << (bit & 7)) != 0
     }
 
     /// Asks the processor to fetch the word filter's byte for `word`.
     #[inline(always)]
     pub(crate) fn prefetch_word(&self, word: u64) {
         let bit = word & self.words_mask;
-        prefetch(&self.filters[self.words_at + (bit >> 3) as usize]);
+        prefetch(&self.bytes.get()[self.words_at + (bit >> 3) as usize]);
     }
 
     /// Asks the processor to fetch the form filter's byte of the first
@@ -555,14 +547,14 @@ impl EdmIndex {
     #[inline(always)]
     pub(crate) fn prefetch_form(&self, sequence: u64) {
         if let Some(bit) = filter_bits(self.keys.probe(sequence), self.filter_mask).next() {
-            prefetch(&self.filters[(bit >> 3) as usize]);
+            prefetch(&self.bytes.get()[self.filter_at + (bit >> 3) as usize]);
         }
     }
 
     /// Whether a form's filter hash may be in the index.
     #[inline(always)]
     pub(crate) fn may_hold(&self, sequence: u64) -> bool {
-        let filter = &self.filters[..self.words_at];
+        let filter = &self.bytes.get()[self.filter_at..self.words_at];
         filter_bits(self.keys.probe(sequence), self.filter_mask)
             .all(|bit| filter[(bit >> 3) as usize] & (1 << (bit & 7)) != 0)
     }

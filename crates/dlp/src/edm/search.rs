@@ -130,51 +130,6 @@ impl Scratch {
     }
 }
 
-/// Leaves out of a text's word list the words that can change nothing:
-/// a word no cell has (as remembered from earlier texts), right after
-/// another such word. [`follow_sequences`] only needs to know that a
-/// sequence of cell words, or a run of digit groups, broke there, and the
-/// first such word tells it; the rest were most of the list, each judged
-/// and followed for nothing.
-///
-/// It holds the thread's remembered verdicts for one index while the text
-/// is split, and gives them back when dropped (before [`find_rows`] runs).
-pub(crate) struct WordSieve {
-    verdicts: Vec<u32>,
-    /// Whether the last word kept broke sequences.
-    after_break: bool,
-}
-
-impl WordSieve {
-    pub(crate) fn new(index: &EdmIndex) -> WordSieve {
-        let verdicts =
-            SCRATCH.with_borrow_mut(|scratch| std::mem::take(scratch.verdicts_of(index)));
-        WordSieve {
-            verdicts,
-            after_break: false,
-        }
-    }
-
-    /// Whether the word `w` of cheap hash `cheap`, the next of the text,
-    /// goes in the list.
-    #[inline(always)]
-    pub(crate) fn keeps(&mut self, w: &[u8], cheap: u64) -> bool {
-        // Remembered as in no cell: its tag, no verdict bit set.
-        let breaks = self.verdicts[verdict_slot(cheap)] == cheap as u32 & !VERDICT_BITS
-            && !w[0].is_ascii_digit();
-        let keep = !(breaks && self.after_break);
-        self.after_break = breaks;
-        keep
-    }
-}
-
-impl Drop for WordSieve {
-    fn drop(&mut self) {
-        let verdicts = std::mem::take(&mut self.verdicts);
-        SCRATCH.with_borrow_mut(|scratch| scratch.verdicts = verdicts);
-    }
-}
-
 /// The slot of a word's remembered verdict: the top bits of its cheap
 /// hash.
 #[inline(always)]
@@ -567,29 +522,19 @@ pub(crate) mod tests {
         assert_eq!(rows(&idx, "Chen Wei chen.wei@example.cn", 2), [(3, 2)]);
     }
 
-    /// The cells (spans) and rows `find_rows` reports for `lower`, its
-    /// words given whole or through a [`WordSieve`] as the engine does.
-    fn cells_and_rows(
-        index: &EdmIndex,
-        lower: &str,
-        sieved: bool,
-    ) -> (Vec<Range<usize>>, Vec<RowHit>) {
-        let mut words = words_of(lower);
-        if sieved {
-            let mut sieve = WordSieve::new(index);
-            words.retain(|&(w, cheap)| sieve.keeps(&lower.as_bytes()[w.start..w.end], cheap));
-        }
+    /// The cells (spans) and rows `find_rows` reports for `lower`.
+    fn cells_and_rows(index: &EdmIndex, lower: &str) -> (Vec<Range<usize>>, Vec<RowHit>) {
         let rule = RowRule {
             min_columns: 2,
             primary: None,
             max_value_rows: 10,
         };
-        let (cells, rows) = find_rows(index, lower, &mut words, rule);
+        let (cells, rows) = find_rows(index, lower, &mut words_of(lower), rule);
         (cells.into_iter().map(|c| c.span).collect(), rows)
     }
 
     #[test]
-    fn remembered_verdicts_and_the_sieve_change_no_answer() {
+    fn remembered_verdicts_change_no_answer() {
         // "obrien" is a cell alone (the last column) and part of a longer
         // one; "anne" only part of one; "london" a cell of many rows.
         let idx = index("full,last,city\nAnne Marie Obrien,Obrien,London\nChen Wei,Wei,London\n");
@@ -600,45 +545,18 @@ pub(crate) mod tests {
         ];
         for text in texts {
             let lower = crate::normalize::Normalized::new(text).lower().to_owned();
-            // First seen: every verdict is worked out; then remembered,
-            // and then with runs of words in no cell cut to their first.
-            let first = cells_and_rows(&idx, &lower, false);
-            let remembered = cells_and_rows(&idx, &lower, false);
-            let sieved = cells_and_rows(&idx, &lower, true);
+            // First seen: every verdict is worked out; then remembered.
+            let first = cells_and_rows(&idx, &lower);
+            let remembered = cells_and_rows(&idx, &lower);
             assert_eq!(first, remembered, "{text}");
-            assert_eq!(first, sieved, "{text}");
         }
         let lower = "mrs obrien and anne";
-        let (cells, _) = cells_and_rows(&idx, lower, false);
+        let (cells, _) = cells_and_rows(&idx, lower);
         assert_eq!(
             cells,
             vec![Range { start: 4, end: 10 }],
             "obrien alone is a cell, anne is not"
         );
-    }
-
-    #[test]
-    fn the_sieve_keeps_the_first_of_a_run_of_words_no_cell_has() {
-        let idx = index(TABLE);
-        let lower = "the the and anne obrien 42 the of of";
-        // Judged once, so that the verdicts are remembered.
-        find_rows(
-            &idx,
-            lower,
-            &mut words_of(lower),
-            RowRule {
-                min_columns: 2,
-                primary: None,
-                max_value_rows: 10,
-            },
-        );
-        let mut sieve = WordSieve::new(&idx);
-        let kept: Vec<&str> = words_of(lower)
-            .into_iter()
-            .filter(|&(w, cheap)| sieve.keeps(&lower.as_bytes()[w.start..w.end], cheap))
-            .map(|(w, _)| &lower[w.start..w.end])
-            .collect();
-        assert_eq!(kept, ["the", "anne", "obrien", "42", "the"]);
     }
 
     #[test]

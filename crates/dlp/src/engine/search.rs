@@ -9,7 +9,7 @@ use super::keywords::{entity_owner, type_owner};
 use super::tally::Tally;
 use super::windows::{char_count, char_positions, section_index, windows};
 use super::{Engine, Matcher, Rule, ScanResult, Segment};
-use crate::edm::{find_rows, TextWord, Word, WordSieve};
+use crate::edm::{find_rows, TextWord, Word};
 use crate::fingerprint::{for_each_kgram_and_word, for_each_word};
 use crate::normalize::{lower_str, Normalized};
 use crate::{Confidence, Identifier, IdentifierMatch};
@@ -162,15 +162,12 @@ impl Engine {
                 let base = lower.as_ptr() as usize;
                 let last_window = w.cut == w.end;
                 let mut owned_words = 0usize;
-                // With one table, runs of words no cell has are kept as
-                // their first word only (see WordSieve).
-                let mut sieve = self.lone_edm_index().map(WordSieve::new);
                 let mut add_word = |w: &[u8], cheap| {
                     let start = w.as_ptr() as usize - base;
                     if !last_window && norm.text_position_of_lower(start) < owned {
                         owned_words += 1;
                     }
-                    if self.edm_tables > 0 && sieve.as_mut().is_none_or(|s| s.keeps(w, cheap)) {
+                    if self.edm_tables > 0 {
                         let word = Word {
                             start,
                             end: start + w.len(),
@@ -192,8 +189,6 @@ impl Engine {
                 } else if self.edm_tables > 0 {
                     for_each_word(lower, &mut add_word);
                 }
-                // The verdicts go back before the table is searched.
-                drop(sieve);
                 if self.edm_tables > 0 {
                     let mut window_cells = Vec::new();
                     self.edm_hits(&at, &mut words, &mut hits, &mut window_cells);
@@ -236,17 +231,6 @@ impl Engine {
             })
             .collect();
         ScanResult { rules, cells }
-    }
-
-    /// The index of the engine's EDM table when it has exactly one.
-    fn lone_edm_index(&self) -> Option<&crate::EdmIndex> {
-        if self.edm_tables != 1 {
-            return None;
-        }
-        self.entities.iter().find_map(|e| match &e.matcher {
-            Matcher::Edm(index, _) => Some(&**index),
-            _ => None,
-        })
     }
 
     /// Rows of EDM tables the window owns, and every cell it owns (for
