@@ -171,11 +171,14 @@ impl<'a, F: FnMut(u64, u64, usize), W: FnMut(&'a [u8], u64)> OnWord<'a>
     }
 }
 
-/// Words between a k-gram's prefetch and its test.
-const LAG: usize = 8;
+/// Words between a k-gram's prefetch and its test: a word takes a few
+/// nanoseconds, a random read of a filter of megabytes a hundred or more
+/// on this machine's memory, and the test stalled until it came
+/// (`docs/performance.md` has the lags measured).
+const LAG: usize = 32;
 /// The word ring: at least a k-gram and the lag, a power of two so that
 /// `% RING` is a mask.
-const RING: usize = 16;
+const RING: usize = 64;
 const _: () = assert!(RING >= K + LAG && RING.is_power_of_two());
 
 /// The last [`RING`] words of a text and their cheap hashes, by word
