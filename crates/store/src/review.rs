@@ -208,7 +208,9 @@ impl Store {
     pub fn release_requests(&self, limit: u32) -> Result<Vec<ReleaseRequest>, StoreError> {
         let conn = lock(&self.reader);
         let mut statement = conn.prepare(&format!(
-            "{REQUEST_COLUMNS} ORDER BY state != 'pending', time_ms DESC LIMIT {limit}"
+            // Within one millisecond, the later made first (a CI run
+            // listed two requests of the same millisecond either way).
+            "{REQUEST_COLUMNS} ORDER BY state != 'pending', time_ms DESC, rowid DESC LIMIT {limit}"
         ))?;
         let rows = statement.query_map([], request_of_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
