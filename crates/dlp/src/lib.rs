@@ -108,7 +108,9 @@
 //!   through postings of their hashes, so a message costs its own hashes,
 //!   not a pass over every document. For a library of thousands of
 //!   documents the filter is a blocked Bloom filter of megabytes, probed
-//!   with a prefetch a few words ahead; the hashes and postings are sorted
+//!   with a prefetch some words ahead (a read of it waits on memory), and
+//!   a k-gram that passes is confirmed by a second, independent filter
+//!   before its SHA-256; the hashes and postings are sorted
 //!   lists under a directory of their top bits (uniform hashes: one slot
 //!   and a short run, not a binary search of cache misses).
 //! * **Exact data match without the data.** A table's cells are kept as
@@ -116,7 +118,9 @@
 //!   index ([`EdmIndex`]): loading costs nothing, and only the pages scans
 //!   touch are resident. The same word loop feeds it; two keyed filters
 //!   (words, then word sequences) let only a few candidates per message
-//!   reach an HMAC. A row counts when enough of its columns are found
+//!   reach an HMAC, and each thread remembers recent words' verdicts
+//!   (whether some cell has the word, whether it may be a cell alone) so
+//!   that most words cost no filter read. A row counts when enough of its columns are found
 //!   close together; every cell found is reported in
 //!   [`ScanResult::cells`] so callers can mask it ([`mask_spans`]).
 //! * **Engines are values.** An [`Engine`] is immutable, `Send + Sync`, and
