@@ -115,8 +115,9 @@
 //!   and a short run, not a binary search of cache misses).
 //! * **Exact data match without the data.** A table's cells are kept as
 //!   keyed hashes (HMAC-SHA-256 with a secret salt) in a memory-mapped
-//!   index ([`EdmIndex`]): loading costs nothing, and only the pages scans
-//!   touch are resident. The same word loop feeds it; two keyed filters
+//!   index ([`EdmIndex`]): loading reads only the two filters (onto huge
+//!   pages: probed at random, they missed the address translation cache
+//!   too), and of the rest only the pages scans touch are resident. The same word loop feeds it; two keyed filters
 //!   (words, then word sequences) let only a few candidates per message
 //!   reach an HMAC, and each thread remembers recent words' verdicts
 //!   (whether some cell has the word, whether it may be a cell alone) so

@@ -24,7 +24,10 @@
 //! filter tell whether a guessed value is in the table.
 //!
 //! The file is memory-mapped, never parsed into a map: a 10-million-row
-//! table loads in milliseconds and costs the pages a scan touches. Layout
+//! table loads in well under a second and costs the pages a scan touches.
+//! Only the two filters, which every message probes at random, are read
+//! into memory of their own (on huge pages where the kernel has them).
+//! Layout
 //! (little-endian):
 //!
 //! ```text
@@ -360,6 +363,34 @@ impl Bytes {
     }
 }
 
+/// The form filter and the word filter, which every word of a message
+/// probes at random: in a file's mapping, each probe of a filter of
+/// megabytes was also a miss of the processor's address translation
+/// (4 KiB pages), so an opened index reads them into memory of their own,
+/// on huge pages where the kernel has them (`docs/performance.md`).
+enum Filters {
+    /// In [`EdmIndex::bytes`], from `filter_at` (an index in memory).
+    InBytes,
+    Copied(memmap2::Mmap),
+}
+
+/// Filters larger than this (a table of tens of millions of rows) stay in
+/// the mapping: read whole at every load they would cost their size in
+/// memory at once, where a mapping costs the pages scans touch.
+const COPIED_FILTERS_MAX: usize = 1 << 30;
+
+impl Filters {
+    /// Anonymous memory for filters of `len` bytes, huge pages asked for.
+    fn room(len: usize) -> std::io::Result<memmap2::MmapMut> {
+        let room = memmap2::MmapMut::map_anon(len)?;
+        // Only advice: without transparent huge pages the filters are on
+        // small pages, as in the file.
+        #[cfg(target_os = "linux")]
+        let _ = room.advise(memmap2::Advice::HugePage);
+        Ok(room)
+    }
+}
+
 /// A loaded EDM index: memory-mapped, checked against its salt.
 ///
 /// Invariant: the header's sizes fit the file, the bucket directory
@@ -372,6 +403,7 @@ pub struct EdmIndex {
     /// of filter verdicts belong to one index.
     id: u64,
     bytes: Bytes,
+    filters: Filters,
     keys: Keys,
     columns: Vec<String>,
     rows: u64,
@@ -416,7 +448,18 @@ impl EdmIndex {
         // rename, never truncated or written in place (see above); every
         // read of it is bounds-checked against the mapped length.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io(path))?;
-        Self::parse(Bytes::Mapped(map), salt, &path.display().to_string())
+        let mut index = Self::parse(Bytes::Mapped(map), salt, &path.display().to_string())?;
+        let len = index.entries_at - index.filter_at;
+        if len > COPIED_FILTERS_MAX {
+            return Ok(index);
+        }
+        let mut filters = Filters::room(len).map_err(io(path))?;
+        // Read, not copied from the mapping: the mapping's pages of the
+        // filters are never touched, so they cost no memory twice.
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut filters, index.filter_at as u64)
+            .map_err(io(path))?;
+        index.filters = Filters::Copied(filters.make_read_only().map_err(io(path))?);
+        Ok(index)
     }
 
     /// An index held in memory (tests, embedders that keep it elsewhere).
@@ -498,6 +541,7 @@ impl EdmIndex {
             words_mask: (1u64 << words_log2) - 1,
             entries_at,
             bytes,
+            filters: Filters::InBytes,
         })
     }
 
@@ -528,18 +572,33 @@ impl EdmIndex {
         self.max_words
     }
 
+    /// The form filter, then the word filter.
+    #[inline(always)]
+    fn filters(&self) -> &[u8] {
+        match &self.filters {
+            Filters::InBytes => &self.bytes.get()[self.filter_at..self.entries_at],
+            Filters::Copied(copy) => copy,
+        }
+    }
+
+    /// The word filter.
+    #[inline(always)]
+    fn word_filter(&self) -> &[u8] {
+        &self.filters()[self.words_at - self.filter_at..]
+    }
+
     /// Whether some cell may have the word whose keyed hash is `word`.
     #[inline(always)]
     pub(crate) fn may_have_word(&self, word: u64) -> bool {
         let bit = word & self.words_mask;
-        self.bytes.get()[self.words_at + (bit >> 3) as usize] & (1 << (bit & 7)) != 0
+        self.word_filter()[(bit >> 3) as usize] & (1 << (bit & 7)) != 0
     }
 
     /// Asks the processor to fetch the word filter's byte for `word`.
     #[inline(always)]
     pub(crate) fn prefetch_word(&self, word: u64) {
         let bit = word & self.words_mask;
-        prefetch(&self.bytes.get()[self.words_at + (bit >> 3) as usize]);
+        prefetch(&self.word_filter()[(bit >> 3) as usize]);
     }
 
     /// Asks the processor to fetch the form filter's byte of the first
@@ -547,14 +606,14 @@ impl EdmIndex {
     #[inline(always)]
     pub(crate) fn prefetch_form(&self, sequence: u64) {
         if let Some(bit) = filter_bits(self.keys.probe(sequence), self.filter_mask).next() {
-            prefetch(&self.bytes.get()[self.filter_at + (bit >> 3) as usize]);
+            prefetch(&self.filters()[(bit >> 3) as usize]);
         }
     }
 
     /// Whether a form's filter hash may be in the index.
     #[inline(always)]
     pub(crate) fn may_hold(&self, sequence: u64) -> bool {
-        let filter = &self.bytes.get()[self.filter_at..self.words_at];
+        let filter = &self.filters()[..self.words_at - self.filter_at];
         filter_bits(self.keys.probe(sequence), self.filter_mask)
             .all(|bit| filter[(bit >> 3) as usize] & (1 << (bit & 7)) != 0)
     }
@@ -662,6 +721,40 @@ mod tests {
             .map(|r| r.row)
             .collect();
         assert_eq!(rows, [18, 19]);
+    }
+
+    #[test]
+    fn an_opened_index_reads_its_filters_as_they_are_in_the_file() {
+        let mut table = String::from("a,b\n");
+        for i in 0..500 {
+            table.push_str(&format!("name{i} surname{i},{}\n", 2_000_000 + i * 3));
+        }
+        let bytes = built(&table);
+        let path = std::env::temp_dir().join(format!("sluice-edm-open-{}.edm", std::process::id()));
+        std::fs::write(&path, &bytes).unwrap();
+        let opened = EdmIndex::open(&path, SALT).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(opened.filters, Filters::Copied(_)));
+        let in_memory = EdmIndex::from_bytes(bytes, SALT).unwrap();
+        assert_eq!(opened.filters(), in_memory.filters());
+        assert_eq!(opened.word_filter(), in_memory.word_filter());
+        // And a row is found through the copied filters.
+        let lower = "name17 surname17 wrote from 2000051";
+        let rule = RowRule {
+            min_columns: 2,
+            primary: None,
+            max_value_rows: 10,
+        };
+        let words = || search::tests::words_of(lower);
+        let rows = |index: &EdmIndex| -> Vec<u32> {
+            find_rows(index, lower, &mut words(), rule)
+                .1
+                .iter()
+                .map(|r| r.row)
+                .collect()
+        };
+        assert_eq!(rows(&opened), [18]);
+        assert_eq!(rows(&in_memory), [18]);
     }
 
     #[test]

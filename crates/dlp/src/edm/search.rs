@@ -180,7 +180,12 @@ fn judge_words(
                 }
             } else {
                 let key = keys.word(*cheap);
+                // Both probes the word may need start now: the form
+                // filter's is only read for a word some cell has, but
+                // started after the word filter's answer it was a second
+                // cache miss in a row.
                 index.prefetch_word(key);
+                index.prefetch_form(Keys::fold(keys.start(), key));
                 pending[i] = (slot, tag);
                 unknown |= 1 << i;
                 *cheap = key;
