@@ -138,7 +138,7 @@ pub async fn serve_milter<H: MilterHandler>(
                     continue;
                 }
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(run(stream, config.clone(), handler.clone()));
+                tokio::spawn(run(QuickAck(stream), config.clone(), handler.clone()));
             }
         }
         MilterAddress::Unix(path) => {
@@ -168,6 +168,55 @@ pub async fn serve_milter<H: MilterHandler>(
                 tokio::spawn(run(stream, config.clone(), handler.clone()));
             }
         }
+    }
+}
+
+/// A TCP connection from the MTA that acknowledges what it reads at once.
+///
+/// Most steps get no reply (`flags::NO_REPLY*`), so an acknowledgement
+/// could only ride on data after the kernel's delayed-ACK timer; and an
+/// MTA that does not turn Nagle's algorithm off on its milter socket
+/// (Postfix) holds each small packet until the one before is
+/// acknowledged. Quick-ack mode is not sticky: it is asked for again
+/// after every read.
+struct QuickAck(tokio::net::TcpStream);
+
+impl AsyncRead for QuickAck {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let read = std::pin::Pin::new(&mut self.0).poll_read(cx, buf);
+        if read.is_ready() {
+            #[cfg(target_os = "linux")]
+            let _ = socket2::SockRef::from(&self.0).set_tcp_quickack(true);
+        }
+        read
+    }
+}
+
+impl AsyncWrite for QuickAck {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
 
@@ -524,6 +573,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin, H: MilterHandler> Connection<S, H> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_tcp_connection_asks_for_quick_acks_after_every_read() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let mut server = QuickAck(server);
+        let quick = |s: &QuickAck| socket2::SockRef::from(&s.0).tcp_quickack().unwrap();
+        for round in 0..3 {
+            // Whatever the kernel switched to meanwhile, a read asks again.
+            socket2::SockRef::from(&server.0)
+                .set_tcp_quickack(false)
+                .unwrap();
+            assert!(!quick(&server));
+            client.write_all(&[round]).await.unwrap();
+            let mut byte = [0u8; 1];
+            server.read_exact(&mut byte).await.unwrap();
+            assert_eq!(byte, [round]);
+            assert!(quick(&server), "round {round}");
+        }
+    }
 
     struct Accepting;
 
