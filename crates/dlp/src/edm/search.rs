@@ -161,11 +161,20 @@ fn judge_words(
     let keys = index.keys();
     // The words of a batch not remembered: their slot and verdict tag.
     let mut pending = [(0usize, 0u32); BATCH];
-    for batch in words.chunks_mut(BATCH) {
+    for start in (0..words.len()).step_by(BATCH) {
+        let batch_end = (start + BATCH).min(words.len());
         // Remembered words are settled at once; the others get their key
         // and a probe started, all before any probe is read.
         let mut unknown = 0u64;
-        for (i, (word, cheap)) in batch.iter_mut().enumerate() {
+        for at in start..batch_end {
+            // The verdict of the word a batch ahead, fetched meanwhile:
+            // 256 KiB of verdicts share the caches with the mail and
+            // the filters, and a verdict read was the loop's longest wait.
+            if let Some(&(_, ahead)) = words.get(at + BATCH) {
+                super::prefetch(&verdicts[verdict_slot(ahead)]);
+            }
+            let i = at - start;
+            let (word, cheap) = &mut words[at];
             let slot = verdict_slot(*cheap);
             let tag = *cheap as u32 & !VERDICT_BITS;
             let verdict = verdicts[slot];
@@ -194,7 +203,7 @@ fn judge_words(
         while unknown != 0 {
             let i = unknown.trailing_zeros() as usize;
             unknown &= unknown - 1;
-            let (word, key) = &mut batch[i];
+            let (word, key) = &mut words[start + i];
             let mut verdict = 0;
             if index.may_have_word(*key) {
                 verdict |= IN_A_CELL;
