@@ -660,6 +660,15 @@ mod tests {
 
     const SALT: &[u8] = b"a salt of more than sixteen bytes";
 
+    /// Rows of two columns or more, values in up to ten rows.
+    fn two_columns() -> RowRule {
+        RowRule {
+            min_columns: 2,
+            primary: None,
+            max_value_rows: 10,
+        }
+    }
+
     fn built(table: &str) -> Vec<u8> {
         let mut out = Vec::new();
         build_from_csv(table.as_bytes(), SALT, &[], 10, &mut out).unwrap();
@@ -702,11 +711,7 @@ mod tests {
         // Flipped bytes anywhere: refused, or loaded and searched safely.
         let text = "name 17 1000119 x17y and more words 1000126 name 18";
         let lower = crate::normalize::Normalized::new(text).lower().to_owned();
-        let rule = RowRule {
-            min_columns: 2,
-            primary: None,
-            max_value_rows: 10,
-        };
+        let rule = two_columns();
         for at in (0..bytes.len()).step_by(13) {
             let mut damaged = bytes.clone();
             damaged[at] ^= 0x5a;
@@ -740,11 +745,7 @@ mod tests {
         assert_eq!(opened.word_filter(), in_memory.word_filter());
         // And a row is found through the copied filters.
         let lower = "name17 surname17 wrote from 2000051";
-        let rule = RowRule {
-            min_columns: 2,
-            primary: None,
-            max_value_rows: 10,
-        };
+        let rule = two_columns();
         let words = || search::tests::words_of(lower);
         let rows = |index: &EdmIndex| -> Vec<u32> {
             find_rows(index, lower, &mut words(), rule)
