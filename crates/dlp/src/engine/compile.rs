@@ -25,8 +25,8 @@ pub(super) struct CompiledEntities {
     pub(super) identifiers: Vec<(Identifier, Vec<usize>)>,
     /// Keywords of the identifier types in use and of the entities.
     pub(super) keyword_owners: Vec<(usize, Vec<String>)>,
-    /// Every hash of every document, sorted, distinct.
-    pub(super) fingerprint_index: Option<super::SortedHashes>,
+    /// The fingerprint entities, by index.
+    pub(super) fingerprint_entities: Vec<usize>,
     pub(super) fingerprint_filter: Option<KgramFilter>,
 }
 
@@ -47,7 +47,7 @@ pub(super) fn entities(definitions: &mut [EntityDefinition]) -> Result<CompiledE
     let mut sensitive_patterns: Vec<(String, Pattern)> = Vec::new();
     let mut identifiers: Vec<(Identifier, Vec<usize>)> = Vec::new();
     let mut keyword_owners: Vec<(usize, Vec<String>)> = Vec::new();
-    let mut fingerprint_index: Option<Vec<u64>> = None;
+    let mut fingerprint_entities: Vec<usize> = Vec::new();
     let mut fingerprint_filter: Option<Vec<u64>> = None;
     // One document without a filter (a version 1 file) disables it.
     let mut filterable = true;
@@ -126,12 +126,7 @@ pub(super) fn entities(definitions: &mut [EntityDefinition]) -> Result<CompiledE
                 similarity,
                 min_passage_words,
             } => {
-                fingerprint_index.get_or_insert_with(Vec::new).extend(
-                    documents
-                        .documents
-                        .iter()
-                        .flat_map(|d| d.hashes.iter().copied()),
-                );
+                fingerprint_entities.push(i);
                 filterable &= documents
                     .documents
                     .iter()
@@ -170,7 +165,7 @@ pub(super) fn entities(definitions: &mut [EntityDefinition]) -> Result<CompiledE
         sensitive_patterns,
         identifiers,
         keyword_owners,
-        fingerprint_index: fingerprint_index.map(super::SortedHashes::new),
+        fingerprint_entities,
         fingerprint_filter: fingerprint_filter
             .filter(|_| filterable)
             .map(KgramFilter::new),

@@ -62,28 +62,6 @@ impl Directory {
     }
 }
 
-/// A sorted, deduplicated list of hashes with its directory: the
-/// membership test of every k-gram a document might have.
-#[derive(Debug)]
-pub(super) struct SortedHashes {
-    hashes: Vec<u64>,
-    directory: Directory,
-}
-
-impl SortedHashes {
-    pub(super) fn new(mut hashes: Vec<u64>) -> SortedHashes {
-        hashes.sort_unstable();
-        hashes.dedup();
-        let directory = Directory::new(hashes.iter().copied());
-        SortedHashes { hashes, directory }
-    }
-
-    #[inline]
-    pub(super) fn contains(&self, hash: u64) -> bool {
-        self.hashes[self.directory.bucket(hash)].contains(&hash)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,7 +29,7 @@ mod window_tests;
 mod windows;
 
 use automaton::{build_automaton, Automaton};
-use directory::{Directory, SortedHashes};
+use directory::Directory;
 use keywords::Keywords;
 pub use results::{Match, RuleResult, ScanResult, Segment, TableRow, MAX_EVIDENCE};
 use windows::{WINDOW_BYTES, WINDOW_OVERLAP};
@@ -77,6 +77,14 @@ impl Postings {
         pairs.sort_unstable();
         let directory = Directory::new(pairs.iter().map(|&(h, _)| h));
         Postings { pairs, directory }
+    }
+
+    /// Whether some document holds `hash`.
+    #[inline]
+    fn contains(&self, hash: u64) -> bool {
+        self.pairs[self.directory.bucket(hash)]
+            .iter()
+            .any(|&(h, _)| h == hash)
     }
 
     /// The documents holding `hash`; none when more than
@@ -140,9 +148,9 @@ pub struct Engine {
     searches: Vec<Search>,
     /// Their keywords and the entities' own.
     keywords: Option<Keywords>,
-    /// Every hash of every fingerprinted document (`None` without
-    /// fingerprint entities): a message's k-grams are checked against it.
-    fingerprint_index: Option<SortedHashes>,
+    /// The fingerprint entities: a message's k-grams are looked up in
+    /// their postings.
+    fingerprint_entities: Vec<usize>,
     /// The documents' cheap k-gram hashes, when every fingerprint file has
     /// them (version 2): k-grams outside it are never SHA-hashed.
     fingerprint_filter: Option<KgramFilter>,
@@ -206,7 +214,7 @@ impl Engine {
                     .collect::<Vec<_>>(),
             ),
             keywords: Keywords::build(&compiled.keyword_owners)?,
-            fingerprint_index: compiled.fingerprint_index,
+            fingerprint_entities: compiled.fingerprint_entities,
             fingerprint_filter: compiled.fingerprint_filter,
             threads: automaton::cores(),
         })

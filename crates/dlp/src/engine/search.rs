@@ -175,13 +175,13 @@ impl Engine {
                         words.push((word, cheap));
                     }
                 };
-                if let Some(index) = &self.fingerprint_index {
+                if !self.fingerprint_entities.is_empty() {
                     // Only the k-grams some document has are kept. A k-gram
                     // starting in the overlap is found again by the next
                     // window, at the same place: duplicates go below.
                     let filter = self.fingerprint_filter.as_ref();
                     let kgram = |h, _, at: usize| {
-                        if index.contains(h) {
+                        if self.some_document_has(h) {
                             found_kgrams.push(((at_word + at) as u32, h));
                         }
                     };
@@ -460,6 +460,16 @@ impl Engine {
             }
         }
         hits.sort_by_key(|h| (h.span.start, h.span.end));
+    }
+
+    /// Whether a document of some fingerprint entity has the k-gram of
+    /// hash `h`. Asked of the entities' postings, which the message's
+    /// matches are then looked up in again: a separate list of every hash
+    /// was a second cache miss for each, and tens of megabytes.
+    fn some_document_has(&self, h: u64) -> bool {
+        self.fingerprint_entities.iter().any(|&e| {
+            matches!(&self.entities[e].matcher, Matcher::Fingerprint(postings, ..) if postings.contains(h))
+        })
     }
 
     /// Documents of the rule's fingerprint entities similar enough to the

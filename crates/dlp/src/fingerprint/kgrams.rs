@@ -372,32 +372,35 @@ pub(super) fn cheap_word_hash_at(bytes: &[u8], start: usize, end: usize) -> u64 
 
 /// The documents' cheap k-gram hashes (version 2 filters), for
 /// [`for_each_kgram`]: a Bloom filter of 16 bits a hash, blocked so that a
-/// probe reads one 64-bit word and tests four bits of it (about one
-/// k-gram in two hundred passes falsely, and then costs a SHA-based hash
-/// and a lookup that settles it).
+/// probe reads one 64-bit word and tests four bits of it, then, for the
+/// few k-grams that pass (about one in a hundred), four bits of another
+/// word of the same cache line chosen by an independent mix. Only the
+/// k-grams that pass both cost a SHA-based hash and a lookup that
+/// settles them (a few in ten thousand).
 ///
 /// It used to be a one-bit bitmap backed by a hash set of every cheap
 /// hash: one false pass in sixteen, each a cache miss into a set of
 /// millions (and a tenth of a large library's load time to build it).
-///
-/// A k-gram that passes is confirmed by a second filter of half the size
-/// and an independent mix before it costs a SHA-based hash: one false
-/// pass in two hundred was still thousands of SHA-256 blocks per thousand
-/// messages against a large library, a third of what it added to a scan
-/// (`docs/performance.md`); the second read is one cache miss.
+/// Then the confirming bits were a second filter of half the size: a
+/// second cache miss for every k-gram that passed the first, and 8 MiB
+/// more for 10,000 documents (`docs/performance.md`).
 #[derive(Debug, Clone)]
 pub(crate) struct KgramFilter {
-    words: Vec<u64>,
+    /// Cache lines of words: a probe's two words are in one line.
+    lines: Vec<Line>,
     /// 64 less the number of words as a power of two.
     shift: u32,
-    /// The confirming filter: 8 bits a hash, four tested.
-    confirm: Vec<u64>,
-    /// 64 less the number of `confirm`'s words as a power of two.
-    confirm_shift: u32,
 }
 
-/// Bits set (and tested) per hash, each chosen by six bits of the mixed
-/// hash.
+/// Eight words on one 64-byte cache line.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(align(64))]
+struct Line([u64; LINE_WORDS]);
+
+const LINE_WORDS: usize = 8;
+
+/// Bits set (and tested) per hash in each of its two words, each chosen
+/// by six bits of the mixed hash.
 const FILTER_BITS: u32 = 4;
 
 impl KgramFilter {
@@ -407,35 +410,48 @@ impl KgramFilter {
         // documents' filter fits in L1 cache), at most 2^24 (128 MiB).
         let log2 = ((hashes.len() as u64 / 4).max(1).next_power_of_two().ilog2()).clamp(10, 24);
         let mut filter = KgramFilter {
-            words: vec![0u64; 1 << log2],
+            lines: vec![Line::default(); (1 << log2) / LINE_WORDS],
             shift: 64 - log2,
-            confirm: vec![0u64; 1 << (log2 - 1)],
-            confirm_shift: 64 - (log2 - 1),
         };
         for h in hashes {
             let probe = filter.probe(h);
-            filter.words[probe.word] |= probe.mask();
-            let probe = filter.confirm_probe(h);
-            filter.confirm[probe.word] |= probe.mask();
+            *filter.word_mut(probe.word) |= probe.mask();
+            let probe = filter.confirm_probe(h, probe.word);
+            *filter.word_mut(probe.word) |= probe.mask();
         }
         filter
     }
 
-    /// Where `h` is in the confirming filter: as [`KgramFilter::probe`],
-    /// with another mix, so that passing one says nothing of the other.
     #[inline(always)]
-    fn confirm_probe(&self, h: u64) -> Probe {
-        Probe::mixed(h, 29, 0xBF58_476D_1CE4_E5B9, self.confirm_shift)
+    fn word(&self, word: usize) -> u64 {
+        self.lines[word / LINE_WORDS].0[word % LINE_WORDS]
+    }
+
+    fn word_mut(&mut self, word: usize) -> &mut u64 {
+        &mut self.lines[word / LINE_WORDS].0[word % LINE_WORDS]
+    }
+
+    /// Where `h`'s confirming bits are: another word of the line of
+    /// `first` (its first word), and bits from another mix, so that
+    /// passing one test says little of the other.
+    #[inline(always)]
+    fn confirm_probe(&self, h: u64, first: usize) -> Probe {
+        let mixed = Probe::mixed(h, 29, 0xBF58_476D_1CE4_E5B9, 63);
+        // 1..=7 words on, around the line: never the first word itself.
+        let step = (mixed.bits >> 32) as usize % (LINE_WORDS - 1) + 1;
+        Probe {
+            word: first - first % LINE_WORDS + (first + step) % LINE_WORDS,
+            bits: mixed.bits,
+        }
     }
 
     /// Whether a k-gram that passed the filter also passes the confirming
-    /// one. Out of line: only the few that pass come here.
+    /// test. Out of line: only the few that pass come here.
     #[cold]
     #[inline(never)]
-    fn confirms(&self, h: u64) -> bool {
-        let probe = self.confirm_probe(h);
-        let word = self.confirm[probe.word];
-        word & probe.mask() == probe.mask()
+    fn confirms(&self, probe: Probe, h: u64) -> bool {
+        let probe = self.confirm_probe(h, probe.word);
+        self.word(probe.word) & probe.mask() == probe.mask()
     }
 
     /// Where `h` is in the filter: its word, and the mixed hash whose low
@@ -447,19 +463,21 @@ impl KgramFilter {
         Probe::mixed(h, 31, 0xD6E8_FEB8_6659_FD93, self.shift)
     }
 
-    /// Whether the probe's bits are all set. The first bit alone turns
-    /// most k-grams away; the others are only assembled for the rest.
+    /// Whether the probe's bits are all set. All four are tested at once:
+    /// with the confirming bits in the same words, about a third of a
+    /// word's bits are set, and a test of the first bit alone was a branch
+    /// that went either way.
     #[inline(always)]
     fn passes(&self, probe: Probe) -> bool {
-        let word = self.words[probe.word];
-        word >> (probe.bits & 63) & 1 == 1 && word & probe.mask() == probe.mask()
+        let word = self.word(probe.word);
+        word & probe.mask() == probe.mask()
     }
 
     /// Whether the k-gram of cheap hash `h` (at `probe`) passes both
-    /// filters.
+    /// tests.
     #[inline(always)]
     fn holds(&self, probe: Probe, h: u64) -> bool {
-        self.passes(probe) && self.confirms(h)
+        self.passes(probe) && self.confirms(probe, h)
     }
 
     /// Whether `h` passes the first filter alone, for tests.
@@ -468,7 +486,14 @@ impl KgramFilter {
         self.passes(self.probe(h))
     }
 
-    /// Whether `h` passes both filters, for tests.
+    /// The words holding `h`'s bits and its confirming bits, for tests.
+    #[cfg(test)]
+    pub(super) fn words_for_test(&self, h: u64) -> (usize, usize) {
+        let probe = self.probe(h);
+        (probe.word, self.confirm_probe(h, probe.word).word)
+    }
+
+    /// Whether `h` passes both tests, for tests.
     #[cfg(test)]
     pub(super) fn holds_for_test(&self, h: u64) -> bool {
         self.holds(self.probe(h), h)
@@ -477,12 +502,12 @@ impl KgramFilter {
     /// Starts loading the word [`KgramFilter::passes`] will read.
     #[inline(always)]
     fn prefetch(&self, probe: Probe) {
-        crate::edm::prefetch(&self.words[probe.word]);
+        crate::edm::prefetch(&self.lines[probe.word / LINE_WORDS]);
     }
 
     /// Larger than a core's share of cache (512 KiB): worth prefetching.
     pub(super) fn is_large(&self) -> bool {
-        self.words.len() > 1 << 16
+        self.lines.len() * LINE_WORDS > 1 << 16
     }
 }
 
