@@ -342,6 +342,68 @@ mod tests {
         );
     }
 
+    /// Every token a browser or a mail client hands back is hostile: a
+    /// cookie, link or CSRF token with any one character changed,
+    /// removed or doubled, cut short, or made up, opens nothing and
+    /// panics nowhere.
+    #[test]
+    fn altered_and_made_up_tokens_open_nothing() {
+        let key = Secret::from_bytes(b"0123456789abcdef0123");
+        let cookie = key.session(&session());
+        let link = key.release_link("01JQ", 2_000);
+        let csrf = key.csrf("n1");
+        let opens = |token: &str| {
+            key.open_session(token, 1_000).is_some()
+                || key.open_release_link(token, 1_000).is_ok()
+                || key.csrf_matches("n1", token)
+        };
+        let replacements = ['A', 'z', '0', '-', '_', '.', '=', '\n', ' ', '%', 'é', '\0'];
+        for token in [&cookie, &link, &csrf] {
+            assert!(opens(token), "the unaltered token opens");
+            let chars: Vec<char> = token.chars().collect();
+            let mut altered = Vec::new();
+            for i in 0..chars.len() {
+                for &r in &replacements {
+                    let mut c = chars.clone();
+                    c[i] = r;
+                    altered.push(c);
+                }
+                let mut removed = chars.clone();
+                removed.remove(i);
+                altered.push(removed);
+                let mut doubled = chars.clone();
+                doubled.insert(i, chars[i]);
+                altered.push(doubled);
+                altered.push(chars[..i].to_vec());
+            }
+            for c in altered {
+                let text: String = c.into_iter().collect();
+                if text != **token {
+                    assert!(!opens(&text), "{text:?} opened");
+                }
+            }
+        }
+        // Made up: random strings over the tokens' alphabet and the
+        // separators, of every length up to 200.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let alphabet: Vec<char> =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.\n=é"
+                .chars()
+                .collect();
+        for n in 0..20_000usize {
+            let len = n % 201;
+            let text: String = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    alphabet[(state % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            assert!(!opens(&text), "{text:?} opened");
+        }
+    }
+
     #[test]
     fn a_new_secret_file_is_private_and_never_overwritten() {
         let dir = tempfile::tempdir().unwrap();
