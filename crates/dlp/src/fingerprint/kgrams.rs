@@ -175,7 +175,7 @@ impl<'a, F: FnMut(u64, u64, usize), W: FnMut(&'a [u8], u64)> OnWord<'a>
 /// nanoseconds, a random read of a filter of megabytes a hundred or more
 /// on this machine's memory, and the test stalled until it came
 /// (`docs/performance.md` has the lags measured).
-const LAG: usize = 32;
+const LAG: usize = 48;
 /// The word ring: at least a k-gram and the lag, a power of two so that
 /// `% RING` is a mask.
 const RING: usize = 64;
