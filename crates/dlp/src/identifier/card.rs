@@ -59,8 +59,7 @@ pub(super) fn card_runs(
 ) -> Vec<std::ops::Range<usize>> {
     let mut runs = Vec::new();
     *next = from;
-    while let Some(d) = super::tokens::digit_regex().find_at(bytes, *next) {
-        let start = d.start();
+    while let Some(start) = super::tokens::next_digit(bytes, *next) {
         if start >= until {
             break;
         }

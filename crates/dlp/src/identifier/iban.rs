@@ -128,8 +128,7 @@ pub(super) fn iban_starts(bytes: &[u8], from: usize, until: usize, next: &mut us
     let letter = |i: usize| bytes[i].is_ascii_alphabetic();
     let mut starts = Vec::new();
     *next = from;
-    while let Some(d) = super::tokens::digit_regex().find_at(bytes, *next) {
-        let d = d.start();
+    while let Some(d) = super::tokens::next_digit(bytes, *next) {
         if d >= until + 2 {
             break;
         }

@@ -12,7 +12,6 @@
 //! is one (SPEC §3.3).
 
 use std::ops::Range;
-use std::sync::OnceLock;
 
 use regex::bytes::Regex;
 
@@ -113,15 +112,10 @@ impl TokenSearch {
             .then(|| capital_word(bytes, from))
             .flatten();
         while next <= bytes.len() {
-            let digit_word = digit_regex().find_at(bytes, next).map(|d| {
+            let digit_word = next_digit(bytes, next).map(|d| {
                 let alnum = |b: &u8| b.is_ascii_alphanumeric();
-                let start = d.start()
-                    - bytes[next..d.start()]
-                        .iter()
-                        .rev()
-                        .take_while(|b| alnum(b))
-                        .count();
-                let end = d.end() + bytes[d.end()..].iter().take_while(|b| alnum(b)).count();
+                let start = d - bytes[next..d].iter().rev().take_while(|b| alnum(b)).count();
+                let end = d + 1 + bytes[d + 1..].iter().take_while(|b| alnum(b)).count();
                 start..end
             });
             let word = match (digit_word, capitals.clone()) {
@@ -216,11 +210,17 @@ impl TokenSearch {
     }
 }
 
-/// A digit: the search jumps from one to the next with the regex
-/// engine's vectorized prefilter, then widens it to its word by hand.
-pub(super) fn digit_regex() -> &'static Regex {
-    static CELL: OnceLock<Regex> = OnceLock::new();
-    CELL.get_or_init(|| Regex::new(r"(?-u)[0-9]").expect("compiles"))
+/// Where the first ASCII digit of `bytes` at or after `at` is: the
+/// searches jump from one digit to the next with the regex engine's
+/// vectorized prefilter (`[0-9]` is a Teddy search), then widen it by
+/// hand. Each thread has its own copy of the regex: a regex takes its
+/// search cache from a pool, and every thread but the pool's first went
+/// through the pool's lock for each digit word.
+pub(super) fn next_digit(bytes: &[u8], at: usize) -> Option<usize> {
+    thread_local! {
+        static DIGIT: Regex = Regex::new(r"(?-u)[0-9]").expect("compiles");
+    }
+    DIGIT.with(|re| re.find_at(bytes, at).map(|m| m.start()))
 }
 
 /// The next capital word of 8 or 11 letters and digits (a SWIFT/BIC code
