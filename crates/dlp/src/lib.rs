@@ -119,7 +119,7 @@
 //!   pages: probed at random, they missed the address translation cache
 //!   too), and of the rest only the pages scans touch are resident. The same word loop feeds it; two keyed filters
 //!   (words, then word sequences) let only a few candidates per message
-//!   reach an HMAC, and each thread remembers recent words' verdicts
+//!   reach an HMAC, and each index remembers recent words' verdicts
 //!   (whether some cell has the word, whether it may be a cell alone) so
 //!   that most words cost no filter read. A row counts when enough of its columns are found
 //!   close together; every cell found is reported in

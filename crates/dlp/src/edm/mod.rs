@@ -399,9 +399,8 @@ impl Filters {
 /// sorted is not checked at load, which would read every page; in a
 /// damaged file they make lookups miss, never read out of bounds.)
 pub struct EdmIndex {
-    /// Distinct for every index loaded in this process: per-thread caches
-    /// of filter verdicts belong to one index.
-    id: u64,
+    /// Words' filter verdicts remembered by the scans of this index.
+    verdicts: search::Verdicts,
     bytes: Bytes,
     filters: Filters,
     keys: Keys,
@@ -525,9 +524,8 @@ impl EdmIndex {
         if b[48..64] != keys.check {
             return Err(EdmError::WrongSalt(salt_name.to_owned()));
         }
-        static LOADED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Ok(EdmIndex {
-            id: LOADED.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            verdicts: search::Verdicts::new(),
             keys,
             columns: names,
             rows,
@@ -564,8 +562,8 @@ impl EdmIndex {
         &self.keys
     }
 
-    pub(crate) fn id(&self) -> u64 {
-        self.id
+    pub(crate) fn verdicts(&self) -> &search::Verdicts {
+        &self.verdicts
     }
 
     pub(crate) fn max_words(&self) -> usize {

@@ -1,6 +1,7 @@
 //! Finding a table's rows in a text: cells first, then rows of them.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use super::{is_digit_separator, EdmIndex, Keys, MAX_CELL_WORDS};
 use crate::fingerprint::{cheap_word_hash, for_each_word};
@@ -76,33 +77,35 @@ pub(crate) struct Word {
     pub(crate) end: usize,
 }
 
-/// Word verdicts remembered per thread: 256 KiB, well inside a core's L2
-/// cache, for mail whose vocabulary is tens of thousands of words (the
-/// scan benchmark's is 64,000). A verdict not remembered costs a cache
-/// miss into the word filter, and for a word some cell has another into
-/// the form filter; 64 KiB missed a quarter of the words.
+/// Word verdicts remembered: 256 KiB, well inside a core's L2 cache,
+/// for mail whose vocabulary is tens of thousands of words (the scan
+/// benchmark's is 64,000). A verdict not remembered costs a cache miss
+/// into the word filter, and for a word some cell has another into the
+/// form filter; 64 KiB missed a quarter of the words.
 const VERDICTS: usize = 1 << 16;
 
-thread_local! {
-    /// Per thread: recent words' word filter verdicts, for the index whose
-    /// id is kept with them (slot by the top bits of the word's cheap
-    /// hash, holding its low 32 bits with the lowest two replaced by the
-    /// verdict's [`VERDICT_BITS`]: two words alike in those 44 bits would
-    /// share a verdict, one chance in 2^44 per pair). A message's words are mostly the same few
-    /// thousand, and the filter of a large table is megabytes of random
-    /// probes: without the verdicts, the probes' cache misses were most of
-    /// the cost of EDM on ordinary mail.
-    static SCRATCH: std::cell::RefCell<Scratch> = const {
-        std::cell::RefCell::new(Scratch {
-            owner: u64::MAX,
-            verdicts: Vec::new(),
-        })
-    };
-}
+/// Recent words' filter verdicts, one table per loaded index shared by
+/// every scanning thread. A message's words are mostly the same few
+/// thousand, and the filters of a large table are megabytes of random
+/// probes: without the verdicts, the probes' cache misses were most of
+/// the cost of EDM on ordinary mail. Shared rather than per thread, each
+/// word's first probe is paid once by the process, not once by each
+/// thread (most of the verdicts not found are a thread's first sight of
+/// a word: `docs/performance.md`).
+///
+/// A slot (chosen by the top bits of the word's cheap hash) holds the
+/// hash's low 32 bits with bit 2 set and the lowest two replaced by the
+/// verdict's [`VERDICT_BITS`]; two words alike in those 43 bits would
+/// share a verdict, one chance in 2^43 per pair. Bit 2 keeps every tag
+/// apart from an empty slot (0). A slot is one atomic word, written
+/// whole: a thread reads either the old verdict or the new one, each
+/// with its own tag, so a race costs at most a probe again.
+pub(crate) struct Verdicts(Box<[AtomicU32]>);
 
-struct Scratch {
-    owner: u64,
-    verdicts: Vec<u32>,
+impl Verdicts {
+    pub(crate) fn new() -> Verdicts {
+        Verdicts((0..VERDICTS).map(|_| AtomicU32::new(0)).collect())
+    }
 }
 
 /// Words whose filter probes are issued together: the probes that miss
@@ -113,23 +116,8 @@ const BATCH: usize = 64;
 
 fn find_cells(index: &EdmIndex, lower: &str, words: &mut [TextWord]) -> Vec<CellHit> {
     let mut candidates = Vec::new();
-    SCRATCH.with_borrow_mut(|scratch| {
-        judge_words(index, scratch.verdicts_of(index), words, &mut candidates);
-    });
+    judge_words(index, &index.verdicts().0, words, &mut candidates);
     follow_sequences(index, lower, words, candidates)
-}
-
-impl Scratch {
-    /// The verdicts remembered for `index` (none yet if they were another
-    /// index's).
-    fn verdicts_of(&mut self, index: &EdmIndex) -> &mut Vec<u32> {
-        if self.owner != index.id() || self.verdicts.is_empty() {
-            self.owner = index.id();
-            self.verdicts.clear();
-            self.verdicts.resize(VERDICTS, 0);
-        }
-        &mut self.verdicts
-    }
 }
 
 /// The slot of a word's remembered verdict: the top bits of its cheap
@@ -141,10 +129,17 @@ fn verdict_slot(cheap: u64) -> usize {
 
 /// A remembered verdict's bits: some cell has the word (the word
 /// filter), and the word alone may be a cell (the form filter). The rest
-/// of the slot is the word's tag.
+/// of the slot is the word's tag ([`verdict_tag`]).
 const IN_A_CELL: u32 = 1;
 const ALONE: u32 = 2;
 const VERDICT_BITS: u32 = IN_A_CELL | ALONE;
+
+/// The part of a slot that tells whose verdict it holds: never 0, the
+/// value of a slot not written yet.
+#[inline(always)]
+fn verdict_tag(cheap: u64) -> u32 {
+    (cheap as u32 | 4) & !VERDICT_BITS
+}
 
 /// Replaces each word's cheap hash by its key when some cell may have
 /// the word, else by 0 (never a key), and adds to `candidates` each word
@@ -154,7 +149,7 @@ const VERDICT_BITS: u32 = IN_A_CELL | ALONE;
 /// cache miss a word.
 fn judge_words(
     index: &EdmIndex,
-    verdicts: &mut [u32],
+    verdicts: &[AtomicU32],
     words: &mut [(Word, u64)],
     candidates: &mut Vec<Range<usize>>,
 ) {
@@ -176,8 +171,8 @@ fn judge_words(
             let i = at - start;
             let (word, cheap) = &mut words[at];
             let slot = verdict_slot(*cheap);
-            let tag = *cheap as u32 & !VERDICT_BITS;
-            let verdict = verdicts[slot];
+            let tag = verdict_tag(*cheap);
+            let verdict = verdicts[slot].load(Relaxed);
             if verdict & !VERDICT_BITS == tag {
                 // The key, or 0 when no cell has the word, without a
                 // branch: one word in seven has a key, at random, and the
@@ -217,7 +212,7 @@ fn judge_words(
                 *key = 0;
             }
             let (slot, tag) = pending[i];
-            verdicts[slot] = tag | verdict;
+            verdicts[slot].store(tag | verdict, Relaxed);
         }
     }
 }
@@ -573,6 +568,58 @@ pub(crate) mod tests {
             vec![Range { start: 4, end: 10 }],
             "obrien alone is a cell, anne is not"
         );
+    }
+
+    #[test]
+    fn no_word_takes_the_verdict_of_a_slot_never_written() {
+        for cheap in [0, 1, 2, 3, 4, 0xFFFF_FFFF_0000_0000, u64::MAX] {
+            let tag = verdict_tag(cheap);
+            assert_ne!(tag, 0, "{cheap:#x}");
+            assert_eq!(tag & VERDICT_BITS, 0, "{cheap:#x}");
+        }
+    }
+
+    #[test]
+    fn threads_sharing_the_verdicts_get_the_answers_of_one_thread() {
+        let idx = index("full,last,city\nAnne Marie Obrien,Obrien,London\nChen Wei,Wei,London\n");
+        let texts: Vec<String> = (0..40)
+            .map(|i| {
+                let text = format!(
+                    "note {i}: Dear Anne Marie Obrien of London, word{i} and Chen Wei, \
+                     Mrs Obrien, wei chen {} the end",
+                    "filler ".repeat(i % 7)
+                );
+                crate::normalize::Normalized::new(&text).lower().to_owned()
+            })
+            .collect();
+        let alone: Vec<_> = texts.iter().map(|t| cells_and_rows(&idx, t)).collect();
+        let fresh = index("full,last,city\nAnne Marie Obrien,Obrien,London\nChen Wei,Wei,London\n");
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = (0..4)
+                .map(|k| {
+                    let (fresh, texts) = (&fresh, &texts);
+                    scope.spawn(move || {
+                        // Each thread walks the texts from its own start,
+                        // so that first sightings interleave.
+                        let mut got = vec![None; texts.len()];
+                        for n in 0..texts.len() {
+                            let at = (n + k * 11) % texts.len();
+                            got[at] = Some(cells_and_rows(fresh, &texts[at]));
+                        }
+                        got
+                    })
+                })
+                .collect();
+            for run in runs {
+                let got: Vec<_> = run
+                    .join()
+                    .unwrap()
+                    .into_iter()
+                    .map(Option::unwrap)
+                    .collect();
+                assert_eq!(got, alone);
+            }
+        });
     }
 
     #[test]
