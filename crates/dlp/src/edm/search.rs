@@ -77,12 +77,14 @@ pub(crate) struct Word {
     pub(crate) end: usize,
 }
 
-/// Word verdicts remembered: 256 KiB, well inside a core's L2 cache,
-/// for mail whose vocabulary is tens of thousands of words (the scan
-/// benchmark's is 64,000). A verdict not remembered costs a cache miss
-/// into the word filter, and for a word some cell has another into the
-/// form filter; 64 KiB missed a quarter of the words.
-const VERDICTS: usize = 1 << 16;
+/// Word verdicts remembered: 1 MiB, half a core's L2 cache, for mail
+/// whose vocabulary is tens of thousands of words (the scan benchmark's
+/// is 64,000) and more. A verdict not remembered costs a cache miss into
+/// the word filter, and for a word some cell has another into the form
+/// filter; 64 KiB missed a quarter of the words, and with one table for
+/// all threads 1 MiB scans faster than 256 KiB or 512 KiB (2 and 4 MiB
+/// no faster; `docs/performance.md`).
+const VERDICTS: usize = 1 << 18;
 
 /// Recent words' filter verdicts, one table per loaded index shared by
 /// every scanning thread. A message's words are mostly the same few
