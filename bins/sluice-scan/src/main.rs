@@ -16,7 +16,10 @@ mod scan;
 
 /// Scanning allocates many short-lived buffers per message on every
 /// worker; mimalloc's per-thread free lists measured faster than glibc's
-/// malloc for that (see the README's measurements).
+/// malloc for that (see the README's measurements). It is built with
+/// `no_thp` (the workspace's Cargo.toml): the tables probed at random ask
+/// for huge pages themselves (`sluice_dlp`'s `huge_pages`), the heap does
+/// not.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -132,6 +132,7 @@ mod dictionary;
 mod edm;
 mod engine;
 mod fingerprint;
+mod huge_pages;
 mod identifier;
 mod normalize;
 mod redact;

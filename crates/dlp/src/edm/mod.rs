@@ -379,18 +379,6 @@ enum Filters {
 /// memory at once, where a mapping costs the pages scans touch.
 const COPIED_FILTERS_MAX: usize = 1 << 30;
 
-impl Filters {
-    /// Anonymous memory for filters of `len` bytes, huge pages asked for.
-    fn room(len: usize) -> std::io::Result<memmap2::MmapMut> {
-        let room = memmap2::MmapMut::map_anon(len)?;
-        // Only advice: without transparent huge pages the filters are on
-        // small pages, as in the file.
-        #[cfg(target_os = "linux")]
-        let _ = room.advise(memmap2::Advice::HugePage);
-        Ok(room)
-    }
-}
-
 /// A loaded EDM index: memory-mapped, checked against its salt.
 ///
 /// Invariant: the header's sizes fit the file, the bucket directory
@@ -452,7 +440,7 @@ impl EdmIndex {
         if len > COPIED_FILTERS_MAX {
             return Ok(index);
         }
-        let mut filters = Filters::room(len).map_err(io(path))?;
+        let mut filters = crate::huge_pages::huge_page_memory(len).map_err(io(path))?;
         // Read, not copied from the mapping: the mapping's pages of the
         // filters are never touched, so they cost no memory twice.
         std::os::unix::fs::FileExt::read_exact_at(&file, &mut filters, index.filter_at as u64)

@@ -4,6 +4,7 @@
 use super::K;
 use sha2::{Digest, Sha256};
 
+use crate::huge_pages::Lines;
 use crate::normalize::Normalized;
 
 /// Hashes of every word k-gram of `text` (any text: it is normalized and
@@ -384,19 +385,18 @@ pub(super) fn cheap_word_hash_at(bytes: &[u8], start: usize, end: usize) -> u64 
 /// Then the confirming bits were a second filter of half the size: a
 /// second cache miss for every k-gram that passed the first, and 8 MiB
 /// more for 10,000 documents (`docs/performance.md`).
+///
+/// A library's filter is tens of megabytes probed at random: its lines are
+/// on huge pages ([`Lines`]).
 #[derive(Debug, Clone)]
 pub(crate) struct KgramFilter {
     /// Cache lines of words: a probe's two words are in one line.
-    lines: Vec<Line>,
+    lines: Lines,
     /// 64 less the number of words as a power of two.
     shift: u32,
 }
 
-/// Eight words on one 64-byte cache line.
-#[derive(Debug, Clone, Copy, Default)]
-#[repr(align(64))]
-struct Line([u64; LINE_WORDS]);
-
+/// Words on a cache line ([`crate::huge_pages::Line`]).
 const LINE_WORDS: usize = 8;
 
 /// Bits set (and tested) per hash in each of its two words, each chosen
@@ -410,7 +410,7 @@ impl KgramFilter {
         // documents' filter fits in L1 cache), at most 2^24 (128 MiB).
         let log2 = ((hashes.len() as u64 / 4).max(1).next_power_of_two().ilog2()).clamp(10, 24);
         let mut filter = KgramFilter {
-            lines: vec![Line::default(); (1 << log2) / LINE_WORDS],
+            lines: Lines::zeroed((1 << log2) / LINE_WORDS),
             shift: 64 - log2,
         };
         for h in hashes {
@@ -424,11 +424,11 @@ impl KgramFilter {
 
     #[inline(always)]
     fn word(&self, word: usize) -> u64 {
-        self.lines[word / LINE_WORDS].0[word % LINE_WORDS]
+        self.lines.get()[word / LINE_WORDS].0[word % LINE_WORDS]
     }
 
     fn word_mut(&mut self, word: usize) -> &mut u64 {
-        &mut self.lines[word / LINE_WORDS].0[word % LINE_WORDS]
+        &mut self.lines.get_mut()[word / LINE_WORDS].0[word % LINE_WORDS]
     }
 
     /// Where `h`'s confirming bits are: another word of the line of
@@ -502,12 +502,12 @@ impl KgramFilter {
     /// Starts loading the word [`KgramFilter::passes`] will read.
     #[inline(always)]
     fn prefetch(&self, probe: Probe) {
-        crate::edm::prefetch(&self.lines[probe.word / LINE_WORDS]);
+        crate::edm::prefetch(&self.lines.get()[probe.word / LINE_WORDS]);
     }
 
     /// Larger than a core's share of cache (512 KiB): worth prefetching.
     pub(super) fn is_large(&self) -> bool {
-        self.lines.len() * LINE_WORDS > 1 << 16
+        self.lines.get().len() * LINE_WORDS > 1 << 16
     }
 }
 
