@@ -199,6 +199,7 @@ fn main() -> ExitCode {
             };
             let jobs =
                 jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+            give_back_freed_memory();
             let loaded = started.elapsed();
             let scanned = std::time::Instant::now();
             let code = scan::run(&inspector, &envelope, &paths, format, jobs);
@@ -279,6 +280,18 @@ fn enable_workers(limits: &LimitsConfig) -> Result<(), ConfigErrors> {
         .push(("MIMALLOC_ARENA_RESERVE".into(), "0".into()));
     sluice_mime::worker::enable_workers(settings);
     Ok(())
+}
+
+/// Hands the memory the load freed back to the system now. Loading a
+/// large fingerprint library frees hundreds of megabytes (its JSON and
+/// the lists decoded from it); mimalloc would return them a little at a
+/// time during the scan, every return interrupting all scanning threads
+/// to flush their address translations (`docs/performance.md`).
+#[allow(unsafe_code)]
+fn give_back_freed_memory() {
+    // SAFETY: `mi_collect` only frees memory mimalloc holds unused: no
+    // allocation of ours is touched or moved.
+    unsafe { libmimalloc_sys::mi_collect(true) }
 }
 
 /// Panics inside contained extractors are reported as unscannable parts;
