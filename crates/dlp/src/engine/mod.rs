@@ -79,12 +79,14 @@ impl Postings {
         Postings { pairs, directory }
     }
 
-    /// Whether some document holds `hash`.
+    /// Whether some document holds `hash`. Searched, not scanned: a
+    /// k-gram thousands of documents hold is a run of thousands of pairs
+    /// in its bucket, which a scan for a hash after it read whole.
     #[inline]
     fn contains(&self, hash: u64) -> bool {
-        self.pairs[self.directory.bucket(hash)]
-            .iter()
-            .any(|&(h, _)| h == hash)
+        let bucket = &self.pairs[self.directory.bucket(hash)];
+        let at = bucket.partition_point(|&(h, _)| h < hash);
+        bucket.get(at).is_some_and(|&(h, _)| h == hash)
     }
 
     /// The documents holding `hash`; none when more than
@@ -285,5 +287,41 @@ impl Engine {
     /// its distinct values and its evidence.
     pub fn scan(&self, segments: &[Segment]) -> ScanResult {
         self.scan_in_windows(segments, WINDOW_BYTES)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DocumentFingerprint, FingerprintSet};
+
+    fn document(hashes: Vec<u64>) -> DocumentFingerprint {
+        DocumentFingerprint {
+            name: String::new(),
+            hashes,
+            filter: Vec::new(),
+            positions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn postings_find_hashes_around_a_stock_phrase() {
+        // One hash every document holds (a run of 300 pairs in its
+        // bucket), beside hashes of one document each, just below and
+        // above it.
+        let stock = 1u64 << 40;
+        let documents = (0..300u64)
+            .map(|d| document(vec![stock - 1 - d, stock, stock + 1 + d]))
+            .collect();
+        let postings = Postings::new(&FingerprintSet { documents });
+        for h in [stock, stock - 1, stock - 300, stock + 1, stock + 300] {
+            assert!(postings.contains(h), "{h:#x}");
+        }
+        for h in [stock - 301, stock + 301, 0, u64::MAX] {
+            assert!(!postings.contains(h), "{h:#x}");
+        }
+        assert_eq!(postings.documents(stock + 7).collect::<Vec<_>>(), [6]);
+        // Held by more than COMMON_HASH_DOCUMENTS: a stock phrase.
+        assert_eq!(postings.documents(stock).count(), 0);
     }
 }
