@@ -1,6 +1,7 @@
 //! Memory for the tables scans probe at random: the k-gram filter of a
-//! fingerprint library and an EDM index's filters, megabytes each, read
-//! one cache line at a time anywhere in them.
+//! fingerprint library, an EDM index's filters and its remembered word
+//! verdicts, megabytes each, read one cache line at a time anywhere in
+//! them.
 //!
 //! On 4 KiB pages every such probe is also a miss of the processor's
 //! address translation cache, so these tables get a mapping of their own
@@ -11,10 +12,12 @@
 //! pages scanned mail slower and far less evenly, its kernel copying
 //! file data and faulting in fresh memory for longer (`docs/performance.md`).
 //!
-//! Unsafe code: a mapping's bytes are read as lines (`Lines::get`).
+//! Unsafe code: a mapping's bytes are read as lines (`Lines::get`) or as
+//! atomics (`AtomicSlots::get`).
 #![allow(unsafe_code)]
 
 use std::io;
+use std::sync::atomic::AtomicU32;
 
 /// Anonymous, zeroed memory of `len` bytes (more than 0) in a mapping of
 /// its own, huge pages asked for.
@@ -102,6 +105,69 @@ impl std::fmt::Debug for Lines {
     }
 }
 
+/// Zeroed atomic 32-bit slots that threads share (EDM's remembered
+/// word verdicts): a table of a megabyte or more gets a mapping of its
+/// own, rounded up to whole huge pages, so that its random reads do not
+/// miss the address translation cache of 4 KiB pages.
+pub(crate) struct AtomicSlots {
+    /// The first slot: of `memory` when mapped, else of `heap`.
+    /// Invariant: `len` slots from here stay valid and unaliased by
+    /// anything but this value's `get` for as long as it lives.
+    first: std::ptr::NonNull<AtomicU32>,
+    len: usize,
+    _memory: Option<memmap2::MmapMut>,
+    _heap: Option<Box<[AtomicU32]>>,
+}
+
+// SAFETY: the slots are atomics, which threads may share; the pointer
+// only stands for the memory this value owns.
+unsafe impl Send for AtomicSlots {}
+// SAFETY: as above.
+unsafe impl Sync for AtomicSlots {}
+
+/// Slots in a table this large or larger are mapped ([`AtomicSlots`]).
+const SLOTS_MAPPED_FROM: usize = 1 << 20;
+
+impl AtomicSlots {
+    pub(crate) fn zeroed(len: usize) -> AtomicSlots {
+        let bytes = len * std::mem::size_of::<AtomicU32>();
+        if bytes >= SLOTS_MAPPED_FROM {
+            let whole = bytes.div_ceil(MAPPED_FROM) * MAPPED_FROM;
+            if let Ok(mut memory) = huge_page_memory(whole) {
+                // Derived from the mutable mapping, for writes through
+                // the atomics; page-aligned, so aligned for u32.
+                let first = std::ptr::NonNull::new(memory.as_mut_ptr().cast::<AtomicU32>())
+                    .expect("a mapping is not null");
+                return AtomicSlots {
+                    first,
+                    len,
+                    _memory: Some(memory),
+                    _heap: None,
+                };
+            }
+        }
+        let mut heap: Box<[AtomicU32]> = (0..len).map(|_| AtomicU32::new(0)).collect();
+        let first = std::ptr::NonNull::new(heap.as_mut_ptr()).expect("a box is not null");
+        AtomicSlots {
+            first,
+            len,
+            _memory: None,
+            _heap: Some(heap),
+        }
+    }
+
+    pub(crate) fn get(&self) -> &[AtomicU32] {
+        // SAFETY: `len` zeroed (valid) u32s, aligned, owned by `self`
+        // (the invariant); atomics allow shared writes.
+        unsafe { std::slice::from_raw_parts(self.first.as_ptr(), self.len) }
+    }
+
+    #[cfg(test)]
+    fn is_mapped(&self) -> bool {
+        self._memory.is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +184,32 @@ mod tests {
             let copy = lines.clone();
             assert_eq!(copy.get()[count - 1].0[7], 42);
             assert_eq!(copy.get().len(), count);
+        }
+    }
+
+    #[test]
+    fn atomic_slots_mapped_or_not_start_at_zero_and_keep_what_is_stored() {
+        use std::sync::atomic::Ordering::Relaxed;
+        for (len, mapped) in [(1000, false), (SLOTS_MAPPED_FROM / 4, true)] {
+            let slots = AtomicSlots::zeroed(len);
+            assert_eq!(slots.is_mapped(), mapped);
+            assert_eq!(slots.get().len(), len);
+            assert!(slots.get().iter().all(|s| s.load(Relaxed) == 0));
+            std::thread::scope(|scope| {
+                for t in 0..4u32 {
+                    let slots = &slots;
+                    scope.spawn(move || {
+                        for i in (t as usize..len).step_by(4) {
+                            slots.get()[i].store(i as u32 + 1, Relaxed);
+                        }
+                    });
+                }
+            });
+            assert!(slots
+                .get()
+                .iter()
+                .enumerate()
+                .all(|(i, s)| s.load(Relaxed) == i as u32 + 1));
         }
     }
 }

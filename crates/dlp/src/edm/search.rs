@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use super::{is_digit_separator, EdmIndex, Keys, MAX_CELL_WORDS};
 use crate::fingerprint::{cheap_word_hash, for_each_word};
+use crate::huge_pages::AtomicSlots;
 
 /// How close the cells of one row must be: all within this many
 /// characters (SPEC §3.6).
@@ -102,11 +103,11 @@ const VERDICTS: usize = 1 << 18;
 /// apart from an empty slot (0). A slot is one atomic word, written
 /// whole: a thread reads either the old verdict or the new one, each
 /// with its own tag, so a race costs at most a probe again.
-pub(crate) struct Verdicts(Box<[AtomicU32]>);
+pub(crate) struct Verdicts(AtomicSlots);
 
 impl Verdicts {
     pub(crate) fn new() -> Verdicts {
-        Verdicts((0..VERDICTS).map(|_| AtomicU32::new(0)).collect())
+        Verdicts(AtomicSlots::zeroed(VERDICTS))
     }
 }
 
@@ -118,7 +119,7 @@ const BATCH: usize = 64;
 
 fn find_cells(index: &EdmIndex, lower: &str, words: &mut [TextWord]) -> Vec<CellHit> {
     let mut candidates = Vec::new();
-    judge_words(index, &index.verdicts().0, words, &mut candidates);
+    judge_words(index, index.verdicts().0.get(), words, &mut candidates);
     follow_sequences(index, lower, words, candidates)
 }
 
