@@ -166,7 +166,7 @@ fn judge_words(
         let mut unknown = 0u64;
         for at in start..batch_end {
             // The verdict of the word a batch ahead, fetched meanwhile:
-            // 256 KiB of verdicts share the caches with the mail and
+            // 1 MiB of verdicts shares the caches with the mail and
             // the filters, and a verdict read was the loop's longest wait.
             if let Some(&(_, ahead)) = words.get(at + BATCH) {
                 super::prefetch(&verdicts[verdict_slot(ahead)]);
