@@ -71,11 +71,40 @@ pub(crate) fn find_rows(
 /// word's key ([`Keys::word`]) or 0.
 pub(crate) type TextWord = (Word, u64);
 
-/// Where a word starts and ends.
+/// Where a word starts and ends: 32-bit offsets, so that a word with its
+/// hash is 16 bytes, not 24 (every word of every message is written to
+/// the list and read back twice).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Word {
-    pub(crate) start: usize,
-    pub(crate) end: usize,
+    start: u32,
+    end: u32,
+}
+
+impl Word {
+    /// The word at `start..end` of a text, if both fit 32 bits (a window
+    /// of text is a few MiB: always).
+    #[inline(always)]
+    pub(crate) fn new(start: usize, end: usize) -> Option<Word> {
+        Some(Word {
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(end).ok()?,
+        })
+    }
+
+    #[inline(always)]
+    fn start(self) -> usize {
+        self.start as usize
+    }
+
+    #[inline(always)]
+    fn end(self) -> usize {
+        self.end as usize
+    }
+
+    #[inline(always)]
+    fn range(self) -> Range<usize> {
+        self.start()..self.end()
+    }
 }
 
 /// Word verdicts remembered: 1 MiB, half a core's L2 cache, for mail
@@ -183,7 +212,7 @@ fn judge_words(
                 // the key's few multiplications.
                 *cheap = keys.word(*cheap) & u64::from(verdict & IN_A_CELL).wrapping_neg();
                 if verdict & ALONE != 0 && candidates.len() < MAX_CELLS {
-                    candidates.push(word.start..word.end);
+                    candidates.push(word.range());
                 }
             } else {
                 let key = keys.word(*cheap);
@@ -208,7 +237,7 @@ fn judge_words(
                 if index.may_hold(Keys::fold(keys.start(), *key)) {
                     verdict |= ALONE;
                     if candidates.len() < MAX_CELLS {
-                        candidates.push(word.start..word.end);
+                        candidates.push(word.range());
                     }
                 }
             } else {
@@ -247,11 +276,11 @@ fn follow_sequences(
         // Digit groups: a run of digit-only words with short separator-only
         // gaps between them is also tried as its digits alone.
         // Most words start with a letter: one byte settles them.
-        let digits = bytes[word.start].is_ascii_digit()
-            && bytes[word.start..word.end].iter().all(u8::is_ascii_digit);
+        let digits = bytes[word.start()].is_ascii_digit()
+            && bytes[word.range()].iter().all(u8::is_ascii_digit);
         if digits {
             let joined = group_count > 0 && {
-                let gap = &bytes[groups[group_count - 1].end..word.start];
+                let gap = &bytes[groups[group_count - 1].end()..word.start()];
                 gap.len() <= 3 && gap.iter().all(|&b| is_digit_separator(b))
             };
             if !joined {
@@ -283,7 +312,7 @@ fn follow_sequences(
         for back in 1..open {
             let s = (slot + SEQUENCE_RING - back) % SEQUENCE_RING;
             sequences[s] = Keys::fold(sequences[s], key);
-            probes.push((sequences[s], words[s].start..word.end));
+            probes.push((sequences[s], words[s].start()..word.end()));
         }
         // A text of nothing but table words must not pile up probes.
         if probes.len() >= PROBES_HELD {
@@ -349,14 +378,14 @@ fn digit_candidates(
     for first in (0..groups.len() - 1).rev() {
         digits.clear();
         for g in &groups[first..] {
-            digits.extend_from_slice(&bytes[g.start..g.end]);
+            digits.extend_from_slice(&bytes[g.range()]);
         }
         let word = keys.word(cheap_word_hash(&digits));
         if index.may_have_word(word)
             && index.may_hold(Keys::fold(keys.start(), word))
             && candidates.len() < MAX_CELLS
         {
-            candidates.push(groups[first].start..last.end);
+            candidates.push(groups[first].start()..last.end());
         }
     }
 }
@@ -475,11 +504,7 @@ pub(crate) mod tests {
         let mut words = Vec::new();
         for_each_word(lower, |w: &[u8], cheap| {
             let start = w.as_ptr() as usize - base;
-            let word = Word {
-                start,
-                end: start + w.len(),
-            };
-            words.push((word, cheap));
+            words.extend(Word::new(start, start + w.len()).map(|word| (word, cheap)));
         });
         words
     }

@@ -232,7 +232,7 @@ impl Engine {
     /// at once on its own pool of threads may prefer 1. The engine keeps no
     /// other threads; its caches are per scanning thread: word hashes for
     /// fingerprints (a few MiB at most), exact data match's word list (at
-    /// most 6 MiB kept), and the
+    /// most 4 MiB kept), and the
     /// identifier search's digit regex (a copy per thread, so that threads
     /// do not take turns at one regex's cache pool).
     pub fn with_threads(mut self, threads: usize) -> Engine {

@@ -168,11 +168,7 @@ impl Engine {
                         owned_words += 1;
                     }
                     if self.edm_tables > 0 {
-                        let word = Word {
-                            start,
-                            end: start + w.len(),
-                        };
-                        words.push((word, cheap));
+                        words.extend(Word::new(start, start + w.len()).map(|word| (word, cheap)));
                     }
                 };
                 if !self.fingerprint_entities.is_empty() {
@@ -559,7 +555,7 @@ mod edm_words {
 
     use crate::edm::TextWord;
 
-    /// Words kept at most (6 MiB): a huge window's list is not held on to.
+    /// Words kept at most (4 MiB): a huge window's list is not held on to.
     const KEPT: usize = 1 << 18;
 
     thread_local! {
