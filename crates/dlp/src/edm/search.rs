@@ -125,10 +125,10 @@ const VERDICTS: usize = 1 << 18;
 /// thread (most of the verdicts not found are a thread's first sight of
 /// a word: `docs/performance.md`).
 ///
-/// A slot (chosen by the top bits of the word's cheap hash) holds the
+/// A slot (chosen by the top 18 bits of the word's cheap hash) holds the
 /// hash's low 32 bits with bit 2 set and the lowest two replaced by the
-/// verdict's [`VERDICT_BITS`]; two words alike in those 43 bits would
-/// share a verdict, one chance in 2^43 per pair. Bit 2 keeps every tag
+/// verdict's [`VERDICT_BITS`]; two words alike in those 18 + 29 bits
+/// would share a verdict, one chance in 2^47 per pair. Bit 2 keeps every tag
 /// apart from an empty slot (0). A slot is one atomic word, written
 /// whole: a thread reads either the old verdict or the new one, each
 /// with its own tag, so a race costs at most a probe again.
