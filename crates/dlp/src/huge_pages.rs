@@ -12,8 +12,8 @@
 //! pages scanned mail slower and far less evenly, its kernel copying
 //! file data and faulting in fresh memory for longer (`docs/performance.md`).
 //!
-//! Unsafe code: a mapping's bytes are read as lines (`Lines::get`) or as
-//! atomics (`AtomicSlots::get`).
+//! Unsafe code: a table's values are reached through a pointer into the
+//! memory it owns (`Table`).
 #![allow(unsafe_code)]
 
 use std::io;
@@ -33,57 +33,101 @@ pub(crate) fn huge_page_memory(len: usize) -> io::Result<memmap2::MmapMut> {
 #[repr(align(64))]
 pub(crate) struct Line(pub(crate) [u64; 8]);
 
-/// Tables at least this large get a mapping of their own: one huge page.
-/// A smaller one stays on the heap, where it shares pages with the rest.
-const MAPPED_FROM: usize = 2 << 20;
+/// Tables at least this large get a mapping of their own, rounded up to
+/// whole huge pages (2 MiB); a smaller one stays on the heap, where it
+/// shares pages with the rest.
+const LINES_MAPPED_FROM: usize = 2 << 20;
+/// The same for [`AtomicSlots`]: EDM's 1 MiB of verdicts get a huge page.
+const SLOTS_MAPPED_FROM: usize = 1 << 20;
+const HUGE_PAGE: usize = 2 << 20;
 
-/// Zeroed [`Line`]s: in [`huge_page_memory`] from [`MAPPED_FROM`] bytes,
-/// on the heap below.
-pub(crate) struct Lines(Storage);
-
-enum Storage {
-    Heap(Vec<Line>),
-    /// Invariant: page-aligned (a mapping), its length a multiple of 64.
-    Mapped(memmap2::MmapMut),
+/// A table's values: zeroed, in [`huge_page_memory`] from `mapped_from`
+/// bytes, on the heap below. The slice is kept as a pointer and a length,
+/// so that reading it is no more than that (the hot loops read it per
+/// word).
+///
+/// Invariant: `first` points at `len` valid, aligned values of `T` owned
+/// by `_owner` (a mapping is page-aligned, and zero bytes are a valid `T`
+/// for every `T` this module uses: [`Line`] and `AtomicU32`), reached by
+/// nothing but `get` and `get_mut`.
+struct Table<T> {
+    first: std::ptr::NonNull<T>,
+    len: usize,
+    _owner: Owner<T>,
 }
+
+enum Owner<T> {
+    Heap(#[allow(dead_code)] Box<[T]>),
+    Mapped(#[allow(dead_code)] memmap2::MmapMut),
+}
+
+// SAFETY: a table owns its values like a `Box<[T]>` does.
+unsafe impl<T: Send> Send for Table<T> {}
+// SAFETY: as above; shared access only gives `&[T]`.
+unsafe impl<T: Sync> Sync for Table<T> {}
+
+impl<T> Table<T> {
+    /// `len` values: all-zero bytes in a mapping, `zero()` on the heap.
+    /// Private: only for types whose zero bytes are a valid value.
+    fn zeroed(len: usize, mapped_from: usize, zero: impl Fn() -> T) -> Table<T> {
+        let bytes = len * std::mem::size_of::<T>();
+        if bytes >= mapped_from {
+            // A mapping that fails (an address-space limit) leaves the
+            // table on the heap, where it works the same.
+            if let Ok(mut memory) = huge_page_memory(bytes.div_ceil(HUGE_PAGE) * HUGE_PAGE) {
+                // Derived from the mutable mapping, for writes; a mapping
+                // is page-aligned, so aligned for `T`.
+                let first = std::ptr::NonNull::new(memory.as_mut_ptr().cast::<T>())
+                    .expect("a mapping is not null");
+                return Table {
+                    first,
+                    len,
+                    _owner: Owner::Mapped(memory),
+                };
+            }
+        }
+        let mut heap: Box<[T]> = (0..len).map(|_| zero()).collect();
+        let first = std::ptr::NonNull::new(heap.as_mut_ptr()).expect("a box is not null");
+        Table {
+            first,
+            len,
+            _owner: Owner::Heap(heap),
+        }
+    }
+
+    #[inline(always)]
+    fn get(&self) -> &[T] {
+        // SAFETY: the invariant.
+        unsafe { std::slice::from_raw_parts(self.first.as_ptr(), self.len) }
+    }
+
+    #[inline(always)]
+    fn get_mut(&mut self) -> &mut [T] {
+        // SAFETY: the invariant, and `&mut self` makes this the only
+        // reference.
+        unsafe { std::slice::from_raw_parts_mut(self.first.as_ptr(), self.len) }
+    }
+
+    fn is_mapped(&self) -> bool {
+        matches!(self._owner, Owner::Mapped(_))
+    }
+}
+
+/// Zeroed [`Line`]s: a large fingerprint library's k-gram filter.
+pub(crate) struct Lines(Table<Line>);
 
 impl Lines {
     pub(crate) fn zeroed(count: usize) -> Lines {
-        let bytes = count * std::mem::size_of::<Line>();
-        if bytes >= MAPPED_FROM {
-            // A mapping that fails (an address-space limit) leaves the
-            // table on the heap, where it works the same.
-            if let Ok(memory) = huge_page_memory(bytes) {
-                return Lines(Storage::Mapped(memory));
-            }
-        }
-        Lines(Storage::Heap(vec![Line::default(); count]))
+        Lines(Table::zeroed(count, LINES_MAPPED_FROM, Line::default))
     }
 
+    #[inline(always)]
     pub(crate) fn get(&self) -> &[Line] {
-        match &self.0 {
-            Storage::Heap(lines) => lines,
-            Storage::Mapped(memory) => {
-                // SAFETY: any bits are a valid `Line` (eight u64s), and
-                // the mapping is page-aligned with a length that is a
-                // multiple of 64 (the invariant), so all of it is lines.
-                let (before, lines, after) = unsafe { memory.align_to::<Line>() };
-                debug_assert!(before.is_empty() && after.is_empty());
-                lines
-            }
-        }
+        self.0.get()
     }
 
     pub(crate) fn get_mut(&mut self) -> &mut [Line] {
-        match &mut self.0 {
-            Storage::Heap(lines) => lines,
-            Storage::Mapped(memory) => {
-                // SAFETY: as in `get`.
-                let (before, lines, after) = unsafe { memory.align_to_mut::<Line>() };
-                debug_assert!(before.is_empty() && after.is_empty());
-                lines
-            }
-        }
+        self.0.get_mut()
     }
 }
 
@@ -97,74 +141,23 @@ impl Clone for Lines {
 
 impl std::fmt::Debug for Lines {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let place = match self.0 {
-            Storage::Heap(_) => "heap",
-            Storage::Mapped(_) => "mapped",
-        };
+        let place = if self.0.is_mapped() { "mapped" } else { "heap" };
         write!(f, "Lines({} on the {place})", self.get().len())
     }
 }
 
-/// Zeroed atomic 32-bit slots that threads share (EDM's remembered
-/// word verdicts): a table of a megabyte or more gets a mapping of its
-/// own, rounded up to whole huge pages, so that its random reads do not
-/// miss the address translation cache of 4 KiB pages.
-pub(crate) struct AtomicSlots {
-    /// The first slot: of `memory` when mapped, else of `heap`.
-    /// Invariant: `len` slots from here stay valid and unaliased by
-    /// anything but this value's `get` for as long as it lives.
-    first: std::ptr::NonNull<AtomicU32>,
-    len: usize,
-    _memory: Option<memmap2::MmapMut>,
-    _heap: Option<Box<[AtomicU32]>>,
-}
-
-// SAFETY: the slots are atomics, which threads may share; the pointer
-// only stands for the memory this value owns.
-unsafe impl Send for AtomicSlots {}
-// SAFETY: as above.
-unsafe impl Sync for AtomicSlots {}
-
-/// Slots in a table this large or larger are mapped ([`AtomicSlots`]).
-const SLOTS_MAPPED_FROM: usize = 1 << 20;
+/// Zeroed atomic 32-bit slots that threads share: EDM's remembered word
+/// verdicts, a table of a megabyte read at random for every word.
+pub(crate) struct AtomicSlots(Table<AtomicU32>);
 
 impl AtomicSlots {
     pub(crate) fn zeroed(len: usize) -> AtomicSlots {
-        let bytes = len * std::mem::size_of::<AtomicU32>();
-        if bytes >= SLOTS_MAPPED_FROM {
-            let whole = bytes.div_ceil(MAPPED_FROM) * MAPPED_FROM;
-            if let Ok(mut memory) = huge_page_memory(whole) {
-                // Derived from the mutable mapping, for writes through
-                // the atomics; page-aligned, so aligned for u32.
-                let first = std::ptr::NonNull::new(memory.as_mut_ptr().cast::<AtomicU32>())
-                    .expect("a mapping is not null");
-                return AtomicSlots {
-                    first,
-                    len,
-                    _memory: Some(memory),
-                    _heap: None,
-                };
-            }
-        }
-        let mut heap: Box<[AtomicU32]> = (0..len).map(|_| AtomicU32::new(0)).collect();
-        let first = std::ptr::NonNull::new(heap.as_mut_ptr()).expect("a box is not null");
-        AtomicSlots {
-            first,
-            len,
-            _memory: None,
-            _heap: Some(heap),
-        }
+        AtomicSlots(Table::zeroed(len, SLOTS_MAPPED_FROM, || AtomicU32::new(0)))
     }
 
+    #[inline(always)]
     pub(crate) fn get(&self) -> &[AtomicU32] {
-        // SAFETY: `len` zeroed (valid) u32s, aligned, owned by `self`
-        // (the invariant); atomics allow shared writes.
-        unsafe { std::slice::from_raw_parts(self.first.as_ptr(), self.len) }
-    }
-
-    #[cfg(test)]
-    fn is_mapped(&self) -> bool {
-        self._memory.is_some()
+        self.0.get()
     }
 }
 
@@ -174,9 +167,9 @@ mod tests {
 
     #[test]
     fn large_tables_are_mapped_small_ones_are_not_and_both_read_back() {
-        for (count, mapped) in [(16, false), (MAPPED_FROM / 64, true)] {
+        for (count, mapped) in [(16, false), (LINES_MAPPED_FROM / 64, true)] {
             let mut lines = Lines::zeroed(count);
-            assert_eq!(matches!(lines.0, Storage::Mapped(_)), mapped);
+            assert_eq!(lines.0.is_mapped(), mapped);
             assert_eq!(lines.get().len(), count);
             assert!(lines.get().iter().all(|l| l.0 == [0; 8]));
             assert_eq!(lines.get().as_ptr() as usize % 64, 0);
@@ -192,7 +185,7 @@ mod tests {
         use std::sync::atomic::Ordering::Relaxed;
         for (len, mapped) in [(1000, false), (SLOTS_MAPPED_FROM / 4, true)] {
             let slots = AtomicSlots::zeroed(len);
-            assert_eq!(slots.is_mapped(), mapped);
+            assert_eq!(slots.0.is_mapped(), mapped);
             assert_eq!(slots.get().len(), len);
             assert!(slots.get().iter().all(|s| s.load(Relaxed) == 0));
             std::thread::scope(|scope| {
