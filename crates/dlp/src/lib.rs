@@ -107,12 +107,14 @@
 //!   ([`DocumentFingerprint::longest_passage`]); documents are reached
 //!   through postings of their hashes, so a message costs its own hashes,
 //!   not a pass over every document. For a library of thousands of
-//!   documents the filter is a blocked Bloom filter of megabytes, probed
-//!   with a prefetch some words ahead (a read of it waits on memory), and
-//!   a k-gram that passes is confirmed by a second, independent filter
-//!   before its SHA-256; the hashes and postings are sorted
-//!   lists under a directory of their top bits (uniform hashes: one slot
-//!   and a short run, not a binary search of cache misses).
+//!   documents the filter is a blocked Bloom filter of megabytes on huge
+//!   pages of its own, probed with a prefetch some words ahead (a read of
+//!   it waits on memory), and a k-gram that passes is confirmed by more
+//!   bits in another word of the same cache line before its SHA-256; the
+//!   postings are a sorted list under a directory of their top bits
+//!   (uniform hashes: one slot and a short run, searched by halves so
+//!   that a k-gram thousands of documents share costs a few reads, not a
+//!   scan of the run).
 //! * **Exact data match without the data.** A table's cells are kept as
 //!   keyed hashes (HMAC-SHA-256 with a secret salt) in a memory-mapped
 //!   index ([`EdmIndex`]): loading reads only the two filters (onto huge

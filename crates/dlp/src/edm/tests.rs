@@ -11,6 +11,14 @@ fn two_columns() -> RowRule {
     }
 }
 
+/// A CSV of `header` and `rows` generated rows, each `row(i)` (with its
+/// newline).
+fn table_of(header: &str, rows: usize, row: impl Fn(usize) -> String) -> String {
+    (0..rows)
+        .map(row)
+        .fold(format!("{header}\n"), |t, r| t + &r)
+}
+
 fn built(table: &str) -> Vec<u8> {
     let mut out = Vec::new();
     build_from_csv(table.as_bytes(), SALT, &[], 10, &mut out).unwrap();
@@ -40,10 +48,9 @@ fn the_index_holds_no_cell_text_and_knows_its_salt() {
 
 #[test]
 fn damaged_indexes_are_refused_or_harmless() {
-    let mut table = String::from("a,b,c\n");
-    for i in 0..300 {
-        table.push_str(&format!("name {i},{},x{i}y\n", 1_000_000 + i * 7));
-    }
+    let table = table_of("a,b,c", 300, |i| {
+        format!("name {i},{},x{i}y\n", 1_000_000 + i * 7)
+    });
     let bytes = built(&table);
     // Every truncation is refused.
     for len in (0..bytes.len()).step_by(97) {
@@ -71,10 +78,9 @@ fn damaged_indexes_are_refused_or_harmless() {
 
 #[test]
 fn an_opened_index_reads_its_filters_as_they_are_in_the_file() {
-    let mut table = String::from("a,b\n");
-    for i in 0..500 {
-        table.push_str(&format!("name{i} surname{i},{}\n", 2_000_000 + i * 3));
-    }
+    let table = table_of("a,b", 500, |i| {
+        format!("name{i} surname{i},{}\n", 2_000_000 + i * 3)
+    });
     let bytes = built(&table);
     let path = std::env::temp_dir().join(format!("sluice-edm-open-{}.edm", std::process::id()));
     std::fs::write(&path, &bytes).unwrap();
