@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Milter throughput: smtp-source → a private Postfix → smtp-sink, with
 # Sluice as the milter (DLP on, demo policy) on a unix socket, on TCP, and
-# without it, alternated in one run. Postfix's own queue and fsyncs are the
+# without it, alternated in one run; and, as a yardstick, with a milter
+# that does nothing (benches/null_milter.c: Sendmail's libmilter, the same
+# steps negotiated) on a unix socket. Postfix's own queue and fsyncs are the
 # cost of every path.
 #
-#   apt-get install postfix        # smtp-source, smtp-sink; run as root
+#   apt-get install postfix libmilter-dev   # smtp-source, smtp-sink; run as root
 #   bash benches/milter_throughput.sh [MESSAGES] [ROUNDS]
 #
 # Two times per run: until smtp-source has handed over its last message
@@ -21,7 +23,7 @@ ROUNDS=${2:-3}
 [ "$(id -u)" = 0 ] || { echo "needs root (Postfix's master)" >&2; exit 2; }
 cargo build --release -q -p sluice-proxy
 WORK=$(mktemp -d)
-SINK=25301; PLAIN=25302; FILTERED=25303; MILTER=25304; UNIX=25305
+SINK=25301; PLAIN=25302; FILTERED=25303; MILTER=25304; UNIX=25305; NULL=25306
 created_main_cf=0
 cleanup() {
     postfix -c "$WORK/etc" stop > /dev/null 2>&1 || true
@@ -33,7 +35,7 @@ cleanup() {
 trap cleanup EXIT
 KEEP=${KEEP:-}
 smtp-sink -u postfix 127.0.0.1:$SINK 1000 &
-mkdir -p "$WORK"/{etc,queue,data,sluice-tcp,sluice-unix}
+mkdir -p "$WORK"/{etc,queue,data,sluice-tcp,sluice-unix,null}
 chmod 755 "$WORK"
 cp /etc/postfix/master.cf "$WORK/etc/"
 cat > "$WORK/etc/main.cf" <<CF
@@ -65,6 +67,9 @@ postconf -c "$WORK/etc" -P "127.0.0.1:$FILTERED/inet/milter_default_action = tem
 postconf -c "$WORK/etc" -Me "127.0.0.1:$UNIX/inet = 127.0.0.1:$UNIX inet n - n - - smtpd"
 postconf -c "$WORK/etc" -P "127.0.0.1:$UNIX/inet/smtpd_milters = unix:$WORK/sluice-unix/milter.sock"
 postconf -c "$WORK/etc" -P "127.0.0.1:$UNIX/inet/milter_default_action = tempfail"
+postconf -c "$WORK/etc" -Me "127.0.0.1:$NULL/inet = 127.0.0.1:$NULL inet n - n - - smtpd"
+postconf -c "$WORK/etc" -P "127.0.0.1:$NULL/inet/smtpd_milters = unix:$WORK/null/milter.sock"
+postconf -c "$WORK/etc" -P "127.0.0.1:$NULL/inet/milter_default_action = tempfail"
 chown -R postfix "$WORK/data"
 [ -e /etc/postfix/main.cf ] || { touch /etc/postfix/main.cf; created_main_cf=1; }
 postconf -e "alternate_config_directories = $WORK/etc"
@@ -83,6 +88,10 @@ for front in tcp unix; do
     (cd "$dir" && exec setpriv --regid postfix --clear-groups "$OLDPWD/target/release/sluice-proxy" --config sluice.toml 2> log) &
     echo $! > "$dir/pid"
 done
+# The yardstick: a milter that does nothing, its socket for Postfix's group.
+gcc -O2 -o "$WORK/null_milter" benches/null_milter.c -lmilter -lpthread
+(umask 007 && exec setpriv --regid postfix --clear-groups "$WORK/null_milter" "unix:$WORK/null/milter.sock") &
+echo $! > "$WORK/null/pid"
 postfix -c "$WORK/etc" start || { cat "$WORK/maillog" >&2; exit 1; }
 sleep 2
 
@@ -111,8 +120,9 @@ for r in $(seq "$ROUNDS"); do
     times=$(accepted_and_delivered $PLAIN); read -r p pd <<< "$times"
     times=$(accepted_and_delivered $UNIX); read -r u ud <<< "$times"
     times=$(accepted_and_delivered $FILTERED); read -r t td <<< "$times"
-    echo "round $r: Postfix alone ${p} ms accepted, ${pd} ms delivered; with the Sluice milter on a unix socket ${u} / ${ud} ms, on TCP ${t} / ${td} ms"
-    echo "$p $u $t $pd $ud $td" >> "$WORK/rounds"
+    times=$(accepted_and_delivered $NULL); read -r z zd <<< "$times"
+    echo "round $r: Postfix alone ${p} ms accepted, ${pd} ms delivered; with the Sluice milter on a unix socket ${u} / ${ud} ms, on TCP ${t} / ${td} ms; with the null milter ${z} / ${zd} ms"
+    echo "$p $u $t $pd $ud $td $z $zd" >> "$WORK/rounds"
 done
 # The median of the rounds' own ratios (column C of Postfix alone's time
 # over column D's): a round is one moment of the machine, so a slow spell
@@ -125,9 +135,12 @@ rate() { awk -v c="$1" -v n="$N" '{ t += $c } END { printf "%d", n * NR * 1000 /
 echo "Postfix alone:               $(rate 1) messages/s accepted, $(rate 4) delivered"
 echo "milter on a unix socket:     $(rate 2) messages/s accepted (ratio $(median_ratio 1 2)), $(rate 5) delivered (ratio $(median_ratio 4 5); goal >= 0.8)"
 echo "milter on TCP:               $(rate 3) messages/s accepted (ratio $(median_ratio 1 3)), $(rate 6) delivered (ratio $(median_ratio 4 6))"
+echo "null milter (does nothing):  $(rate 7) messages/s accepted (ratio $(median_ratio 1 7)), $(rate 8) delivered (ratio $(median_ratio 4 8))"
+echo "Sluice on a unix socket against the null milter: accepted $(median_ratio 7 2), delivered $(median_ratio 8 5)"
 echo "(ratios: medians of the rounds' own)"
 # CPU seconds (user + system) a process has used, from /proc (clock ticks).
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
+echo "null milter: CPU per message $(awk -v ms="$(cpu_ms "$(cat "$WORK/null/pid")")" -v n=$(( N * ROUNDS )) 'BEGIN { printf "%.3f", ms / n }') ms"
 for front in unix tcp; do
     log=$WORK/sluice-$front/log
     echo "$front: Sluice's CPU per message $(awk -v ms="$(cpu_ms "$(cat "$WORK/sluice-$front/pid")")" -v n=$(( N * ROUNDS )) 'BEGIN { printf "%.3f", ms / n }') ms"
