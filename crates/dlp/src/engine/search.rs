@@ -10,7 +10,7 @@ use super::tally::Tally;
 use super::windows::{char_count, char_positions, section_index, windows};
 use super::{Engine, Matcher, Rule, ScanResult, Segment};
 use crate::edm::{find_rows, TextWord, Word};
-use crate::fingerprint::{for_each_kgram_and_word, for_each_word};
+use crate::fingerprint::{for_each_kgram_and_word, for_each_word, OnWord};
 use crate::normalize::{lower_str, Normalized};
 use crate::{Confidence, Identifier, IdentifierMatch};
 
@@ -157,19 +157,14 @@ impl Engine {
                 }
                 // The words of the window, for exact data match: split
                 // once, with the fingerprints' k-grams when there are both.
-                let mut words = edm_words::take();
                 let lower = norm.lower();
-                let base = lower.as_ptr() as usize;
                 let last_window = w.cut == w.end;
-                let mut owned_words = 0usize;
-                let mut add_word = |w: &[u8], cheap| {
-                    let start = w.as_ptr() as usize - base;
-                    if !last_window && norm.text_position_of_lower(start) < owned {
-                        owned_words += 1;
-                    }
-                    if self.edm_tables > 0 {
-                        words.extend(Word::new(start, start + w.len()).map(|word| (word, cheap)));
-                    }
+                let mut add_word = WindowWords {
+                    base: lower.as_ptr() as usize,
+                    norm: &norm,
+                    owned: (!last_window).then_some(owned),
+                    owned_words: 0,
+                    words: (self.edm_tables > 0).then(edm_words::take),
                 };
                 if !self.fingerprint_entities.is_empty() {
                     // Only the k-grams some document has are kept. A k-gram
@@ -192,15 +187,16 @@ impl Engine {
                 } else if self.edm_tables > 0 {
                     for_each_word(lower, &mut add_word);
                 }
-                if self.edm_tables > 0 {
+                let owned_words = add_word.owned_words;
+                if let Some(mut words) = add_word.words {
                     let mut window_cells = Vec::new();
                     self.edm_hits(&at, &mut words, &mut hits, &mut window_cells);
                     cells.extend(window_cells.into_iter().map(|c| {
                         let span = norm.original_span(original, c);
                         (si, w.start + span.start..w.start + span.end)
                     }));
+                    edm_words::give_back(words);
                 }
-                edm_words::give_back(words);
                 at_word += owned_words;
                 self.place(&norm, original, w.start, at_char, &mut hits);
                 if self.proximity {
@@ -544,6 +540,41 @@ impl Engine {
             }
         }
         out
+    }
+}
+
+/// What a window's word split does with each word when it is not the
+/// segment's last window or exact data match needs the words: counts the
+/// words the window owns, and lists every word with its cheap hash. A
+/// struct whose step is inlined into the split: as a closure it was a call
+/// per word, and most of what exact data match added to the word loop.
+struct WindowWords<'n> {
+    /// Where the window's lowercased text starts in memory.
+    base: usize,
+    norm: &'n Normalized,
+    /// Where the part of the text this window owns ends, in its normalized
+    /// text (none for the last window, which owns the rest).
+    owned: Option<usize>,
+    /// Words starting in the part the window owns.
+    owned_words: usize,
+    /// Exact data match's word list, when some table needs it.
+    words: Option<Vec<TextWord>>,
+}
+
+impl<'a> OnWord<'a> for &mut WindowWords<'_> {
+    #[inline(always)]
+    fn on_word(&mut self, w: &'a [u8], cheap: u64) {
+        let start = w.as_ptr() as usize - self.base;
+        if let Some(owned) = self.owned {
+            if self.norm.text_position_of_lower(start) < owned {
+                self.owned_words += 1;
+            }
+        }
+        if let Some(words) = &mut self.words {
+            if let Some(word) = Word::new(start, start + w.len()) {
+                words.push((word, cheap));
+            }
+        }
     }
 }
 

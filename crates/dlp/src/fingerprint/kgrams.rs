@@ -38,12 +38,13 @@ pub(crate) fn for_each_kgram(
 /// [`for_each_kgram`], also giving each k-gram's place (the index of its
 /// first word in `lower`), and calling `word` with each word and its cheap
 /// hash ([`for_each_word`]'s): one pass over the text serves fingerprints,
-/// their passages and exact data match.
+/// their passages and exact data match. `word` is an [`OnWord`] so that a
+/// step with state of its own can be inlined into the split too.
 pub(crate) fn for_each_kgram_and_word<'a>(
     lower: &'a str,
     filter: Option<&KgramFilter>,
     f: impl FnMut(u64, u64, usize),
-    word: impl FnMut(&'a [u8], u64),
+    word: impl OnWord<'a>,
 ) {
     thread_local! {
         static WORDS: std::cell::RefCell<WordCache> =
@@ -77,22 +78,48 @@ fn kgrams_at_once<'a>(
     cache: &mut WordCache,
     lower: &'a str,
     filter: Option<&KgramFilter>,
-    mut f: impl FnMut(u64, u64, usize),
-    mut word: impl FnMut(&'a [u8], u64),
+    f: impl FnMut(u64, u64, usize),
+    word: impl OnWord<'a>,
 ) {
-    let mut ring = WordRing::default();
-    let on_word = |w: &'a [u8], c| {
-        word(w, c);
-        if !ring.push(w, c) {
-            return;
-        }
-        if filter.is_some_and(|set| !set.holds(set.probe(ring.rolling), ring.rolling)) {
-            return;
-        }
-        let first = ring.seen - K;
-        f(ring.hash(cache, first), ring.rolling, first);
+    let mut at_once = AtOnce {
+        cache,
+        filter,
+        ring: WordRing::default(),
+        f,
+        word,
     };
-    for_each_word(lower, on_word);
+    for_each_word(lower, &mut at_once);
+}
+
+/// The state of [`kgrams_at_once`]'s word loop: a struct whose step is
+/// always inlined into the word split, as [`Delayed`]'s is. As a closure it
+/// stopped being inlined once the word step had work of its own (exact
+/// data match's word list), and cost a call per word.
+struct AtOnce<'a, 'c, F, W> {
+    cache: &'c mut WordCache,
+    filter: Option<&'c KgramFilter>,
+    ring: WordRing<'a>,
+    f: F,
+    word: W,
+}
+
+impl<'a, F: FnMut(u64, u64, usize), W: OnWord<'a>> OnWord<'a> for &mut AtOnce<'a, '_, F, W> {
+    #[inline(always)]
+    fn on_word(&mut self, w: &'a [u8], cheap: u64) {
+        self.word.on_word(w, cheap);
+        if !self.ring.push(w, cheap) {
+            return;
+        }
+        let rolling = self.ring.rolling;
+        if self
+            .filter
+            .is_some_and(|set| !set.holds(set.probe(rolling), rolling))
+        {
+            return;
+        }
+        let first = self.ring.seen - K;
+        (self.f)(self.ring.hash(self.cache, first), rolling, first);
+    }
 }
 
 /// [`for_each_kgram_and_word`] with each k-gram's filter word prefetched
@@ -102,7 +129,7 @@ fn kgrams_prefetched<'a>(
     lower: &'a str,
     filter: &KgramFilter,
     f: impl FnMut(u64, u64, usize),
-    word: impl FnMut(&'a [u8], u64),
+    word: impl OnWord<'a>,
 ) {
     let mut delayed = Delayed {
         cache,
@@ -138,7 +165,7 @@ struct Delayed<'a, 'c, F, W> {
     word: W,
 }
 
-impl<'a, F: FnMut(u64, u64, usize), W: FnMut(&'a [u8], u64)> Delayed<'a, '_, F, W> {
+impl<'a, F: FnMut(u64, u64, usize), W: OnWord<'a>> Delayed<'a, '_, F, W> {
     /// Tests the k-gram ending at word number `last` (its filter word was
     /// prefetched when that word arrived).
     #[inline(always)]
@@ -151,12 +178,10 @@ impl<'a, F: FnMut(u64, u64, usize), W: FnMut(&'a [u8], u64)> Delayed<'a, '_, F, 
     }
 }
 
-impl<'a, F: FnMut(u64, u64, usize), W: FnMut(&'a [u8], u64)> OnWord<'a>
-    for &mut Delayed<'a, '_, F, W>
-{
+impl<'a, F: FnMut(u64, u64, usize), W: OnWord<'a>> OnWord<'a> for &mut Delayed<'a, '_, F, W> {
     #[inline(always)]
     fn on_word(&mut self, w: &'a [u8], cheap: u64) {
-        (self.word)(w, cheap);
+        self.word.on_word(w, cheap);
         if !self.ring.push(w, cheap) {
             return;
         }

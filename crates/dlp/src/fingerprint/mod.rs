@@ -49,7 +49,7 @@ use crate::Error;
 mod kgrams;
 
 pub(crate) use kgrams::{
-    cheap_word_hash, for_each_kgram_and_word, for_each_word, kgram_hashes, KgramFilter,
+    cheap_word_hash, for_each_kgram_and_word, for_each_word, kgram_hashes, KgramFilter, OnWord,
 };
 
 /// Words per k-gram.
