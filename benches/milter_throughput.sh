@@ -3,7 +3,7 @@
 # Sluice as the milter (DLP on, demo policy) on a unix socket, on TCP, and
 # without it, alternated in one run; and, as a yardstick, with a milter
 # that does nothing (benches/null_milter.c: Sendmail's libmilter, the same
-# steps negotiated) on a unix socket. Postfix's own queue and fsyncs are the
+# steps negotiated) on a unix socket and on TCP. Postfix's own queue and fsyncs are the
 # cost of every path.
 #
 #   apt-get install postfix libmilter-dev   # smtp-source, smtp-sink; run as root
@@ -23,7 +23,7 @@ ROUNDS=${2:-3}
 [ "$(id -u)" = 0 ] || { echo "needs root (Postfix's master)" >&2; exit 2; }
 cargo build --release -q -p sluice-proxy
 WORK=$(mktemp -d)
-SINK=25301; PLAIN=25302; FILTERED=25303; MILTER=25304; UNIX=25305; NULL=25306
+SINK=25301; PLAIN=25302; FILTERED=25303; MILTER=25304; UNIX=25305; NULL=25306; NULL_TCP=25307; NULL_MILTER=25308
 created_main_cf=0
 cleanup() {
     postfix -c "$WORK/etc" stop > /dev/null 2>&1 || true
@@ -70,6 +70,9 @@ postconf -c "$WORK/etc" -P "127.0.0.1:$UNIX/inet/milter_default_action = tempfai
 postconf -c "$WORK/etc" -Me "127.0.0.1:$NULL/inet = 127.0.0.1:$NULL inet n - n - - smtpd"
 postconf -c "$WORK/etc" -P "127.0.0.1:$NULL/inet/smtpd_milters = unix:$WORK/null/milter.sock"
 postconf -c "$WORK/etc" -P "127.0.0.1:$NULL/inet/milter_default_action = tempfail"
+postconf -c "$WORK/etc" -Me "127.0.0.1:$NULL_TCP/inet = 127.0.0.1:$NULL_TCP inet n - n - - smtpd"
+postconf -c "$WORK/etc" -P "127.0.0.1:$NULL_TCP/inet/smtpd_milters = inet:127.0.0.1:$NULL_MILTER"
+postconf -c "$WORK/etc" -P "127.0.0.1:$NULL_TCP/inet/milter_default_action = tempfail"
 chown -R postfix "$WORK/data"
 [ -e /etc/postfix/main.cf ] || { touch /etc/postfix/main.cf; created_main_cf=1; }
 postconf -e "alternate_config_directories = $WORK/etc"
@@ -92,6 +95,8 @@ done
 gcc -O2 -o "$WORK/null_milter" benches/null_milter.c -lmilter -lpthread
 (umask 007 && exec setpriv --regid postfix --clear-groups "$WORK/null_milter" "unix:$WORK/null/milter.sock") &
 echo $! > "$WORK/null/pid"
+"$WORK/null_milter" "inet:$NULL_MILTER@127.0.0.1" &
+echo $! > "$WORK/null/tcp-pid"
 postfix -c "$WORK/etc" start || { cat "$WORK/maillog" >&2; exit 1; }
 sleep 2
 
@@ -121,8 +126,9 @@ for r in $(seq "$ROUNDS"); do
     times=$(accepted_and_delivered $UNIX); read -r u ud <<< "$times"
     times=$(accepted_and_delivered $FILTERED); read -r t td <<< "$times"
     times=$(accepted_and_delivered $NULL); read -r z zd <<< "$times"
-    echo "round $r: Postfix alone ${p} ms accepted, ${pd} ms delivered; with the Sluice milter on a unix socket ${u} / ${ud} ms, on TCP ${t} / ${td} ms; with the null milter ${z} / ${zd} ms"
-    echo "$p $u $t $pd $ud $td $z $zd" >> "$WORK/rounds"
+    times=$(accepted_and_delivered $NULL_TCP); read -r y yd <<< "$times"
+    echo "round $r: Postfix alone ${p} ms accepted, ${pd} ms delivered; with the Sluice milter on a unix socket ${u} / ${ud} ms, on TCP ${t} / ${td} ms; with the null milter ${z} / ${zd} ms, on TCP ${y} / ${yd} ms"
+    echo "$p $u $t $pd $ud $td $z $zd $y $yd" >> "$WORK/rounds"
 done
 # The median of the rounds' own ratios (column C of Postfix alone's time
 # over column D's): a round is one moment of the machine, so a slow spell
@@ -136,11 +142,14 @@ echo "Postfix alone:               $(rate 1) messages/s accepted, $(rate 4) deli
 echo "milter on a unix socket:     $(rate 2) messages/s accepted (ratio $(median_ratio 1 2)), $(rate 5) delivered (ratio $(median_ratio 4 5); goal >= 0.8)"
 echo "milter on TCP:               $(rate 3) messages/s accepted (ratio $(median_ratio 1 3)), $(rate 6) delivered (ratio $(median_ratio 4 6))"
 echo "null milter (does nothing):  $(rate 7) messages/s accepted (ratio $(median_ratio 1 7)), $(rate 8) delivered (ratio $(median_ratio 4 8))"
-echo "Sluice on a unix socket against the null milter: accepted $(median_ratio 7 2), delivered $(median_ratio 8 5)"
+echo "null milter on TCP:          $(rate 9) messages/s accepted (ratio $(median_ratio 1 9)), $(rate 10) delivered (ratio $(median_ratio 4 10))"
+echo "Sluice against the null milter: unix socket, accepted $(median_ratio 7 2), delivered $(median_ratio 8 5); TCP, accepted $(median_ratio 9 3), delivered $(median_ratio 10 6)"
 echo "(ratios: medians of the rounds' own)"
 # CPU seconds (user + system) a process has used, from /proc (clock ticks).
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
-echo "null milter: CPU per message $(awk -v ms="$(cpu_ms "$(cat "$WORK/null/pid")")" -v n=$(( N * ROUNDS )) 'BEGIN { printf "%.3f", ms / n }') ms"
+for pid in pid tcp-pid; do
+    echo "null milter ($pid): CPU per message $(awk -v ms="$(cpu_ms "$(cat "$WORK/null/$pid")")" -v n=$(( N * ROUNDS )) 'BEGIN { printf "%.3f", ms / n }') ms"
+done
 for front in unix tcp; do
     log=$WORK/sluice-$front/log
     echo "$front: Sluice's CPU per message $(awk -v ms="$(cpu_ms "$(cat "$WORK/sluice-$front/pid")")" -v n=$(( N * ROUNDS )) 'BEGIN { printf "%.3f", ms / n }') ms"
