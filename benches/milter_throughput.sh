@@ -21,6 +21,7 @@ cd "$(dirname "$0")/.."
 N=${1:-2000}
 ROUNDS=${2:-3}
 [ "$(id -u)" = 0 ] || { echo "needs root (Postfix's master)" >&2; exit 2; }
+[ -e /usr/include/libmilter/mfapi.h ] || { echo "needs libmilter-dev (the null milter): apt-get install libmilter-dev" >&2; exit 2; }
 cargo build --release -q -p sluice-proxy
 WORK=$(mktemp -d)
 SINK=25301; PLAIN=25302; FILTERED=25303; MILTER=25304; UNIX=25305; NULL=25306; NULL_TCP=25307; NULL_MILTER=25308
