@@ -32,9 +32,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use sluice_config::{Config, LogFormat, Starttls};
+use sluice_config::{Config, Forensics, LogFormat, Starttls};
 use sluice_milter::{serve_milter, MilterAddress};
-use sluice_policy::Inspector;
+use sluice_policy::{Excerpts, Inspector};
 use sluice_smtp::inflight::InflightBudget;
 use sluice_smtp::tls::{UpstreamTls, UpstreamTlsMode};
 use sluice_smtp::{serve, ServerConfig, SessionConfig};
@@ -151,11 +151,19 @@ fn load(path: &std::path::Path) -> anyhow::Result<Config> {
 }
 
 /// The inspector for a loaded configuration. The proxy logs decisions,
-/// never their prose explanation, so none is formatted.
+/// never their prose explanation, so none is formatted; excerpts are cut
+/// only for what incidents keep (the rules of triggered policies, and
+/// nothing with `forensics = "none"`), not for every match of every
+/// message.
 fn inspector(config: &Config) -> anyhow::Result<Inspector> {
+    let excerpts = match config.store.forensics {
+        Forensics::None => Excerpts::None,
+        Forensics::Excerpts | Forensics::Full => Excerpts::Triggered,
+    };
     Ok(Inspector::new(config.clone())
         .map_err(|e| anyhow::anyhow!("{e}"))?
-        .without_explanations())
+        .without_explanations()
+        .with_excerpts(excerpts))
 }
 
 /// `[upstream]` as a destination.

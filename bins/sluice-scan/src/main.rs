@@ -29,7 +29,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sluice_config::{Config, ConfigError, ConfigErrors, LimitsConfig};
-use sluice_policy::{Envelope, Inspector};
+use sluice_policy::{Envelope, Excerpts, Inspector};
 
 #[derive(Parser)]
 #[command(
@@ -188,9 +188,12 @@ fn main() -> ExitCode {
                 Ok(i) => i,
                 Err(errors) => return config_errors(&errors),
             };
-            // JSON carries no explanation: don't format one per message.
+            // JSON carries no explanation and no excerpt: don't make them
+            // for every message.
             let inspector = match format {
-                Format::Json => inspector.without_explanations(),
+                Format::Json => inspector
+                    .without_explanations()
+                    .with_excerpts(Excerpts::None),
                 Format::Human => inspector,
             };
             let envelope = Envelope {

@@ -130,6 +130,7 @@
 //!   shared across threads without locks.
 #![deny(missing_docs)]
 
+mod byte_classes;
 mod dictionary;
 mod edm;
 mod engine;

@@ -13,6 +13,23 @@ use sluice_mime::{extract, header, Extraction, Limits};
 use crate::decision::{Decision, Envelope, Evidence, RuleOutcome, Triggered};
 use crate::evidence::{excerpt, segments};
 
+/// Which matches of a decision get their [`Evidence::excerpt`]. Cutting
+/// one masks every identifier value around the match first, a search of
+/// its own: on a JSON scan of the demo config, where no excerpt is shown,
+/// the excerpts were a tenth of the decision's instructions
+/// (`docs/performance.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Excerpts {
+    /// Every match (the scanner's human output, which shows them all).
+    Every,
+    /// The matches of the rules of triggered policies, deciding or
+    /// monitoring: what incidents keep (SPEC §8).
+    Triggered,
+    /// None: the excerpts are left empty (the scanner's JSON output has
+    /// none, nor has an incident with `forensics = "none"`).
+    None,
+}
+
 /// What an inspector evaluates.
 #[derive(Debug, Clone)]
 enum Evaluation {
@@ -31,6 +48,8 @@ pub struct Inspector {
     evaluation: Evaluation,
     /// Whether decisions carry their [`Decision::trace`].
     explain: bool,
+    /// Which matches get an excerpt.
+    excerpts: Excerpts,
 }
 
 impl Inspector {
@@ -46,6 +65,7 @@ impl Inspector {
             limits,
             evaluation: Evaluation::Policies,
             explain: true,
+            excerpts: Excerpts::Every,
         })
     }
 
@@ -88,6 +108,13 @@ impl Inspector {
     /// Decisions are otherwise identical.
     pub fn without_explanations(mut self) -> Inspector {
         self.explain = false;
+        self
+    }
+
+    /// Cuts excerpts only for the matches `which` names; the others'
+    /// [`Evidence::excerpt`] is empty. Decisions are otherwise identical.
+    pub fn with_excerpts(mut self, which: Excerpts) -> Inspector {
+        self.excerpts = which;
         self
     }
 
@@ -179,6 +206,9 @@ impl Inspector {
         });
         let scan = self.engine.scan(&segments(x));
         let mut rules = Vec::new();
+        // Each rule outcome's engine matches, for its excerpts: which rules
+        // need them is known once the policies are applied.
+        let mut found = Vec::new();
         for profile in self.evaluated_profiles() {
             for rule in self.engine.profile(profile).unwrap_or_default() {
                 let Some(result) = scan.rule(rule) else {
@@ -201,12 +231,7 @@ impl Inspector {
                         },
                         normalized: m.value.clone(),
                         location: x.parts[m.segment].location.clone(),
-                        excerpt: excerpt(
-                            &x.parts[m.segment].text,
-                            m.span.clone(),
-                            m.identifier.map(|(i, _)| i.mask(&m.text)).as_deref(),
-                            &cells_of(&scan.cells, m.segment),
-                        ),
+                        excerpt: String::new(),
                         similarity: m.similarity,
                         passage_words: m.similarity.map(|_| m.passage_words),
                         identifier: m.identifier.map(|(i, _)| i),
@@ -223,6 +248,7 @@ impl Inspector {
                     thresholds: result.thresholds,
                     matches,
                 });
+                found.push(&result.matches);
             }
         }
 
@@ -241,7 +267,46 @@ impl Inspector {
         if self.uses_policies() {
             self.apply_policies(&mut decision, x);
         }
+        self.cut_excerpts(&mut decision, &found, x, &scan.cells);
         decision
+    }
+
+    /// Fills [`Evidence::excerpt`] for the matches [`Inspector::excerpts`]
+    /// names; `found` holds each of `d.rules`' engine matches, in order.
+    fn cut_excerpts(
+        &self,
+        d: &mut Decision,
+        found: &[&Vec<sluice_dlp::Match>],
+        x: &Extraction,
+        cells: &[(usize, std::ops::Range<usize>)],
+    ) {
+        let wanted: Vec<bool> = match self.excerpts {
+            Excerpts::None => return,
+            Excerpts::Every => vec![true; d.rules.len()],
+            Excerpts::Triggered => d
+                .rules
+                .iter()
+                .map(|r| {
+                    d.decided
+                        .iter()
+                        .chain(&d.monitored)
+                        .any(|t| t.profiles.contains(&r.profile))
+                })
+                .collect(),
+        };
+        for ((rule, matches), wanted) in d.rules.iter_mut().zip(found).zip(wanted) {
+            if !wanted {
+                continue;
+            }
+            for (evidence, m) in rule.matches.iter_mut().zip(matches.iter()) {
+                evidence.excerpt = excerpt(
+                    &x.parts[m.segment].text,
+                    m.span.clone(),
+                    m.identifier.map(|(i, _)| i.mask(&m.text)).as_deref(),
+                    &cells_of(cells, m.segment),
+                );
+            }
+        }
     }
 
     /// The first triggered policy in enforce mode decides; a monitor-mode

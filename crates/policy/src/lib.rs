@@ -57,6 +57,6 @@ mod plan;
 
 pub use decision::{Decision, Envelope, Evidence, RuleOutcome, Triggered};
 pub use evidence::{excerpt, masked_text, segments};
-pub use inspector::Inspector;
+pub use inspector::{Excerpts, Inspector};
 pub use lint::{lints, Lint};
 pub use plan::{plan, Disposition, IncidentPlan, Plan};

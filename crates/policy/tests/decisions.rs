@@ -2,7 +2,7 @@
 //! mode, unscannable, actions.
 
 use sluice_config::{Action, Config};
-use sluice_policy::{plan, Disposition, Envelope, Inspector};
+use sluice_policy::{plan, Decision, Disposition, Envelope, Excerpts, Inspector};
 
 fn inspector(policies: &str) -> (tempfile::TempDir, Inspector) {
     let d = tempfile::tempdir().unwrap();
@@ -297,17 +297,19 @@ fn no_notification_for_null_sender_or_auto_replies() {
     assert!(!plan(&i.inspect(&env("alice@example.com", &["bob@partner.org"]), bulk)).notify_sender);
 }
 
-#[test]
-fn decisions_without_explanations_differ_only_by_their_empty_trace() {
-    let monitor_cards = r#"
+/// Card numbers blocked in monitor mode: recorded, never applied.
+const MONITOR_CARDS: &str = r#"
 [[policy]]
 name = "Cards"
 profiles = ["Payment"]
 action = "block"
 mode = "monitor"
 "#;
-    let (_d, explaining) = inspector(&format!("{monitor_cards}{HOLD}"));
-    let (_e, terse) = inspector(&format!("{monitor_cards}{HOLD}"));
+
+#[test]
+fn decisions_without_explanations_differ_only_by_their_empty_trace() {
+    let (_d, explaining) = inspector(&format!("{MONITOR_CARDS}{HOLD}"));
+    let (_e, terse) = inspector(&format!("{MONITOR_CARDS}{HOLD}"));
     let terse = terse.without_explanations();
     for (message, to) in [
         (CUSTOMER, &["bob@partner.org"][..]),
@@ -321,5 +323,75 @@ mode = "monitor"
         assert!(short.trace.is_empty());
         short.trace = full.trace.clone();
         assert_eq!(short, full);
+    }
+}
+
+/// Each match's excerpt, rule by rule.
+fn excerpts(d: &Decision) -> Vec<(String, Vec<String>)> {
+    d.rules
+        .iter()
+        .map(|r| {
+            let cut = r.matches.iter().map(|m| m.excerpt.clone()).collect();
+            (r.rule.clone(), cut)
+        })
+        .collect()
+}
+
+#[test]
+fn excerpts_are_cut_for_what_is_shown_and_decisions_are_otherwise_the_same() {
+    let policies = format!("{MONITOR_CARDS}{HOLD}");
+    let (_d, every) = inspector(&policies);
+    let (_e, triggered) = inspector(&policies);
+    let triggered = triggered.with_excerpts(Excerpts::Triggered);
+    let (_f, none) = inspector(&policies);
+    let none = none.with_excerpts(Excerpts::None);
+    let both = [CUSTOMER, CARDS].concat();
+    // Outside, both policies trigger; inside, only the cards' (the hold
+    // is for mail leaving the company).
+    for (to, customer_shown) in [("bob@partner.org", true), ("carol@example.com", false)] {
+        let envelope = env("alice@example.com", &[to]);
+        let full = every.inspect(&envelope, &both);
+        let cut = excerpts(&full);
+        assert_eq!(cut.len(), 2, "{to}: both rules match");
+        for (rule, excerpts) in &cut {
+            assert!(
+                !excerpts.is_empty() && excerpts.iter().all(|e| !e.is_empty()),
+                "{to} {rule}: {excerpts:?}"
+            );
+        }
+        let cards_shown = cut
+            .iter()
+            .find(|(rule, _)| rule == "Cards")
+            .map(|(_, e)| e.clone())
+            .unwrap();
+        assert!(
+            cards_shown
+                .iter()
+                .all(|e| e.contains("4444") && !e.contains("5555555555554444")),
+            "the card is masked in its excerpt: {cards_shown:?}"
+        );
+
+        let mut some = triggered.inspect(&envelope, &both);
+        for (rule, excerpts) in excerpts(&some) {
+            let shown = rule == "Cards" || customer_shown;
+            assert!(
+                excerpts.iter().all(|e| e.is_empty() != shown),
+                "{to} {rule}: {excerpts:?}"
+            );
+        }
+        let mut nothing = none.inspect(&envelope, &both);
+        assert!(excerpts(&nothing)
+            .iter()
+            .all(|(_, e)| e.iter().all(String::is_empty)));
+
+        // What is decided is the same whichever excerpts are cut.
+        for d in [&mut some, &mut nothing] {
+            for (r, full_rule) in d.rules.iter_mut().zip(&full.rules) {
+                for (m, full_match) in r.matches.iter_mut().zip(&full_rule.matches) {
+                    m.excerpt = full_match.excerpt.clone();
+                }
+            }
+            assert_eq!(*d, full);
+        }
     }
 }

@@ -4,6 +4,7 @@
 use super::K;
 use sha2::{Digest, Sha256};
 
+use crate::byte_classes::{byte_mask, ByteClass};
 use crate::huge_pages::Lines;
 use crate::normalize::Normalized;
 
@@ -331,38 +332,9 @@ pub(super) fn for_each_ascii_word<'a, O: OnWord<'a>>(bytes: &'a [u8], f: &mut O)
     }
 }
 
-/// Bit `i` set when `chunk[i]` (at most 64 ASCII bytes) is a letter or
-/// a digit. Eight bytes at a time in a u64 (SWAR): for bytes below 0x80,
-/// adding `0x80 - lo` sets a byte's top bit exactly when it is `>= lo`,
-/// with no carry into the next byte.
+/// Bit `i` set when `chunk[i]` (at most 64 bytes) is a letter or a digit.
 pub(super) fn alphanumeric_mask(chunk: &[u8]) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const TOP: u64 = ONES * 0x80;
-    #[inline(always)]
-    fn at_least(x: u64, lo: u8) -> u64 {
-        x.wrapping_add(ONES * u64::from(0x80 - lo)) & TOP
-    }
-    #[inline(always)]
-    fn word(x: u64) -> u64 {
-        let digit = at_least(x, b'0') & !at_least(x, b'9' + 1);
-        let folded = x | (ONES * 0x20);
-        let letter = at_least(folded, b'a') & !at_least(folded, b'z' + 1);
-        // Gather the eight top bits into the low byte.
-        ((digit | letter) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
-    }
-    let mut mask = 0u64;
-    let mut words = chunk.chunks_exact(8);
-    for (i, w) in (&mut words).enumerate() {
-        mask |= word(u64::from_le_bytes(w.try_into().expect("8 bytes"))) << (8 * i);
-    }
-    let rest = words.remainder();
-    if !rest.is_empty() {
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        // Zero bytes are not alphanumeric: the padding adds no bits.
-        mask |= word(u64::from_le_bytes(last)) << (8 * (chunk.len() / 8));
-    }
-    mask
+    byte_mask(chunk, ByteClass::Alphanumeric)
 }
 
 /// [`cheap_word_hash`] of `bytes[start..end]`. A word shorter than 16
