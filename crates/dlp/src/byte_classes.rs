@@ -14,6 +14,10 @@ pub(crate) enum ByteClass {
     Space,
     /// `0-9`, `A-Z`, `a-z`.
     Alphanumeric,
+    /// `0-9`.
+    Digit,
+    /// `A-Z`.
+    Upper,
 }
 
 /// Bit `i` set when `chunk[i]` (at most 64 bytes) is in `class`; no bit
@@ -56,17 +60,19 @@ mod sse2 {
             // (`chunks_exact`); it has no alignment requirement.
             let bits = unsafe {
                 let v = _mm_loadu_si128(sixteen.as_ptr().cast::<__m128i>());
+                // `x - lo <= n` unsigned: x is in lo..=lo+n.
+                let within = |x: __m128i, lo: u8, n: u8| {
+                    let d = _mm_sub_epi8(x, _mm_set1_epi8(lo as i8));
+                    _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(n as i8)), d)
+                };
                 let hits = match class {
                     ByteClass::Space => _mm_cmpeq_epi8(v, _mm_set1_epi8(b' ' as i8)),
                     ByteClass::Alphanumeric => {
-                        // `x - lo <= n` unsigned: x is in lo..=lo+n.
-                        let within = |x: __m128i, lo: u8, n: u8| {
-                            let d = _mm_sub_epi8(x, _mm_set1_epi8(lo as i8));
-                            _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(n as i8)), d)
-                        };
                         let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
                         _mm_or_si128(within(v, b'0', 9), within(folded, b'a', 25))
                     }
+                    ByteClass::Digit => within(v, b'0', 9),
+                    ByteClass::Upper => within(v, b'A', 25),
                 };
                 _mm_movemask_epi8(hits) as u32 as u64
             };
@@ -93,6 +99,11 @@ mod swar {
         x.wrapping_add(every_byte(0x80 - lo)) & every_byte(0x80)
     }
 
+    /// The top bit of each byte of `x` (all below 0x80) in `lo..=hi`.
+    fn between(x: u64, lo: u8, hi: u8) -> u64 {
+        at_least(x, lo) & !at_least(x, hi + 1)
+    }
+
     /// The top bit of each byte of `x` that is below 0x80.
     fn ascii(x: u64) -> u64 {
         !x & every_byte(0x80)
@@ -107,14 +118,14 @@ mod swar {
                 let low7 = every_byte(0x7F);
                 !((t & low7).wrapping_add(low7) | t) & every_byte(0x80)
             }
+            // Bytes from 0x80 would carry: only ASCII bytes count.
             ByteClass::Alphanumeric => {
-                // Bytes from 0x80 would carry: only ASCII bytes count.
                 let low = x & every_byte(0x7F);
-                let digit = at_least(low, b'0') & !at_least(low, b'9' + 1);
                 let folded = low | every_byte(0x20);
-                let letter = at_least(folded, b'a') & !at_least(folded, b'z' + 1);
-                (digit | letter) & ascii(x)
+                (between(low, b'0', b'9') | between(folded, b'a', b'z')) & ascii(x)
             }
+            ByteClass::Digit => between(x & every_byte(0x7F), b'0', b'9') & ascii(x),
+            ByteClass::Upper => between(x & every_byte(0x7F), b'A', b'Z') & ascii(x),
         };
         let mut mask = 0u64;
         for (i, eight) in block.chunks_exact(8).enumerate() {
@@ -141,11 +152,18 @@ mod tests {
                 let chunk = &text[start..(start + len).min(text.len())];
                 let mut block = [0u8; 64];
                 block[..chunk.len()].copy_from_slice(chunk);
-                for class in [ByteClass::Space, ByteClass::Alphanumeric] {
+                for class in [
+                    ByteClass::Space,
+                    ByteClass::Alphanumeric,
+                    ByteClass::Digit,
+                    ByteClass::Upper,
+                ] {
                     let expected = chunk.iter().enumerate().fold(0u64, |m, (i, &b)| {
                         let hit = match class {
                             ByteClass::Space => b == b' ',
                             ByteClass::Alphanumeric => b.is_ascii_alphanumeric(),
+                            ByteClass::Digit => b.is_ascii_digit(),
+                            ByteClass::Upper => b.is_ascii_uppercase(),
                         };
                         m | u64::from(hit) << i
                     });

@@ -13,9 +13,8 @@
 
 use std::ops::Range;
 
-use regex::bytes::Regex;
-
 use super::{isolated, national, Confidence, Identifier, IdentifierMatch};
+use crate::byte_classes::{byte_mask, ByteClass};
 
 /// The longest candidate, in letters and digits (a CURP or a Chinese id
 /// has 18; a French VAT number with its country 13).
@@ -210,46 +209,45 @@ impl TokenSearch {
     }
 }
 
-/// Where the first ASCII digit of `bytes` at or after `at` is: the
-/// searches jump from one digit to the next with the regex engine's
-/// vectorized prefilter (`[0-9]` is a Teddy search), then widen it by
-/// hand. Each thread has its own copy of the regex: a regex takes its
-/// search cache from a pool, and every thread but the pool's first went
-/// through the pool's lock for each digit word.
+/// Where the first ASCII digit of `bytes` at or after `at` is. The
+/// number-shaped types, card runs and IBAN starts each jump from one digit
+/// word to the next: 64 bytes a step as a mask, where a `[0-9]` regex
+/// (a vectorized search too) cost a few hundred instructions a call in
+/// the regex's own machinery, most of the three searches' time
+/// (`docs/performance.md`).
 pub(super) fn next_digit(bytes: &[u8], at: usize) -> Option<usize> {
-    thread_local! {
-        static DIGIT: Regex = Regex::new(r"(?-u)[0-9]").expect("compiles");
+    let mut base = at;
+    while base < bytes.len() {
+        let end = (base + 64).min(bytes.len());
+        let digits = byte_mask(&bytes[base..end], ByteClass::Digit);
+        if digits != 0 {
+            return Some(base + digits.trailing_zeros() as usize);
+        }
+        base = end;
     }
-    DIGIT.with(|re| re.find_at(bytes, at).map(|m| m.start()))
+    None
 }
 
 /// The next capital word of 8 or 11 letters and digits (a SWIFT/BIC code
 /// without a digit) from `at`, starting with six capitals.
 ///
-/// Capitals are a few percent of prose, so the text is read eight bytes at
-/// a time and only a word holding three adjacent capitals is looked at
-/// closely: a run of six capitals puts three adjacent ones in one of the
-/// words it touches (a byte-wise regex over every byte cost more than all
-/// number-shaped types together).
+/// Capitals are a few percent of prose, so the text is read 64 bytes at a
+/// time as a mask of capitals, and only an 8-byte word holding three
+/// adjacent capitals is looked at closely: a run of six capitals puts
+/// three adjacent ones in one of the words it touches (a byte-wise regex
+/// over every byte cost more than all number-shaped types together).
 fn capital_word(bytes: &[u8], at: usize) -> Option<Range<usize>> {
-    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Whether three adjacent bytes of the word are capitals (a run of six
-    // puts three adjacent ones in one of the words it touches).
-    let capitals = |w: u64| {
-        let seven = w & LOW;
-        // High bit set where a byte is at least 'A', and where above 'Z'.
-        let from_a = seven.wrapping_add(0x3f3f_3f3f_3f3f_3f3f);
-        let past_z = seven.wrapping_add(0x2525_2525_2525_2525);
-        let upper = from_a & !past_z & !w & HIGH;
-        upper & (upper << 8) & (upper << 16) != 0
-    };
-    let rest = bytes.get(at..)?;
-    let mut chunks = rest.chunks_exact(8);
-    for (n, chunk) in chunks.by_ref().enumerate() {
-        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        if capitals(w) {
-            let i = at + n * 8;
+    // Bits 0-5 of every byte: a run of three starting there stays in its
+    // 8-byte word.
+    const IN_WORD: u64 = 0x3F3F_3F3F_3F3F_3F3F;
+    let mut base = at;
+    while base < bytes.len() {
+        let end = (base + 64).min(bytes.len());
+        let upper = byte_mask(&bytes[base..end], ByteClass::Upper);
+        let mut triples = upper & upper >> 1 & upper >> 2 & IN_WORD;
+        while triples != 0 {
+            let word = triples.trailing_zeros() as usize / 8;
+            let i = base + 8 * word;
             let near = bic_word_near(
                 bytes,
                 at,
@@ -259,11 +257,11 @@ fn capital_word(bytes: &[u8], at: usize) -> Option<Range<usize>> {
             if near.is_some() {
                 return near;
             }
+            triples &= !(0xFF << (8 * word));
         }
+        base = end;
     }
-    // The last few bytes, one at a time.
-    let tail = bytes.len() - chunks.remainder().len();
-    bic_word_near(bytes, at, tail.saturating_sub(5).max(at), bytes.len())
+    None
 }
 
 /// A word of 8 or 11 capitals and digits starting with six capitals, whose
