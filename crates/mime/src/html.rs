@@ -70,9 +70,11 @@ pub fn html_to_text(html: &str) -> String {
     let mut text_start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] != b'<' {
-            i += 1;
-            continue;
+        // Text runs to the next `<`: found with a vectorized search rather
+        // than a byte at a time (HTML parts were a fifth of extraction).
+        match memchr::memchr(b'<', &bytes[i..]) {
+            Some(p) => i += p,
+            None => break,
         }
         let next = bytes.get(i + 1).copied().unwrap_or(0);
         let is_markup = next.is_ascii_alphabetic() || next == b'/' || next == b'!' || next == b'?';
@@ -92,12 +94,13 @@ pub fn html_to_text(html: &str) -> String {
                 .iter()
                 .position(|b| !b.is_ascii_alphanumeric())
                 .map_or(bytes.len(), |p| name_start + p);
-            let name = html[name_start..name_end].to_ascii_lowercase();
+            let name = &bytes[name_start..name_end];
+            let is = |list: &[&str]| list.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(name));
             i = tag_end(bytes, name_end);
-            if BREAKING.contains(&name.as_str()) {
+            if is(BREAKING) {
                 out.push('\n');
-            } else if !closing && HIDDEN.contains(&name.as_str()) {
-                i = skip_hidden(bytes, i, &name);
+            } else if !closing && is(HIDDEN) {
+                i = skip_hidden(bytes, i, name);
             }
         }
         text_start = i;
@@ -113,34 +116,34 @@ fn push_text(out: &mut String, text: &str) {
 }
 
 fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    hay.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| from + p)
+    memchr::memmem::find(hay.get(from..)?, needle).map(|p| from + p)
 }
 
 /// End of a tag starting at `from` (just past its name): the `>` outside
 /// quoted attribute values.
 fn tag_end(bytes: &[u8], from: usize) -> usize {
-    let mut quote = 0u8;
-    for (k, &b) in bytes[from..].iter().enumerate() {
-        match (quote, b) {
-            (0, b'"' | b'\'') => quote = b,
-            (0, b'>') => return from + k + 1,
-            (q, b) if q == b => quote = 0,
-            _ => {}
+    let mut at = from;
+    // From one quote or `>` to the next; a quoted value is skipped whole.
+    while let Some(p) = memchr::memchr3(b'>', b'"', b'\'', &bytes[at..]) {
+        let b = bytes[at + p];
+        if b == b'>' {
+            return at + p + 1;
+        }
+        match memchr::memchr(b, &bytes[at + p + 1..]) {
+            Some(q) => at += p + 1 + q + 1,
+            None => return bytes.len(),
         }
     }
     bytes.len()
 }
 
 /// Skips past `</name ...>`, case-insensitively.
-fn skip_hidden(bytes: &[u8], from: usize, name: &str) -> usize {
+fn skip_hidden(bytes: &[u8], from: usize, name: &[u8]) -> usize {
     let mut i = from;
     while let Some(p) = find(bytes, i, b"</") {
         let after = p + 2;
         let candidate = bytes.get(after..after + name.len());
-        if candidate.is_some_and(|c| c.eq_ignore_ascii_case(name.as_bytes())) {
+        if candidate.is_some_and(|c| c.eq_ignore_ascii_case(name)) {
             return tag_end(bytes, after + name.len());
         }
         i = after;
@@ -180,6 +183,41 @@ mod tests {
             html_to_text("&lt;b&gt; &eacute;&#x263A;&bogus;"),
             "<b> é☺&bogus;"
         );
+    }
+
+    #[test]
+    fn a_tag_ends_where_a_byte_at_a_time_reading_ends_it() {
+        // The quoted-value state machine, one byte at a time.
+        let reference = |bytes: &[u8], from: usize| {
+            let mut quote = 0u8;
+            for (k, &b) in bytes[from..].iter().enumerate() {
+                match (quote, b) {
+                    (0, b'"' | b'\'') => quote = b,
+                    (0, b'>') => return from + k + 1,
+                    (q, b) if q == b => quote = 0,
+                    _ => {}
+                }
+            }
+            bytes.len()
+        };
+        let pieces: [&[u8]; 7] = [b"a", b"\"", b"'", b">", b" x=", b"<", b"\"'>'\""];
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        for round in 0..5_000 {
+            let mut tag = Vec::new();
+            for _ in 0..round % 12 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                tag.extend_from_slice(pieces[(seed % 7) as usize]);
+            }
+            for from in 0..=tag.len() {
+                assert_eq!(
+                    tag_end(&tag, from),
+                    reference(&tag, from),
+                    "{tag:?} from {from}"
+                );
+            }
+        }
     }
 
     #[test]
