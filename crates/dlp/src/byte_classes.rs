@@ -10,8 +10,8 @@
 /// The classes of ASCII bytes a mask can be made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ByteClass {
-    /// `b' '`.
-    Space,
+    /// The one byte given (below 0x80): `Equal(b' ')` for spaces.
+    Equal(u8),
     /// `0-9`, `A-Z`, `a-z`.
     Alphanumeric,
     /// `0-9`.
@@ -66,7 +66,7 @@ mod sse2 {
                     _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(n as i8)), d)
                 };
                 let hits = match class {
-                    ByteClass::Space => _mm_cmpeq_epi8(v, _mm_set1_epi8(b' ' as i8)),
+                    ByteClass::Equal(b) => _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8)),
                     ByteClass::Alphanumeric => {
                         let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
                         _mm_or_si128(within(v, b'0', 9), within(folded, b'a', 25))
@@ -111,10 +111,10 @@ mod swar {
 
     pub(super) fn mask(block: &[u8; 64], class: ByteClass) -> u64 {
         let flags = |x: u64| match class {
-            ByteClass::Space => {
-                // Exactly the zero bytes of `x ^ spaces` (no borrow from
-                // one byte into the next, as the shorter test has).
-                let t = x ^ every_byte(b' ');
+            ByteClass::Equal(b) => {
+                // Exactly the zero bytes of `x ^ b…b` (no borrow from one
+                // byte into the next, as the shorter test has).
+                let t = x ^ every_byte(b);
                 let low7 = every_byte(0x7F);
                 !((t & low7).wrapping_add(low7) | t) & every_byte(0x80)
             }
@@ -153,14 +153,15 @@ mod tests {
                 let mut block = [0u8; 64];
                 block[..chunk.len()].copy_from_slice(chunk);
                 for class in [
-                    ByteClass::Space,
+                    ByteClass::Equal(b' '),
+                    ByteClass::Equal(b'.'),
                     ByteClass::Alphanumeric,
                     ByteClass::Digit,
                     ByteClass::Upper,
                 ] {
                     let expected = chunk.iter().enumerate().fold(0u64, |m, (i, &b)| {
                         let hit = match class {
-                            ByteClass::Space => b == b' ',
+                            ByteClass::Equal(e) => b == e,
                             ByteClass::Alphanumeric => b.is_ascii_alphanumeric(),
                             ByteClass::Digit => b.is_ascii_digit(),
                             ByteClass::Upper => b.is_ascii_uppercase(),

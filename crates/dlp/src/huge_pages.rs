@@ -152,7 +152,16 @@ pub(crate) struct AtomicSlots(Table<AtomicU32>);
 
 impl AtomicSlots {
     pub(crate) fn zeroed(len: usize) -> AtomicSlots {
-        AtomicSlots(Table::zeroed(len, SLOTS_MAPPED_FROM, || AtomicU32::new(0)))
+        let slots = AtomicSlots(Table::zeroed(len, SLOTS_MAPPED_FROM, || AtomicU32::new(0)));
+        // A mapping's pages are the shared zero page until written: the
+        // first verdict stored in each faulted in (and zeroed) a page in
+        // the middle of a scan, 2 MiB at a time on huge pages. Each page
+        // is written once now, while the index loads.
+        let per_page = 4096 / std::mem::size_of::<AtomicU32>();
+        for slot in slots.get().iter().step_by(per_page) {
+            slot.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+        slots
     }
 
     #[inline(always)]

@@ -196,7 +196,7 @@ fn collapse_ascii(bytes: &[u8], map: &mut OffsetMap) -> String {
     let mut carry = 0u64;
     for base in (0..n).step_by(64) {
         let len = (n - base).min(64);
-        let spaces = byte_mask(&buf[base..base + len], ByteClass::Space);
+        let spaces = byte_mask(&buf[base..base + len], ByteClass::Equal(b' '));
         // Every space right after a space goes.
         let mut dropped = spaces & (spaces << 1 | carry);
         carry = spaces >> (len - 1) & 1;
