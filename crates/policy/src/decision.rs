@@ -31,6 +31,8 @@ pub struct Evidence {
     pub location: Location,
     /// About 40 characters around the match, on one line; a built-in
     /// identifier's value is masked in it ([`sluice_dlp::Identifier::mask`]).
+    /// Empty when the inspector was built not to cut this match's excerpt
+    /// ([`crate::Inspector::with_excerpts`]).
     #[serde(skip)]
     pub excerpt: String,
     /// For fingerprint matches, the document's similarity in percent.
