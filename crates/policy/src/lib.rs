@@ -10,6 +10,11 @@
 //! only execute the [`Plan`]. What the configuration file means is
 //! `sluice-config`'s business.
 //!
+//! Masked excerpts around matches are the one costly part of a decision
+//! nobody may read: an [`Inspector`] cuts them for every match, for the
+//! triggered policies' rules only (what incidents keep), or not at all
+//! ([`Excerpts`]); decisions are otherwise the same.
+//!
 //! ```
 //! use sluice_config::Config;
 //! use sluice_policy::{plan, Disposition, Envelope, Inspector};

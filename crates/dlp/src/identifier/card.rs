@@ -49,8 +49,8 @@ pub(super) fn valid_card(digits: &[u8]) -> bool {
 /// least 13 digits (the shortest card), starting in `from..until`; `next`
 /// is where the search would go on. The many shorter numbers in mail
 /// (dates, amounts, ids) are not candidates at all, which costs far less
-/// than validating each; the search jumps from digit to digit with the
-/// regex engine's vectorized skip.
+/// than validating each; the search jumps from digit to digit
+/// ([`super::tokens::next_digit`], 64 bytes a step).
 pub(super) fn card_runs(
     bytes: &[u8],
     from: usize,

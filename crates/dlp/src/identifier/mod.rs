@@ -9,9 +9,11 @@
 //!
 //! Three kinds of search find the candidates: the number-shaped types
 //! (national ids, tax and bank numbers) share one pass ([`tokens`]); cards
-//! and IBANs have their own run-aware searches; each secret and network
-//! type has a pattern with a literal the regex engine's prefilter skips
-//! to. [`Search`] is one of those, as the engine runs it.
+//! and IBANs have their own run-aware searches, all three jumping from
+//! digit to digit on byte masks (`crate::byte_classes`); each secret type
+//! has a pattern with a literal the regex engine's prefilter skips to, and
+//! IP addresses are looked for at their separators. [`Search`] is one of
+//! those, as the engine runs it.
 
 use std::sync::OnceLock;
 
