@@ -58,9 +58,11 @@ use crate::normalize::Normalized;
 
 mod build;
 mod search;
+mod words;
 
 pub use build::{build_from_csv, EdmBuilder, EdmReport, RepeatedColumn};
-pub(crate) use search::{find_rows, RowRule, TextWord, Word};
+pub(crate) use search::{find_rows, RowRule};
+pub(crate) use words::{kept, TextWord, Word};
 
 const MAGIC: &[u8; 8] = b"SLUICEDM";
 const VERSION: u32 = 1;

@@ -3,6 +3,7 @@
 use std::ops::Range;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
+use super::words::{kept, needed_words, NeededWord, TextWord, Word};
 use super::{is_digit_separator, EdmIndex, Keys, MAX_CELL_WORDS};
 use crate::fingerprint::{cheap_word_hash, for_each_word};
 use crate::huge_pages::AtomicSlots;
@@ -53,58 +54,19 @@ pub(crate) struct RowRule {
 /// rows hold it (they are masked in evidence); rows only count values in
 /// at most `rule.max_value_rows` rows.
 ///
-/// `words` are `lower`'s words, as the engine split them; their hashes
-/// are replaced by keys (so a second index needs a fresh copy).
+/// `words` are `lower`'s words, as the engine split them.
 pub(crate) fn find_rows(
     index: &EdmIndex,
     lower: &str,
-    words: &mut [TextWord],
+    words: &[TextWord],
     rule: RowRule,
 ) -> (Vec<CellHit>, Vec<RowHit>) {
-    let cells = find_cells(index, lower, words);
+    let mut needed = kept::needed();
+    let count = needed_words(index.verdicts().slots(), lower, words, &mut needed);
+    let cells = find_cells(index, lower, &mut needed[..count]);
+    kept::give_back_needed(needed);
     let rows = assemble_rows(index, lower, &cells, rule);
     (cells, rows)
-}
-
-/// A word of the text: where it is (bytes of the lowercased text) and its
-/// cheap hash ([`for_each_word`]'s), which the search replaces by the
-/// word's key ([`Keys::word`]) or 0.
-pub(crate) type TextWord = (Word, u64);
-
-/// Where a word starts and ends: 32-bit offsets, so that a word with its
-/// hash is 16 bytes, not 24 (every word of every message is written to
-/// the list and read back twice).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Word {
-    start: u32,
-    end: u32,
-}
-
-impl Word {
-    /// The word at `start..end` of a text, if both fit 32 bits (a window
-    /// of text is a few MiB: always).
-    #[inline(always)]
-    pub(crate) fn new(start: usize, end: usize) -> Option<Word> {
-        Some(Word {
-            start: u32::try_from(start).ok()?,
-            end: u32::try_from(end).ok()?,
-        })
-    }
-
-    #[inline(always)]
-    fn start(self) -> usize {
-        self.start as usize
-    }
-
-    #[inline(always)]
-    fn end(self) -> usize {
-        self.end as usize
-    }
-
-    #[inline(always)]
-    fn range(self) -> Range<usize> {
-        self.start()..self.end()
-    }
 }
 
 /// Word verdicts remembered: 1 MiB, half a core's L2 cache, for mail
@@ -115,6 +77,9 @@ impl Word {
 /// all threads 1 MiB scans faster than 256 KiB or 512 KiB (2 and 4 MiB
 /// no faster; `docs/performance.md`).
 const VERDICTS: usize = 1 << 18;
+
+/// The slots of [`Verdicts`].
+pub(crate) type VerdictSlots = [AtomicU32; VERDICTS];
 
 /// Recent words' filter verdicts, one table per loaded index shared by
 /// every scanning thread. A message's words are mostly the same few
@@ -138,6 +103,12 @@ impl Verdicts {
     pub(crate) fn new() -> Verdicts {
         Verdicts(AtomicSlots::zeroed(VERDICTS))
     }
+
+    /// The slots, as an array: a slot chosen by a hash's top bits
+    /// needs no bounds check.
+    pub(crate) fn slots(&self) -> &VerdictSlots {
+        self.0.get().try_into().expect("VERDICTS slots")
+    }
 }
 
 /// Words whose filter probes are issued together: the probes that miss
@@ -146,16 +117,16 @@ impl Verdicts {
 /// longer before it is read; `docs/performance.md`.)
 const BATCH: usize = 64;
 
-fn find_cells(index: &EdmIndex, lower: &str, words: &mut [TextWord]) -> Vec<CellHit> {
+fn find_cells(index: &EdmIndex, lower: &str, words: &mut [NeededWord]) -> Vec<CellHit> {
     let mut candidates = Vec::new();
-    judge_words(index, index.verdicts().0.get(), words, &mut candidates);
+    judge_words(index, index.verdicts().slots(), words, &mut candidates);
     follow_sequences(index, lower, words, candidates)
 }
 
 /// The slot of a word's remembered verdict: the top bits of its cheap
 /// hash.
 #[inline(always)]
-fn verdict_slot(cheap: u64) -> usize {
+pub(super) fn verdict_slot(cheap: u64) -> usize {
     (cheap >> (64 - VERDICTS.trailing_zeros())) as usize
 }
 
@@ -173,6 +144,15 @@ fn verdict_tag(cheap: u64) -> u32 {
     (cheap as u32 | 4) & !VERDICT_BITS
 }
 
+/// Whether the search may need the word of cheap hash `cheap`, by its
+/// verdict remembered in `verdicts` (an index's [`Verdicts`]): unless it
+/// is remembered as no cell's word.
+#[inline(always)]
+pub(crate) fn may_need_word(verdicts: &VerdictSlots, cheap: u64) -> bool {
+    let verdict = verdicts[verdict_slot(cheap)].load(Relaxed);
+    verdict & !VERDICT_BITS != verdict_tag(cheap) || verdict & IN_A_CELL != 0
+}
+
 /// Replaces each word's cheap hash by its key when some cell may have
 /// the word, else by 0 (never a key), and adds to `candidates` each word
 /// that may be a cell by itself. Both answers are remembered: most words
@@ -181,8 +161,8 @@ fn verdict_tag(cheap: u64) -> u32 {
 /// cache miss a word.
 fn judge_words(
     index: &EdmIndex,
-    verdicts: &[AtomicU32],
-    words: &mut [(Word, u64)],
+    verdicts: &VerdictSlots,
+    words: &mut [NeededWord],
     candidates: &mut Vec<Range<usize>>,
 ) {
     let keys = index.keys();
@@ -197,11 +177,13 @@ fn judge_words(
             // The verdict of the word a batch ahead, fetched meanwhile:
             // 1 MiB of verdicts shares the caches with the mail and
             // the filters, and a verdict read was the loop's longest wait.
-            if let Some(&(_, ahead)) = words.get(at + BATCH) {
+            if let Some(&NeededWord { key: ahead, .. }) = words.get(at + BATCH) {
                 super::prefetch(&verdicts[verdict_slot(ahead)]);
             }
             let i = at - start;
-            let (word, cheap) = &mut words[at];
+            let NeededWord {
+                word, key: cheap, ..
+            } = &mut words[at];
             let slot = verdict_slot(*cheap);
             let tag = verdict_tag(*cheap);
             let verdict = verdicts[slot].load(Relaxed);
@@ -230,7 +212,7 @@ fn judge_words(
         while unknown != 0 {
             let i = unknown.trailing_zeros() as usize;
             unknown &= unknown - 1;
-            let (word, key) = &mut words[start + i];
+            let NeededWord { word, key, .. } = &mut words[start + i];
             let mut verdict = 0;
             if index.may_have_word(*key) {
                 verdict |= IN_A_CELL;
@@ -255,7 +237,7 @@ fn judge_words(
 fn follow_sequences(
     index: &EdmIndex,
     lower: &str,
-    found: &[(Word, u64)],
+    found: &[NeededWord],
     mut candidates: Vec<Range<usize>>,
 ) -> Vec<CellHit> {
     let keys = index.keys();
@@ -272,7 +254,18 @@ fn follow_sequences(
     // Each open sequence's filter hash, with its span.
     let mut probes: Vec<(u64, Range<usize>)> = Vec::new();
     let bytes = lower.as_bytes();
-    for &(word, key) in found {
+    for &NeededWord {
+        word,
+        key,
+        after_gap,
+    } in found
+    {
+        // Words left out of the list were no cell's: like a word of key 0
+        // that is not digits, they ended every sequence and digit group.
+        if after_gap {
+            open = 0;
+            group_count = 0;
+        }
         // Digit groups: a run of digit-only words with short separator-only
         // gaps between them is also tried as its digits alone.
         // Most words start with a letter: one byte settles them.
@@ -522,7 +515,7 @@ pub(crate) mod tests {
             primary: None,
             max_value_rows: 10,
         };
-        find_rows(index, &lower, &mut words_of(&lower), rule)
+        find_rows(index, &lower, &words_of(&lower), rule)
             .1
             .iter()
             .map(|r| (r.row, r.columns.count_ones()))
@@ -568,7 +561,7 @@ pub(crate) mod tests {
             primary: None,
             max_value_rows: 10,
         };
-        let (cells, rows) = find_rows(index, lower, &mut words_of(lower), rule);
+        let (cells, rows) = find_rows(index, lower, &words_of(lower), rule);
         (cells.into_iter().map(|c| c.span).collect(), rows)
     }
 

@@ -9,7 +9,7 @@ use super::keywords::{entity_owner, type_owner};
 use super::tally::Tally;
 use super::windows::{char_count, char_positions, section_index, windows};
 use super::{Engine, Matcher, Rule, ScanResult, Segment};
-use crate::edm::{find_rows, TextWord, Word};
+use crate::edm::{find_rows, kept, TextWord, Word};
 use crate::fingerprint::{for_each_kgram_and_word, for_each_word, OnWord};
 use crate::normalize::{lower_str, Normalized};
 use crate::{Confidence, Identifier, IdentifierMatch};
@@ -164,7 +164,7 @@ impl Engine {
                     norm: &norm,
                     owned: (!last_window).then_some(owned),
                     owned_words: 0,
-                    words: (self.edm_tables > 0).then(edm_words::take),
+                    words: (self.edm_tables > 0).then(kept::words),
                 };
                 if !self.fingerprint_entities.is_empty() {
                     // Only the k-grams some document has are kept. A k-gram
@@ -188,14 +188,14 @@ impl Engine {
                     for_each_word(lower, &mut add_word);
                 }
                 let owned_words = add_word.owned_words;
-                if let Some(mut words) = add_word.words {
+                if let Some(words) = add_word.words {
                     let mut window_cells = Vec::new();
-                    self.edm_hits(&at, &mut words, &mut hits, &mut window_cells);
+                    self.edm_hits(&at, &words, &mut hits, &mut window_cells);
                     cells.extend(window_cells.into_iter().map(|c| {
                         let span = norm.original_span(original, c);
                         (si, w.start + span.start..w.start + span.end)
                     }));
-                    edm_words::give_back(words);
+                    kept::give_back_words(words);
                 }
                 at_word += owned_words;
                 self.place(&norm, original, w.start, at_char, &mut hits);
@@ -237,7 +237,7 @@ impl Engine {
     pub(super) fn edm_hits(
         &self,
         at: &Searched,
-        words: &mut [TextWord],
+        words: &[TextWord],
         hits: &mut Vec<Hit>,
         cells: &mut Vec<Range<usize>>,
     ) {
@@ -245,16 +245,10 @@ impl Engine {
         let to_text = |r: &Range<usize>| {
             norm.text_position_of_lower(r.start)..norm.text_position_of_lower(r.end)
         };
-        // The search replaces the words' hashes: a second table needs
-        // them as they were.
-        let original = (self.edm_tables > 1).then(|| words.to_vec());
         for (entity, e) in self.entities.iter().enumerate() {
             let Matcher::Edm(index, rule) = &e.matcher else {
                 continue;
             };
-            if let Some(original) = &original {
-                words.copy_from_slice(original);
-            }
             let (found, rows) = find_rows(index, norm.lower(), words, *rule);
             cells.extend(
                 found
@@ -574,36 +568,6 @@ impl<'a> OnWord<'a> for &mut WindowWords<'_> {
             if let Some(word) = Word::new(start, start + w.len()) {
                 words.push((word, cheap));
             }
-        }
-    }
-}
-
-/// The word list of exact data match, kept per thread from one window to
-/// the next: grown from nothing for every window, its copies were a tenth
-/// of what EDM cost on ordinary mail.
-mod edm_words {
-    use std::cell::Cell;
-
-    use crate::edm::TextWord;
-
-    /// Words kept at most (4 MiB): a huge window's list is not held on to.
-    const KEPT: usize = 1 << 18;
-
-    thread_local! {
-        static WORDS: Cell<Vec<TextWord>> = const { Cell::new(Vec::new()) };
-    }
-
-    /// An empty list, with the room the last one had.
-    pub(super) fn take() -> Vec<TextWord> {
-        let mut words = WORDS.take();
-        words.clear();
-        words
-    }
-
-    /// Keeps `words`' room for the next window.
-    pub(super) fn give_back(words: Vec<TextWord>) {
-        if words.capacity() <= KEPT {
-            WORDS.set(words);
         }
     }
 }
