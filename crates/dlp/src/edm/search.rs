@@ -497,7 +497,7 @@ pub(crate) mod tests {
         let mut words = Vec::new();
         for_each_word(lower, |w: &[u8], cheap| {
             let start = w.as_ptr() as usize - base;
-            words.extend(Word::new(start, start + w.len()).map(|word| (word, cheap)));
+            words.push((Word::in_listed_text(start, start + w.len()), cheap));
         });
         words
     }

@@ -26,14 +26,15 @@ pub(crate) struct Word {
 }
 
 impl Word {
-    /// The word at `start..end` of a text, if both fit 32 bits (a window
-    /// of text is a few MiB: always).
+    /// The word at `start..end` of a text whose length fits 32 bits, as
+    /// every text a list is taken for does ([`kept::words`]): no check per
+    /// word.
     #[inline(always)]
-    pub(crate) fn new(start: usize, end: usize) -> Option<Word> {
-        Some(Word {
-            start: u32::try_from(start).ok()?,
-            end: u32::try_from(end).ok()?,
-        })
+    pub(crate) fn in_listed_text(start: usize, end: usize) -> Word {
+        Word {
+            start: start as u32,
+            end: end as u32,
+        }
     }
 
     #[inline(always)]
@@ -124,11 +125,14 @@ pub(crate) mod kept {
         static NEEDED: Cell<Vec<NeededWord>> = const { Cell::new(Vec::new()) };
     }
 
-    /// An empty word list, with the room this thread's last one had.
-    pub(crate) fn words() -> Vec<TextWord> {
+    /// An empty word list for a text of `len` bytes, with the room this
+    /// thread's last one had; none when the text's offsets do not fit 32
+    /// bits (a window of text is a few MiB: never).
+    pub(crate) fn words(len: usize) -> Option<Vec<TextWord>> {
+        u32::try_from(len).ok()?;
         let mut words = WORDS.take();
         words.clear();
-        words
+        Some(words)
     }
 
     /// Keeps `words`' room for the next window.

@@ -8,6 +8,8 @@
 
 use std::ops::Range;
 
+use crate::huge_pages::Values;
+
 /// Hashes per bucket the directory aims at.
 const PER_BUCKET: usize = 4;
 
@@ -18,7 +20,7 @@ pub(super) struct Directory {
     /// `starts[b]..starts[b + 1]` holds the keys whose top bits are `b`.
     /// Empty when the list is too long for `u32` offsets: every lookup
     /// then gets the whole list.
-    starts: Vec<u32>,
+    starts: Values<u32>,
     /// 64 less the number of top bits (at most 63: `key >> shift` is
     /// defined).
     shift: u32,
@@ -32,7 +34,7 @@ impl Directory {
         let len = keys.len();
         if u32::try_from(len).is_err() {
             return Directory {
-                starts: Vec::new(),
+                starts: Values::default(),
                 shift: 63,
                 len,
             };
@@ -40,7 +42,8 @@ impl Directory {
         let bits = (len / PER_BUCKET).max(1).ilog2().clamp(1, 28);
         let buckets = 1usize << bits;
         let shift = 64 - bits;
-        let mut starts = vec![0u32; buckets + 1];
+        let mut table = Values::zeroed(buckets + 1);
+        let starts = table.get_mut();
         // Count each bucket's keys, then turn the counts into starts.
         for key in keys {
             starts[(key >> shift) as usize + 1] += 1;
@@ -48,17 +51,22 @@ impl Directory {
         for b in 1..=buckets {
             starts[b] += starts[b - 1];
         }
-        Directory { starts, shift, len }
+        Directory {
+            starts: table,
+            shift,
+            len,
+        }
     }
 
     /// The part of the list where `key` would be.
     #[inline]
     pub(super) fn bucket(&self, key: u64) -> Range<usize> {
-        if self.starts.is_empty() {
+        let starts = self.starts.get();
+        if starts.is_empty() {
             return 0..self.len;
         }
         let b = (key >> self.shift) as usize;
-        self.starts[b] as usize..self.starts[b + 1] as usize
+        starts[b] as usize..starts[b + 1] as usize
     }
 }
 
@@ -85,8 +93,9 @@ mod tests {
         }
         // Buckets tile the list in order.
         let mut next = 0;
-        for b in 0..directory.starts.len() - 1 {
-            let r = directory.starts[b] as usize..directory.starts[b + 1] as usize;
+        let starts = directory.starts.get();
+        for b in 0..starts.len() - 1 {
+            let r = starts[b] as usize..starts[b + 1] as usize;
             assert_eq!(r.start, next);
             next = r.end;
         }

@@ -28,6 +28,7 @@ mod tally;
 mod window_tests;
 mod windows;
 
+use crate::huge_pages::Values;
 use automaton::{build_automaton, Automaton};
 use directory::Directory;
 use keywords::Keywords;
@@ -62,20 +63,24 @@ const COMMON_HASH_DOCUMENTS: usize = 50;
 /// document's.
 #[derive(Debug)]
 struct Postings {
-    pairs: Vec<(u64, u32)>,
+    pairs: Values<(u64, u32)>,
     directory: Directory,
 }
 
 impl Postings {
     fn new(set: &FingerprintSet) -> Postings {
-        let mut pairs: Vec<(u64, u32)> = set
+        let count = set.documents.iter().map(|doc| doc.hashes.len()).sum();
+        let mut pairs = Values::zeroed(count);
+        let all = set
             .documents
             .iter()
             .enumerate()
-            .flat_map(|(d, doc)| doc.hashes.iter().map(move |&h| (h, d as u32)))
-            .collect();
-        pairs.sort_unstable();
-        let directory = Directory::new(pairs.iter().map(|&(h, _)| h));
+            .flat_map(|(d, doc)| doc.hashes.iter().map(move |&h| (h, d as u32)));
+        for (slot, pair) in pairs.get_mut().iter_mut().zip(all) {
+            *slot = pair;
+        }
+        pairs.get_mut().sort_unstable();
+        let directory = Directory::new(pairs.get().iter().map(|&(h, _)| h));
         Postings { pairs, directory }
     }
 
@@ -84,7 +89,7 @@ impl Postings {
     /// in its bucket, which a scan for a hash after it read whole.
     #[inline]
     fn contains(&self, hash: u64) -> bool {
-        let bucket = &self.pairs[self.directory.bucket(hash)];
+        let bucket = &self.pairs.get()[self.directory.bucket(hash)];
         let at = bucket.partition_point(|&(h, _)| h < hash);
         bucket.get(at).is_some_and(|&(h, _)| h == hash)
     }
@@ -94,7 +99,7 @@ impl Postings {
     /// from another, and following it to each would make every message
     /// cost as much as the library is large).
     fn documents(&self, hash: u64) -> impl Iterator<Item = usize> + '_ {
-        let bucket = &self.pairs[self.directory.bucket(hash)];
+        let bucket = &self.pairs.get()[self.directory.bucket(hash)];
         let start = bucket.partition_point(|&(h, _)| h < hash);
         let holders = bucket[start..]
             .iter()

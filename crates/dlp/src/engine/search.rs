@@ -164,7 +164,9 @@ impl Engine {
                     norm: &norm,
                     owned: (!last_window).then_some(owned),
                     owned_words: 0,
-                    words: (self.edm_tables > 0).then(kept::words),
+                    words: (self.edm_tables > 0)
+                        .then(|| kept::words(lower.len()))
+                        .flatten(),
                 };
                 if !self.fingerprint_entities.is_empty() {
                     // Only the k-grams some document has are kept. A k-gram
@@ -565,9 +567,7 @@ impl<'a> OnWord<'a> for &mut WindowWords<'_> {
             }
         }
         if let Some(words) = &mut self.words {
-            if let Some(word) = Word::new(start, start + w.len()) {
-                words.push((word, cheap));
-            }
+            words.push((Word::in_listed_text(start, start + w.len()), cheap));
         }
     }
 }
