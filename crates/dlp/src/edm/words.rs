@@ -79,6 +79,9 @@ const AHEAD: usize = 64;
 /// how many. `needed` is grown to `words`' length and only ever grown:
 /// its slots past the count are left as they are, and zeroing them again
 /// for every window cost more than the list saved.
+// Out of line: inlined into the search, its loop shared the registers
+// with the rest and reloaded what it reads for every word.
+#[inline(never)]
 pub(crate) fn needed_words(
     verdicts: &VerdictSlots,
     lower: &str,
@@ -93,10 +96,12 @@ pub(crate) fn needed_words(
     let mut len = 0;
     let mut gap = false;
     for (at, &(word, cheap)) in words.iter().enumerate() {
-        if let Some(&(_, ahead)) = words.get(at + AHEAD) {
-            super::prefetch(&verdicts[verdict_slot(ahead)]);
+        if let Some(&(_, later)) = words.get(at + AHEAD) {
+            super::prefetch(&verdicts[verdict_slot(later)]);
         }
-        let is_needed = bytes[word.start()].is_ascii_digit() || may_need_word(verdicts, cheap);
+        // Both tests made, without a branch between them.
+        let digit = bytes[word.start()].wrapping_sub(b'0') < 10;
+        let is_needed = digit | may_need_word(verdicts, cheap);
         // Written either way and counted only when needed: whether a word
         // is needed is close to random, and a branch on it mispredicted
         // often.
