@@ -183,6 +183,14 @@ impl Engine {
                         // does nothing is inlined away (as a call per word,
                         // add_word was a tenth of the scan's instructions).
                         for_each_kgram_and_word(lower, filter, kgram, |_: &[u8], _| {});
+                    } else if let (true, Some(words)) = (last_window, add_word.words.as_mut()) {
+                        // The last window (most messages' only one) owns
+                        // every word: the word step only lists it.
+                        let mut list = ListWords {
+                            base: add_word.base,
+                            words,
+                        };
+                        for_each_kgram_and_word(lower, filter, kgram, &mut list);
                     } else {
                         for_each_kgram_and_word(lower, filter, kgram, &mut add_word);
                     }
@@ -555,6 +563,22 @@ struct WindowWords<'n> {
     owned_words: usize,
     /// Exact data match's word list, when some table needs it.
     words: Option<Vec<TextWord>>,
+}
+
+/// [`WindowWords`] for the last window, whose words are all its own: it
+/// only lists them for exact data match.
+struct ListWords<'l> {
+    base: usize,
+    words: &'l mut Vec<TextWord>,
+}
+
+impl<'a> OnWord<'a> for &mut ListWords<'_> {
+    #[inline(always)]
+    fn on_word(&mut self, w: &'a [u8], cheap: u64) {
+        let start = w.as_ptr() as usize - self.base;
+        self.words
+            .push((Word::in_listed_text(start, start + w.len()), cheap));
+    }
 }
 
 impl<'a> OnWord<'a> for &mut WindowWords<'_> {
