@@ -39,6 +39,12 @@ pub(crate) struct RowHit {
     pub(crate) span: Range<usize>,
     /// The cells that made it, in text order.
     pub(crate) cells: Vec<Range<usize>>,
+    /// The last of the row's cell occurrences it took, in the order rows
+    /// are assembled in (by start, longer first, by column): its span and
+    /// column. A text searched window by window passes it on, so that
+    /// the next window does not make the row again of cells this row
+    /// took ([`find_rows`]'s `taken`).
+    pub(crate) last: (Range<usize>, usize),
 }
 
 /// What a row needs, from the entity.
@@ -54,18 +60,22 @@ pub(crate) struct RowRule {
 /// rows hold it (they are masked in evidence); rows only count values in
 /// at most `rule.max_value_rows` rows.
 ///
-/// `words` are `lower`'s words, as the engine split them.
+/// `words` are `lower`'s words, as the engine split them. `taken` says
+/// which occurrences of a row's cells (its row, span and column) a row
+/// found in an earlier window of the text took already: they make no row
+/// again.
 pub(crate) fn find_rows(
     index: &EdmIndex,
     lower: &str,
     words: &[TextWord],
     rule: RowRule,
+    taken: &dyn Fn(u32, &Range<usize>, usize) -> bool,
 ) -> (Vec<CellHit>, Vec<RowHit>) {
     let mut needed = kept::needed();
     let count = needed_words(index.verdicts().slots(), lower, words, &mut needed);
     let cells = find_cells(index, lower, &mut needed[..count]);
     kept::give_back_needed(needed);
-    let rows = assemble_rows(index, lower, &cells, rule);
+    let rows = assemble_rows(index, lower, &cells, rule, taken);
     (cells, rows)
 }
 
@@ -413,7 +423,13 @@ struct Occurrence {
 /// when set) whose cells lie within [`ROW_WINDOW_CHARS`] characters. Cells
 /// of one row that overlap in the text count once (a full name and the
 /// surname inside it are one mention), the longer one kept.
-fn assemble_rows(index: &EdmIndex, lower: &str, cells: &[CellHit], rule: RowRule) -> Vec<RowHit> {
+fn assemble_rows(
+    index: &EdmIndex,
+    lower: &str,
+    cells: &[CellHit],
+    rule: RowRule,
+    taken: &dyn Fn(u32, &Range<usize>, usize) -> bool,
+) -> Vec<RowHit> {
     let mut occurrences: Vec<Occurrence> = Vec::new();
     for cell in cells {
         if cell.entries.len() as u64 > rule.max_value_rows {
@@ -421,6 +437,9 @@ fn assemble_rows(index: &EdmIndex, lower: &str, cells: &[CellHit], rule: RowRule
         }
         for i in cell.entries.clone() {
             let (row, column) = index.entry(i);
+            if taken(row, &cell.span, column) {
+                continue;
+            }
             occurrences.push(Occurrence {
                 row,
                 column,
@@ -467,12 +486,14 @@ fn assemble_rows(index: &EdmIndex, lower: &str, cells: &[CellHit], rule: RowRule
             let enough = columns.count_ones() >= rule.min_columns
                 && rule.primary.is_none_or(|p| columns & (1 << p) != 0);
             if enough {
+                let last = &group[j - 1];
                 rows.push(RowHit {
                     row: first.row,
                     columns,
                     span: first.span.start
                         ..cells.iter().map(|c| c.end).max().unwrap_or(first.span.end),
                     cells,
+                    last: (last.span.clone(), last.column),
                 });
                 i = j;
             } else {
@@ -515,7 +536,7 @@ pub(crate) mod tests {
             primary: None,
             max_value_rows: 10,
         };
-        find_rows(index, &lower, &words_of(&lower), rule)
+        find_rows(index, &lower, &words_of(&lower), rule, &|_, _, _| false)
             .1
             .iter()
             .map(|r| (r.row, r.columns.count_ones()))
@@ -561,7 +582,7 @@ pub(crate) mod tests {
             primary: None,
             max_value_rows: 10,
         };
-        let (cells, rows) = find_rows(index, lower, &words_of(lower), rule);
+        let (cells, rows) = find_rows(index, lower, &words_of(lower), rule, &|_, _, _| false);
         (cells.into_iter().map(|c| c.span).collect(), rows)
     }
 

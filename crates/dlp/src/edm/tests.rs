@@ -64,15 +64,27 @@ fn damaged_indexes_are_refused_or_harmless() {
         let mut damaged = bytes.clone();
         damaged[at] ^= 0x5a;
         if let Ok(index) = EdmIndex::from_bytes(damaged, SALT) {
-            let _ = find_rows(&index, &lower, &search::tests::words_of(&lower), rule);
+            let _ = find_rows(
+                &index,
+                &lower,
+                &search::tests::words_of(&lower),
+                rule,
+                &|_, _, _| false,
+            );
         }
     }
     let index = EdmIndex::from_bytes(bytes, SALT).unwrap();
-    let rows: Vec<u32> = find_rows(&index, &lower, &search::tests::words_of(&lower), rule)
-        .1
-        .iter()
-        .map(|r| r.row)
-        .collect();
+    let rows: Vec<u32> = find_rows(
+        &index,
+        &lower,
+        &search::tests::words_of(&lower),
+        rule,
+        &|_, _, _| false,
+    )
+    .1
+    .iter()
+    .map(|r| r.row)
+    .collect();
     assert_eq!(rows, [18, 19]);
 }
 
@@ -95,7 +107,7 @@ fn an_opened_index_reads_its_filters_as_they_are_in_the_file() {
     let rule = two_columns();
     let words = || search::tests::words_of(lower);
     let rows = |index: &EdmIndex| -> Vec<u32> {
-        find_rows(index, lower, &words(), rule)
+        find_rows(index, lower, &words(), rule, &|_, _, _| false)
             .1
             .iter()
             .map(|r| r.row)
@@ -211,6 +223,7 @@ fn words_left_out_by_remembered_verdicts_change_no_answer() {
             lower,
             &search::tests::words_of(lower),
             two_columns(),
+            &|_, _, _| false,
         );
     }
     let (mut left_out, mut rows) = (0, 0);
@@ -221,8 +234,10 @@ fn words_left_out_by_remembered_verdicts_change_no_answer() {
             words::needed_words(seasoned.verdicts().slots(), lower, &every_word, &mut needed);
         left_out += every_word.len() - count;
         let fresh = EdmIndex::from_bytes(bytes.clone(), SALT).unwrap();
-        let every = find_rows(&fresh, lower, &every_word, two_columns());
-        let found = find_rows(&seasoned, lower, &every_word, two_columns());
+        let every = find_rows(&fresh, lower, &every_word, two_columns(), &|_, _, _| false);
+        let found = find_rows(&seasoned, lower, &every_word, two_columns(), &|_, _, _| {
+            false
+        });
         let spans = |cells: &[search::CellHit]| -> Vec<_> {
             cells
                 .iter()

@@ -91,7 +91,17 @@ pub(super) struct Resume {
     pub(super) identifiers: Vec<usize>,
     /// Per entity (only regex entities use theirs).
     pub(super) regexes: Vec<usize>,
+    /// Per EDM entity and row: the last occurrence of the row's cells a
+    /// reported row took ([`RowTaken`]), so that the next window, which
+    /// reads the same text past the cut, does not make that row again of
+    /// cells it took.
+    pub(super) rows: std::collections::HashMap<(usize, u32), RowTaken>,
 }
+
+/// Where an occurrence of a row's cell is in a segment, in the order rows
+/// are assembled in: its start and end in the segment's normalized text
+/// (longer first) and its column.
+pub(super) type RowTaken = (usize, std::cmp::Reverse<usize>, usize);
 
 impl Engine {
     pub(super) fn scan_in_windows(&self, segments: &[Segment], window_bytes: usize) -> ScanResult {
@@ -110,12 +120,14 @@ impl Engine {
         let mut resume = Resume {
             identifiers: vec![0; self.searches.len()],
             regexes: vec![0; self.entities.len()],
+            rows: std::collections::HashMap::new(),
         };
         for (si, segment) in segments.iter().enumerate() {
             let section = section_index(segment.section);
             let mut found_kgrams = Vec::new();
             resume.identifiers.fill(0);
             resume.regexes.fill(0);
+            resume.rows.clear();
             // The normalized position of the window's start in the whole
             // segment's normalized text: bytes, characters.
             let (mut at_byte, mut at_char) = (0, 0);
@@ -200,7 +212,7 @@ impl Engine {
                 let owned_words = add_word.owned_words;
                 if let Some(words) = add_word.words {
                     let mut window_cells = Vec::new();
-                    self.edm_hits(&at, &words, &mut hits, &mut window_cells);
+                    self.edm_hits(&at, &words, &mut resume.rows, &mut hits, &mut window_cells);
                     cells.extend(window_cells.into_iter().map(|c| {
                         let span = norm.original_span(original, c);
                         (si, w.start + span.start..w.start + span.end)
@@ -243,11 +255,13 @@ impl Engine {
     }
 
     /// Rows of EDM tables the window owns, and every cell it owns (for
-    /// masking), in the window's normalized text.
+    /// masking), in the window's normalized text. `taken` has what the
+    /// rows of the segment's earlier windows took, and gets this window's.
     pub(super) fn edm_hits(
         &self,
         at: &Searched,
         words: &[TextWord],
+        taken: &mut std::collections::HashMap<(usize, u32), RowTaken>,
         hits: &mut Vec<Hit>,
         cells: &mut Vec<Range<usize>>,
     ) {
@@ -255,11 +269,26 @@ impl Engine {
         let to_text = |r: &Range<usize>| {
             norm.text_position_of_lower(r.start)..norm.text_position_of_lower(r.end)
         };
+        // An occurrence's place in the segment, to compare with what
+        // earlier windows took.
+        let in_segment = |span: &Range<usize>, column: usize| -> RowTaken {
+            let span = to_text(span);
+            (
+                at.at_byte + span.start,
+                std::cmp::Reverse(at.at_byte + span.end),
+                column,
+            )
+        };
         for (entity, e) in self.entities.iter().enumerate() {
             let Matcher::Edm(index, rule) = &e.matcher else {
                 continue;
             };
-            let (found, rows) = find_rows(index, norm.lower(), words, *rule);
+            let was_taken = |row: u32, span: &Range<usize>, column: usize| {
+                taken
+                    .get(&(entity, row))
+                    .is_some_and(|&last| in_segment(span, column) <= last)
+            };
+            let (found, rows) = find_rows(index, norm.lower(), words, *rule, &was_taken);
             cells.extend(
                 found
                     .iter()
@@ -271,6 +300,7 @@ impl Engine {
                 if span.start >= at.owned {
                     continue;
                 }
+                taken.insert((entity, r.row), in_segment(&r.last.0, r.last.1));
                 let value: Arc<str> = Arc::from(format!("row {}", r.row));
                 let mut hit = Hit::found(entity, at, span, value, 1);
                 hit.row = Some(Box::new(RowFound {

@@ -56,6 +56,7 @@ fn engine(document: &str) -> Engine {
                     case_sensitive: false,
                 },
             ),
+            EntityDefinition::edm("customers", customers(), crate::EdmSettings::default()),
             entity(
                 "board",
                 EntityKind::Fingerprint {
@@ -72,11 +73,24 @@ fn engine(document: &str) -> Engine {
             rule("total", &["terms", "acronyms", "cards"], CountMode::Total),
             rule("score", &["terms", "ibans", "emails"], CountMode::Score),
             rule("board", &["board", "terms"], CountMode::Unique),
+            rule("rows", &["customers", "terms"], CountMode::Total),
             near,
         ],
         vec![],
     ))
     .unwrap()
+}
+
+/// An EDM index of a small customer table, whose cells are among the
+/// pieces of [`text`].
+fn customers() -> std::sync::Arc<crate::EdmIndex> {
+    let table = "name,email,phone\n\
+        Alice Example,alice@example.com,+1 555 010 4477\n\
+        Bob Smith,bob.smith@partner.org,030 1234 5678\n";
+    let salt = b"a salt of more than sixteen bytes";
+    let mut bytes = Vec::new();
+    crate::edm::build_from_csv(table.as_bytes(), salt, &[], 10, &mut bytes).unwrap();
+    std::sync::Arc::new(crate::EdmIndex::from_bytes(bytes, salt).unwrap())
 }
 
 /// Text with every kind of match, and the things normalization
@@ -100,6 +114,10 @@ fn text(seed: u64, pieces: usize) -> String {
         "DE89 3704 0044 0532 0130 00",
         "alice@example.com",
         "Bob.Smith@Partner.org",
+        "Alice Example",
+        "bob smith",
+        "(555) 010-4477",
+        "030-1234-5678",
         "order 1234 abc",
         "order\n\n 99",
         "\u{200B}",
@@ -180,6 +198,11 @@ fn windowed_scans_find_what_one_pass_finds() {
         ];
         let whole = engine.scan_in_windows(&segments, usize::MAX);
         assert!(whole.rules.iter().all(|r| r.count > 0), "{whole:?}");
+        let rows = whole.rules.iter().find(|r| r.rule == "rows").unwrap();
+        assert!(
+            rows.matches.iter().filter(|m| m.row.is_some()).count() > 10,
+            "seed {seed}: customer rows found"
+        );
         for window in [600, 5000, 64 << 10] {
             let windowed = engine.scan_in_windows(&segments, window);
             assert!(
