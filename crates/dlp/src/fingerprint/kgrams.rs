@@ -346,9 +346,11 @@ pub(super) fn alphanumeric_mask(chunk: &[u8]) -> u64 {
 #[inline]
 pub(super) fn cheap_word_hash_at(bytes: &[u8], start: usize, end: usize) -> u64 {
     let len = end - start;
-    if len < 16 && start + 16 <= bytes.len() {
-        let load = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
-        let (a, b) = (load(start), load(start + 8));
+    // One bounds check for both loads.
+    if let (true, Some(window)) = (len < 16, bytes.get(start..start + 16)) {
+        let (a, b) = window.split_at(8);
+        let load = |half: &[u8]| u64::from_le_bytes(half.try_into().expect("8 bytes"));
+        let (a, b) = (load(a), load(b));
         // The low `n` bytes of `v`, n in 1..=8 (for n = 0, `v` whole: the
         // value is then not selected below).
         let low = |v: u64, n: usize| v & (u64::MAX >> ((64 - 8 * n) & 63));
