@@ -65,6 +65,11 @@ const COMMON_HASH_DOCUMENTS: usize = 50;
 struct Postings {
     pairs: Values<(u64, u32)>,
     directory: Directory,
+    /// Each document's number of hashes, for its similarity: reading the
+    /// documents themselves for it, dozens a message (a stock phrase is
+    /// in up to [`COMMON_HASH_DOCUMENTS`]), was a cache miss each and
+    /// most of what finding them cost.
+    sizes: Vec<u32>,
 }
 
 impl Postings {
@@ -81,7 +86,16 @@ impl Postings {
         }
         pairs.get_mut().sort_unstable();
         let directory = Directory::new(pairs.get().iter().map(|&(h, _)| h));
-        Postings { pairs, directory }
+        let sizes = set
+            .documents
+            .iter()
+            .map(|doc| u32::try_from(doc.hashes.len()).unwrap_or(u32::MAX))
+            .collect();
+        Postings {
+            pairs,
+            directory,
+            sizes,
+        }
     }
 
     /// Whether some document holds `hash`. Searched, not scanned: a
@@ -92,6 +106,11 @@ impl Postings {
         let bucket = &self.pairs.get()[self.directory.bucket(hash)];
         let at = bucket.partition_point(|&(h, _)| h < hash);
         bucket.get(at).is_some_and(|&(h, _)| h == hash)
+    }
+
+    /// The percentage of document `d`'s hashes that `found` of them are.
+    fn share(&self, d: usize, found: usize) -> u32 {
+        crate::fingerprint::share_of(found, self.sizes[d] as usize)
     }
 
     /// The documents holding `hash`; none when more than

@@ -14,6 +14,10 @@ use crate::fingerprint::{for_each_kgram_and_word, for_each_word, OnWord};
 use crate::normalize::{lower_str, Normalized};
 use crate::{Confidence, Identifier, IdentifierMatch};
 
+/// The k-grams a message must share with a document before its passages
+/// are looked for.
+const PASSAGE_MIN_SHARED: usize = 4;
+
 /// A match, before rules filter and count.
 #[derive(Debug, Clone)]
 pub(super) struct Hit {
@@ -531,19 +535,23 @@ impl Engine {
                 }
             }
             for (&d, &count) in &shared {
+                let similarity = postings.share(d, count);
+                let similar = similarity >= *threshold && similarity > 0;
+                // A passage needs a few of the document's k-grams: the
+                // document itself is read only when it may have one.
+                if !similar && count < PASSAGE_MIN_SHARED {
+                    continue;
+                }
                 let doc = &set.documents[d];
-                let similarity = doc.share(count);
-                // A passage needs a few of the document's k-grams.
                 let passage = kgrams
                     .iter()
                     .enumerate()
-                    .filter(|(si, _)| in_scope(*si) && count >= 4)
+                    .filter(|(si, _)| in_scope(*si) && count >= PASSAGE_MIN_SHARED)
                     .filter_map(|(si, grams)| {
                         doc.longest_passage(grams, *min_passage)
                             .map(|(_, words)| (si, words))
                     })
                     .max_by_key(|&(_, words)| words);
-                let similar = similarity >= *threshold && similarity > 0;
                 if !similar && passage.is_none() {
                     continue;
                 }

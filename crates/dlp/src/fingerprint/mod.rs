@@ -395,8 +395,15 @@ impl DocumentFingerprint {
 
     /// The percentage of this document's hashes that `found` of them are.
     pub fn share(&self, found: usize) -> u32 {
-        (found * 100 / self.hashes.len().max(1)) as u32
+        share_of(found, self.hashes.len())
     }
+}
+
+/// The percentage of a document's `hashes` hashes that `found` of them
+/// are ([`DocumentFingerprint::share`], for a caller that knows only the
+/// count).
+pub(crate) fn share_of(found: usize, hashes: usize) -> u32 {
+    (found * 100 / hashes.max(1)) as u32
 }
 
 impl FingerprintSet {
