@@ -124,7 +124,9 @@
 //!   (words, then word sequences) let only a few candidates per message
 //!   reach an HMAC, and each index remembers recent words' verdicts
 //!   (whether some cell has the word, whether it may be a cell alone) so
-//!   that most words cost no filter read. A row counts when enough of its columns are found
+//!   that most words cost no filter read, and the words it knows as no
+//!   cell's (most of them) are left out before the search. A row counts
+//!   when enough of its columns are found
 //!   close together; every cell found is reported in
 //!   [`ScanResult::cells`] so callers can mask it ([`mask_spans`]).
 //! * **Engines are values.** An [`Engine`] is immutable, `Send + Sync`, and

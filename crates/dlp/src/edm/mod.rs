@@ -19,8 +19,9 @@
 //! message's word sequences are checked against it first and only the
 //! ~1% that pass are HMAC'd. Before that, each word of the message is looked up in a
 //! smaller filter of every word any cell has (one probe, mostly in cache:
-//! a message's common words repeat), and a sequence is only followed
-//! while its words are all there. Without the salt, neither the hashes nor the
+//! a message's common words repeat; its verdict is remembered, and a word
+//! remembered as no cell's is left out before the search, `words.rs`),
+//! and a sequence is only followed while its words are all there. Without the salt, neither the hashes nor the
 //! filter tell whether a guessed value is in the table.
 //!
 //! The file is memory-mapped, never parsed into a map: a 10-million-row
