@@ -21,6 +21,9 @@ mod automaton;
 mod compile;
 mod directory;
 mod keywords;
+#[cfg(test)]
+mod repeat_tests;
+mod repeats;
 mod results;
 mod search;
 mod tally;
@@ -188,6 +191,10 @@ pub struct Engine {
     proximity: bool,
     /// How many entities are EDM tables.
     edm_tables: usize,
+    /// Whether every matcher finds the same in a text with one more space
+    /// at either end (none is a regex entity, whose `^`, `$` or `\s` may
+    /// see it): such texts may share their matches ([`repeats::RepeatedTexts`]).
+    edges_free: bool,
     /// Threads one scan of a long text may use ([`Engine::with_threads`]).
     threads: usize,
 }
@@ -220,6 +227,10 @@ impl Engine {
                 .iter()
                 .filter(|e| matches!(e.matcher, Matcher::Edm(..)))
                 .count(),
+            edges_free: !compiled
+                .entities
+                .iter()
+                .any(|e| matches!(e.matcher, Matcher::Regex(..))),
             entities: compiled.entities,
             rules,
             profiles,
@@ -310,7 +321,7 @@ impl Engine {
     /// exist one window at a time, and each rule keeps only its counts,
     /// its distinct values and its evidence.
     pub fn scan(&self, segments: &[Segment]) -> ScanResult {
-        self.scan_in_windows(segments, WINDOW_BYTES)
+        self.scan_in_windows(segments, WINDOW_BYTES, true)
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::automaton::PARALLEL_MIN_BYTES;
 use super::keywords::{entity_owner, type_owner};
+use super::repeats::{RepeatedTexts, WindowFound};
 use super::tally::Tally;
 use super::windows::{char_count, char_positions, section_index, windows};
 use super::{Engine, Matcher, Rule, ScanResult, Segment};
@@ -108,7 +109,16 @@ pub(super) struct Resume {
 pub(super) type RowTaken = (usize, std::cmp::Reverse<usize>, usize);
 
 impl Engine {
-    pub(super) fn scan_in_windows(&self, segments: &[Segment], window_bytes: usize) -> ScanResult {
+    /// Scans `segments`, each a window of at most `window_bytes` at a
+    /// time. With `reuse`, a segment whose text repeats an earlier one's
+    /// takes that one's matches rather than being searched again
+    /// ([`RepeatedTexts`]); tests turn it off to compare.
+    pub(super) fn scan_in_windows(
+        &self,
+        segments: &[Segment],
+        window_bytes: usize,
+        reuse: bool,
+    ) -> ScanResult {
         let mut tallies: Vec<Tally> = self
             .rules
             .iter()
@@ -126,6 +136,7 @@ impl Engine {
             regexes: vec![0; self.entities.len()],
             rows: std::collections::HashMap::new(),
         };
+        let mut repeats = RepeatedTexts::new(reuse, self.edges_free);
         for (si, segment) in segments.iter().enumerate() {
             let section = section_index(segment.section);
             let mut found_kgrams = Vec::new();
@@ -141,89 +152,44 @@ impl Engine {
             for w in windows(segment.text, window_bytes, self.overlap) {
                 let original = &segment.text[w.start..w.end];
                 let norm = Normalized::new(original);
-                let owned = if w.cut == w.end {
+                let last_window = w.cut == w.end;
+                let owned = if last_window {
                     norm.text.len()
                 } else {
                     norm.text_position_of_original(w.cut - w.start)
                 };
-                let mut hits = Vec::new();
                 let at = Searched {
                     segment: si,
                     norm: &norm,
                     owned,
                     at_byte,
                 };
-                if norm.text.len() >= PARALLEL_MIN_BYTES && self.threads > 1 {
-                    // A long window: the dictionary search on a thread of
-                    // its own meanwhile, so the cores stay busy while
-                    // either part waits for its slowest chunk or search.
-                    let mut dictionary = Vec::new();
-                    std::thread::scope(|scope| {
-                        scope.spawn(|| self.dictionary_hits(&at, &mut dictionary));
-                        self.identifier_hits(&at, &mut resume, &mut hits);
-                        self.regex_hits(&at, &mut resume, &mut hits);
-                    });
-                    // Dictionary hits first, as a sequential search puts them.
-                    dictionary.append(&mut hits);
-                    hits = dictionary;
-                } else {
-                    self.dictionary_hits(&at, &mut hits);
-                    self.identifier_hits(&at, &mut resume, &mut hits);
-                    self.regex_hits(&at, &mut resume, &mut hits);
-                }
-                // The words of the window, for exact data match: split
-                // once, with the fingerprints' k-grams when there are both.
-                let lower = norm.lower();
-                let last_window = w.cut == w.end;
-                let mut add_word = WindowWords {
-                    base: lower.as_ptr() as usize,
-                    norm: &norm,
-                    owned: (!last_window).then_some(owned),
-                    owned_words: 0,
-                    words: (self.edm_tables > 0)
-                        .then(|| kept::words(lower.len()))
-                        .flatten(),
-                };
-                if !self.fingerprint_entities.is_empty() {
-                    // Only the k-grams some document has are kept. A k-gram
-                    // starting in the overlap is found again by the next
-                    // window, at the same place: duplicates go below.
-                    let filter = self.fingerprint_filter.as_ref();
-                    let kgram = |h, _, at: usize| {
-                        if self.some_document_has(h) {
-                            found_kgrams.push(((at_word + at) as u32, h));
+                // Only a segment searched in one window is compared with
+                // earlier ones: its search has no state from a window
+                // before.
+                let whole = w.start == 0 && last_window;
+                let found = match repeats.find(whole, &norm.text, si) {
+                    Some(found) => found,
+                    None => {
+                        let found = self.search_window(&at, &mut resume, last_window);
+                        if whole && si + 1 < segments.len() {
+                            repeats.remember(&norm.text, &found);
                         }
-                    };
-                    if self.edm_tables == 0 && last_window {
-                        // Nothing to do with each word: a closure that
-                        // does nothing is inlined away (as a call per word,
-                        // add_word was a tenth of the scan's instructions).
-                        for_each_kgram_and_word(lower, filter, kgram, |_: &[u8], _| {});
-                    } else if let (true, Some(words)) = (last_window, add_word.words.as_mut()) {
-                        // The last window (most messages' only one) owns
-                        // every word: the word step only lists it.
-                        let mut list = ListWords {
-                            base: add_word.base,
-                            words,
-                        };
-                        for_each_kgram_and_word(lower, filter, kgram, &mut list);
-                    } else {
-                        for_each_kgram_and_word(lower, filter, kgram, &mut add_word);
+                        found
                     }
-                } else if self.edm_tables > 0 {
-                    for_each_word(lower, &mut add_word);
-                }
-                let owned_words = add_word.owned_words;
-                if let Some(words) = add_word.words {
-                    let mut window_cells = Vec::new();
-                    self.edm_hits(&at, &words, &mut resume.rows, &mut hits, &mut window_cells);
-                    cells.extend(window_cells.into_iter().map(|c| {
-                        let span = norm.original_span(original, c);
-                        (si, w.start + span.start..w.start + span.end)
-                    }));
-                    kept::give_back_words(words);
-                }
-                at_word += owned_words;
+                };
+                let mut hits = found.hits;
+                found_kgrams.extend(
+                    found
+                        .kgrams
+                        .into_iter()
+                        .map(|(word, h)| ((at_word + word as usize) as u32, h)),
+                );
+                cells.extend(found.cells.into_iter().map(|c| {
+                    let span = norm.original_span(original, c);
+                    (si, w.start + span.start..w.start + span.end)
+                }));
+                at_word += found.owned_words;
                 self.place(&norm, original, w.start, at_char, &mut hits);
                 if self.proximity {
                     at_char += char_count(&norm.text.as_bytes()[..owned]);
@@ -245,17 +211,105 @@ impl Engine {
             found_kgrams.dedup();
             kgrams.push(found_kgrams);
         }
-        let rules = self
-            .rules
+        let rules = self.finish_rules(segments, tallies, &kgrams);
+        ScanResult { rules, cells }
+    }
+
+    /// Each rule's result: its tally with the fingerprint matches of the
+    /// segments' k-grams in its scope.
+    fn finish_rules(
+        &self,
+        segments: &[Segment],
+        tallies: Vec<Tally>,
+        kgrams: &[Vec<(u32, u64)>],
+    ) -> Vec<super::RuleResult> {
+        self.rules
             .iter()
             .zip(tallies)
             .map(|(rule, tally)| {
                 let in_scope = |si: usize| rule.scope[section_index(segments[si].section)];
-                let fingerprints = self.fingerprint_hits(rule, &kgrams, &in_scope);
+                let fingerprints = self.fingerprint_hits(rule, kgrams, &in_scope);
                 tally.finish(self, rule, segments, fingerprints)
             })
-            .collect();
-        ScanResult { rules, cells }
+            .collect()
+    }
+
+    /// Every matcher over one window: what it finds, not yet placed in
+    /// the original text.
+    fn search_window(&self, at: &Searched, resume: &mut Resume, last_window: bool) -> WindowFound {
+        let norm = at.norm;
+        let mut hits = Vec::new();
+        if norm.text.len() >= PARALLEL_MIN_BYTES && self.threads > 1 {
+            // A long window: the dictionary search on a thread of its own
+            // meanwhile, so the cores stay busy while either part waits
+            // for its slowest chunk or search.
+            let mut dictionary = Vec::new();
+            std::thread::scope(|scope| {
+                scope.spawn(|| self.dictionary_hits(at, &mut dictionary));
+                self.identifier_hits(at, resume, &mut hits);
+                self.regex_hits(at, resume, &mut hits);
+            });
+            // Dictionary hits first, as a sequential search puts them.
+            dictionary.append(&mut hits);
+            hits = dictionary;
+        } else {
+            self.dictionary_hits(at, &mut hits);
+            self.identifier_hits(at, resume, &mut hits);
+            self.regex_hits(at, resume, &mut hits);
+        }
+        // The words of the window, for exact data match: split once, with
+        // the fingerprints' k-grams when there are both.
+        let lower = norm.lower();
+        let mut add_word = WindowWords {
+            base: lower.as_ptr() as usize,
+            norm,
+            owned: (!last_window).then_some(at.owned),
+            owned_words: 0,
+            words: (self.edm_tables > 0)
+                .then(|| kept::words(lower.len()))
+                .flatten(),
+        };
+        let mut kgrams = Vec::new();
+        if !self.fingerprint_entities.is_empty() {
+            // Only the k-grams some document has are kept. A k-gram
+            // starting in the overlap is found again by the next window,
+            // at the same place: the segment's list drops duplicates.
+            let filter = self.fingerprint_filter.as_ref();
+            let kgram = |h, _, word: usize| {
+                if self.some_document_has(h) {
+                    kgrams.push((word as u32, h));
+                }
+            };
+            if self.edm_tables == 0 && last_window {
+                // Nothing to do with each word: a closure that does
+                // nothing is inlined away (as a call per word, add_word
+                // was a tenth of the scan's instructions).
+                for_each_kgram_and_word(lower, filter, kgram, |_: &[u8], _| {});
+            } else if let (true, Some(words)) = (last_window, add_word.words.as_mut()) {
+                // The last window (most messages' only one) owns every
+                // word: the word step only lists it.
+                let mut list = ListWords {
+                    base: add_word.base,
+                    words,
+                };
+                for_each_kgram_and_word(lower, filter, kgram, &mut list);
+            } else {
+                for_each_kgram_and_word(lower, filter, kgram, &mut add_word);
+            }
+        } else if self.edm_tables > 0 {
+            for_each_word(lower, &mut add_word);
+        }
+        let mut cells = Vec::new();
+        if let Some(words) = add_word.words {
+            self.edm_hits(at, &words, &mut resume.rows, &mut hits, &mut cells);
+            kept::give_back_words(words);
+        }
+        WindowFound {
+            hits,
+            kgrams,
+            cells,
+            owned_words: add_word.owned_words,
+        }
     }
 
     /// Rows of EDM tables the window owns, and every cell it owns (for

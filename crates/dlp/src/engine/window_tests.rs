@@ -7,7 +7,7 @@ use crate::{
 };
 use crate::{EntityKind, Section};
 
-fn rule(name: &str, entities: &[&str], count: CountMode) -> RuleDefinition {
+pub(super) fn rule(name: &str, entities: &[&str], count: CountMode) -> RuleDefinition {
     let mut r = RuleDefinition::new(name, entities);
     r.count = count;
     r.severity = Some(Thresholds {
@@ -18,7 +18,7 @@ fn rule(name: &str, entities: &[&str], count: CountMode) -> RuleDefinition {
 }
 
 /// Every kind of matcher, every count mode and proximity.
-fn engine(document: &str) -> Engine {
+pub(super) fn engine(document: &str) -> Engine {
     let entity = |name: &str, kind| EntityDefinition::new(name, kind);
     let mut near = rule("near", &["terms", "codes"], CountMode::Total);
     near.require = vec!["emails".into()];
@@ -57,16 +57,7 @@ fn engine(document: &str) -> Engine {
                 },
             ),
             EntityDefinition::edm("customers", customers(), crate::EdmSettings::default()),
-            entity(
-                "board",
-                EntityKind::Fingerprint {
-                    documents: FingerprintSet {
-                        documents: vec![DocumentFingerprint::new("minutes", document)],
-                    },
-                    similarity: 1,
-                    min_passage_words: 50,
-                },
-            ),
+            board(document),
         ],
         vec![
             rule("unique", &["terms", "acronyms", "codes"], CountMode::Unique),
@@ -81,9 +72,24 @@ fn engine(document: &str) -> Engine {
     .unwrap()
 }
 
+/// A fingerprint entity of one document, "minutes", matched at 1% or by
+/// a passage of 50 words.
+pub(super) fn board(document: &str) -> EntityDefinition {
+    EntityDefinition::new(
+        "board",
+        EntityKind::Fingerprint {
+            documents: FingerprintSet {
+                documents: vec![DocumentFingerprint::new("minutes", document)],
+            },
+            similarity: 1,
+            min_passage_words: 50,
+        },
+    )
+}
+
 /// An EDM index of a small customer table, whose cells are among the
 /// pieces of [`text`].
-fn customers() -> std::sync::Arc<crate::EdmIndex> {
+pub(super) fn customers() -> std::sync::Arc<crate::EdmIndex> {
     let table = "name,email,phone\n\
         Alice Example,alice@example.com,+1 555 010 4477\n\
         Bob Smith,bob.smith@partner.org,030 1234 5678\n";
@@ -96,7 +102,7 @@ fn customers() -> std::sync::Arc<crate::EdmIndex> {
 /// Text with every kind of match, and the things normalization
 /// changes (whitespace runs, NBSP, format characters, full-width and
 /// ligature letters, combining accents, CJK), in random order.
-fn text(seed: u64, pieces: usize) -> String {
+pub(super) fn text(seed: u64, pieces: usize) -> String {
     const PIECES: &[&str] = &[
         "Account Manager",
         "account\r\n   manager",
@@ -196,7 +202,7 @@ fn windowed_scans_find_what_one_pass_finds() {
                 alternative: None,
             },
         ];
-        let whole = engine.scan_in_windows(&segments, usize::MAX);
+        let whole = engine.scan_in_windows(&segments, usize::MAX, true);
         assert!(whole.rules.iter().all(|r| r.count > 0), "{whole:?}");
         let rows = whole.rules.iter().find(|r| r.rule == "rows").unwrap();
         assert!(
@@ -204,7 +210,7 @@ fn windowed_scans_find_what_one_pass_finds() {
             "seed {seed}: customer rows found"
         );
         for window in [600, 5000, 64 << 10] {
-            let windowed = engine.scan_in_windows(&segments, window);
+            let windowed = engine.scan_in_windows(&segments, window, true);
             assert!(
                 windows(&body, window, engine.overlap).count() > 1,
                 "seed {seed}: more than one window of {window} bytes"
