@@ -10,9 +10,10 @@ use sluice_policy::{Envelope, Inspector};
 use crate::input::{expand, Input};
 use crate::{report, Format};
 
-/// Consecutive messages a worker takes at a time: the writer is woken
-/// once per chunk rather than once per message.
-const CHUNK: usize = 16;
+/// Most consecutive messages a worker takes at a time: the writer is
+/// woken once per chunk rather than once per message (each wake-up of
+/// the writer takes a core from a worker for a moment).
+const CHUNK: usize = 64;
 /// How far (in messages) workers may run ahead of the writer, which waits
 /// for the oldest unfinished message: bounds the memory of finished but
 /// unwritten output behind one slow message.
@@ -161,9 +162,28 @@ impl<W: Write> Sink<'_, W> {
     }
 }
 
-/// Renders every input on `jobs` worker threads, which take [`CHUNK`]
-/// messages at a time, and writes the chunks in input order as they are
-/// finished.
+/// The next chunk of `0..len` for one of `jobs` workers: [`CHUNK`]
+/// messages, fewer towards the end (an eighth of what is left per worker),
+/// so that the workers finish together rather than one waiting on the
+/// other's last long chunk.
+fn take_chunk(next: &AtomicUsize, len: usize, jobs: usize) -> Option<(usize, usize)> {
+    let mut start = next.load(Ordering::Relaxed);
+    loop {
+        if start >= len {
+            return None;
+        }
+        let size = ((len - start) / (8 * jobs)).clamp(1, CHUNK);
+        match next.compare_exchange_weak(start, start + size, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => return Some((start, start + size)),
+            Err(now) => start = now,
+        }
+    }
+}
+
+/// Renders every input on `jobs` worker threads, which take up to
+/// [`CHUNK`] messages at a time, and writes the chunks in input order as
+/// they are finished.
 fn in_parallel<W: Write>(
     inputs: &[Input],
     jobs: usize,
@@ -179,25 +199,22 @@ fn in_parallel<W: Write>(
         for _ in 0..jobs {
             let tx = tx.clone();
             let (next, written, stop) = (&next, &written, &stop);
-            scope.spawn(move || loop {
-                let start = next.fetch_add(CHUNK, Ordering::Relaxed);
-                if start >= inputs.len() {
-                    break;
-                }
-                // Behind one slow message, wait for the writer rather
-                // than pile up output.
-                while start >= written.load(Ordering::Acquire) + AHEAD
-                    && !stop.load(Ordering::Relaxed)
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                }
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let end = (start + CHUNK).min(inputs.len());
-                let chunk = inputs[start..end].iter().map(render).collect();
-                if tx.send((start, chunk)).is_err() {
-                    break;
+            scope.spawn(move || {
+                while let Some((start, end)) = take_chunk(next, inputs.len(), jobs) {
+                    // Behind one slow message, wait for the writer rather
+                    // than pile up output.
+                    while start >= written.load(Ordering::Acquire) + AHEAD
+                        && !stop.load(Ordering::Relaxed)
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let chunk = inputs[start..end].iter().map(render).collect();
+                    if tx.send((start, chunk)).is_err() {
+                        break;
+                    }
                 }
             });
         }
@@ -217,4 +234,32 @@ fn in_parallel<W: Write>(
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_every_input_once_and_shrink_towards_the_end() {
+        for (len, jobs) in [(5000, 2), (100, 4), (7, 2), (1, 1), (0, 3)] {
+            let next = AtomicUsize::new(0);
+            let mut chunks = Vec::new();
+            while let Some(chunk) = take_chunk(&next, len, jobs) {
+                chunks.push(chunk);
+            }
+            let mut at = 0;
+            for &(start, end) in &chunks {
+                assert_eq!(start, at, "{len} inputs, {jobs} jobs");
+                assert!(end > start && end - start <= CHUNK);
+                at = end;
+            }
+            assert_eq!(at, len);
+            if len > 0 {
+                assert_eq!(chunks.last().map(|(s, e)| e - s), Some(1));
+            }
+        }
+        let next = AtomicUsize::new(0);
+        assert_eq!(take_chunk(&next, 5000, 2), Some((0, CHUNK)));
+    }
 }
