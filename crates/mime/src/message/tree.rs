@@ -38,18 +38,26 @@ impl Walker<'_> {
                 },
             );
         }
-        let ctype = content_type(headers, false);
+        let ctype = content_type(headers, ctx.in_digest);
         let body_number = if ctype.mimetype.starts_with("multipart/") {
             number.to_owned()
         } else {
             child_number(number, 1)
         };
-        self.entity(headers, body, body_number, ctx);
+        self.entity(headers, ctype, body, body_number, ctx);
     }
 
-    /// One MIME entity (part) with its headers and raw body.
-    pub(super) fn entity(&mut self, headers: &Headers, body: &[u8], number: String, ctx: Context) {
-        let ctype = content_type(headers, ctx.in_digest);
+    /// One MIME entity (part) with its headers, their parsed content type
+    /// ([`content_type`], parsed once by the caller, which needs it too)
+    /// and its raw body.
+    pub(super) fn entity(
+        &mut self,
+        headers: &Headers,
+        ctype: mailparse::ParsedContentType,
+        body: &[u8],
+        number: String,
+        ctx: Context,
+    ) {
         let disposition = headers
             .unfolded("content-disposition")
             .map(|d| mailparse::parse_content_disposition(&d));
@@ -246,7 +254,8 @@ impl Walker<'_> {
                 continue;
             }
             let (headers, body_start) = Headers::parse(part);
-            self.entity(&headers, &part[body_start..], number, child);
+            let ctype = content_type(&headers, child.in_digest);
+            self.entity(&headers, ctype, &part[body_start..], number, child);
         }
     }
 
