@@ -55,15 +55,21 @@ impl AddressPattern {
 
     /// Whether `address` (a bare `local@domain`) matches.
     pub fn matches(&self, address: &str) -> bool {
-        let a = address.trim().to_ascii_lowercase();
+        // Patterns are lower case (`parse`): comparing without case needs
+        // no lower-cased copy of the address (every policy asks this of
+        // every recipient of every message).
+        let a = address.trim().as_bytes();
+        let domain = || a.iter().rposition(|&b| b == b'@').map(|at| &a[at + 1..]);
         match self {
             AddressPattern::Any => true,
-            AddressPattern::Exact(e) => a == *e,
-            AddressPattern::Domain(d) => a.rsplit_once('@').is_some_and(|(_, ad)| ad == d),
-            AddressPattern::Subdomains(d) => a.rsplit_once('@').is_some_and(|(_, ad)| {
+            AddressPattern::Exact(e) => a.eq_ignore_ascii_case(e.as_bytes()),
+            AddressPattern::Domain(d) => {
+                domain().is_some_and(|ad| ad.eq_ignore_ascii_case(d.as_bytes()))
+            }
+            AddressPattern::Subdomains(d) => domain().is_some_and(|ad| {
                 ad.len() > d.len() + 1
-                    && ad.ends_with(d.as_str())
-                    && ad.as_bytes()[ad.len() - d.len() - 1] == b'.'
+                    && ad[ad.len() - d.len()..].eq_ignore_ascii_case(d.as_bytes())
+                    && ad[ad.len() - d.len() - 1] == b'.'
             }),
         }
     }
@@ -125,6 +131,52 @@ impl Constraint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `matches` means: the address lower-cased, then compared.
+    fn matches_lowered(p: &AddressPattern, address: &str) -> bool {
+        let a = address.trim().to_ascii_lowercase();
+        let domain = a.rsplit_once('@').map(|(_, d)| d);
+        match p {
+            AddressPattern::Any => true,
+            AddressPattern::Exact(e) => a == *e,
+            AddressPattern::Domain(d) => domain == Some(d.as_str()),
+            // A subdomain: a non-empty label before `.domain`.
+            AddressPattern::Subdomains(d) => {
+                domain.is_some_and(|ad| ad.len() > d.len() + 1 && ad.ends_with(&format!(".{d}")))
+            }
+        }
+    }
+
+    #[test]
+    fn matching_ignores_ascii_case_only() {
+        let patterns = [
+            "Bob@Example.com",
+            "*@example.com",
+            "*@*.example.com",
+            "*@exämple.com",
+            "*",
+        ];
+        let addresses = [
+            "bob@example.com",
+            " BOB@EXAMPLE.COM ",
+            "bob@eu.Example.Com",
+            "b@x@example.com",
+            "bob@example.com.evil",
+            "bob@.example.com",
+            "bob@EXÄMPLE.com",
+            "bob@exämple.com",
+            "bob@ä.example.com",
+            "@example.com",
+            "example.com",
+            "",
+        ];
+        for p in patterns {
+            let p = AddressPattern::parse(p).unwrap();
+            for a in addresses {
+                assert_eq!(p.matches(a), matches_lowered(&p, a), "{p} {a:?}");
+            }
+        }
+    }
 
     #[test]
     fn patterns() {
