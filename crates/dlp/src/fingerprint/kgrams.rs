@@ -114,7 +114,7 @@ impl<'a, F: FnMut(u64, u64, usize), W: OnWord<'a>> OnWord<'a> for &mut AtOnce<'a
         let rolling = self.ring.rolling;
         if self
             .filter
-            .is_some_and(|set| !set.holds(set.probe(rolling), rolling))
+            .is_some_and(|set| !set.may_hold(rolling) || !set.holds(set.probe(rolling), rolling))
         {
             return;
         }
@@ -393,7 +393,21 @@ pub(crate) struct KgramFilter {
     lines: Lines,
     /// 64 less the number of words as a power of two.
     shift: u32,
+    /// For a small library: a bit for each value of a hash's top 16 bits
+    /// that some hash has ([`TOP_MAX`]). Most k-grams of a message are
+    /// ruled out by one bit test on the rolling hash itself, before the
+    /// mix, the filter word and its four bits (about twenty instructions a
+    /// word of every message).
+    top: Option<Box<[u64; TOP_WORDS]>>,
 }
+
+/// Words of [`KgramFilter::top`]: 2^16 bits, 8 KiB, in L1 cache.
+const TOP_WORDS: usize = 1 << 10;
+
+/// Most hashes given a [`KgramFilter::top`]: at most one value in 32 set,
+/// so that it rules out nearly every k-gram. A larger library's k-grams
+/// would pass it too often to pay for the test.
+const TOP_MAX: usize = 2048;
 
 /// Words on a cache line ([`crate::huge_pages::Line`]).
 const LINE_WORDS: usize = 8;
@@ -408,9 +422,16 @@ impl KgramFilter {
         // 16 bits a hash is a word per four: at least 1,024 words (a few
         // documents' filter fits in L1 cache), at most 2^24 (128 MiB).
         let log2 = ((hashes.len() as u64 / 4).max(1).next_power_of_two().ilog2()).clamp(10, 24);
+        let mut top = (hashes.len() <= TOP_MAX).then(|| Box::new([0u64; TOP_WORDS]));
+        if let Some(top) = &mut top {
+            for &h in &hashes {
+                top[(h >> 54) as usize] |= 1 << ((h >> 48) & 63);
+            }
+        }
         let mut filter = KgramFilter {
             lines: Lines::zeroed((1 << log2) / LINE_WORDS),
             shift: 64 - log2,
+            top,
         };
         for h in hashes {
             let probe = filter.probe(h);
@@ -472,11 +493,27 @@ impl KgramFilter {
         word & probe.mask() == probe.mask()
     }
 
+    /// Whether `h` may be in the filter: false only when no hash has its
+    /// top 16 bits ([`KgramFilter::top`]), which a small library's
+    /// filter tests first.
+    #[inline(always)]
+    fn may_hold(&self, h: u64) -> bool {
+        self.top
+            .as_ref()
+            .is_none_or(|top| top[(h >> 54) as usize] >> ((h >> 48) & 63) & 1 == 1)
+    }
+
     /// Whether the k-gram of cheap hash `h` (at `probe`) passes both
     /// tests.
     #[inline(always)]
     fn holds(&self, probe: Probe, h: u64) -> bool {
         self.passes(probe) && self.confirms(probe, h)
+    }
+
+    /// Whether `h` passes the top-bits test alone, for tests.
+    #[cfg(test)]
+    pub(super) fn may_hold_for_test(&self, h: u64) -> bool {
+        self.may_hold(h)
     }
 
     /// Whether `h` passes the first filter alone, for tests.

@@ -155,6 +155,24 @@ fn the_confirming_filter_turns_away_most_false_passes() {
 }
 
 #[test]
+fn a_small_library_rules_out_most_kgrams_by_their_top_bits() {
+    let mut next = numbers(13);
+    let held: Vec<u64> = (0..2000).map(|_| next()).collect();
+    let filter = KgramFilter::new(held.iter().copied());
+    assert!(held.iter().all(|&h| filter.may_hold_for_test(h)));
+    let others: Vec<u64> = (0..100_000).map(|_| next()).collect();
+    let passing = others
+        .iter()
+        .filter(|&&h| filter.may_hold_for_test(h))
+        .count();
+    // 2,000 values of 65,536 set: about 3%.
+    assert!((1_500..4_500).contains(&passing), "{passing}");
+    // A larger library has no such test: everything may be held.
+    let large = KgramFilter::new((0..3000).map(|_| next()));
+    assert!(others.iter().all(|&h| large.may_hold_for_test(h)));
+}
+
+#[test]
 fn the_confirming_bits_are_in_another_word_of_the_same_cache_line() {
     let mut next = numbers(12);
     let held: Vec<u64> = (0..100_000).map(|_| next()).collect();
