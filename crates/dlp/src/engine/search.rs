@@ -411,9 +411,13 @@ impl Engine {
     /// confidence raised by a keyword near it, per entity.
     pub(super) fn identifier_hits(&self, at: &Searched, resume: &mut Resume, hits: &mut Vec<Hit>) {
         let text = at.norm.text.as_str();
+        // Where the text's numbers are, found once for every search that
+        // reads them.
+        let digits = crate::identifier::Digits::new(text.as_bytes());
         let search = |i: usize| {
-            self.searches[i].find_within(
+            self.searches[i].find_within_digits(
                 text,
+                &digits,
                 resume.identifiers[i].saturating_sub(at.at_byte),
                 at.owned,
             )

@@ -53,13 +53,15 @@ pub(super) fn valid_card(digits: &[u8]) -> bool {
 /// ([`super::tokens::next_digit`], 64 bytes a step).
 pub(super) fn card_runs(
     bytes: &[u8],
+    digits: &super::digits::Digits,
     from: usize,
     until: usize,
     next: &mut usize,
 ) -> Vec<std::ops::Range<usize>> {
     let mut runs = Vec::new();
+    let mut digit_runs = digits.cursor();
     *next = from;
-    while let Some(start) = super::tokens::next_digit(bytes, *next) {
+    while let Some(start) = digit_runs.next_digit(*next) {
         if start >= until {
             break;
         }

@@ -124,11 +124,18 @@ pub(super) fn iban_checksum_ok(iban: &[u8]) -> bool {
 /// without overlaps, and where the search would go on: found from digit
 /// to digit ([`super::tokens::next_digit`], 64 bytes a step), since a
 /// byte-wise search for two letters ran at prose speed over every byte.
-pub(super) fn iban_starts(bytes: &[u8], from: usize, until: usize, next: &mut usize) -> Vec<usize> {
+pub(super) fn iban_starts(
+    bytes: &[u8],
+    digits: &super::digits::Digits,
+    from: usize,
+    until: usize,
+    next: &mut usize,
+) -> Vec<usize> {
     let letter = |i: usize| bytes[i].is_ascii_alphabetic();
     let mut starts = Vec::new();
+    let mut digit_runs = digits.cursor();
     *next = from;
-    while let Some(d) = super::tokens::next_digit(bytes, *next) {
+    while let Some(d) = digit_runs.next_digit(*next) {
         if d >= until + 2 {
             break;
         }

@@ -18,11 +18,14 @@
 use std::sync::OnceLock;
 
 use regex::bytes::Regex;
+
+pub(crate) use digits::Digits;
 use serde::{Deserialize, Serialize};
 
 mod card;
 mod catalog;
 mod checks;
+mod digits;
 mod iban;
 mod national;
 mod secrets;
@@ -287,11 +290,23 @@ impl Search {
         from: usize,
         until: usize,
     ) -> (Vec<IdentifierMatch>, usize) {
+        self.find_within_digits(text, &Digits::new(text.as_bytes()), from, until)
+    }
+
+    /// [`Search::find_within`] with the text's [`Digits`], which every
+    /// search of one text shares.
+    pub(crate) fn find_within_digits(
+        &self,
+        text: &str,
+        digits: &Digits,
+        from: usize,
+        until: usize,
+    ) -> (Vec<IdentifierMatch>, usize) {
         let id = match self {
-            Search::Tokens(t) => return t.find_within(text, from, until),
+            Search::Tokens(t) => return t.find_within(text, digits, from, until),
             Search::Prefixed(types) => return find_prefixed(types, text, from, until),
             Search::Own(id @ (Identifier::Ipv4Address | Identifier::Ipv6Address)) => {
-                return secrets::find_addresses(*id, text.as_bytes(), from, until)
+                return secrets::find_addresses(*id, text.as_bytes(), digits, from, until)
             }
             Search::Own(Identifier::AwsSecretAccessKey) => {
                 return secrets::find_aws_secrets(text.as_bytes(), from, until)
@@ -302,13 +317,13 @@ impl Search {
         let mut out = Vec::new();
         if id == Identifier::CreditCard {
             let mut next = from;
-            let runs = card::card_runs(bytes, from, until, &mut next);
+            let runs = card::card_runs(bytes, digits, from, until, &mut next);
             find_cards(bytes, runs.into_iter(), &mut out);
             return (out, next);
         }
         if id == Identifier::Iban {
             let mut next = from;
-            let starts = iban::iban_starts(bytes, from, until, &mut next);
+            let starts = iban::iban_starts(bytes, digits, from, until, &mut next);
             find_ibans(bytes, starts.into_iter(), &mut out);
             return (out, next);
         }

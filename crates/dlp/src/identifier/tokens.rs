@@ -13,6 +13,7 @@
 
 use std::ops::Range;
 
+use super::digits::Digits;
 use super::{isolated, national, Confidence, Identifier, IdentifierMatch};
 use crate::byte_classes::{byte_mask, ByteClass};
 
@@ -94,10 +95,12 @@ impl TokenSearch {
     pub(crate) fn find_within(
         &self,
         text: &str,
+        digits: &Digits,
         from: usize,
         until: usize,
     ) -> (Vec<IdentifierMatch>, usize) {
         let bytes = text.as_bytes();
+        let mut digit_runs = digits.cursor();
         let mut out = Vec::new();
         let mut next = from;
         // Per type: where its last match ended (a type's matches do not
@@ -111,7 +114,7 @@ impl TokenSearch {
             .then(|| capital_word(bytes, from))
             .flatten();
         while next <= bytes.len() {
-            let digit_word = next_digit(bytes, next).map(|d| {
+            let digit_word = digit_runs.next_digit(next).map(|d| {
                 let alnum = |b: &u8| b.is_ascii_alphanumeric();
                 let start = d - bytes[next..d].iter().rev().take_while(|b| alnum(b)).count();
                 let end = d + 1 + bytes[d + 1..].iter().take_while(|b| alnum(b)).count();
@@ -207,25 +210,6 @@ impl TokenSearch {
             }
         }
     }
-}
-
-/// Where the first ASCII digit of `bytes` at or after `at` is. The
-/// number-shaped types, card runs and IBAN starts each jump from one digit
-/// word to the next: 64 bytes a step as a mask, where a `[0-9]` regex
-/// (a vectorized search too) cost a few hundred instructions a call in
-/// the regex's own machinery, most of the three searches' time
-/// (`docs/performance.md`).
-pub(super) fn next_digit(bytes: &[u8], at: usize) -> Option<usize> {
-    let mut base = at;
-    while base < bytes.len() {
-        let end = (base + 64).min(bytes.len());
-        let digits = byte_mask(&bytes[base..end], ByteClass::Digit);
-        if digits != 0 {
-            return Some(base + digits.trailing_zeros() as usize);
-        }
-        base = end;
-    }
-    None
 }
 
 /// The next capital word of 8 or 11 letters and digits (a SWIFT/BIC code
