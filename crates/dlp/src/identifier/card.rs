@@ -59,9 +59,9 @@ pub(super) fn card_runs(
     next: &mut usize,
 ) -> Vec<std::ops::Range<usize>> {
     let mut runs = Vec::new();
-    let mut digit_runs = digits.cursor();
+    let digit_reader = digits.reader();
     *next = from;
-    while let Some(start) = digit_runs.next_digit(*next) {
+    while let Some(start) = digit_reader.next_digit(*next) {
         if start >= until {
             break;
         }

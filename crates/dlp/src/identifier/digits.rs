@@ -1,119 +1,97 @@
-//! Where a text's numbers are: its runs of ASCII digits, found once per
-//! text for every search that goes from one number to the next (the
-//! number-shaped types, cards, IBANs, IPv4 addresses).
+//! Where a text's digits are: a bit for each byte, found once per text for
+//! every search that goes from one number to the next (the number-shaped
+//! types, cards, IBANs, IPv4 addresses).
 //!
 //! Each of those searches used to read the text's digits for itself, 64
 //! bytes at a time as a bit mask: four passes over every byte of every
-//! message for what one pass finds. The runs are found on first use, so a
-//! text no such search reads costs nothing.
+//! message for what one pass finds. The bits are found on first use, so a
+//! text no such search reads costs nothing. (A list of the digit runs
+//! instead cost a tenth more than the passes it saved: a number every few
+//! words of prose is a push and a branch each.)
 //!
-//! Invariant: the runs are maximal (the bytes either side of a run are not
-//! digits), in text order, and do not overlap.
+//! Invariant: bit `i % 64` of word `i / 64` is set exactly when byte `i`
+//! is an ASCII digit.
 
-use std::ops::Range;
 use std::sync::OnceLock;
 
 use crate::byte_classes::{byte_mask, ByteClass};
 
-/// The digit runs of one text, found on first use (by whichever search
-/// thread asks first: see `Engine::identifier_hits`).
+/// The digits of one text, found on first use (by whichever search thread
+/// asks first: see `Engine::identifier_hits`).
 pub(crate) struct Digits<'t> {
     bytes: &'t [u8],
-    runs: OnceLock<Vec<Range<usize>>>,
+    mask: OnceLock<Vec<u64>>,
 }
 
 impl<'t> Digits<'t> {
     pub(crate) fn new(bytes: &'t [u8]) -> Digits<'t> {
         Digits {
             bytes,
-            runs: OnceLock::new(),
+            mask: OnceLock::new(),
         }
     }
 
-    /// A reader of the runs from the text's start.
-    pub(super) fn cursor(&self) -> DigitCursor<'_> {
-        DigitCursor {
-            runs: self.runs.get_or_init(|| runs(self.bytes)),
-            next: 0,
+    /// A reader of the digits.
+    pub(super) fn reader(&self) -> DigitReader<'_> {
+        DigitReader {
+            bytes: self.bytes,
+            mask: self.mask.get_or_init(|| {
+                self.bytes
+                    .chunks(64)
+                    .map(|chunk| byte_mask(chunk, ByteClass::Digit))
+                    .collect()
+            }),
         }
     }
 }
 
-/// The maximal runs of ASCII digits in `bytes`: 64 bytes at a time as a
-/// mask, visiting only where runs start and end.
-fn runs(bytes: &[u8]) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    // Whether the byte before the block is a digit.
-    let mut carry = 0u64;
-    for (block, chunk) in bytes.chunks(64).enumerate() {
-        let base = block * 64;
-        let digits = byte_mask(chunk, ByteClass::Digit);
-        // A set bit where a run starts or ends (the first byte after it).
-        let mut edges = digits ^ (digits << 1 | carry);
-        if chunk.len() < 64 {
-            // The last run's end is past the text: pushed below.
-            edges &= (1u64 << chunk.len()) - 1;
-        }
-        while edges != 0 {
-            let at = base + edges.trailing_zeros() as usize;
-            if digits & (edges & edges.wrapping_neg()) != 0 {
-                start = at;
-            } else {
-                out.push(start..at);
-            }
-            edges &= edges - 1;
-        }
-        carry = digits >> 63;
-        if chunk.len() < 64 {
-            // Bits past the text's end are clear: a run that reaches it
-            // has had no end.
-            carry = digits >> (chunk.len() - 1) & 1;
-        }
-    }
-    if carry == 1 {
-        out.push(start..bytes.len());
-    }
-    out
+/// The digits of a text, read.
+pub(super) struct DigitReader<'r> {
+    bytes: &'r [u8],
+    mask: &'r [u64],
 }
 
-/// A position in the runs of a text, for one search going forwards.
-pub(super) struct DigitCursor<'r> {
-    runs: &'r [Range<usize>],
-    /// The first run that may end after the last position asked about.
-    next: usize,
-}
-
-impl DigitCursor<'_> {
-    /// The first run that ends after `at`, moving on to it. A position
-    /// before the last one asked about starts again from the front.
-    fn run_after(&mut self, at: usize) -> Option<&Range<usize>> {
-        if self.next > 0 && self.runs[self.next - 1].end > at {
-            self.next = self.runs.partition_point(|r| r.end <= at);
-        }
-        while self.runs.get(self.next)?.end <= at {
-            self.next += 1;
-        }
-        self.runs.get(self.next)
-    }
-
+impl DigitReader<'_> {
     /// The first digit at or after `at`.
-    pub(super) fn next_digit(&mut self, at: usize) -> Option<usize> {
-        self.run_after(at).map(|r| r.start.max(at))
+    pub(super) fn next_digit(&self, at: usize) -> Option<usize> {
+        let mut word = at / 64;
+        let mut bits = self.mask.get(word)? & (u64::MAX << (at % 64));
+        loop {
+            if bits != 0 {
+                return Some(word * 64 + bits.trailing_zeros() as usize);
+            }
+            word += 1;
+            bits = *self.mask.get(word)?;
+        }
     }
 
     /// The first `.` at or after `at` right after a digit (the digit may
-    /// be before `at`): where a dotted quad's first dot can be.
-    pub(super) fn dot_after_digit(&mut self, bytes: &[u8], at: usize) -> Option<usize> {
-        // A dot after a digit ends a run; a run ending at `at` counts.
-        let mut from = at.saturating_sub(1);
+    /// be before `at`): where a dotted quad's first dot can be. Only the
+    /// last digit of each number is looked at.
+    pub(super) fn dot_after_digit(&self, at: usize) -> Option<usize> {
+        // The digit before a dot at or after `at`.
+        let first = at.saturating_sub(1);
+        let mut word = first / 64;
+        let mut ends = self.run_ends(word)? & (u64::MAX << (first % 64));
         loop {
-            let end = self.run_after(from)?.end;
-            if end >= at && bytes.get(end) == Some(&b'.') {
-                return Some(end);
+            while ends != 0 {
+                let last = word * 64 + ends.trailing_zeros() as usize;
+                if self.bytes.get(last + 1) == Some(&b'.') {
+                    return Some(last + 1);
+                }
+                ends &= ends - 1;
             }
-            from = end;
+            word += 1;
+            ends = self.run_ends(word)?;
         }
+    }
+
+    /// The digits of word `word` that the next byte of the word does not
+    /// continue (and its last byte's, when a digit: the caller reads the
+    /// byte after it anyway).
+    fn run_ends(&self, word: usize) -> Option<u64> {
+        let digits = *self.mask.get(word)?;
+        Some(digits & !(digits >> 1))
     }
 }
 
@@ -138,32 +116,7 @@ mod tests {
     }
 
     #[test]
-    fn runs_are_the_maximal_digit_runs() {
-        for text in texts() {
-            let mut expected = Vec::new();
-            let mut i = 0;
-            while i < text.len() {
-                if text[i].is_ascii_digit() {
-                    let start = i;
-                    while i < text.len() && text[i].is_ascii_digit() {
-                        i += 1;
-                    }
-                    expected.push(start..i);
-                } else {
-                    i += 1;
-                }
-            }
-            assert_eq!(
-                runs(&text),
-                expected,
-                "{:?}",
-                String::from_utf8_lossy(&text)
-            );
-        }
-    }
-
-    #[test]
-    fn cursors_find_what_a_byte_by_byte_reading_finds() {
+    fn readers_find_what_a_byte_by_byte_reading_finds() {
         let next_digit =
             |bytes: &[u8], at: usize| (at..bytes.len()).find(|&i| bytes[i].is_ascii_digit());
         let dot = |bytes: &[u8], at: usize| {
@@ -171,21 +124,18 @@ mod tests {
         };
         for text in texts() {
             let digits = Digits::new(&text);
-            // Forwards, one cursor for all positions, as searches go.
-            let mut forwards = digits.cursor();
-            let mut dots = digits.cursor();
-            for at in 0..=text.len() {
-                assert_eq!(forwards.next_digit(at), next_digit(&text, at), "from {at}");
-                assert_eq!(dots.dot_after_digit(&text, at), dot(&text, at), "from {at}");
-            }
-            // And backwards, which starts again.
-            let mut back = digits.cursor();
-            for at in (0..=text.len()).rev() {
-                assert_eq!(back.next_digit(at), next_digit(&text, at), "back from {at}");
+            let reader = digits.reader();
+            for at in 0..=text.len() + 1 {
+                let shown = String::from_utf8_lossy(&text);
                 assert_eq!(
-                    back.dot_after_digit(&text, at),
+                    reader.next_digit(at),
+                    next_digit(&text, at),
+                    "{shown:?} from {at}"
+                );
+                assert_eq!(
+                    reader.dot_after_digit(at),
                     dot(&text, at),
-                    "back from {at}"
+                    "{shown:?} from {at}"
                 );
             }
         }

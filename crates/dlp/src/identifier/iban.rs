@@ -133,9 +133,9 @@ pub(super) fn iban_starts(
 ) -> Vec<usize> {
     let letter = |i: usize| bytes[i].is_ascii_alphabetic();
     let mut starts = Vec::new();
-    let mut digit_runs = digits.cursor();
+    let digit_reader = digits.reader();
     *next = from;
-    while let Some(d) = digit_runs.next_digit(*next) {
+    while let Some(d) = digit_reader.next_digit(*next) {
         if d >= until + 2 {
             break;
         }

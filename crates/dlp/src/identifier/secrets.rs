@@ -146,7 +146,7 @@ pub(super) fn find_addresses(
     until: usize,
 ) -> (Vec<IdentifierMatch>, usize) {
     // IPv4 goes from number to number; IPv6 from colon to colon.
-    let mut digit_runs = (id == Identifier::Ipv4Address).then(|| digits.cursor());
+    let digit_reader = (id == Identifier::Ipv4Address).then(|| digits.reader());
     let separator = if id == Identifier::Ipv4Address {
         b'.'
     } else {
@@ -155,8 +155,8 @@ pub(super) fn find_addresses(
     let mut out = Vec::new();
     let mut next = from;
     loop {
-        let found = if let Some(digit_runs) = &mut digit_runs {
-            digit_runs.dot_after_digit(bytes, next)
+        let found = if let Some(digit_reader) = &digit_reader {
+            digit_reader.dot_after_digit(next)
         } else {
             memchr::memchr(separator, &bytes[next.min(bytes.len())..]).map(|o| next + o)
         };

@@ -100,7 +100,7 @@ impl TokenSearch {
         until: usize,
     ) -> (Vec<IdentifierMatch>, usize) {
         let bytes = text.as_bytes();
-        let mut digit_runs = digits.cursor();
+        let digit_reader = digits.reader();
         let mut out = Vec::new();
         let mut next = from;
         // Per type: where its last match ended (a type's matches do not
@@ -114,7 +114,7 @@ impl TokenSearch {
             .then(|| capital_word(bytes, from))
             .flatten();
         while next <= bytes.len() {
-            let digit_word = digit_runs.next_digit(next).map(|d| {
+            let digit_word = digit_reader.next_digit(next).map(|d| {
                 let alnum = |b: &u8| b.is_ascii_alphanumeric();
                 let start = d - bytes[next..d].iter().rev().take_while(|b| alnum(b)).count();
                 let end = d + 1 + bytes[d + 1..].iter().take_while(|b| alnum(b)).count();
