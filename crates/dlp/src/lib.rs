@@ -68,6 +68,12 @@
 //!   keep only their counts, distinct values and capped evidence as hits
 //!   arrive. A 36 MB attachment costs a window's copies, not three more
 //!   copies of itself and a record per match.
+//! * **A text said twice is searched once.** A message's HTML alternative
+//!   usually says what its plain text says: a segment whose normalized
+//!   text repeats an earlier segment's (a space apart at either end at
+//!   most, when no regex entity could see that space) takes that
+//!   segment's matches, placed in its own text. The result is the same as
+//!   searching it again; a test compares the two.
 //! * **Proximity as hits arrive.** A hit of a rule with `proximity` waits
 //!   until every required hit that could be near it has been seen, and is
 //!   decided by one binary search over the required hits so far (by start,
@@ -87,11 +93,11 @@
 //! * **Identifiers validate, and say how sure they are.** 59 built-in types
 //!   ([`Identifier::ALL`]; SPEC §3.3), each kept only when its published
 //!   rule holds (check digits, dates, ranges, prefixes). The 40
-//!   number-shaped types share one candidate search (a digit found 64 bytes
-//!   at a time on an SSE2 byte mask, widened to the groups written around
+//!   number-shaped types share one candidate search (a digit found on a
+//!   bit mask of the text's digits, widened to the groups written around
 //!   it, offered by length), so fifty types do not cost fifty passes;
-//!   cards and IBANs are found digit to digit too, and secrets by their
-//!   literal prefixes. Each match has a [`Confidence`]: `high` with a
+//!   cards, IBANs and IPv4 addresses are found digit to digit on the same
+//!   mask, read once per text, and secrets by their literal prefixes. Each match has a [`Confidence`]: `high` with a
 //!   keyword of its type within 300 characters (searched only around
 //!   matches), else the type's own; a rule counts from its
 //!   `min_confidence` up. Users' regexes are compiled as written;
@@ -102,7 +108,9 @@
 //!   are SHA-256-hashed and compared, so unrelated mail costs no SHA-256.
 //!   The word loop over every message's text finds words 64 bytes at a time
 //!   from a bit mask and hashes them without branches: it is the engine's
-//!   hottest loop on ordinary mail. Version 3 files also keep where each
+//!   hottest loop on ordinary mail. A small library (2,048 k-grams or
+//!   fewer) also keeps a bit per value of a hash's top 16 bits, which
+//!   rules out most of a message's k-grams in one test. Version 3 files also keep where each
 //!   kept k-gram starts, so a paragraph of a long document is found as a
 //!   run of its k-grams in document order
 //!   ([`DocumentFingerprint::longest_passage`]); documents are reached

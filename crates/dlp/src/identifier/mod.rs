@@ -9,8 +9,9 @@
 //!
 //! Three kinds of search find the candidates: the number-shaped types
 //! (national ids, tax and bank numbers) share one pass ([`tokens`]); cards
-//! and IBANs have their own run-aware searches, all three jumping from
-//! digit to digit on byte masks (`crate::byte_classes`); each secret type
+//! and IBANs have their own run-aware searches, all three (and IPv4
+//! addresses) jumping from digit to digit on one bit mask of the text's
+//! digits, read once for them all ([`digits`]); each secret type
 //! has a pattern with a literal the regex engine's prefilter skips to, and
 //! IP addresses are looked for at their separators. [`Search`] is one of
 //! those, as the engine runs it.
