@@ -90,8 +90,12 @@ impl Normalized {
     /// assert_eq!(n.original_span("Account\r\n  Man\u{00AD}ager ﬁle", 8..15), 11..20);
     /// ```
     pub fn new(original: &str) -> Self {
-        let (text, map) = normalize_text(original);
-        let lower = if text.is_ascii() {
+        // ASCII in, ASCII out (only whitespace runs close up), so the text
+        // is read once to know. A text NFKC turned into ASCII takes the
+        // general lower case, which gives it the same.
+        let ascii = original.is_ascii();
+        let (text, map) = normalize_text(original, ascii);
+        let lower = if ascii {
             (text.to_ascii_lowercase(), OffsetMap::default())
         } else {
             lowercase(&text)
@@ -135,10 +139,10 @@ impl Normalized {
 }
 
 /// NFKC, format characters removed, whitespace runs to one space; with
-/// the map back to `original`.
-fn normalize_text(original: &str) -> (String, OffsetMap) {
+/// the map back to `original` (`ascii` when it is all ASCII).
+fn normalize_text(original: &str, ascii: bool) -> (String, OffsetMap) {
     let mut map = OffsetMap::default();
-    if original.is_ascii() {
+    if ascii {
         let text = collapse_ascii(original.as_bytes(), &mut map);
         return (text, map);
     }
@@ -249,7 +253,7 @@ pub(crate) fn lowercase(text: &str) -> (String, OffsetMap) {
 
 /// Normalizes a dictionary term or other needle: as text, then trimmed.
 pub(crate) fn normalize_term(term: &str) -> String {
-    let (text, _) = normalize_text(term);
+    let (text, _) = normalize_text(term, term.is_ascii());
     match text.trim() {
         trimmed if trimmed.len() == text.len() => text,
         trimmed => trimmed.to_owned(),

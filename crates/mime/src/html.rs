@@ -110,7 +110,12 @@ pub fn html_to_text(html: &str) -> String {
 }
 
 fn push_text(out: &mut String, text: &str) {
-    if !text.is_empty() {
+    // Entities start with `&`: most runs of text have none, and the
+    // decoder reads a run byte by byte to find out (a fifth of the HTML's
+    // conversion, where `memchr` reads 32 bytes a step).
+    if memchr::memchr(b'&', text.as_bytes()).is_none() {
+        out.push_str(text);
+    } else {
         out.push_str(&html_escape::decode_html_entities(text));
     }
 }
