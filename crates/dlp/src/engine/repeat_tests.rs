@@ -220,6 +220,12 @@ fn a_repeat_is_the_same_text_at_most_a_space_apart_at_either_end() {
     let mut off = repeats::RepeatedTexts::new(false, true);
     off.remember(&text, &found);
     assert!(off.find(true, &text, 1).is_none());
+    // A text with a great many matches is not kept: searched again.
+    let mut many = nothing_found();
+    many.kgrams = vec![(0, 0); 5000];
+    let mut crowded = repeats::RepeatedTexts::new(true, true);
+    crowded.remember(&text, &many);
+    assert!(crowded.find(true, &text, 1).is_none());
 }
 
 /// What a search that found nothing returns.

@@ -62,6 +62,11 @@ const MIN_BYTES: usize = 256;
 /// message of many large parts does not hold a second copy of them all.
 const MAX_BYTES: usize = 8 << 20;
 
+/// Most matches and cells kept for one text: a table of terms or rows may
+/// have hundreds of thousands, whose copy would cost more memory than
+/// searching a repeat of it again costs time.
+const MAX_FOUND: usize = 4096;
+
 /// The whole-segment texts of one scan searched so far, with what was
 /// found in them.
 pub(super) struct RepeatedTexts {
@@ -87,7 +92,11 @@ impl RepeatedTexts {
     /// Keeps a whole segment's normalized `text` and what its search
     /// found, for later segments to compare with.
     pub(super) fn remember(&mut self, text: &str, found: &WindowFound) {
-        if !self.on || text.len() < MIN_BYTES || self.bytes + text.len() > MAX_BYTES {
+        if !self.on
+            || text.len() < MIN_BYTES
+            || self.bytes + text.len() > MAX_BYTES
+            || found.hits.len() + found.cells.len() + found.kgrams.len() > MAX_FOUND
+        {
             return;
         }
         self.bytes += text.len();
