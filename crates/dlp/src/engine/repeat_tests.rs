@@ -220,6 +220,14 @@ fn a_repeat_is_the_same_text_at_most_a_space_apart_at_either_end() {
     let mut off = repeats::RepeatedTexts::new(false, true);
     off.remember(&text, &found);
     assert!(off.find(true, &text, 1).is_none());
+    // Sixteen texts are kept, no more.
+    let mut full = repeats::RepeatedTexts::new(true, true);
+    let texts: Vec<String> = (0..17).map(|i| format!("{i:03}{text}")).collect();
+    for t in &texts {
+        full.remember(t, &found);
+    }
+    assert!(full.find(true, &texts[15], 1).is_some());
+    assert!(full.find(true, &texts[16], 1).is_none());
     // A text with a great many matches is not kept: searched again.
     let mut many = nothing_found();
     many.kgrams = vec![(0, 0); 5000];

@@ -62,6 +62,12 @@ const MIN_BYTES: usize = 256;
 /// message of many large parts does not hold a second copy of them all.
 const MAX_BYTES: usize = 8 << 20;
 
+/// Most texts kept per scan. Each later text is compared with every kept
+/// one (lengths first, then bytes up to the first difference), so a
+/// message of thousands of parts of one length, each differing only in
+/// its last byte, costs at most this many passes over each part.
+const MAX_TEXTS: usize = 16;
+
 /// Most matches and cells kept for one text: a table of terms or rows may
 /// have hundreds of thousands, whose copy would cost more memory than
 /// searching a repeat of it again costs time.
@@ -94,6 +100,7 @@ impl RepeatedTexts {
     pub(super) fn remember(&mut self, text: &str, found: &WindowFound) {
         if !self.on
             || text.len() < MIN_BYTES
+            || self.seen.len() >= MAX_TEXTS
             || self.bytes + text.len() > MAX_BYTES
             || found.hits.len() + found.cells.len() + found.kgrams.len() > MAX_FOUND
         {
