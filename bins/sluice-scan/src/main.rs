@@ -19,7 +19,9 @@ mod scan;
 /// malloc for that (see the README's measurements). It is built with
 /// `no_thp` (the workspace's Cargo.toml): the tables probed at random ask
 /// for huge pages themselves (`sluice_dlp`'s `huge_pages`), the heap does
-/// not.
+/// not. And it is mimalloc 2 (`libmimalloc-sys`'s `v2`): its allocation
+/// path measured faster than version 3's on the scan benchmark
+/// (`docs/performance.md`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
