@@ -8,6 +8,8 @@
 //! its charset often, and a DLP scan that drops a part because of a label is
 //! a hole.
 
+use std::borrow::Cow;
+
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 
 /// How a declared charset is decoded.
@@ -126,19 +128,28 @@ fn decode_mislabelled(bytes: &[u8], labelled: &'static Encoding) -> Option<Strin
 
 /// UTF-8 when the bytes are valid UTF-8, else windows-1252.
 pub fn decode_unlabelled(bytes: &[u8]) -> String {
+    decode_unlabelled_borrowed(bytes).into_owned()
+}
+
+/// [`decode_unlabelled`], borrowing `bytes` when they are UTF-8 (as header
+/// values almost always are), where a caller goes on to build text of its
+/// own from them.
+pub fn decode_unlabelled_borrowed(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
-        Ok(s) => s.strip_prefix('\u{feff}').unwrap_or(s).to_owned(),
+        Ok(s) => Cow::Borrowed(s.strip_prefix('\u{feff}').unwrap_or(s)),
         Err(_) => {
             // A UTF-16 BOM is a reliable signal even without a label.
             if let Some((enc, _)) = Encoding::for_bom(bytes) {
                 if enc != UTF_8 {
-                    return enc.decode(bytes).0.into_owned();
+                    return Cow::Owned(enc.decode(bytes).0.into_owned());
                 }
             }
-            WINDOWS_1252
-                .decode_without_bom_handling(bytes)
-                .0
-                .into_owned()
+            Cow::Owned(
+                WINDOWS_1252
+                    .decode_without_bom_handling(bytes)
+                    .0
+                    .into_owned(),
+            )
         }
     }
 }

@@ -113,7 +113,7 @@ impl<'a> Headers<'a> {
     /// for structured fields whose parameters must be parsed first.
     pub fn unfolded(&self, name: &str) -> Option<String> {
         self.raw(name)
-            .map(|v| unfold(&charset::decode_unlabelled(v)))
+            .map(|v| unfold(&charset::decode_unlabelled_borrowed(v)))
     }
 
     /// Number of fields.
@@ -152,6 +152,10 @@ fn header_name_end(line: &[u8]) -> Option<usize> {
 /// Folded whitespace (CRLF or LF followed by blanks) becomes the blanks;
 /// leading and trailing whitespace is trimmed.
 fn unfold(value: &str) -> String {
+    // Most values are one line: trimmed, they are the result.
+    if !value.contains('\n') {
+        return value.trim().to_owned();
+    }
     let mut out = String::with_capacity(value.len());
     for (i, line) in value.split('\n').enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
@@ -160,13 +164,22 @@ fn unfold(value: &str) -> String {
         }
         out.push_str(line);
     }
-    out.trim().to_owned()
+    let trimmed = out.trim();
+    if trimmed.len() == out.len() {
+        return out;
+    }
+    trimmed.to_owned()
 }
 
 /// Decodes a raw header value: unfold, 8-bit bytes as UTF-8 or
 /// windows-1252, then RFC 2047 encoded words.
 pub fn decode_value(raw: &[u8]) -> String {
-    decode_encoded_words(&unfold(&charset::decode_unlabelled(raw)))
+    let unfolded = unfold(&charset::decode_unlabelled_borrowed(raw));
+    // Without `=?` there is no encoded word: the text is the value.
+    if !unfolded.contains("=?") {
+        return unfolded;
+    }
+    decode_encoded_words(&unfolded)
 }
 
 /// Decodes RFC 2047 encoded words anywhere in `value`. Whitespace between
