@@ -30,8 +30,10 @@
 //!   must scan what decodes, so this crate splits headers and multiparts
 //!   itself (tolerating LF-only lines, missing or duplicated boundaries, NUL
 //!   bytes and 8-bit headers) and uses `mailparse` for what it does well:
-//!   Content-Type / Content-Disposition parameters including RFC 2231
-//!   continuations. Encoded words (RFC 2047) and transfer encodings are
+//!   Content-Type / Content-Disposition parameters with RFC 2231 charsets
+//!   and continuations (plain values, almost all of them, are read by the
+//!   walk itself into `mailparse`'s structures, with its rules and at a
+//!   fraction of its cost). Encoded words (RFC 2047) and transfer encodings are
 //!   decoded here, leniently, because `mailparse` rejects broken base64 and
 //!   leaves unknown-charset words raw.
 //! * **Never nothing.** An unknown charset decodes as UTF-8 if the bytes are

@@ -13,6 +13,7 @@ use crate::location::Location;
 use crate::Limits;
 
 mod attachments;
+mod params;
 mod tree;
 
 /// Which part of a message a text belongs to, for a rule's `scope`.

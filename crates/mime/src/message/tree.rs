@@ -1,5 +1,6 @@
 //! The MIME tree: messages, entities, multiparts and text bodies.
 
+use super::params;
 use std::borrow::Cow;
 
 use memchr::memmem;
@@ -60,7 +61,7 @@ impl Walker<'_> {
     ) {
         let disposition = headers
             .unfolded("content-disposition")
-            .map(|d| mailparse::parse_content_disposition(&d));
+            .map(|d| params::content_disposition(&d));
         let dparams = disposition.as_ref().map(|d| &d.params);
         let filename = dparams
             .and_then(|p| param_value(p, "filename"))
@@ -350,7 +351,7 @@ pub(super) fn param_value(
 
 pub(super) fn content_type(headers: &Headers, in_digest: bool) -> mailparse::ParsedContentType {
     match headers.unfolded("content-type") {
-        Some(v) if v.contains('/') => mailparse::parse_content_type(&v),
+        Some(v) if v.contains('/') => params::content_type(&v),
         _ => {
             let mut ct = mailparse::ParsedContentType::default();
             if in_digest {
