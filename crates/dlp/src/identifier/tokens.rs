@@ -278,46 +278,49 @@ fn separator(b: u8) -> bool {
     matches!(b, b' ' | b'-' | b'.' | b'/' | b'+')
 }
 
-/// A group that may stand in a number: one holding a digit, or a prefix or
-/// suffix of at most two capitals (`DE`, `X`, `AB … C`). Lower-case ones
-/// are words of the sentence around the number (`… 1234567 ua …`).
-fn joinable(g: &[u8]) -> bool {
-    g.iter().any(u8::is_ascii_digit) || g.len() <= 2 && g.iter().all(u8::is_ascii_uppercase)
-}
-
 /// The groups joined to the word at `word`: short letter groups before it
-/// (not before `from`), and every joinable group after it.
+/// (not before `from`), and every joinable group after it. A group is
+/// joinable, may stand in a number, when it holds a digit or is a prefix or
+/// suffix of at most two capitals (`DE`, `X`, `AB … C`); lower-case ones
+/// are words of the sentence around the number (`… 1234567 ua …`).
 fn chain(bytes: &[u8], word: Range<usize>, from: usize, groups: &mut Vec<Range<usize>>) {
     let alnum = |b: u8| b.is_ascii_alphanumeric();
     groups.clear();
     groups.push(word);
-    // Backwards: at most two short letter groups (`X-`, `AB `).
+    // Backwards: at most two short letter groups (`X-`, `AB `). Such a
+    // group has no digit, so it is joinable only as one or two capitals:
+    // a third letter ends the look (prose has a word before most numbers).
     while groups.len() < 3 {
         let start = groups[0].start;
         if start < from + 2 || !separator(bytes[start - 1]) || !alnum(bytes[start - 2]) {
             break;
         }
-        let mut s = start - 2;
-        while s > from && alnum(bytes[s - 1]) {
-            s -= 1;
-        }
-        let g = &bytes[s..start - 1];
-        if g.iter().any(u8::is_ascii_digit) || !joinable(g) {
+        let end = start - 1;
+        let mut s = end - 1;
+        if !bytes[s].is_ascii_uppercase() {
             break;
         }
-        groups.insert(0, s..start - 1);
+        if s > from && alnum(bytes[s - 1]) {
+            s -= 1;
+            if !bytes[s].is_ascii_uppercase() || s > from && alnum(bytes[s - 1]) {
+                break;
+            }
+        }
+        groups.insert(0, s..end);
     }
-    // Forwards, over every joinable group.
+    // Forwards, over every joinable group, each read once.
     loop {
         let end = groups.last().expect("one group").end;
         if end + 1 >= bytes.len() || !separator(bytes[end]) || !alnum(bytes[end + 1]) {
             break;
         }
-        let mut e = end + 1;
+        let (mut e, mut digit, mut capitals) = (end + 1, false, true);
         while e < bytes.len() && alnum(bytes[e]) {
+            digit |= bytes[e].is_ascii_digit();
+            capitals &= bytes[e].is_ascii_uppercase();
             e += 1;
         }
-        if !joinable(&bytes[end + 1..e]) {
+        if !(digit || e - (end + 1) <= 2 && capitals) {
             break;
         }
         groups.push(end + 1..e);
