@@ -9,7 +9,7 @@ use crate::charset;
 use crate::header::{decode_encoded_words, Headers};
 use crate::html::html_to_text;
 use crate::location::{Field, Location};
-use crate::transfer::{find_uuencoded, TransferEncoding};
+use crate::transfer::{find_uuencoded, may_hold_uuencoded, TransferEncoding};
 
 use super::{child_number, AlternativeBranch, Context, PartInfo, Section, Walker};
 
@@ -285,7 +285,7 @@ impl Walker<'_> {
         info: &PartInfo,
         ctx: &Context,
     ) {
-        let uu = if memmem::find(&data, b"begin ").is_some() {
+        let uu = if may_hold_uuencoded(&data) {
             find_uuencoded(&data)
         } else {
             Vec::new()
@@ -302,7 +302,9 @@ impl Walker<'_> {
             text_bytes.extend_from_slice(&data[last..]);
             Cow::Owned(text_bytes)
         };
-        if memmem::find(&data, b"-----BEGIN PGP MESSAGE-----").is_some() {
+        static PGP: std::sync::LazyLock<memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memmem::Finder::new(b"-----BEGIN PGP MESSAGE-----"));
+        if PGP.find(&data).is_some() {
             self.unscannable(info.location(None), "PGP encrypted body (inline)");
         }
         // A decoded body becomes the text itself when it can.
