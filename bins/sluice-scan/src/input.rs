@@ -8,7 +8,9 @@
 
 use std::fs;
 use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sluice_mime::mailbox::split_mbox;
 
@@ -20,8 +22,11 @@ pub struct Input {
 }
 
 enum Source {
-    /// A one-message file, read on demand.
-    File(PathBuf),
+    /// A one-message file, read on demand: opened by its name in its
+    /// folder's descriptor when there is one (the kernel then looks up one
+    /// name, not every folder of the path again for each file), else by
+    /// its path.
+    File(PathBuf, Option<Arc<OwnedFd>>),
     /// Bytes already read (mbox messages, stdin), or why they could not be.
     Loaded(Result<Vec<u8>, String>),
 }
@@ -44,11 +49,11 @@ impl Input {
             static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
         match &self.source {
-            Source::File(path) => BUFFER.with_borrow_mut(|buffer| {
+            Source::File(path, folder) => BUFFER.with_borrow_mut(|buffer| {
                 buffer.clear();
                 buffer.reserve(64 << 10);
                 let room = buffer.capacity() as u64;
-                fs::File::open(path)
+                open(path, folder.as_deref())
                     .and_then(|mut file| {
                         // Up to the buffer's room through `Take`:
                         // `File::read_to_end` would first ask the file's
@@ -75,10 +80,31 @@ impl Input {
     }
 }
 
+/// Opens `path` for reading, by its file name in `folder` when given.
+fn open(path: &Path, folder: Option<&OwnedFd>) -> std::io::Result<fs::File> {
+    use rustix::fs::{openat, Mode, OFlags};
+    match (folder, path.file_name()) {
+        (Some(folder), Some(name)) => Ok(openat(
+            folder,
+            name,
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?
+        .into()),
+        _ => fs::File::open(path),
+    }
+}
+
+/// Most folder descriptors [`expand`] keeps open for the run: a tree of
+/// more folders has its files past this many opened by path, so that the
+/// descriptors never near the process's limit.
+const MAX_FOLDERS: usize = 64;
+
 /// Expands PATH arguments, in argument order; folders are walked in sorted
 /// order so output is reproducible.
 pub fn expand(paths: &[String]) -> Vec<Input> {
     let mut out = Vec::new();
+    let mut folders = 0;
     for p in paths {
         if p == "-" {
             let mut bytes = Vec::new();
@@ -93,8 +119,8 @@ pub fn expand(paths: &[String]) -> Vec<Input> {
         }
         let path = Path::new(p);
         match fs::metadata(path) {
-            Ok(m) if m.is_dir() => walk_dir(path, &mut out),
-            Ok(_) => list_file(path, &mut out, true),
+            Ok(m) if m.is_dir() => walk_dir(path, &mut out, &mut folders),
+            Ok(_) => list_file(path, None, &mut out, true),
             Err(e) => out.push(Input::loaded(
                 p.clone(),
                 Err(format!("cannot read {p}: {e}")),
@@ -107,7 +133,7 @@ pub fn expand(paths: &[String]) -> Vec<Input> {
 /// A file named `*.eml` (or in a Maildir's cur/new) is one message; another
 /// file that starts with `From ` is an mbox; other files inside folders are
 /// not mail and are skipped, while a file named explicitly is one message.
-fn list_file(path: &Path, out: &mut Vec<Input>, explicit: bool) {
+fn list_file(path: &Path, folder: Option<&Arc<OwnedFd>>, out: &mut Vec<Input>, explicit: bool) {
     let name = path.display().to_string();
     let is_eml = path
         .extension()
@@ -119,7 +145,7 @@ fn list_file(path: &Path, out: &mut Vec<Input>, explicit: bool) {
     if is_eml || in_maildir {
         out.push(Input {
             name,
-            source: Source::File(path.to_path_buf()),
+            source: Source::File(path.to_path_buf(), folder.cloned()),
         });
         return;
     }
@@ -139,7 +165,7 @@ fn list_file(path: &Path, out: &mut Vec<Input>, explicit: bool) {
     } else if explicit {
         out.push(Input {
             name,
-            source: Source::File(path.to_path_buf()),
+            source: Source::File(path.to_path_buf(), folder.cloned()),
         });
     }
 }
@@ -156,7 +182,7 @@ fn push_bytes(out: &mut Vec<Input>, name: String, bytes: Vec<u8>) {
     }
 }
 
-fn walk_dir(dir: &Path, out: &mut Vec<Input>) {
+fn walk_dir(dir: &Path, out: &mut Vec<Input>, folders: &mut usize) {
     let entries = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) => {
@@ -184,6 +210,15 @@ fn walk_dir(dir: &Path, out: &mut Vec<Input>) {
     // By name: the same order as by path within one folder, and a byte
     // comparison instead of a component-wise one (thousands of files).
     paths.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let folder = (*folders < MAX_FOLDERS)
+        .then(|| {
+            use rustix::fs::{open, Mode, OFlags};
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            open(dir, flags, Mode::empty()).ok()
+        })
+        .flatten()
+        .map(Arc::new);
+    *folders += usize::from(folder.is_some());
     for (_, path, is_dir) in paths {
         let hidden = path
             .file_name()
@@ -194,9 +229,9 @@ fn walk_dir(dir: &Path, out: &mut Vec<Input>) {
             continue;
         }
         if is_dir {
-            walk_dir(&path, out);
+            walk_dir(&path, out, folders);
         } else {
-            list_file(&path, out, false);
+            list_file(&path, folder.as_ref(), out, false);
         }
     }
 }
@@ -217,15 +252,35 @@ mod tests {
             std::fs::write(&path, &bytes).unwrap();
             let input = Input {
                 name: path.display().to_string(),
-                source: Source::File(path),
+                source: Source::File(path.clone(), None),
             };
             assert!(input.with_bytes(|b| b == bytes).unwrap(), "{size} bytes");
+            let mut listed = Vec::new();
+            walk_dir(dir.path(), &mut listed, &mut 0);
+            let by_folder = listed
+                .iter()
+                .find(|i| i.name == input.name)
+                .expect("listed");
+            assert!(matches!(&by_folder.source, Source::File(_, Some(_))));
+            assert!(
+                by_folder.with_bytes(|b| b == bytes).unwrap(),
+                "{size} bytes by folder"
+            );
         }
-        let missing = Input {
-            name: "missing.eml".into(),
-            source: Source::File(dir.path().join("missing.eml")),
-        };
-        let error = missing.with_bytes(|_| ()).unwrap_err();
-        assert!(error.starts_with("cannot read missing.eml: "), "{error}");
+        let folder = rustix::fs::open(
+            dir.path(),
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY,
+            rustix::fs::Mode::empty(),
+        )
+        .map(Arc::new)
+        .ok();
+        for folder in [None, folder] {
+            let missing = Input {
+                name: "missing.eml".into(),
+                source: Source::File(dir.path().join("missing.eml"), folder),
+            };
+            let error = missing.with_bytes(|_| ()).unwrap_err();
+            assert!(error.starts_with("cannot read missing.eml: "), "{error}");
+        }
     }
 }
