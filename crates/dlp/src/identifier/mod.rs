@@ -305,12 +305,24 @@ impl Search {
     ) -> (Vec<IdentifierMatch>, usize) {
         let id = match self {
             Search::Tokens(t) => return t.find_within(text, digits, from, until),
+            // Most texts are searched in one window, and many are short (a
+            // subject, a file name) or hold no `@`: those skip a regex
+            // search whose set-up alone cost more than the check. A search
+            // that finds nothing resumes where it started.
+            Search::Prefixed(_) if text.len() < from + secrets::SHORTEST_PREFIXED => {
+                return (Vec::new(), from)
+            }
             Search::Prefixed(types) => return find_prefixed(types, text, from, until),
             Search::Own(id @ (Identifier::Ipv4Address | Identifier::Ipv6Address)) => {
                 return secrets::find_addresses(*id, text.as_bytes(), digits, from, until)
             }
             Search::Own(Identifier::AwsSecretAccessKey) => {
                 return secrets::find_aws_secrets(text.as_bytes(), from, until)
+            }
+            Search::Own(Identifier::EmailAddress | Identifier::UrlCredentials)
+                if memchr::memchr(b'@', &text.as_bytes()[from.min(text.len())..]).is_none() =>
+            {
+                return (Vec::new(), from);
             }
             Search::Own(id) => *id,
         };
@@ -451,6 +463,44 @@ fn base64url(s: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shortest text a pattern matches, from its syntax; `None` when
+    /// it matches nothing.
+    fn shortest(pattern: &str) -> Option<usize> {
+        let hir = regex_syntax::ParserBuilder::new()
+            .utf8(false)
+            .build()
+            .parse(pattern)
+            .expect("built-in patterns parse");
+        hir.properties().minimum_len()
+    }
+
+    #[test]
+    fn texts_too_short_for_a_secret_are_skipped_only_when_none_fits() {
+        let lengths: Vec<usize> = PREFIXED
+            .iter()
+            .filter_map(|&t| shortest(secrets::pattern(t).expect("a secret has a pattern")))
+            .collect();
+        assert_eq!(lengths.len(), PREFIXED.len());
+        assert_eq!(lengths.iter().min(), Some(&secrets::SHORTEST_PREFIXED));
+        let key = secrets::pattern(Identifier::AwsSecretAccessKey).expect("pattern");
+        assert_eq!(shortest(key), Some(40));
+        // Email addresses and URL credentials hold an `@` in every match:
+        // with it made unmatchable, their patterns match nothing.
+        for t in [Identifier::EmailAddress, Identifier::UrlCredentials] {
+            let p = secrets::pattern(t).expect("pattern");
+            assert!(shortest(p).is_some(), "{p}");
+            assert_eq!(shortest(&p.replace('@', r"[^\x00-\xFF]")), None, "{p}");
+        }
+        // The short-text skips give what the searches would.
+        let tiny = ["", "a", "xoxb-12-3", "Message 12", "sk-", "user:pw@h"];
+        for text in tiny {
+            for id in Identifier::ALL {
+                assert_eq!(values(id, text), Vec::<String>::new(), "{text:?} {id:?}");
+            }
+        }
+        assert_eq!(values(Identifier::SlackToken, "xoxb-12-34").len(), 1);
+    }
 
     fn values(id: Identifier, text: &str) -> Vec<String> {
         id.find(text).into_iter().map(|m| m.value).collect()

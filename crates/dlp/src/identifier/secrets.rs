@@ -49,6 +49,10 @@ pub(super) fn pattern(id: Identifier) -> Option<&'static str> {
     })
 }
 
+/// The shortest match of any [`super::PREFIXED`] type's pattern (a Slack
+/// token, `xoxb-12-34`): a text with fewer bytes to search holds none.
+pub(super) const SHORTEST_PREFIXED: usize = 10;
+
 /// The compiled pattern (see [`pattern`]).
 pub(super) fn regex(id: Identifier) -> Option<&'static Regex> {
     static CELLS: [OnceLock<Option<Regex>>; Identifier::ALL.len()] =
@@ -248,6 +252,10 @@ pub(super) fn find_aws_secrets(
     from: usize,
     until: usize,
 ) -> (Vec<IdentifierMatch>, usize) {
+    // No room for a key: no anchor search.
+    if bytes.len() < from + 40 {
+        return (Vec::new(), until.max(from));
+    }
     static ANCHOR: OnceLock<Regex> = OnceLock::new();
     let anchor = ANCHOR.get_or_init(|| {
         Regex::new(
