@@ -379,9 +379,16 @@ fn find_prefixed(
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut next = from;
-    let mut groups = re.capture_locations();
+    // The groups are read only for a match: a search for the match alone
+    // is cheaper, and almost every text has none.
+    let mut groups = None;
     while next <= bytes.len() {
-        let Some(m) = re.captures_read_at(&mut groups, bytes, next) else {
+        let Some(found) = re.find_at(bytes, next) else {
+            break;
+        };
+        let groups = groups.get_or_insert_with(|| re.capture_locations());
+        // The same match, found again from its start with its groups.
+        let Some(m) = re.captures_read_at(groups, bytes, found.start()) else {
             break;
         };
         if m.start() >= until {
