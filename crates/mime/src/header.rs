@@ -26,7 +26,8 @@ impl<'a> Headers<'a> {
     /// assert_eq!(&raw[body..], b"body");
     /// ```
     pub fn parse(raw: &'a [u8]) -> (Headers<'a>, usize) {
-        let mut fields: Vec<(&'a [u8], &'a [u8])> = Vec::new();
+        // Room for a message's usual fields without growing on the way.
+        let mut fields: Vec<(&'a [u8], &'a [u8])> = Vec::with_capacity(16);
         let mut pos = 0;
         let mut current: Option<(usize, usize, usize)> = None; // name end, value start, value end
         let mut field_start = 0;
@@ -40,10 +41,7 @@ impl<'a> Headers<'a> {
             }
         };
         while pos < raw.len() {
-            let end = raw[pos..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(raw.len(), |i| pos + i);
+            let end = memchr::memchr(b'\n', &raw[pos..]).map_or(raw.len(), |i| pos + i);
             let line = &raw[pos..end];
             let line_trimmed = line.strip_suffix(b"\r").unwrap_or(line);
             let next = (end + 1).min(raw.len());
@@ -142,7 +140,7 @@ fn trim_ascii(b: &[u8]) -> &[u8] {
 /// Offset of the colon if the line starts with a field name (printable
 /// ASCII, no colon, optionally followed by blanks before the colon).
 fn header_name_end(line: &[u8]) -> Option<usize> {
-    let colon = line.iter().position(|&b| b == b':')?;
+    let colon = memchr::memchr(b':', line)?;
     let name = &line[..colon];
     let name = name.strip_suffix(b" ").unwrap_or(name);
     let name = name.strip_suffix(b"\t").unwrap_or(name);
