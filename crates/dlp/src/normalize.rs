@@ -187,11 +187,12 @@ fn normalize_text(original: &str, ascii: bool) -> (String, OffsetMap) {
 /// for two spaces, restarted at each, cost more per line than the
 /// line's bytes did (`docs/performance.md`).
 fn collapse_ascii(bytes: &[u8], map: &mut OffsetMap) -> String {
-    let mut buf = bytes.to_vec();
-    for b in buf.iter_mut() {
-        // \t \n \x0b \x0c \r are the five bytes from 0x09.
-        *b = if b.wrapping_sub(b'\t') < 5 { b' ' } else { *b };
-    }
+    // Copied and translated in one pass. \t \n \x0b \x0c \r are the five
+    // bytes from 0x09.
+    let mut buf: Vec<u8> = bytes
+        .iter()
+        .map(|&b| if b.wrapping_sub(b'\t') < 5 { b' ' } else { b })
+        .collect();
     let n = buf.len();
     // Invariant: w <= r; buf[..w] is the output so far and buf[r..] still
     // unmodified input (bytes are only ever moved down, below r).
