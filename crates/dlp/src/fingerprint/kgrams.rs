@@ -79,15 +79,17 @@ fn kgrams_at_once<'a>(
     cache: &mut WordCache,
     lower: &'a str,
     filter: Option<&KgramFilter>,
-    f: impl FnMut(u64, u64, usize),
-    word: impl OnWord<'a>,
+    mut f: impl FnMut(u64, u64, usize),
+    mut word: impl OnWord<'a>,
 ) {
+    let mut ring = WordRing::default();
     let mut at_once = AtOnce {
         cache,
         filter,
-        ring: WordRing::default(),
-        f,
-        word,
+        ring: &mut ring,
+        rolling: Rolling::default(),
+        f: &mut f,
+        word: &mut word,
     };
     for_each_word(lower, &mut at_once);
 }
@@ -96,29 +98,37 @@ fn kgrams_at_once<'a>(
 /// always inlined into the word split, as [`Delayed`]'s is. As a closure it
 /// stopped being inlined once the word step had work of its own (exact
 /// data match's word list), and cost a call per word.
+///
+/// Everything but [`Rolling`] is held by reference, so that the struct's
+/// own address never escapes (the k-gram's hash and `f` take the ring and
+/// the closure, not the struct) and the rolling hash stays in a register:
+/// held in the struct next to the ring, it went through memory on every
+/// word, and that chain of loads and stores was most of the loop's time
+/// (`docs/performance.md`).
 struct AtOnce<'a, 'c, F, W> {
     cache: &'c mut WordCache,
     filter: Option<&'c KgramFilter>,
-    ring: WordRing<'a>,
-    f: F,
-    word: W,
+    ring: &'c mut WordRing<'a>,
+    rolling: Rolling,
+    f: &'c mut F,
+    word: &'c mut W,
 }
 
 impl<'a, F: FnMut(u64, u64, usize), W: OnWord<'a>> OnWord<'a> for &mut AtOnce<'a, '_, F, W> {
     #[inline(always)]
     fn on_word(&mut self, w: &'a [u8], cheap: u64) {
         self.word.on_word(w, cheap);
-        if !self.ring.push(w, cheap) {
+        if !self.rolling.push(self.ring, w, cheap) {
             return;
         }
-        let rolling = self.ring.rolling;
+        let rolling = self.rolling.hash;
         if self
             .filter
             .is_some_and(|set| !set.may_hold(rolling) || !set.holds(set.probe(rolling), rolling))
         {
             return;
         }
-        let first = self.ring.seen - K;
+        let first = self.rolling.seen - K;
         (self.f)(self.ring.hash(self.cache, first), rolling, first);
     }
 }
@@ -129,21 +139,27 @@ fn kgrams_prefetched<'a>(
     cache: &mut WordCache,
     lower: &'a str,
     filter: &KgramFilter,
-    f: impl FnMut(u64, u64, usize),
-    word: impl OnWord<'a>,
+    mut f: impl FnMut(u64, u64, usize),
+    mut word: impl OnWord<'a>,
 ) {
+    let mut ring = WordRing::default();
+    let mut waiting = Waiting {
+        grams: [0; RING],
+        probes: [Probe::default(); RING],
+    };
     let mut delayed = Delayed {
         cache,
         filter,
-        ring: WordRing::default(),
-        grams: [0; RING],
-        probes: [Probe::default(); RING],
-        f,
-        word,
+        ring: &mut ring,
+        rolling: Rolling::default(),
+        waiting: &mut waiting,
+        f: &mut f,
+        word: &mut word,
     };
     for_each_word(lower, &mut delayed);
     // The k-grams still waiting for their test.
-    for last in delayed.ring.seen.saturating_sub(LAG).max(K - 1)..delayed.ring.seen {
+    let seen = delayed.rolling.seen;
+    for last in seen.saturating_sub(LAG).max(K - 1)..seen {
         delayed.test(last);
     }
 }
@@ -152,18 +168,25 @@ fn kgrams_prefetched<'a>(
 /// closure so that its step is always inlined into the word split: as a
 /// closure it was a call per word, and the large-library path ran many
 /// more instructions per word than the small one
-/// (`docs/performance.md`).
+/// (`docs/performance.md`). Its parts are held by reference for the reason
+/// [`AtOnce`]'s are.
 struct Delayed<'a, 'c, F, W> {
     cache: &'c mut WordCache,
     filter: &'c KgramFilter,
-    ring: WordRing<'a>,
+    ring: &'c mut WordRing<'a>,
+    rolling: Rolling,
+    waiting: &'c mut Waiting,
+    f: &'c mut F,
+    word: &'c mut W,
+}
+
+/// The k-grams of [`Delayed`]'s ring waiting for their test.
+struct Waiting {
     /// The cheap hash of the k-gram ending at each word of the ring.
     grams: [u64; RING],
     /// Its place in the filter, worked out once for the prefetch and the
     /// test (a second mix per word was a tenth of the loop's extra work).
     probes: [Probe; RING],
-    f: F,
-    word: W,
 }
 
 impl<'a, F: FnMut(u64, u64, usize), W: OnWord<'a>> Delayed<'a, '_, F, W> {
@@ -171,8 +194,8 @@ impl<'a, F: FnMut(u64, u64, usize), W: OnWord<'a>> Delayed<'a, '_, F, W> {
     /// prefetched when that word arrived).
     #[inline(always)]
     fn test(&mut self, last: usize) {
-        let gram = self.grams[last % RING];
-        if self.filter.holds(self.probes[last % RING], gram) {
+        let gram = self.waiting.grams[last % RING];
+        if self.filter.holds(self.waiting.probes[last % RING], gram) {
             let first = last + 1 - K;
             (self.f)(self.ring.hash(self.cache, first), gram, first);
         }
@@ -183,13 +206,13 @@ impl<'a, F: FnMut(u64, u64, usize), W: OnWord<'a>> OnWord<'a> for &mut Delayed<'
     #[inline(always)]
     fn on_word(&mut self, w: &'a [u8], cheap: u64) {
         self.word.on_word(w, cheap);
-        if !self.ring.push(w, cheap) {
+        if !self.rolling.push(self.ring, w, cheap) {
             return;
         }
-        let i = self.ring.seen - 1;
-        let probe = self.filter.probe(self.ring.rolling);
-        self.grams[i % RING] = self.ring.rolling;
-        self.probes[i % RING] = probe;
+        let i = self.rolling.seen - 1;
+        let probe = self.filter.probe(self.rolling.hash);
+        self.waiting.grams[i % RING] = self.rolling.hash;
+        self.waiting.probes[i % RING] = probe;
         self.filter.prefetch(probe);
         // The k-gram whose probe was prefetched LAG words ago.
         if i >= K - 1 + LAG {
@@ -209,15 +232,11 @@ const RING: usize = 64;
 const _: () = assert!(RING >= K + LAG && RING.is_power_of_two());
 
 /// The last [`RING`] words of a text and their cheap hashes, by word
-/// number modulo `RING`, and the rolling cheap hash of the last [`K`].
-/// Slots not written yet hold 0: a word leaving that was never there.
+/// number modulo `RING`. Slots not written yet hold 0: a word leaving
+/// that was never there.
 struct WordRing<'a> {
     words: [&'a [u8]; RING],
     cheap: [u64; RING],
-    /// Words pushed so far.
-    seen: usize,
-    /// The cheap hash of the k-gram ending at the last word.
-    rolling: u64,
 }
 
 impl Default for WordRing<'_> {
@@ -225,30 +244,41 @@ impl Default for WordRing<'_> {
         WordRing {
             words: [&[]; RING],
             cheap: [0; RING],
-            seen: 0,
-            rolling: 0,
         }
     }
 }
 
-impl<'a> WordRing<'a> {
-    /// Adds a word with its cheap hash; true when a whole k-gram ends at
-    /// it.
+/// The words pushed so far into a [`WordRing`] and the rolling cheap hash
+/// of the last [`K`]: the two values every word updates, kept apart from
+/// the ring so that they live in registers.
+#[derive(Debug, Clone, Copy, Default)]
+struct Rolling {
+    seen: usize,
+    /// The cheap hash of the k-gram ending at the last word.
+    hash: u64,
+}
+
+impl Rolling {
+    /// Adds a word with its cheap hash to `ring`; true when a whole k-gram
+    /// ends at it.
     #[inline(always)]
-    fn push(&mut self, w: &'a [u8], c: u64) -> bool {
-        // Roll the word leaving the window out and the new one in.
-        let out = self.cheap[(self.seen + RING - K) % RING];
-        self.rolling = self
-            .rolling
-            .wrapping_sub(out.wrapping_mul(ROLL_OUT))
-            .wrapping_mul(ROLL)
-            .wrapping_add(c);
-        self.words[self.seen % RING] = w;
-        self.cheap[self.seen % RING] = c;
+    fn push<'a>(&mut self, ring: &mut WordRing<'a>, w: &'a [u8], c: u64) -> bool {
+        // Roll the word leaving the window out and the new one in:
+        // `(hash - out * ROLL^(K-1)) * ROLL + c`, written as
+        // `hash * ROLL + (c - out * ROLL^K)` (the same value, mod 2^64) so
+        // that each word's hash waits on the previous one for a multiply
+        // and an add only: the rest does not depend on it.
+        let out = ring.cheap[(self.seen + RING - K) % RING];
+        let step = c.wrapping_sub(out.wrapping_mul(ROLL_OUT.wrapping_mul(ROLL)));
+        self.hash = self.hash.wrapping_mul(ROLL).wrapping_add(step);
+        ring.words[self.seen % RING] = w;
+        ring.cheap[self.seen % RING] = c;
         self.seen += 1;
         self.seen >= K
     }
+}
 
+impl<'a> WordRing<'a> {
     /// The SHA-based hash of the k-gram whose first word is word number
     /// `first` (still in the ring). Out of line: it runs only for the
     /// k-grams that pass the filter, and keeping it out keeps the word
