@@ -95,9 +95,10 @@ fn open(path: &Path, folder: Option<&OwnedFd>) -> std::io::Result<fs::File> {
     }
 }
 
-/// Most folder descriptors [`expand`] keeps open for the run: a tree of
-/// more folders has its files past this many opened by path, so that the
-/// descriptors never near the process's limit.
+/// Most folder descriptors [`expand`] keeps open for the run (one per
+/// folder holding messages, and while walking, one per folder on the path
+/// down): a tree of more folders has its files past this many opened by
+/// path, so that the descriptors never near the process's limit.
 const MAX_FOLDERS: usize = 64;
 
 /// Expands PATH arguments, in argument order; folders are walked in sorted
@@ -234,6 +235,10 @@ fn walk_dir(dir: &Path, out: &mut Vec<Input>, folders: &mut usize) {
             list_file(&path, folder.as_ref(), out, false);
         }
     }
+    // A folder none of whose files is a message keeps no descriptor.
+    if folder.is_some_and(|f| Arc::strong_count(&f) == 1) {
+        *folders -= 1;
+    }
 }
 
 #[cfg(test)]
@@ -281,6 +286,36 @@ mod tests {
             };
             let error = missing.with_bytes(|_| ()).unwrap_err();
             assert!(error.starts_with("cannot read missing.eml: "), "{error}");
+        }
+    }
+
+    #[test]
+    fn folder_descriptors_are_kept_for_at_most_max_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        // Folders without messages first: they keep no descriptor.
+        for i in 0..MAX_FOLDERS + 6 {
+            std::fs::create_dir(dir.path().join(format!("a{i:03}"))).unwrap();
+        }
+        for i in 0..MAX_FOLDERS + 6 {
+            let folder = dir.path().join(format!("b{i:03}"));
+            std::fs::create_dir(&folder).unwrap();
+            std::fs::write(folder.join("m.eml"), format!("Subject: {i}\n\nbody")).unwrap();
+        }
+        let inputs = expand(&[dir.path().display().to_string()]);
+        assert_eq!(inputs.len(), MAX_FOLDERS + 6);
+        let by_folder = inputs
+            .iter()
+            .filter(|i| matches!(&i.source, Source::File(_, Some(_))))
+            .count();
+        // The top folder's descriptor is open while its folders are walked.
+        assert_eq!(by_folder, MAX_FOLDERS - 1);
+        for (i, input) in inputs.iter().enumerate() {
+            let expected = format!("Subject: {i}\n\nbody");
+            assert!(
+                input.with_bytes(|b| b == expected.as_bytes()).unwrap(),
+                "{}",
+                input.name
+            );
         }
     }
 }
