@@ -1,6 +1,5 @@
 //! The MIME tree: messages, entities, multiparts and text bodies.
 
-use super::params;
 use std::borrow::Cow;
 
 use memchr::memmem;
@@ -11,6 +10,7 @@ use crate::html::html_to_text;
 use crate::location::{Field, Location};
 use crate::transfer::{find_uuencoded, may_hold_uuencoded, TransferEncoding};
 
+use super::params;
 use super::{child_number, AlternativeBranch, Context, PartInfo, Section, Walker};
 
 impl Walker<'_> {
